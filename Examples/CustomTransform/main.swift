@@ -1,0 +1,3 @@
+import PipelineKit
+
+print("custom transform example")

@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// clipig — a native Swift successor of CLIPig, the YAML-driven CLIP image generator.
+import PackageDescription
+
+let package = Package(
+  name: "clipig",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "clipig", targets: ["clipig"]),
+    .library(name: "ExprEval", targets: ["ExprEval"]),
+    .library(name: "PipelineKit", targets: ["PipelineKit"]),
+    .library(name: "PipelineKitTesting", targets: ["PipelineKitTesting"]),
+    .library(name: "Transforms", targets: ["Transforms"]),
+    .library(name: "Constraints", targets: ["Constraints"]),
+    .library(name: "CLIP", targets: ["CLIP"]),
+    .library(name: "Runner", targets: ["Runner"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // C libraries from the system (see scripts/bootstrap). Each is imported by exactly one Swift module.
+    .systemLibrary(
+      name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(
+      name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+    .systemLibrary(
+      name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+    .target(name: "ExprEval"),
+    .target(name: "PipelineKit", dependencies: ["ExprEval", "COpenBLAS", "CPNG", "CYAML"]),
+    .target(name: "PipelineKitTesting", dependencies: ["PipelineKit"]),
+    .target(name: "Transforms", dependencies: ["PipelineKit"]),
+    .target(name: "Constraints", dependencies: ["PipelineKit"]),
+    .target(name: "CLIP", dependencies: ["PipelineKit", "CZlib"]),
+    .target(
+      name: "Runner",
+      dependencies: ["ExprEval", "PipelineKit", "Transforms", "Constraints", "CLIP"]),
+    .executableTarget(
+      name: "clipig",
+      dependencies: [
+        "Runner", "PipelineKit", "Transforms", "Constraints", "CLIP", "ExprEval",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "CustomTransform", dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting"],
+      path: "Examples/CustomTransform"),
+
+    .testTarget(name: "ExprEvalTests", dependencies: ["ExprEval"]),
+    .testTarget(
+      name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"]),
+    .testTarget(
+      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
+    .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
+    .testTarget(name: "RunnerTests", dependencies: ["Runner", "PipelineKit"]),
+  ]
+)
