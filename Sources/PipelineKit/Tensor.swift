@@ -57,7 +57,8 @@ public struct Tensor: Sendable, Equatable {
   public func view(_ i: Int) -> Tensor {
     precondition(rank == 4 && i >= 0 && i < shape[0], "Tensor.view: \(i) out of \(shape)")
     let size = shape[1] * shape[2] * shape[3]
-    return Tensor(shape: Array(shape.dropFirst()), scalars: Array(scalars[i * size..<(i + 1) * size]))
+    return Tensor(
+      shape: Array(shape.dropFirst()), scalars: Array(scalars[i * size..<(i + 1) * size]))
   }
 
   /// Stacks images of one shape `[C,H,W]` into a batch `[N,C,H,W]`.

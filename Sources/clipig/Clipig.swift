@@ -6,5 +6,15 @@ struct Clipig: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clipig",
     abstract: "Render images that CLIP rates close to text prompts, from YAML experiments.",
-    subcommands: [])
+    subcommands: [
+      Bench.self
+    ])
+}
+
+/// `clipig bench …`: speed and memory measurements, reported as ratios, never asserted.
+struct Bench: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure the speed of clipig's parts on this machine.",
+    subcommands: [
+    ])
 }

@@ -35,20 +35,20 @@ public struct ConfigNode: Sendable, Equatable {
 
 /// The value of a configuration node.
 public indirect enum ConfigValue: Sendable, Equatable {
-    /// `~`, `null`, or an empty value.
-    case null
-    /// `true/false/yes/no/on/off` (YAML 1.1).
-    case bool(Bool)
-    /// Decimal, `0x`, `0o`/`0`-octal and `_`-separated integers.
-    case int(Int)
-    /// Floats as YAML 1.1 types them (`.5`, `1.0e-3`, `.inf`, `.nan`).
-    case float(Double)
-    /// Everything else, including `1/2`, `-30 30`, `10%`, `1e-3`.
-    case string(String)
-    /// A YAML sequence.
-    case sequence([ConfigNode])
-    /// A YAML mapping in source order.
-    case mapping([ConfigNode.Entry])
+  /// `~`, `null`, or an empty value.
+  case null
+  /// `true/false/yes/no/on/off` (YAML 1.1).
+  case bool(Bool)
+  /// Decimal, `0x`, `0o`/`0`-octal and `_`-separated integers.
+  case int(Int)
+  /// Floats as YAML 1.1 types them (`.5`, `1.0e-3`, `.inf`, `.nan`).
+  case float(Double)
+  /// Everything else, including `1/2`, `-30 30`, `10%`, `1e-3`.
+  case string(String)
+  /// A YAML sequence.
+  case sequence([ConfigNode])
+  /// A YAML mapping in source order.
+  case mapping([ConfigNode.Entry])
 }
 
 extension ConfigNode {
