@@ -10,6 +10,8 @@ public enum CLIPError: Error, Equatable, CustomStringConvertible {
   case config(path: String, reason: String)
   /// A BPE merges file is malformed.
   case merges(path: String, reason: String)
+  /// An input does not fit the model (token id outside the vocabulary, prompt too long, …).
+  case invalidInput(String)
 
   /// A one-line, user-facing description.
   public var description: String {
@@ -21,6 +23,7 @@ public enum CLIPError: Error, Equatable, CustomStringConvertible {
         : "\(path): tensor '\(tensor)': \(reason)"
     case .config(let path, let reason): return "\(path): \(reason)"
     case .merges(let path, let reason): return "\(path): invalid BPE merges: \(reason)"
+    case .invalidInput(let reason): return reason
     }
   }
 }
