@@ -16,5 +16,6 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
+      BenchCLIP.self
     ])
 }
