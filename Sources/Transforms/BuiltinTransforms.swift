@@ -1,0 +1,12 @@
+import PipelineKit
+
+extension StageRegistry {
+  /// Every built-in transform, usable in `targets[*].transforms` and (if it keeps the
+  /// resolution) in `postproc`. Extend it with `.adding(MyStage.self)`.
+  public static let transforms = StageRegistry(
+    kind: .transforms,
+    [
+      Add.self,
+      Mul.self,
+    ])
+}
