@@ -120,6 +120,14 @@ struct MergeTests {
     #expect(canonical(empty.merged(with: second)) == canonical(second))
   }
 
+  @Test("an empty file (null root) contributes nothing; a first empty file is replaced")
+  func emptyFiles() throws {
+    let config = try yaml("epochs: 10\ntargets:\n  - text: a\n", "a.yaml")
+    let empty = try yaml("# nothing here\n", "empty.yaml")
+    #expect(canonical(config.merged(with: empty)) == canonical(config))
+    #expect(canonical(empty.merged(with: config)) == canonical(config))
+  }
+
   @Test("other values replace, whatever their kind; new keys come last in order")
   func replacement() {
     let first: ConfigNode = ["a": 1, "b": ["x": 1], "c": "s", "d": true]

@@ -338,6 +338,16 @@ struct YAMLTests {
     #expect(error.location.line == 1 && error.location.column == 4, "\(error)")
   }
 
+  @Test("a scalar tag on a collection, or a collection tag on a scalar, is an error")
+  func misplacedTags() throws {
+    let onMap = try #require(parseError("a: !!str {x: 1}\n"))
+    #expect(onMap.message.contains("cannot be used on a mapping"), "\(onMap)")
+    let onSeq = try #require(parseError("a: !!map [1]\n"))
+    #expect(onSeq.message.contains("cannot be used on a list"), "\(onSeq)")
+    let onScalar = try #require(parseError("a: !!seq 1\n"))
+    #expect(onScalar.location.column == 4, "\(onScalar)")
+  }
+
   // MARK: Anchors and aliases
 
   @Test("anchors, aliases and merge keys resolve as in PyYAML")

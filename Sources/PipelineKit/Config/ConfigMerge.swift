@@ -14,11 +14,13 @@ extension ConfigNode {
   ///   448]`, `init.mean`, `init.image_tensor`) — replaces the earlier one.
   ///
   /// Merging raw (unconverted) nodes avoids CLIPig's defect of concatenating list-valued
-  /// scalars such as `resolution: 224 224` and `resolution: [448, 448]`.
+  /// scalars such as `resolution: 224 224` and `resolution: [448, 448]`. A null root (an empty
+  /// file) contributes nothing; below the root a null value replaces like any other value.
   public func merged(
     with later: ConfigNode, appendingKeys: Set<String> = ConfigNode.appendingSectionKeys
   ) -> ConfigNode {
-    merged(with: later, underKey: nil, appendingKeys: appendingKeys)
+    if later.isNull { return self }
+    return merged(with: later, underKey: nil, appendingKeys: appendingKeys)
   }
 
   private func merged(with later: ConfigNode, underKey key: String?, appendingKeys: Set<String>)

@@ -106,11 +106,12 @@ private final class Composer {
   private var anchors: [String: Composed] = [:]
   private var openAnchors: Set<String> = []
   private var expanded = 0
-  private var lastMark = SourceLocation(file: "", line: 1, column: 1)
+  private var lastMark: SourceLocation
 
   init(input: UnsafeBufferPointer<UInt8>, file: String) {
     self.input = input
     self.file = file
+    lastMark = SourceLocation(file: file, line: 1, column: 1)
     parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
     parser.initialize(to: yaml_parser_t())
     _ = yaml_parser_initialize(parser)
@@ -305,6 +306,11 @@ private final class Composer {
     throws(ConfigError)
   {
     guard let tag, tag != "!", tag != yamlTagPrefix + expected else { return }
+    let scalarTags = ["str", "int", "float", "bool", "null"].map { yamlTagPrefix + $0 }
+    if scalarTags.contains(tag) || tag == yamlTagPrefix + "seq" || tag == yamlTagPrefix + "map" {
+      let kind = expected == "seq" ? "a list" : "a mapping"
+      throw ConfigError("the tag '\(Self.shortTag(tag))' cannot be used on \(kind)", at: mark)
+    }
     throw ConfigError(
       "unsupported tag '\(Self.shortTag(tag))' (only !!str, !!int, !!float, !!bool, !!null, "
         + "!!seq and !!map are allowed)", at: mark)
