@@ -7,7 +7,9 @@ struct Clipig: AsyncParsableCommand {
     commandName: "clipig",
     abstract: "Render images that CLIP rates close to text prompts, from YAML experiments.",
     subcommands: [
-      Bench.self
+      RenderCommand.self,
+      ScheduleCommand.self,
+      Bench.self,
     ])
 }
 
@@ -15,6 +17,5 @@ struct Clipig: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
-    subcommands: [
-    ])
+    subcommands: [])
 }
