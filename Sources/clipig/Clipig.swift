@@ -7,7 +7,8 @@ struct Clipig: AsyncParsableCommand {
     commandName: "clipig",
     abstract: "Render images that CLIP rates close to text prompts, from YAML experiments.",
     subcommands: [
-      Bench.self
+      ExprCommand.self,
+      Bench.self,
     ])
 }
 
@@ -16,5 +17,6 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
+      BenchExpr.self
     ])
 }
