@@ -9,6 +9,7 @@ struct Clipig: AsyncParsableCommand {
     subcommands: [
       RenderCommand.self,
       ScheduleCommand.self,
+      ExprCommand.self,
       Bench.self,
     ])
 }
@@ -17,5 +18,7 @@ struct Clipig: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
-    subcommands: [])
+    subcommands: [
+      BenchExpr.self
+    ])
 }
