@@ -34,7 +34,7 @@ public enum CLIRunner {
     withSeed.seed = seed
     let root = withSeed.apply(to: try loadConfig(files: options.configFiles))
     let experiment = try Experiment(root, random: SeededRandom(seed: seed))
-    let verbose = experiment.verbose
+    let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model)
     let requested = OutputNaming.requestedPath(
