@@ -95,7 +95,11 @@ struct Compiler {
   /// (A failing constant subtree is kept, so its error appears when, and if, it is evaluated.)
   private func fold(_ node: Node, _ children: [Node]) -> Node {
     guard children.allSatisfy(\.isConstant) else { return node }
-    if case .call(let f, _, _) = node, f.isRandom || f == .timeStep { return node }
+    switch node {
+    case .call(let f, _, _), .call1(let f, _, _):
+      if f.isRandom || f == .timeStep { return node }
+    default: break
+    }
     var random = NoRandom()
     do {
       return .constant(try Evaluator.evaluate(node, ExprContext(), &random))
@@ -317,6 +321,7 @@ struct Compiler {
     for (i, s) in slots.enumerated() {
       nodes.append(s ?? .constant(sig.defaults[i - sig.required]))
     }
+    if nodes.count == 1 { return fold(.call1(f, nodes[0], column), nodes) }
     return fold(.call(f, nodes, column), nodes)
   }
 
