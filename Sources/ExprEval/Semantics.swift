@@ -338,8 +338,11 @@ enum Semantics {
   {
     let noun = container.typeName == "str" ? "string" : container.typeName
     guard let raw = intValue(key) else {
-      let what = container.typeName == "str" ? "string" : container.typeName
-      throw ExprError("\(what) indices must be integers or slices, not \(key.typeName)")
+      if case .string = container {
+        throw ExprError("string indices must be integers, not '\(key.typeName)'")
+      }
+      throw ExprError(
+        "\(container.typeName) indices must be integers or slices, not \(key.typeName)")
     }
     let i = raw < 0 ? raw &+ count : raw
     guard i >= 0 && i < count else { throw ExprError("\(noun) index out of range") }
