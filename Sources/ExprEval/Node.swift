@@ -88,7 +88,7 @@ final class ConstantTable: Sendable {
       }
     }
     if keys.count == dict.count, let lo = keys.min(), let hi = keys.max(),
-      hi.subtractingReportingOverflow(lo).partialValue < 1024, hi >= lo
+      case let (span, overflow) = hi.subtractingReportingOverflow(lo), !overflow, span < 1024
     {
       var table = [ExprValue?](repeating: nil, count: hi - lo + 1)
       for (k, v) in zip(keys, dict.values) { table[k - lo] = v }
