@@ -56,7 +56,8 @@ let package = Package(
       name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"]),
+      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
     .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),

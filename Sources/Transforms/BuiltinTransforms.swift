@@ -8,5 +8,18 @@ extension StageRegistry {
     [
       Add.self,
       Mul.self,
+      Border.self,
+      CenterCrop.self,
+      Crop.self,
+      Pad.self,
+      RandomCrop.self,
+      RandomRotate.self,
+      RandomScale.self,
+      RandomShift.self,
+      RandomTranslate.self,
+      Repeat.self,
+      Resize.self,
+      Rotate.self,
+      Shift.self,
     ])
 }
