@@ -59,6 +59,8 @@ let package = Package(
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
     .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
-    .testTarget(name: "RunnerTests", dependencies: ["Runner", "PipelineKit"]),
+    .testTarget(
+      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
+      resources: [.copy("Fixtures")]),
   ]
 )

@@ -12,10 +12,13 @@ struct Vignette: Stage {
   let strength: Param<Double>
 
   init(parameters: inout ParameterReader) throws(ConfigError) {
-    strength = try parameters.directScalar(Double.self, default: 0.5, doc: "darkening at the corners (0 = none)")
+    strength = try parameters.directScalar(
+      Double.self, default: 0.5, doc: "darkening at the corners (0 = none)")
   }
 
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     let s = Float(try context.value(strength))
     let (c, h, w) = x.chw
     // mask: (H, W), shared by all channels

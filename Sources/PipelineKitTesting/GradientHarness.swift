@@ -42,7 +42,9 @@ public enum GradientHarness {
   }
 
   /// Checks every stage of `registry` with all its examples; an empty result means all passed.
-  public static func check(registry: StageRegistry, options: Options = Options()) -> [GradientCheckFailure] {
+  public static func check(registry: StageRegistry, options: Options = Options())
+    -> [GradientCheckFailure]
+  {
     registry.stages.flatMap { check($0, groups: registry.kind.groups, options: options) }
   }
 
@@ -52,15 +54,22 @@ public enum GradientHarness {
     options: Options = Options()
   ) -> [GradientCheckFailure] {
     if type.examples.isEmpty {
-      return [GradientCheckFailure(stage: type.name, example: -1, check: "examples", detail: "the stage has no examples")]
+      return [
+        GradientCheckFailure(
+          stage: type.name, example: -1, check: "examples", detail: "the stage has no examples")
+      ]
     }
     var failures: [GradientCheckFailure] = []
     for (i, example) in type.examples.enumerated() {
       let stage: any Stage
       do {
-        stage = try StageRegistry.make(type, parameters: example.parameters, path: type.name, groups: groups).stage
+        stage = try StageRegistry.make(
+          type, parameters: example.parameters, path: type.name, groups: groups
+        ).stage
       } catch {
-        failures.append(GradientCheckFailure(stage: type.name, example: i, check: "parameters", detail: "\(error)"))
+        failures.append(
+          GradientCheckFailure(
+            stage: type.name, example: i, check: "parameters", detail: "\(error)"))
         continue
       }
       failures += check(stage: stage, example: example, index: i, options: options)
@@ -75,16 +84,19 @@ public enum GradientHarness {
     let type = Swift.type(of: stage)
     var failures: [GradientCheckFailure] = []
     func fail(_ check: String, _ detail: String) {
-      failures.append(GradientCheckFailure(stage: type.name, example: index, check: check, detail: detail))
+      failures.append(
+        GradientCheckFailure(stage: type.name, example: index, check: check, detail: detail))
     }
     var rng = SeededRandom(seed: options.seed &+ UInt64(index))
     let shape = example.inputShape
     let lo = example.inputRange.lowerBound
     let hi = example.inputRange.upperBound
     let x = Tensor(shape: shape) { _ in lo + (hi - lo) * Float(rng.uniform()) }
-    var variables = ExprContext(epoch: 50, epochs: 101, width: Double(shape[2]), height: Double(shape[1]))
+    var variables = ExprContext(
+      epoch: 50, epochs: 101, width: Double(shape[2]), height: Double(shape[1]))
     variables.t = example.t
-    let context = StageContext(variables: variables, random: SeededRandom(seed: options.seed ^ 0xC0FFEE))
+    let context = StageContext(
+      variables: variables, random: SeededRandom(seed: options.seed ^ 0xC0FFEE))
 
     func run(_ input: Tensor, _ ctx: StageContext) -> (Tensor, Pullback)? {
       var c = ctx
@@ -119,9 +131,13 @@ public enum GradientHarness {
     if let (y3, _) = run(x, other) {
       let differs = y3.scalars != y.scalars
       if type.traits.contains(.random) && !differs {
-        fail("randomness", "declared random but the output does not depend on the context's random source")
+        fail(
+          "randomness",
+          "declared random but the output does not depend on the context's random source")
       } else if !type.traits.contains(.random) && differs {
-        fail("randomness", "the output depends on the random source but the stage is not declared random")
+        fail(
+          "randomness",
+          "the output depends on the random source but the stage is not declared random")
       }
     }
 
@@ -132,7 +148,9 @@ public enum GradientHarness {
     let expected = g * 2 + pullback(v2)
     let linErr = relativeError(combined.scalars, expected.scalars)
     if linErr > options.identityTolerance * 10 {
-      fail("pullback linearity", "pullback(2v₁+v₂) ≠ 2·pullback(v₁)+pullback(v₂): relative error \(linErr)")
+      fail(
+        "pullback linearity",
+        "pullback(2v₁+v₂) ≠ 2·pullback(v₁)+pullback(v₂): relative error \(linErr)")
     }
 
     // Adjoint identity for linear and affine stages.
@@ -144,7 +162,10 @@ public enum GradientHarness {
       let rhs = x.dot(g)
       let err = abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-12)
       if err > options.identityTolerance {
-        fail("adjoint", "⟨f(x)\(type.traits.contains(.affine) ? "−f(0)" : ""), v⟩ = \(lhs) but ⟨x, fᵀv⟩ = \(rhs) (relative error \(err))")
+        fail(
+          "adjoint",
+          "⟨f(x)\(type.traits.contains(.affine) ? "−f(0)" : ""), v⟩ = \(lhs) but ⟨x, fᵀv⟩ = \(rhs) (relative error \(err))"
+        )
       }
     }
 
@@ -152,7 +173,9 @@ public enum GradientHarness {
     if type.gradient == .straightThrough {
       if y.shape == x.shape {
         let err = relativeError(g.scalars, v.scalars)
-        if err > options.identityTolerance { fail("straight-through", "pullback(v) ≠ v: relative error \(err)") }
+        if err > options.identityTolerance {
+          fail("straight-through", "pullback(v) ≠ v: relative error \(err)")
+        }
       } else {
         fail("straight-through", "a straight-through stage must keep the shape")
       }
@@ -167,7 +190,8 @@ public enum GradientHarness {
     do {
       var x2 = Tensor(shape: shape)
       rng.fillNormal(&x2.scalars)
-      x2 = Tensor(shape: shape, scalars: x2.scalars.map { lo + (hi - lo) * (0.5 + 0.2 * $0).clamped(0, 1) })
+      x2 = Tensor(
+        shape: shape, scalars: x2.scalars.map { lo + (hi - lo) * (0.5 + 0.2 * $0).clamped(0, 1) })
       var cBatch = context
       var cViews = context
       do {
@@ -181,7 +205,9 @@ public enum GradientHarness {
           rng.fillNormal(&vb.scalars)
           let gb = pbb(vb)
           let gv = Tensor.stack([pba(vb.view(0)), pbc(vb.view(1))])
-          if relativeError(gb.scalars, gv.scalars) > 1e-6 { fail("batch", "batch pullback differs from per-view pullbacks") }
+          if relativeError(gb.scalars, gv.scalars) > 1e-6 {
+            fail("batch", "batch pullback differs from per-view pullbacks")
+          }
         }
       } catch {
         fail("batch", "\(error)")
@@ -191,7 +217,8 @@ public enum GradientHarness {
   }
 
   static func finiteDifferences(
-    x: Tensor, g: Tensor, v: Tensor, policy: GradientPolicy, options: Options, rng: inout SeededRandom,
+    x: Tensor, g: Tensor, v: Tensor, policy: GradientPolicy, options: Options,
+    rng: inout SeededRandom,
     loss: (Tensor) -> Double?, report: (String) -> Void
   ) -> [GradientCheckFailure] {
     var coordinates = Array(0..<x.count)

@@ -15,7 +15,9 @@ public enum CLIRunner {
         node = try YAML.load(path: file)
       }
       if !node.isNull && node.entries == nil {
-        throw ConfigError("expected a mapping of parameters at the top level, got \(node.kindDescription)", at: node.location)
+        throw ConfigError(
+          "expected a mapping of parameters at the top level, got \(node.kindDescription)",
+          at: node.location)
       }
       merged = merged.map { $0.merged(with: node) } ?? node
     }
@@ -24,7 +26,8 @@ public enum CLIRunner {
 
   /// Runs one render: load, decode, load the model, claim the output name, train, save.
   public static func render(
-    options: RenderOptions, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void = standardError
+    options: RenderOptions, interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
     let seed = options.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
     var withSeed = options
@@ -35,14 +38,19 @@ public enum CLIRunner {
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model)
     let requested = OutputNaming.requestedPath(
-      configOutput: experiment.output, lastConfigFile: options.configFiles.last, commandLine: options.output)
-    let base = options.configFiles.last.map { $0 == "-" ? "." : ($0 as NSString).deletingLastPathComponent } ?? "."
+      configOutput: experiment.output, lastConfigFile: options.configFiles.last,
+      commandLine: options.output)
+    let base =
+      options.configFiles.last.map { $0 == "-" ? "." : ($0 as NSString).deletingLastPathComponent }
+      ?? "."
     if verbose >= 2 { log("initializing pixels (seed \(seed))\n") }
-    let trainer = try Trainer(experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
+    let trainer = try Trainer(
+      experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
     let path = try OutputNaming.claim(requested)
     if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
     let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: setOutput(root, path), interrupt: interrupt, log: log)
+      trainer: trainer, imagePath: path, resolvedConfig: setOutput(root, path),
+      interrupt: interrupt, log: log)
     return try session.run()
   }
 
@@ -52,7 +60,8 @@ public enum CLIRunner {
     if let i = entries.firstIndex(where: { $0.key == "output" }) {
       entries[i].node = node
     } else {
-      entries.insert(ConfigNode.Entry(key: "output", keyLocation: .synthetic("<output>"), node: node), at: 0)
+      entries.insert(
+        ConfigNode.Entry(key: "output", keyLocation: .synthetic("<output>"), node: node), at: 0)
     }
     return ConfigNode(.mapping(entries), at: root.location)
   }

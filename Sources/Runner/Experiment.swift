@@ -157,7 +157,9 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
   }
 
   /// The names a configuration may use.
-  public static let acceptedNames = ["adam", "sgd", "adadelta", "rmsprob", "rmsprop", "sparse_adam"]
+  public static let acceptedNames = [
+    "adam", "sgd", "adadelta", "rmsprob", "rmsprop", "sparse_adam",
+  ]
 
   /// CLIPig's hand-tuned base learning rate (effective lr = base × learnrate_scale × learnrate).
   public var baseLearningRate: Double {

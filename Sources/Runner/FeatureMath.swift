@@ -14,7 +14,9 @@ enum FeatureMath {
   }
 
   /// weight × loss(x, f); adds weight × ∂loss/∂x to `dx`.
-  static func loss(_ kind: FeatureLoss, x: [Float], f: [Float], weight: Double, dx: inout [Float]) -> Double {
+  static func loss(_ kind: FeatureLoss, x: [Float], f: [Float], weight: Double, dx: inout [Float])
+    -> Double
+  {
     let n = Double(x.count)
     switch kind {
     case .cosine:

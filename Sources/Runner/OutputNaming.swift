@@ -10,7 +10,9 @@ public enum OutputNaming {
   ///   - configOutput: the configuration's `output` value.
   ///   - lastConfigFile: the last YAML file given (`-` for stdin).
   ///   - commandLine: the `-o` option, if any.
-  public static func requestedPath(configOutput: String, lastConfigFile: String?, commandLine: String?) -> String {
+  public static func requestedPath(
+    configOutput: String, lastConfigFile: String?, commandLine: String?
+  ) -> String {
     let stem: String = {
       guard let file = lastConfigFile, file != "-" else { return "clipig" }
       let base = (file as NSString).lastPathComponent

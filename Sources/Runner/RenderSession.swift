@@ -155,17 +155,21 @@ public struct RenderSession {
     for (ti, target) in e.targets.enumerated() {
       let values = r.similarities[ti].compactMap { $0 }
       if !values.isEmpty {
-        sims.append("\(target.name) " + values.map { String(format: "%.2f", $0) }.joined(separator: "/"))
+        sims.append(
+          "\(target.name) " + values.map { String(format: "%.2f", $0) }.joined(separator: "/"))
       }
     }
     return String(
       format: "epoch %d/%d  %.2f it/s  ETA %@  %dx%d  loss %.4f  %@", r.epoch + 1, e.epochs, rate,
-      Self.duration(eta), r.resolution.width, r.resolution.height, r.loss, sims.joined(separator: "  "))
+      Self.duration(eta), r.resolution.width, r.resolution.height, r.loss,
+      sims.joined(separator: "  "))
   }
 
   static func duration(_ s: Double) -> String {
     let t = Int(s.rounded())
-    return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    return t >= 3600
+      ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60)
+      : String(format: "%d:%02d", t / 60, t % 60)
   }
 
   func save(last: EpochReport?, start: Date, note: String?) throws {
@@ -177,19 +181,25 @@ public struct RenderSession {
       "clipig render, \(ISO8601DateFormatter().string(from: Date()))",
       "seed: \(trainer.seed)",
       "epochs: \(epochsRun) of \(e.epochs - e.startEpoch)",
-      String(format: "runtime: %.1f seconds (%.3f s/epoch)", runtime, runtime / Double(max(1, epochsRun))),
+      String(
+        format: "runtime: %.1f seconds (%.3f s/epoch)", runtime, runtime / Double(max(1, epochsRun))
+      ),
     ]
     if let note { header.append(note) }
     if let r = last {
       for (ti, target) in e.targets.enumerated() {
         for (fi, feature) in target.features.enumerated() {
           if let s = r.similarities[ti][fi] {
-            header.append(String(format: "%@: %@ similarity %.2f", target.name, feature.text ?? feature.image ?? "", s))
+            header.append(
+              String(
+                format: "%@: %@ similarity %.2f", target.name, feature.text ?? feature.image ?? "",
+                s))
           }
         }
       }
     }
     let yaml = resolvedConfig.yamlText(headerComment: header)
-    try Data(yaml.utf8).write(to: URL(fileURLWithPath: OutputNaming.sidecarPath(imagePath)), options: .atomic)
+    try Data(yaml.utf8).write(
+      to: URL(fileURLWithPath: OutputNaming.sidecarPath(imagePath)), options: .atomic)
   }
 }

@@ -39,7 +39,9 @@ public final class Trainer {
   let baseDirectory: String
 
   /// Prepares a run: initialises the pixels (spec §8.2) and encodes every feature once.
-  public init(experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".") throws {
+  public init(
+    experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = "."
+  ) throws {
     self.experiment = experiment
     self.model = model
     self.seed = seed
@@ -49,7 +51,8 @@ public final class Trainer {
     let context = Self.timeContext(experiment: experiment, epoch: experiment.startEpoch)
     var r = random.fork(0x1417)
     let (w, h) = try Self.resolution(experiment, context: context, random: &r)
-    pixels = try Self.initialPixels(experiment, width: w, height: h, random: &r, baseDirectory: baseDirectory)
+    pixels = try Self.initialPixels(
+      experiment, width: w, height: h, random: &r, baseDirectory: baseDirectory)
     try encodeFeatures()
   }
 
@@ -59,12 +62,15 @@ public final class Trainer {
     ExprContext(epoch: epoch, epochs: experiment.epochs)
   }
 
-  static func resolution(_ e: Experiment, context: ExprContext, random: inout SeededRandom) throws(StageError) -> (Int, Int) {
+  static func resolution(_ e: Experiment, context: ExprContext, random: inout SeededRandom)
+    throws(StageError) -> (Int, Int)
+  {
     let w = try e.resolution[0].value(in: context, random: &random)
     let h = try e.resolution[1].value(in: context, random: &random)
     guard w >= 1, h >= 1, w <= 8192, h <= 8192 else {
       throw StageError(
-        parameter: "resolution", location: e.resolution[0].location, expression: "\(e.resolution[0]) \(e.resolution[1])",
+        parameter: "resolution", location: e.resolution[0].location,
+        expression: "\(e.resolution[0]) \(e.resolution[1])",
         context: context, message: "resolution must be between 1 and 8192, got \(w)×\(h)")
     }
     return (w, h)
@@ -120,9 +126,12 @@ public final class Trainer {
     autoScales = experiment.targets.map { [Double](repeating: 1, count: $0.features.count) }
     if experiment.targets.contains(where: \.fairScaling) {
       let s = model.imageSize
-      let view = ImageOps.clamp(Resampler(from: pixels.chw.h, pixels.chw.w, to: s, s, filter: .cubic).apply(pixels), 0, 1)
-      let f = FeatureMath.normalized(try model.encodeImages(CLIPNormalization.apply(Tensor.stack([view]))).scalars)
-      for (ti, target) in experiment.targets.enumerated() where target.fairScaling && !target.features.isEmpty {
+      let view = ImageOps.clamp(
+        Resampler(from: pixels.chw.h, pixels.chw.w, to: s, s, filter: .cubic).apply(pixels), 0, 1)
+      let f = FeatureMath.normalized(
+        try model.encodeImages(CLIPNormalization.apply(Tensor.stack([view]))).scalars)
+      for (ti, target) in experiment.targets.enumerated()
+      where target.fairScaling && !target.features.isEmpty {
         let sims = featureVectors[ti].map { FeatureMath.dot($0, f) }
         let inv = sims.map { 1 / $0 }
         let m = inv.max() ?? 1
@@ -145,14 +154,18 @@ public final class Trainer {
     // Resolution schedule: resize the raw pixels and reset the optimizer on change.
     let (w, h) = try Self.resolution(experiment, context: context, random: &epochRandom)
     if w != pixels.chw.w || h != pixels.chw.h {
-      pixels = Resampler(from: pixels.chw.h, pixels.chw.w, to: h, w, filter: experiment.interpolation).apply(pixels)
+      pixels = Resampler(
+        from: pixels.chw.h, pixels.chw.w, to: h, w, filter: experiment.interpolation
+      ).apply(pixels)
       optimizer.reset()
     }
     context.width = Double(w)
     context.height = Double(h)
     // Learning rate.
     let lrs = try experiment.learnrateScale.value(in: context, random: &epochRandom)
-    let lr = experiment.optimizer.baseLearningRate * lrs * (try experiment.learnrate.value(in: context, random: &epochRandom))
+    let lr =
+      experiment.optimizer.baseLearningRate * lrs
+      * (try experiment.learnrate.value(in: context, random: &epochRandom))
     context.learnrate = lr
     context.learnrateScale = lrs
     // Post-processing on the raw pixels, without gradient.
@@ -170,12 +183,15 @@ public final class Trainer {
     }
     let s = model.imageSize
     var views: [View] = []
-    for (ti, target) in experiment.targets.enumerated() where target.window.contains(epoch: epoch, t: context.t) {
+    for (ti, target) in experiment.targets.enumerated()
+    where target.window.contains(epoch: epoch, t: context.t) {
       let isRandom = target.transforms.contains { type(of: $0.stage).traits.contains(.random) }
       let count = isRandom ? target.batchSize : min(target.batchSize, 1)
       for b in 0..<count {
-        var viewContext = StageContext(variables: context, random: epochRandom.fork(UInt64(ti) << 32 | UInt64(b)))
-        let (y, chainPullback) = try Pipeline(target.transforms.map(\.stage)).forward(current, in: &viewContext)
+        var viewContext = StageContext(
+          variables: context, random: epochRandom.fork(UInt64(ti) << 32 | UInt64(b)))
+        let (y, chainPullback) = try Pipeline(target.transforms.map(\.stage)).forward(
+          current, in: &viewContext)
         let (vh, vw) = (y.chw.h, y.chw.w)
         let resize = Resampler(from: vh, vw, to: s, s, filter: .cubic)
         let resized = resize.apply(y)
@@ -183,7 +199,9 @@ public final class Trainer {
         views.append(
           View(
             target: ti, image: clamped,
-            pullback: { d in chainPullback(resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1))) }))
+            pullback: { d in
+              chainPullback(resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1)))
+            }))
       }
     }
 
@@ -211,7 +229,8 @@ public final class Trainer {
       var sims: [Double] = []
       for (fi, feature) in target.features.enumerated() {
         var c = context
-        let base = 100 * FeatureMath.dot(featureVectors[view.target][fi], x) * autoScales[view.target][fi]
+        let base =
+          100 * FeatureMath.dot(featureVectors[view.target][fi], x) * autoScales[view.target][fi]
         c.similarity = base
         sims.append(base * (try feature.scale.value(in: c, random: &epochRandom)))
       }
@@ -235,7 +254,9 @@ public final class Trainer {
       case .all:
         break
       case .best, .worst:
-        let order = sims.indices.sorted { target.select == .best ? sims[$0] > sims[$1] : sims[$0] < sims[$1] }
+        let order = sims.indices.sorted {
+          target.select == .best ? sims[$0] > sims[$1] : sims[$0] < sims[$1]
+        }
         var kept = false
         for i in order where enabled[i] {
           if kept { enabled[i] = false } else { kept = true }
@@ -257,14 +278,17 @@ public final class Trainer {
       } else {
         for fi in target.features.indices where enabled[fi] {
           featureLoss += FeatureMath.loss(
-            target.features[fi].loss, x: x, f: featureVectors[view.target][fi], weight: weights[fi] * targetWeight, dx: &dx)
+            target.features[fi].loss, x: x, f: featureVectors[view.target][fi],
+            weight: weights[fi] * targetWeight, dx: &dx)
         }
       }
       // Constraints on the view CLIP saw.
       var constraintLoss = 0.0
       var dView: Tensor?
-      for constraint in target.constraints where constraint.window.contains(epoch: epoch, t: context.t) {
-        var cc = StageContext(variables: targetContext, random: epochRandom.fork(UInt64(vi) &* 7919))
+      for constraint in target.constraints
+      where constraint.window.contains(epoch: epoch, t: context.t) {
+        var cc = StageContext(
+          variables: targetContext, random: epochRandom.fork(UInt64(vi) &* 7919))
         let weight = try constraint.weight.value(in: targetContext, random: &cc.random)
         let (value, pullback) = try constraint.stage.forward(view.image, in: &cc)
         constraintLoss += Double(value.scalars[0]) * weight

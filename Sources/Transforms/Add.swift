@@ -20,11 +20,14 @@ public struct Add: Stage {
 
   /// Reads `color` (one value or three).
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    color = try parameters.directList(Double.self, lengths: [3], doc: "color added per channel (R G B)")
+    color = try parameters.directList(
+      Double.self, lengths: [3], doc: "color added per channel (R G B)")
   }
 
   /// out_c = in_c + color_c.
-  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     let c = try context.values(color).map(Float.init)
     return (x.perChannel { ch, v in v + c[ch] }, { $0 })
   }

@@ -24,7 +24,9 @@ public struct Mul: Stage {
   }
 
   /// out_c = in_c · color_c.
-  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     let c = try context.values(color).map(Float.init)
     return (x.perChannel { ch, v in v * c[ch] }, { dy in dy.perChannel { ch, v in v * c[ch] } })
   }

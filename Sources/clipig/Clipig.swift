@@ -7,7 +7,10 @@ struct Clipig: AsyncParsableCommand {
     commandName: "clipig",
     abstract: "Render images that CLIP rates close to text prompts, from YAML experiments.",
     subcommands: [
-      Bench.self
+      RenderCommand.self,
+      ScheduleCommand.self,
+      ExprCommand.self,
+      Bench.self,
     ])
 }
 
@@ -16,5 +19,6 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
+      BenchExpr.self
     ])
 }

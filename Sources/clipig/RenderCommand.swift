@@ -25,10 +25,14 @@ struct RenderCommand: ParsableCommand {
   @Option(name: [.customLong("learnrate"), .customLong("lr")], help: "Learning-rate factor.")
   var learnrate: Double?
 
-  @Option(name: [.customLong("optimizer"), .customLong("opt")], help: "adam, sgd, adadelta, rmsprob/rmsprop, sparse_adam.")
+  @Option(
+    name: [.customLong("optimizer"), .customLong("opt")],
+    help: "adam, sgd, adadelta, rmsprob/rmsprop, sparse_adam.")
   var optimizer: String?
 
-  @Option(name: [.customShort("s"), .customLong("snapshot-interval")], help: "Seconds between snapshots (0: none).")
+  @Option(
+    name: [.customShort("s"), .customLong("snapshot-interval")],
+    help: "Seconds between snapshots (0: none).")
   var snapshotInterval: Double?
 
   @Option(help: "Seed of all random draws (random when absent; printed and saved in the YAML).")
@@ -37,7 +41,8 @@ struct RenderCommand: ParsableCommand {
   @Option(help: "Run the experiment N times, each into the next free file name.")
   var `repeat`: Int = 1
 
-  @Option(help: "CLIP model: a name (ViT-B/32) or a directory with config.json and model.safetensors.")
+  @Option(
+    help: "CLIP model: a name (ViT-B/32) or a directory with config.json and model.safetensors.")
   var model: String?
 
   @Flag(name: .shortAndLong, help: "Print statistics.")
@@ -47,6 +52,10 @@ struct RenderCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
+    try reportingConfigErrors { try render() }
+  }
+
+  func render() throws {
     var options = RenderOptions()
     options.configFiles = files
     options.output = output

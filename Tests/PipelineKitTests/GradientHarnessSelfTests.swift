@@ -15,9 +15,14 @@ private struct Square: Stage {
   init(parameters: inout ParameterReader) throws(ConfigError) {
     scale = Float(try parameters.directScalar(Double.self, doc: "").constantValue ?? 1)
   }
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     let s = scale
-    return (x.perChannel { _, v in v * v }, { dy in Tensor(shape: dy.shape) { i in 2 * x.scalars[i] * dy.scalars[i] * s } })
+    return (
+      x.perChannel { _, v in v * v },
+      { dy in Tensor(shape: dy.shape) { i in 2 * x.scalars[i] * dy.scalars[i] * s } }
+    )
   }
 }
 
@@ -28,7 +33,9 @@ private struct ScaledPullback: Stage {
   static let traits: StageTraits = [.linear]
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (x * 2, { $0 * (2 * 0.98) })
   }
 }
@@ -40,7 +47,9 @@ private struct AffineDeclaredLinear: Stage {
   static let traits: StageTraits = [.linear]
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (x.perChannel { _, v in v + 0.5 }, { $0 })
   }
 }
@@ -52,7 +61,9 @@ private struct Unseeded: Stage {
   static let traits: StageTraits = [.affine, .random]
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     var g = SystemRandomNumberGenerator()
     return (x.perChannel { _, v in v + Float.random(in: 0..<0.1, using: &g) }, { $0 })
   }
@@ -65,7 +76,9 @@ private struct UndeclaredRandom: Stage {
   static let traits: StageTraits = [.affine]
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     var noise = [Float](repeating: 0, count: x.count)
     context.random.fillNormal(&noise, std: 0.1)
     return (x + Tensor(shape: x.shape, scalars: noise), { $0 })
@@ -79,7 +92,9 @@ private struct WrongShape: Stage {
   static let traits: StageTraits = [.linear]
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (x, { dy in Tensor(shape: [dy.count + 1]) })
   }
 }
@@ -90,7 +105,9 @@ private struct NoExamples: Stage {
   static let traits: StageTraits = [.linear]
   static let examples: [StageExample] = []
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (x, { $0 })
   }
 }
@@ -103,10 +120,14 @@ private struct ClampMiddle: Stage {
   static let gradient = GradientPolicy.piecewise
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (
       x.perChannel { _, v in min(max(v, 0.3), 0.7) },
-      { dy in Tensor(shape: dy.shape) { i in (0.3...0.7).contains(x.scalars[i]) ? dy.scalars[i] : 0 } }
+      { dy in
+        Tensor(shape: dy.shape) { i in (0.3...0.7).contains(x.scalars[i]) ? dy.scalars[i] : 0 }
+      }
     )
   }
 }
@@ -119,7 +140,9 @@ private struct ClampPassThrough: Stage {
   static let gradient = GradientPolicy.piecewise
   static let examples = [StageExample(nil)]
   init(parameters: inout ParameterReader) throws(ConfigError) {}
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     (x.perChannel { _, v in min(max(v, 0.3), 0.7) }, { $0 })
   }
 }
@@ -131,7 +154,8 @@ struct GradientHarnessSelfTests {
   }
 
   @Test func correctStagesPass() {
-    #expect(GradientHarness.check(ClampMiddle.self).isEmpty, "\(GradientHarness.check(ClampMiddle.self))")
+    #expect(
+      GradientHarness.check(ClampMiddle.self).isEmpty, "\(GradientHarness.check(ClampMiddle.self))")
     let square = GradientHarness.check(Square.self)
     // Example 0 (scale 1) is right; example 1 (scale 0.98) must fail finite differences.
     #expect(!square.contains { $0.example == 0 }, "\(square)")
@@ -166,7 +190,8 @@ struct GradientHarnessSelfTests {
   }
 
   @Test func registryIterationCoversEveryStage() {
-    let registry = StageRegistry(kind: .transforms, [ClampMiddle.self, NoExamples.self, ScaledPullback.self])
+    let registry = StageRegistry(
+      kind: .transforms, [ClampMiddle.self, NoExamples.self, ScaledPullback.self])
     let failed = Set(GradientHarness.check(registry: registry).map(\.stage))
     #expect(failed == ["no_examples", "scaled_pullback"])
   }

@@ -7,7 +7,8 @@ private func constants<T: ParamScalar>(
   _ node: ConfigNode, _ type: T.Type, lengths: [Int], groups: VariableGroups = []
 ) throws -> [T] {
   var random = SeededRandom(seed: 1)
-  let params = try ParameterReader.convertList(node, T.self, lengths: lengths, path: "p", groups: groups, random: &random)
+  let params = try ParameterReader.convertList(
+    node, T.self, lengths: lengths, path: "p", groups: groups, random: &random)
   return params.map { $0.constantValue! }
 }
 
@@ -102,7 +103,8 @@ struct ParameterReaderTests {
 
   @Test func directValueStagesRejectMappings() {
     let node: ConfigNode = ["std": 0.1]
-    var reader = ParameterReader(node: node, path: "targets[0].transforms[0].noise", groups: [.time])
+    var reader = ParameterReader(
+      node: node, path: "targets[0].transforms[0].noise", groups: [.time])
     let m = message { _ = try reader.directList(Double.self, lengths: [3], doc: "") }
     #expect(m.contains("'noise' takes its value directly"), "\(m)")
   }
@@ -132,7 +134,11 @@ struct FrameTimeTests {
     #expect(try convert(true) == .epoch(1))
     // clipig keeps an integer expression an epoch (CLIPig made it the fraction 10.0).
     #expect(try convert("2*5") == .epoch(10))
-    if case .fraction(let f) = try convert("99.9%") { #expect(abs(f - 0.999) < 1e-12) } else { Issue.record("not a fraction") }
+    if case .fraction(let f) = try convert("99.9%") {
+      #expect(abs(f - 0.999) < 1e-12)
+    } else {
+      Issue.record("not a fraction")
+    }
   }
 
   @Test func windows() {

@@ -1,7 +1,10 @@
 /// Finds the valid names closest to a misspelled one, for "did you mean" messages.
 public enum Suggestions {
-  /// Up to `limit` names from `candidates` within a small edit distance of `name`, closest first.
-  public static func closest(to name: String, among candidates: some Sequence<String>, limit: Int = 3)
+  /// The names from `candidates` closest to `name` (all that tie, at most `limit`), or none
+  /// when nothing is within a small edit distance or contains it.
+  public static func closest(
+    to name: String, among candidates: some Sequence<String>, limit: Int = 3
+  )
     -> [String]
   {
     let lower = name.lowercased()
@@ -10,11 +13,15 @@ public enum Suggestions {
     for candidate in candidates {
       let d = editDistance(lower, candidate.lowercased())
       let containment =
-        !lower.isEmpty && (candidate.lowercased().contains(lower) || lower.contains(candidate.lowercased()))
-      if d <= maxDistance || containment { scored.append((containment ? min(d, maxDistance) : d, candidate)) }
+        !lower.isEmpty
+        && (candidate.lowercased().contains(lower) || lower.contains(candidate.lowercased()))
+      if d <= maxDistance || containment {
+        scored.append((containment ? min(d, maxDistance) : d, candidate))
+      }
     }
     scored.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-    return Array(scored.prefix(limit).map(\.1))
+    guard let best = scored.first?.0 else { return [] }
+    return Array(scored.filter { $0.0 == best }.prefix(limit).map(\.1))
   }
 
   /// " (did you mean 'a' or 'b'?)" or an empty string when nothing is close.
@@ -22,7 +29,9 @@ public enum Suggestions {
     let names = closest(to: name, among: candidates)
     guard !names.isEmpty else { return "" }
     let quoted = names.map { "'\($0)'" }
-    let list = quoted.count == 1 ? quoted[0] : quoted.dropLast().joined(separator: ", ") + " or " + quoted.last!
+    let list =
+      quoted.count == 1
+      ? quoted[0] : quoted.dropLast().joined(separator: ", ") + " or " + quoted.last!
     return " (did you mean \(list)?)"
   }
 

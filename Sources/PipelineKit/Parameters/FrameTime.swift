@@ -26,7 +26,8 @@ public enum FrameTime: Sendable, Equatable, CustomStringConvertible {
 
   /// Converts `10`, `0.5`, `"50%"`, `"2*5"` (an int result stays an epoch: clipig keeps the
   /// expression's type where CLIPig made every expression a fraction).
-  public static func convert(_ node: ConfigNode, path: String, random: inout SeededRandom) throws(ConfigError)
+  public static func convert(_ node: ConfigNode, path: String, random: inout SeededRandom)
+    throws(ConfigError)
     -> FrameTime
   {
     switch node.value {
@@ -54,7 +55,8 @@ public enum FrameTime: Sendable, Equatable, CustomStringConvertible {
       }
       if percent {
         guard let d = try? value.castToDouble() else {
-          throw ConfigError("expected a percentage such as '50%', got '\(raw)'", at: node.location, path: path)
+          throw ConfigError(
+            "expected a percentage such as '50%', got '\(raw)'", at: node.location, path: path)
         }
         return .fraction(d * 0.01)
       }
@@ -63,7 +65,8 @@ public enum FrameTime: Sendable, Equatable, CustomStringConvertible {
       case .float(let d): return .fraction(d)
       case .bool(let b): return .epoch(b ? 1 : 0)
       default:
-        throw ConfigError("expected an epoch or a fraction, '\(raw)' gives \(value)", at: node.location, path: path)
+        throw ConfigError(
+          "expected an epoch or a fraction, '\(raw)' gives \(value)", at: node.location, path: path)
       }
     default:
       throw ConfigError(

@@ -123,7 +123,8 @@ public struct Param<Value: ParamScalar>: Sendable, CustomStringConvertible {
   public let location: SourceLocation
 
   /// A constant parameter.
-  public init(_ value: Value, path: String = "", location: SourceLocation = .synthetic("<default>")) {
+  public init(_ value: Value, path: String = "", location: SourceLocation = .synthetic("<default>"))
+  {
     self.source = .constant(value)
     self.path = path
     self.location = location
@@ -159,7 +160,9 @@ public struct Param<Value: ParamScalar>: Sendable, CustomStringConvertible {
   }
 
   /// The value in `context`; expression errors become a `StageError` naming this parameter.
-  public func value<R: RandomSource>(in context: ExprContext, random: inout R) throws(StageError) -> Value {
+  public func value<R: RandomSource>(in context: ExprContext, random: inout R) throws(StageError)
+    -> Value
+  {
     switch source {
     case .constant(let v): return v
     case .expression(let e):
@@ -195,7 +198,10 @@ public struct StageError: Error, Sendable, CustomStringConvertible {
   public var message: String
 
   /// A run-time error of parameter `parameter`.
-  public init(parameter: String, location: SourceLocation, expression: String, context: ExprContext, message: String) {
+  public init(
+    parameter: String, location: SourceLocation, expression: String, context: ExprContext,
+    message: String
+  ) {
     self.parameter = parameter
     self.location = location
     self.expression = expression
@@ -209,7 +215,8 @@ public struct StageError: Error, Sendable, CustomStringConvertible {
     let vars =
       "epoch=\(c.epoch), t=\(c.t), width=\(c.width), height=\(c.height), "
       + "learnrate=\(c.learnrate), learnrate_scale=\(c.learnrateScale), similarity=\(c.similarity)"
-    return "\(location): error: '\(parameter)': \(message) in expression '\(expression)' with \(vars)"
+    return
+      "\(location): error: '\(parameter)': \(message) in expression '\(expression)' with \(vars)"
   }
 }
 

@@ -33,7 +33,10 @@ public struct ParameterReader {
   private var directUsed = false
 
   /// A reader over `node` at `path`, allowing expressions with `groups`.
-  public init(node: ConfigNode, path: String, groups: VariableGroups, random: SeededRandom = SeededRandom(seed: 0)) {
+  public init(
+    node: ConfigNode, path: String, groups: VariableGroups,
+    random: SeededRandom = SeededRandom(seed: 0)
+  ) {
     self.node = node
     self.path = path
     self.groups = groups
@@ -46,7 +49,9 @@ public struct ParameterReader {
   public mutating func scalar<T: ParamScalar>(
     _ key: String, _ type: T.Type = T.self, default defaultValue: T? = nil, doc: String
   ) throws(ConfigError) -> Param<T> {
-    record(key: key, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" }, doc: doc)
+    record(
+      key: key, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" },
+      doc: doc)
     guard let child = try child(key) else {
       if let d = defaultValue { return Param(d, path: join(key), location: node.location) }
       throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
@@ -55,7 +60,9 @@ public struct ParameterReader {
   }
 
   /// An optional scalar parameter under `key` (absent or null → nil).
-  public mutating func optionalScalar<T: ParamScalar>(_ key: String, _ type: T.Type = T.self, doc: String)
+  public mutating func optionalScalar<T: ParamScalar>(
+    _ key: String, _ type: T.Type = T.self, doc: String
+  )
     throws(ConfigError) -> Param<T>?
   {
     record(key: key, type: T.typeDescription, lengths: [], default: "null", doc: doc)
@@ -66,14 +73,20 @@ public struct ParameterReader {
   /// A list parameter under `key` with one of `lengths` elements (one value is broadcast to the
   /// smallest length); `default` nil means required.
   public mutating func list<T: ParamScalar>(
-    _ key: String, _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil, doc: String
+    _ key: String, _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil,
+    doc: String
   ) throws(ConfigError) -> [Param<T>] {
-    record(key: key, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText), doc: doc)
+    record(
+      key: key, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText),
+      doc: doc)
     guard let child = try child(key) else {
-      if let d = defaultValue { return d.map { Param($0, path: join(key), location: node.location) } }
+      if let d = defaultValue {
+        return d.map { Param($0, path: join(key), location: node.location) }
+      }
       throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
     }
-    return try Self.convertList(child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+    return try Self.convertList(
+      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
   }
 
   /// An optional list parameter under `key` (absent or null → nil).
@@ -82,14 +95,18 @@ public struct ParameterReader {
   ) throws(ConfigError) -> [Param<T>]? {
     record(key: key, type: T.typeDescription, lengths: lengths, default: "null", doc: doc)
     guard let child = try child(key) else { return nil }
-    return try Self.convertList(child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+    return try Self.convertList(
+      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
   }
 
   /// A start/end time under `key` (spec §2.3): an int is an epoch, a float or `N%` a fraction.
-  public mutating func frameTime(_ key: String, default defaultValue: FrameTime, doc: String) throws(ConfigError)
+  public mutating func frameTime(_ key: String, default defaultValue: FrameTime, doc: String)
+    throws(ConfigError)
     -> FrameTime
   {
-    record(key: key, type: "an epoch (integer) or a fraction (float or N%)", lengths: [], default: "\(defaultValue)", doc: doc)
+    record(
+      key: key, type: "an epoch (integer) or a fraction (float or N%)", lengths: [],
+      default: "\(defaultValue)", doc: doc)
     guard let child = try child(key) else { return defaultValue }
     return try FrameTime.convert(child, path: join(key), random: &random)
   }
@@ -111,18 +128,25 @@ public struct ParameterReader {
   public mutating func directList<T: ParamScalar>(
     _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil, doc: String
   ) throws(ConfigError) -> [Param<T>] {
-    record(key: nil, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText), doc: doc)
+    record(
+      key: nil, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText),
+      doc: doc)
     directUsed = true
-    if node.isNull, let d = defaultValue { return d.map { Param($0, path: path, location: node.location) } }
+    if node.isNull, let d = defaultValue {
+      return d.map { Param($0, path: path, location: node.location) }
+    }
     try requireDirect()
-    return try Self.convertList(node, T.self, lengths: lengths, path: path, groups: groups, random: &random)
+    return try Self.convertList(
+      node, T.self, lengths: lengths, path: path, groups: groups, random: &random)
   }
 
   /// The stage's value itself (`bwnoise: 0.1`), as one scalar.
   public mutating func directScalar<T: ParamScalar>(
     _ type: T.Type = T.self, default defaultValue: T? = nil, doc: String
   ) throws(ConfigError) -> Param<T> {
-    record(key: nil, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" }, doc: doc)
+    record(
+      key: nil, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" },
+      doc: doc)
     directUsed = true
     if node.isNull, let d = defaultValue { return Param(d, path: path, location: node.location) }
     try requireDirect()
@@ -132,18 +156,23 @@ public struct ParameterReader {
   /// Fails when the mapping holds keys nobody asked for, naming the closest valid key.
   public func finish() throws(ConfigError) {
     guard let entries = node.entries, !directUsed else { return }
-    let known = specs.compactMap(\.key)
+    var known = specs.compactMap(\.key)
+    for key in consumed.sorted() where !known.contains(key) { known.append(key) }
     for entry in entries where !consumed.contains(entry.key) {
+      let suggestion = Suggestions.didYouMean(entry.key, among: known)
       throw ConfigError(
-        "unknown parameter '\(entry.key)'" + Suggestions.didYouMean(entry.key, among: known)
-          + (known.isEmpty ? "" : "; valid: " + known.joined(separator: ", ")),
+        "unknown parameter '\(entry.key)'"
+          + (suggestion.isEmpty && !known.isEmpty
+            ? "; valid: " + known.joined(separator: ", ") : suggestion),
         at: entry.keyLocation, path: join(entry.key))
     }
   }
 
   // MARK: - Helpers
 
-  private mutating func record(key: String?, type: String, lengths: [Int], default d: String?, doc: String) {
+  private mutating func record(
+    key: String?, type: String, lengths: [Int], default d: String?, doc: String
+  ) {
     specs.append(ParameterSpec(key: key, type: type, lengths: lengths, defaultText: d, doc: doc))
   }
 
@@ -182,20 +211,24 @@ public struct ParameterReader {
   /// Converts one scalar node: a literal of the type, a constant expression folded now, or an
   /// expression kept for run time.
   public static func convertScalar<T: ParamScalar>(
-    _ node: ConfigNode, _ type: T.Type, path: String, groups: VariableGroups, random: inout SeededRandom
+    _ node: ConfigNode, _ type: T.Type, path: String, groups: VariableGroups,
+    random: inout SeededRandom
   ) throws(ConfigError) -> Param<T> {
     switch node.value {
     case .sequence, .mapping:
-      throw ConfigError("expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
+      throw ConfigError(
+        "expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
     case .null:
       throw ConfigError("expected \(T.typeDescription), got null", at: node.location, path: path)
     default: break
     }
     if let v = T.fromConfig(node.value) { return Param(v, path: path, location: node.location) }
     guard case .string(let text) = node.value, T.self != String.self else {
-      throw ConfigError("expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
+      throw ConfigError(
+        "expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
     }
-    return try convertExpression(text, node: node, T.self, path: path, groups: groups, random: &random)
+    return try convertExpression(
+      text, node: node, T.self, path: path, groups: groups, random: &random)
   }
 
   static func convertExpression<T: ParamScalar>(
@@ -236,7 +269,8 @@ public struct ParameterReader {
     case .string(let s) where T.self != String.self:
       items = splitListText(s).map { ConfigNode(.string($0), at: node.location) }
     case .mapping:
-      throw ConfigError("expected a list of \(T.typeDescription), got a mapping", at: node.location, path: path)
+      throw ConfigError(
+        "expected a list of \(T.typeDescription), got a mapping", at: node.location, path: path)
     default: items = [node]
     }
     let smallest = lengths.min() ?? 1
@@ -245,11 +279,13 @@ public struct ParameterReader {
     } else if !lengths.contains(items.count) {
       let allowed = Set(lengths + [1]).sorted().map(String.init).joined(separator: " or ")
       throw ConfigError(
-        "expected a list of length \(allowed), got \(items.count) values", at: node.location, path: path)
+        "expected a list of length \(allowed), got \(items.count) values", at: node.location,
+        path: path)
     }
     var result: [Param<T>] = []
     for (i, item) in items.enumerated() {
-      result.append(try convertScalar(item, T.self, path: "\(path)[\(i)]", groups: groups, random: &random))
+      result.append(
+        try convertScalar(item, T.self, path: "\(path)[\(i)]", groups: groups, random: &random))
     }
     return result
   }

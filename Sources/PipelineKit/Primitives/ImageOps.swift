@@ -11,8 +11,10 @@ public enum ImageOps {
 
   /// The pullback of `clamp` at `input`: the cotangent where lo ≤ input ≤ hi, else 0
   /// (PyTorch's convention at the bounds).
-  public static func clampPullback(_ dy: Tensor, input: Tensor, _ lo: Float, _ hi: Float) -> Tensor {
-    precondition(dy.shape == input.shape, "clampPullback: shapes \(dy.shape) and \(input.shape) differ")
+  public static func clampPullback(_ dy: Tensor, input: Tensor, _ lo: Float, _ hi: Float) -> Tensor
+  {
+    precondition(
+      dy.shape == input.shape, "clampPullback: shapes \(dy.shape) and \(input.shape) differ")
     var out = dy
     out.scalars.withUnsafeMutableBufferPointer { o in
       input.scalars.withUnsafeBufferPointer { x in
@@ -33,7 +35,9 @@ public enum ImageOps {
     let nh = max(height, Int((Double(h) * f).rounded(.down)))
     let nw = max(width, Int((Double(w) * f).rounded(.down)))
     var scaled = image
-    if nh != h || nw != w { scaled = Resampler(from: h, w, to: nh, nw, filter: .cubic).apply(image) }
+    if nh != h || nw != w {
+      scaled = Resampler(from: h, w, to: nh, nw, filter: .cubic).apply(image)
+    }
     let top = Int((Double(nh - height) / 2).rounded(.toNearestOrEven))
     let left = Int((Double(nw - width) / 2).rounded(.toNearestOrEven))
     return crop(scaled, top: top, left: left, height: height, width: width)
@@ -43,7 +47,8 @@ public enum ImageOps {
   /// inside it.
   public static func crop(_ image: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
     let (c, h, w) = image.chw
-    precondition(top >= 0 && left >= 0 && top + height <= h && left + width <= w, "crop outside the image")
+    precondition(
+      top >= 0 && left >= 0 && top + height <= h && left + width <= w, "crop outside the image")
     var out = Tensor(shape: [c, height, width])
     for ch in 0..<c {
       for y in 0..<height {

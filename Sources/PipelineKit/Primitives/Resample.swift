@@ -75,7 +75,8 @@ public struct AxisMap: Sendable, Equatable {
 
   /// A map from explicit taps (for crops, shifts and other gathers).
   public init(inCount: Int, outCount: Int, width: Int, index: [Int32], weight: [Float]) {
-    precondition(index.count == outCount * width && weight.count == index.count, "AxisMap: tap count")
+    precondition(
+      index.count == outCount * width && weight.count == index.count, "AxisMap: tap count")
     precondition(index.allSatisfy { $0 >= 0 && Int($0) < inCount }, "AxisMap: tap out of range")
     self.inCount = inCount
     self.outCount = outCount
@@ -158,7 +159,8 @@ public struct Resampler: Sendable, Equatable {
   /// The transpose of `apply`: scatters each output cotangent back onto its taps.
   public func adjoint(_ dy: Tensor) -> Tensor {
     let (c, oh, ow) = dy.chw
-    precondition(oh == rows.outCount && ow == cols.outCount, "Resampler: cotangent \(dy.shape) does not fit")
+    precondition(
+      oh == rows.outCount && ow == cols.outCount, "Resampler: cotangent \(dy.shape) does not fit")
     let planes = dy.batchCount * c
     let h = rows.inCount
     let w = cols.inCount

@@ -29,7 +29,9 @@ public protocol Stage: Sendable {
   init(parameters: inout ParameterReader) throws(ConfigError)
 
   /// The output for one image `[C,H,W]` and the pullback from output to input cotangent.
-  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (value: Tensor, pullback: Pullback)
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  )
 }
 
 extension Stage {
@@ -126,7 +128,8 @@ public struct StageContext: Sendable {
   public var random: SeededRandom
 
   /// A context with the given variables and random stream.
-  public init(variables: ExprContext = ExprContext(), random: SeededRandom = SeededRandom(seed: 0)) {
+  public init(variables: ExprContext = ExprContext(), random: SeededRandom = SeededRandom(seed: 0))
+  {
     self.variables = variables
     self.random = random
   }

@@ -61,7 +61,8 @@ public struct StageRegistry: Sendable {
           + Suggestions.didYouMean(name, among: names),
         at: keyLocation, path: path)
     }
-    return try Self.make(type, parameters: node, path: path, groups: kind.groups, random: random).stage
+    return try Self.make(type, parameters: node, path: path, groups: kind.groups, random: random)
+      .stage
   }
 
   /// Creates a stage of `type` and returns it with the parameter specs it read.
