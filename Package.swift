@@ -55,9 +55,11 @@ let package = Package(
       name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"]),
+      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
+      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
     .testTarget(
       name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
