@@ -8,5 +8,16 @@ extension StageRegistry {
     [
       Add.self,
       Mul.self,
+      Blur.self,
+      BWNoise.self,
+      Clamp.self,
+      Contrast.self,
+      Edge.self,
+      FNoise.self,
+      Mean.self,
+      Noise.self,
+      Quantize.self,
+      RNoise.self,
+      Saturation.self,
     ])
 }

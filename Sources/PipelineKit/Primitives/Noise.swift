@@ -9,7 +9,9 @@ public enum NormalNoise {
   static let chunk = 8192
 
   /// Fills `buffer` with N(0, std²) samples, drawing one number from `random`.
-  public static func fill(_ buffer: UnsafeMutableBufferPointer<Float>, std: Float = 1, random: inout SeededRandom) {
+  public static func fill(
+    _ buffer: UnsafeMutableBufferPointer<Float>, std: Float = 1, random: inout SeededRandom
+  ) {
     let seed = random.next()
     let count = buffer.count
     guard count > 0, let base = buffer.baseAddress else { return }
@@ -29,7 +31,9 @@ public enum NormalNoise {
     return values
   }
 
-  private static func fillChunk(_ p: UnsafeMutablePointer<Float>, count: Int, std: Float, seed: UInt64, index: Int) {
+  private static func fillChunk(
+    _ p: UnsafeMutablePointer<Float>, count: Int, std: Float, seed: UInt64, index: Int
+  ) {
     var rng = SeededRandom(seed: seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
     let scale: Float = 0x1.0p-31
     var i = 0

@@ -72,7 +72,8 @@ public struct GaussianBlurParameters: Sendable {
       "sigma", Double.self, lengths: [2],
       doc: "Gaussian sigma (x, y), at least 0.0001; null: 0.15·kernel_size + 0.35")
     try kernelSize.validate(Self.sizeRequirement) { $0 <= Self.maxSize }
-    if let k: [Int] = kernelSize.constantValues(), sigma.map({ $0.constantValues() != nil }) ?? true {
+    if let k: [Int] = kernelSize.constantValues(), sigma.map({ $0.constantValues() != nil }) ?? true
+    {
       constantFilter = Self.filter(size: k, sigma: sigma?.compactMap(\.constantValue))
     } else {
       constantFilter = nil

@@ -53,7 +53,8 @@ public struct SeparableConvolution: Sendable, Equatable {
 
   /// A filter with explicit odd-length kernels (correlation: tap 0 reads the top/left).
   public init(kernelX: [Float], kernelY: [Float]) {
-    precondition(kernelX.count % 2 == 1 && kernelY.count % 2 == 1, "SeparableConvolution: even kernel")
+    precondition(
+      kernelX.count % 2 == 1 && kernelY.count % 2 == 1, "SeparableConvolution: even kernel")
     self.kernelX = kernelX
     self.kernelY = kernelY
   }
@@ -64,8 +65,10 @@ public struct SeparableConvolution: Sendable, Equatable {
     -> SeparableConvolution
   {
     SeparableConvolution(
-      kernelX: GaussianKernel.weights(size: sizeX, sigma: sigmaX ?? GaussianKernel.defaultSigma(sizeX)),
-      kernelY: GaussianKernel.weights(size: sizeY, sigma: sigmaY ?? GaussianKernel.defaultSigma(sizeY)))
+      kernelX: GaussianKernel.weights(
+        size: sizeX, sigma: sigmaX ?? GaussianKernel.defaultSigma(sizeX)),
+      kernelY: GaussianKernel.weights(
+        size: sizeY, sigma: sigmaY ?? GaussianKernel.defaultSigma(sizeY)))
   }
 
   /// The index `i` of an axis of length `n`, mirrored into range without repeating the edge.
@@ -129,7 +132,8 @@ public struct SeparableConvolution: Sendable, Equatable {
   /// Along each row: `dst[y, i] = Σ_k w[k]·src[y, reflect(i + k − p)]`, or its transpose
   /// `dst[y, reflect(i + k − p)] += w[k]·src[y, i]`. `dst` is overwritten.
   static func alongWidth(
-    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int, kernel: [Float],
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
+    kernel: [Float],
     transpose: Bool
   ) {
     let taps = kernel.count
@@ -160,7 +164,8 @@ public struct SeparableConvolution: Sendable, Equatable {
   /// Along each column: `dst[i, :] = Σ_k w[k]·src[reflect(i + k − p), :]`, or its transpose.
   /// `dst` is overwritten.
   static func alongHeight(
-    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int, kernel: [Float],
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
+    kernel: [Float],
     transpose: Bool
   ) {
     let taps = kernel.count
