@@ -59,7 +59,8 @@ let package = Package(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
+      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
     .testTarget(
       name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
