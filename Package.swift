@@ -61,9 +61,10 @@ let package = Package(
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
     .testTarget(
-      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
+      name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval", "CLIP"],
       resources: [.copy("Fixtures")]),
   ]
 )
