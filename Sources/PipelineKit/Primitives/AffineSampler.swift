@@ -101,7 +101,8 @@ public struct AffineSampler: Sendable, Equatable {
         }
       }
     }
-    map = IndexMap(indices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
+    map = IndexMap(
+      indices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
   }
 
   /// Fills one output row of a dense map: the flat source index of each pixel, or `none`.
@@ -109,7 +110,8 @@ public struct AffineSampler: Sendable, Equatable {
   /// integer conversion cannot overflow, and the result equals `nearest` on each axis.
   @inline(__always)
   static func denseRow(
-    _ m: Affine2D, y j: Int, into row: UnsafeMutablePointer<Int32>, count: Int, height h: Int, width w: Int
+    _ m: Affine2D, y j: Int, into row: UnsafeMutablePointer<Int32>, count: Int, height h: Int,
+    width w: Int
   ) {
     let py = Double(j) + 0.5
     let bx = m.b * py + m.c

@@ -8,7 +8,8 @@ import Transforms
 struct BenchStages: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "stages",
-    abstract: "Time the seed experiments' transform chains on a batch of views (forward + pullback).",
+    abstract:
+      "Time the seed experiments' transform chains on a batch of views (forward + pullback).",
     discussion: """
       Method 1: pad 32 edge, random_rotate -30..30 about a pivot anywhere, mul 1/2, mean .5,
       noise 1/10 on 224 px (→ 288), then the bicubic resize to 224 every view gets before CLIP.
@@ -68,7 +69,8 @@ struct BenchStages: ParsableCommand {
         continue
       }
       let stage = try StageRegistry.transforms.make(
-        name: entry.name, parameters: entry.value, path: "targets[0].transforms[\(i)].\(entry.name)",
+        name: entry.name, parameters: entry.value,
+        path: "targets[0].transforms[\(i)].\(entry.name)",
         keyLocation: .synthetic("bench"))
       stages.append((entry.name, stage))
     }
@@ -137,7 +139,9 @@ struct BenchStages: ParsableCommand {
       }
     }
 
-    print("\n\(title)" + (skipped.isEmpty ? "" : "  (not built yet, skipped: \(skipped.joined(separator: ", ")))"))
+    print(
+      "\n\(title)"
+        + (skipped.isEmpty ? "" : "  (not built yet, skipped: \(skipped.joined(separator: ", ")))"))
     // Medians over the timed batches: robust against other processes sharing the cores.
     for k in names.indices {
       let f = median(forwardRounds.map { $0[k] })
