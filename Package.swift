@@ -50,7 +50,8 @@ let package = Package(
       name: "CustomTransform", dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting"],
       path: "Examples/CustomTransform"),
 
-    .testTarget(name: "ExprEvalTests", dependencies: ["ExprEval"]),
+    .testTarget(
+      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
       resources: [.copy("Fixtures")]),
@@ -58,7 +59,8 @@ let package = Package(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
+      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
     .testTarget(
       name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
