@@ -50,7 +50,8 @@ let package = Package(
       name: "CustomTransform", dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting"],
       path: "Examples/CustomTransform"),
 
-    .testTarget(name: "ExprEvalTests", dependencies: ["ExprEval"]),
+    .testTarget(
+      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
       resources: [.copy("Fixtures")]),

@@ -95,7 +95,11 @@ struct Compiler {
   /// (A failing constant subtree is kept, so its error appears when, and if, it is evaluated.)
   private func fold(_ node: Node, _ children: [Node]) -> Node {
     guard children.allSatisfy(\.isConstant) else { return node }
-    if case .call(let f, _, _) = node, f.isRandom || f == .timeStep { return node }
+    switch node {
+    case .call(let f, _, _), .call1(let f, _, _):
+      if f.isRandom || f == .timeStep { return node }
+    default: break
+    }
     var random = NoRandom()
     do {
       return .constant(try Evaluator.evaluate(node, ExprContext(), &random))
@@ -164,16 +168,18 @@ struct Compiler {
     return names
   }
 
-  /// The closest valid name (case-insensitive match first, then edit distance ≤ 2).
+  /// The closest valid name: a case-insensitive match, else the nearest within an edit distance
+  /// of 1 (names up to 4 letters) or 2.
   func suggestion(for name: String) -> String? {
     let candidates = validNames
     if let same = candidates.first(where: { $0.lowercased() == name.lowercased() }) {
       return same
     }
+    let limit = name.unicodeScalars.count <= 4 ? 1 : 2
     var best: (String, Int)?
     for c in candidates {
       let d = Compiler.editDistance(name, c)
-      if d <= 2 && d < name.count && d < (best?.1 ?? Int.max) { best = (c, d) }
+      if d <= limit && d < name.count && d < (best?.1 ?? Int.max) { best = (c, d) }
     }
     return best?.0
   }
@@ -283,6 +289,11 @@ struct Compiler {
     var slots = [Node?](repeating: nil, count: positionalCount + sig.keywordOnly.count)
     for (i, a) in arguments.enumerated() { slots[i] = try compile(a) }
     for k in keywords {
+      if k.name == "key", f == .sorted {
+        guard case .literal(.none) = k.value.kind else {
+          throw ExprError("sorted() key functions are not supported", column: k.column)
+        }
+      }
       var slot: Int?
       if let i = sig.keywordOnly.firstIndex(of: k.name) {
         slot = positionalCount + i
@@ -309,20 +320,14 @@ struct Compiler {
       throw ExprError(
         "\(name)() missing required argument '\(sig.positional[i])'", column: column)
     }
-    if f == .sorted, let key = slots[1], !isNone(key) {
-      throw ExprError("sorted() key functions are not supported", column: column)
-    }
+
     while let last = slots.last, last == nil { slots.removeLast() }
     var nodes: [Node] = []
     for (i, s) in slots.enumerated() {
       nodes.append(s ?? .constant(sig.defaults[i - sig.required]))
     }
+    if nodes.count == 1 { return fold(.call1(f, nodes[0], column), nodes) }
     return fold(.call(f, nodes, column), nodes)
-  }
-
-  private func isNone(_ node: Node) -> Bool {
-    if case .constant(.none) = node { return true }
-    return false
   }
 
   private func minMax(
@@ -337,8 +342,7 @@ struct Compiler {
     for k in keywords {
       switch k.name {
       case "key":
-        let keyNode = try compile(k.value)
-        if !isNone(keyNode) {
+        guard case .literal(.none) = k.value.kind else {
           throw ExprError("\(name)() key functions are not supported", column: k.column)
         }
       case "default":

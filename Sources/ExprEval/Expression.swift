@@ -34,7 +34,7 @@ public struct Expression: Sendable, CustomStringConvertible {
       case .variable(let v):
         variables = true
         used.formUnion(v.groups.intersection(groups))
-      case .call(let f, _, _):
+      case .call(let f, _, _), .call1(let f, _, _):
         if f == .timeStep {
           variables = true
           used.insert(.time)
@@ -69,10 +69,20 @@ public struct Expression: Sendable, CustomStringConvertible {
     throws(ExprError) -> ExprValue
   {
     do {
-      return try Evaluator.evaluate(root, context, &random)
+      return try run(context, &random)
     } catch {
       throw error.in(source)
     }
+  }
+
+  /// Evaluates; expressions without random calls run through code specialised for `NoRandom`.
+  @inline(__always)
+  private func run<R: RandomSource>(_ context: ExprContext, _ random: inout R)
+    throws(ExprError) -> ExprValue
+  {
+    if randomUse { return try Evaluator.evaluate(root, context, &random) }
+    var none = NoRandom()
+    return try Evaluator.evaluate(root, context, &none)
   }
 
   /// Fast path used every step: the value as Double (int/bool/float results converted; other
@@ -82,7 +92,7 @@ public struct Expression: Sendable, CustomStringConvertible {
   {
     let value: ExprValue
     do {
-      value = try Evaluator.evaluate(root, context, &random)
+      value = try run(context, &random)
     } catch {
       throw error.in(source)
     }

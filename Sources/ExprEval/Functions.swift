@@ -76,6 +76,23 @@ enum Functions {
 
   // MARK: Dispatch
 
+  /// A call with one argument: the common conversions inline, the rest through `apply`.
+  @inline(__always)
+  static func apply1<R: RandomSource>(
+    _ f: Builtin, _ x: ExprValue, _ c: ExprContext, _ r: inout R
+  ) throws(ExprError) -> ExprValue {
+    switch (f, x) {
+    case (.int, .float(let d)): return .int(try PyMath.intFromDouble(d))
+    case (.int, .int), (.float, .float): return x
+    case (.float, .int(let i)): return .float(Double(i))
+    case (.sqrt, .float(let d)) where d >= 0: return .float(d.squareRoot())
+    default:
+      var a = Arguments()
+      a.append(x)
+      return try apply(f, a, c, &r)
+    }
+  }
+
   static func apply<R: RandomSource>(
     _ f: Builtin, _ a: Arguments, _ c: ExprContext, _ r: inout R
   ) throws(ExprError) -> ExprValue {

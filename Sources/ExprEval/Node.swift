@@ -72,7 +72,7 @@ enum Variable: Sendable, CaseIterable {
 
 /// A constant dict used with `.get` or `[]`, with a direct-index table when its keys are small
 /// ints (the resolution schedules of CLIPig configs are such dicts).
-struct ConstantTable: Sendable {
+final class ConstantTable: Sendable {
   let dict: ExprDict
   let base: Int
   let dense: [ExprValue?]
@@ -88,7 +88,7 @@ struct ConstantTable: Sendable {
       }
     }
     if keys.count == dict.count, let lo = keys.min(), let hi = keys.max(),
-      hi.subtractingReportingOverflow(lo).partialValue < 1024, hi >= lo
+      case let (span, overflow) = hi.subtractingReportingOverflow(lo), !overflow, span < 1024
     {
       var table = [ExprValue?](repeating: nil, count: hi - lo + 1)
       for (k, v) in zip(keys, dict.values) { table[k - lo] = v }
@@ -146,6 +146,8 @@ indirect enum Node: Sendable {
   case get(Node, key: Node, otherwise: Node?, Int)
   case constantGet(ConstantTable, key: Node, otherwise: Node?, Int)
   case call(Builtin, [Node], Int)
+  /// A call with one argument (no argument list to build).
+  case call1(Builtin, Node, Int)
   case minMax(isMax: Bool, [Node], otherwise: Node?, Int)
 
   /// Whether the node is a folded constant.
@@ -159,7 +161,7 @@ indirect enum Node: Sendable {
     body(self)
     switch self {
     case .constant, .variable: break
-    case .unary(_, let a, _): a.visit(body)
+    case .unary(_, let a, _), .call1(_, let a, _): a.visit(body)
     case .binary(_, let a, let b, _), .and(let a, let b), .or(let a, let b), .index(let a, let b, _):
       a.visit(body)
       b.visit(body)
@@ -269,9 +271,13 @@ enum Evaluator {
       var args = Arguments()
       for n in nodes { args.append(try evaluate(n, c, &r)) }
       do { return try Functions.apply(f, args, c, &r) } catch { throw error.at(column) }
+    case .call1(let f, let a, let column):
+      let x = try evaluate(a, c, &r)
+      do { return try Functions.apply1(f, x, c, &r) } catch { throw error.at(column) }
     case .constantGet(let table, let key, let otherwise, let column):
       let k = try evaluate(key, c, &r)
-      let d = try otherwise.map { n throws(ExprError) in try evaluate(n, c, &r) } ?? .none
+      var d = ExprValue.none
+      if let otherwise { d = try evaluate(otherwise, c, &r) }
       do { return try table.lookup(k) ?? d } catch { throw error.at(column) }
     case .unary(let op, let a, let column):
       let x = try evaluate(a, c, &r)

@@ -403,6 +403,9 @@ struct Parser {
       let key = try expression(0)
       if isName("for") { throw unexpected(current) }
       guard isOp(":") else {
+        if !pairs.isEmpty {
+          throw ExprError("invalid syntax: expected ':' after a dict key", column: current.start)
+        }
         if isOp(",") || isOp("}") {
           throw ExprError(
             "set displays are not supported (a dict display needs 'key: value')",
@@ -489,7 +492,10 @@ struct Parser {
       parts[colons] = try expression(0)
     }
     if colons == 0 {
-      guard let index = parts[0] else { throw unexpected(current) }
+      guard let index = parts[0] else {
+        throw ExprError(
+          "invalid syntax: expected an index between '[' and ']'", column: current.start)
+      }
       return index
     }
     return try node(.slice(parts[0], parts[1], parts[2]), at: at, children: parts)

@@ -113,23 +113,28 @@ enum RandomFunctions {
     return try PyMath.add(istart, try PyMath.multiply(istep, randbelow(n, &r)))
   }
 
+  /// Python's `triangular(low=0.0, high=1.0, mode=None)`, step by step with Python's operators.
   private static func triangular<R: RandomSource>(_ a: Arguments, _ r: inout R)
     throws(ExprError) -> ExprValue
   {
-    var low = try a.optional(0).map { v throws(ExprError) in try Functions.real(v) } ?? 0
-    var high = try a.optional(1).map { v throws(ExprError) in try Functions.real(v) } ?? 1
-    let mode = try a.optional(2).map { v throws(ExprError) in try Functions.real(v) }
-    var u = r.uniform()
-    var c = 0.5
-    if let mode {
-      if high - low == 0 { return a.optional(0) ?? .float(0) }
-      c = (mode - low) / (high - low)
+    var low = a.count > 0 ? a[0] : .float(0)
+    var high = a.count > 1 ? a[1] : .float(1)
+    let u0 = r.uniform()
+    var c = ExprValue.float(0.5)
+    if let mode = a.optional(2) {
+      let span = try Semantics.binary(.subtract, high, low)
+      if !span.isTruthy, span.numericValue != nil { return low }
+      c = try Semantics.binary(.divide, try Semantics.binary(.subtract, mode, low), span)
     }
-    if u > c {
-      u = 1.0 - u
-      c = 1.0 - c
+    var u = ExprValue.float(u0)
+    if try Semantics.compare(.greater, u, c) {
+      u = .float(1.0 - u0)
+      c = try Semantics.binary(.subtract, .float(1.0), c)
       swap(&low, &high)
     }
-    return .float(low + (high - low) * (u * c).squareRoot())
+    let product = try Functions.real(try Semantics.binary(.multiply, u, c))
+    let root = ExprValue.float(try Functions.checked(product, product.squareRoot(), canOverflow: false))
+    let width = try Semantics.binary(.subtract, high, low)
+    return try Semantics.binary(.add, low, try Semantics.binary(.multiply, width, root))
   }
 }

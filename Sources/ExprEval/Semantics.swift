@@ -85,18 +85,30 @@ enum Semantics {
       guard case .string(let needle) = item else {
         throw ExprError("'in <string>' requires string as left operand, not \(item.typeName)")
       }
-      if needle.isEmpty { return true }
-      let hay = Array(s.unicodeScalars)
-      let pattern = Array(needle.unicodeScalars)
-      if pattern.count > hay.count { return false }
-      for start in 0...(hay.count - pattern.count)
-      where hay[start..<(start + pattern.count)].elementsEqual(pattern) {
-        return true
-      }
-      return false
+      return find(Array(needle.unicodeScalars), in: Array(s.unicodeScalars))
     default:
       throw ExprError("argument of type '\(container.typeName)' is not iterable")
     }
+  }
+
+  /// Whether `pattern` occurs in `text` (Knuth–Morris–Pratt: linear time, so no input hangs).
+  static func find(_ pattern: [Unicode.Scalar], in text: [Unicode.Scalar]) -> Bool {
+    if pattern.isEmpty { return true }
+    if pattern.count > text.count { return false }
+    var failure = [Int](repeating: 0, count: pattern.count)
+    var k = 0
+    for i in 1..<pattern.count {
+      while k > 0 && pattern[i] != pattern[k] { k = failure[k - 1] }
+      if pattern[i] == pattern[k] { k += 1 }
+      failure[i] = k
+    }
+    k = 0
+    for c in text {
+      while k > 0 && c != pattern[k] { k = failure[k - 1] }
+      if c == pattern[k] { k += 1 }
+      if k == pattern.count { return true }
+    }
+    return false
   }
 
   /// Python's `a is b`, for the immutable values expressions have: same type and equal (always
@@ -338,8 +350,11 @@ enum Semantics {
   {
     let noun = container.typeName == "str" ? "string" : container.typeName
     guard let raw = intValue(key) else {
-      let what = container.typeName == "str" ? "string" : container.typeName
-      throw ExprError("\(what) indices must be integers or slices, not \(key.typeName)")
+      if case .string = container {
+        throw ExprError("string indices must be integers, not '\(key.typeName)'")
+      }
+      throw ExprError(
+        "\(container.typeName) indices must be integers or slices, not \(key.typeName)")
     }
     let i = raw < 0 ? raw &+ count : raw
     guard i >= 0 && i < count else { throw ExprError("\(noun) index out of range") }

@@ -34,7 +34,7 @@ public enum CLIRunner {
     withSeed.seed = seed
     let root = withSeed.apply(to: try loadConfig(files: options.configFiles))
     let experiment = try Experiment(root, random: SeededRandom(seed: seed))
-    let verbose = experiment.verbose
+    let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model)
     let requested = OutputNaming.requestedPath(
@@ -49,21 +49,9 @@ public enum CLIRunner {
     let path = try OutputNaming.claim(requested)
     if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
     let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: setOutput(root, path),
+      trainer: trainer, imagePath: path, resolvedConfig: ResolvedConfig.complete(root, experiment: experiment, seed: seed, output: path),
       interrupt: interrupt, log: log)
     return try session.run()
-  }
-
-  static func setOutput(_ root: ConfigNode, _ path: String) -> ConfigNode {
-    var entries = root.entries ?? []
-    let node = ConfigNode(.string(path), at: .synthetic("<output>"))
-    if let i = entries.firstIndex(where: { $0.key == "output" }) {
-      entries[i].node = node
-    } else {
-      entries.insert(
-        ConfigNode.Entry(key: "output", keyLocation: .synthetic("<output>"), node: node), at: 0)
-    }
-    return ConfigNode(.mapping(entries), at: root.location)
   }
 
   /// Writes to standard error without buffering.

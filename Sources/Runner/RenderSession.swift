@@ -22,8 +22,9 @@ public struct RenderOptions: Sendable {
   public var seed: UInt64?
   /// `--model`.
   public var model: String?
-  /// `-v` / `-q`: verbosity override.
-  public var verbose: Int?
+  /// `-v` (2) / `-q` (0): how much to print; not written into the configuration. Without it
+  /// the YAML's `verbose` applies, capped at 1 (progress line only).
+  public var verbosity: Int?
   /// Creates empty options.
   public init() {}
 
@@ -51,7 +52,6 @@ public struct RenderOptions: Sendable {
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
     if let seed { set("seed", .int(Int(bitPattern: UInt(seed)))) }
     if let model { set("model", .string(model)) }
-    if let verbose { set("verbose", .int(verbose)) }
     return node
   }
 }
@@ -87,6 +87,8 @@ public struct RenderSession {
   public let interrupt: InterruptFlag
   /// Receives progress text (stderr in the CLI).
   public let log: @Sendable (String) -> Void
+  /// 0 silent, 1 progress line, 2 also statistics every few seconds.
+  public var verbosity: Int
 
   /// A session writing to `imagePath`.
   public init(
@@ -98,6 +100,7 @@ public struct RenderSession {
     self.resolvedConfig = resolvedConfig
     self.interrupt = interrupt
     self.log = log
+    self.verbosity = min(trainer.experiment.verbose, 1)
   }
 
   /// Trains, writing snapshots, the final image and the sidecar. A run-time error saves the
@@ -109,10 +112,12 @@ public struct RenderSession {
     var lastSnapshotEpoch = e.startEpoch
     var last: EpochReport?
     var lastProgress = Date.distantPast
+    var lastStatistics = start
+    var statistics = Statistics(experiment: e)
     for epoch in e.startEpoch..<e.epochs {
       if interrupt.isSet {
         try save(last: last, start: start, note: "interrupted at epoch \(epoch)")
-        if e.verbose >= 1 { log("\ninterrupted: saved \(imagePath)\n") }
+        if verbosity >= 1 { log("\ninterrupted: saved \(imagePath)\n") }
         return .interrupted
       }
       do {
@@ -123,6 +128,14 @@ public struct RenderSession {
       }
       let now = Date()
       let isLast = epoch == e.epochs - 1
+      if let r = last { statistics.add(r) }
+      if verbosity >= 2 && (isLast || now.timeIntervalSince(lastStatistics) >= 4) {
+        lastStatistics = now
+        log(
+          "\n"
+            + statistics.block(
+              pixels: trainer.image, optimizer: e.optimizer, lr: last?.learningRate ?? 0))
+      }
       var snapshot = epoch == e.startEpoch || isLast
       switch e.snapshotInterval {
       case .never: snapshot = false
@@ -134,13 +147,13 @@ public struct RenderSession {
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
-      if e.verbose >= 1, let r = last, isLast || now.timeIntervalSince(lastProgress) >= 0.25 {
+      if verbosity >= 1, let r = last, isLast || now.timeIntervalSince(lastProgress) >= 0.25 {
         lastProgress = now
         log("\r" + progressLine(r, start: start, now: now) + (isLast ? "\n" : ""))
       }
     }
     try save(last: last, start: start, note: nil)
-    if e.verbose >= 2 { log("saved \(imagePath)\n") }
+    if verbosity >= 2 { log("saved \(imagePath)\n") }
     return .finished
   }
 

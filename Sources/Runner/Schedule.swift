@@ -36,7 +36,9 @@ public enum Schedule {
       case .string(let text):
         let g = groups(for: path)
         guard !g.isEmpty else { return }
-        let parts = ParameterReader.splitListText(text)
+        // One expression if the whole text is one (`1. - .95 * pow(t, 5.)`), else list items.
+        let parts =
+          (try? Expression(text, groups: g)) != nil ? [text] : ParameterReader.splitListText(text)
         for (i, part) in parts.enumerated() {
           guard let e = try? Expression(part, groups: g), e.usesVariables else { continue }
           result.append(Entry(path: parts.count > 1 ? "\(path)[\(i)]" : path, expression: e))

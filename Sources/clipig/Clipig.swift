@@ -9,6 +9,7 @@ struct Clipig: AsyncParsableCommand {
     subcommands: [
       RenderCommand.self,
       ScheduleCommand.self,
+      PreviewCommand.self,
       ExprCommand.self,
       Bench.self,
     ])

@@ -65,7 +65,7 @@ struct RenderCommand: ParsableCommand {
     options.optimizer = optimizer
     options.snapshotSeconds = snapshotInterval
     options.model = model
-    options.verbose = quiet ? 0 : verbose ? 2 : nil
+    options.verbosity = quiet ? 0 : verbose ? 2 : nil
     let interrupt = InterruptFlag()
     let sources = installSignalHandlers(interrupt)
     defer { _ = sources }

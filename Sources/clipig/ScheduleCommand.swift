@@ -13,7 +13,7 @@ struct ScheduleCommand: ParsableCommand {
   var files: [String]
 
   @Option(
-    name: .shortAndLong, parsing: .upToNextOption,
+    parsing: .upToNextOption,
     help: "Epochs to show (default: every epoch where a value changes).")
   var epoch: [Int] = []
 
