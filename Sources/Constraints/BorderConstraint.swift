@@ -17,6 +17,7 @@ public struct BorderConstraint: Stage {
   public static let gradient: GradientPolicy = .piecewise
   /// Examples for the gradient harness and the docs.
   public static let examples: [StageExample] = [
+    StageExample(["size": 2]),
     StageExample([:]),
     StageExample(["size": "2 1", "color": "1 0.5 0", "loss": "l1"], inputShape: [3, 5, 6]),
     StageExample(["size": "9 1"], inputShape: [3, 4, 5]),

@@ -17,6 +17,7 @@ public struct NormalizeConstraint: Stage {
   public static let gradient: GradientPolicy = .piecewise
   /// Examples for the gradient harness and the docs.
   public static let examples: [StageExample] = [
+    StageExample(["min": 0.1, "max": 0.9], inputRange: 0.2...0.7),
     StageExample([:], inputRange: 0.2...0.7),
     StageExample(
       ["min": "0.1 0.2 0.3", "max": 0.9, "loss": "l1"], inputShape: [3, 5, 6],
