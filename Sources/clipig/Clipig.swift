@@ -11,6 +11,7 @@ struct Clipig: AsyncParsableCommand {
       ScheduleCommand.self,
       PreviewCommand.self,
       ExprCommand.self,
+      DocsCommand.self,
       Bench.self,
     ])
 }
