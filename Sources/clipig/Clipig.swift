@@ -23,5 +23,6 @@ struct Bench: AsyncParsableCommand {
     subcommands: [
       BenchExpr.self,
       BenchStages.self,
+      BenchRender.self,
     ])
 }
