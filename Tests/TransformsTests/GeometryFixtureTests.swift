@@ -67,7 +67,8 @@ enum FixtureValue: Decodable {
 enum GeometryFixtures {
   static let cases: [GeometryFixtureCase] = {
     guard
-      let url = Bundle.module.url(forResource: "geometry", withExtension: "json", subdirectory: "Fixtures"),
+      let url = Bundle.module.url(
+        forResource: "geometry", withExtension: "json", subdirectory: "Fixtures"),
       let data = try? Data(contentsOf: url)
     else { return [] }
     struct File: Decodable { var cases: [GeometryFixtureCase] }
@@ -90,7 +91,8 @@ func compare(_ actual: Tensor, _ expected: Tensor, tolerance: Float) -> String? 
       if bad.count < 4 { bad.append("[\(i)] \(actual.scalars[i]) vs \(expected.scalars[i])") }
     }
   }
-  return count == 0 ? nil : "\(count) of \(actual.count) differ, max |Δ| \(maxDiff): " + bad.joined(separator: ", ")
+  return count == 0
+    ? nil : "\(count) of \(actual.count) differ, max |Δ| \(maxDiff): " + bad.joined(separator: ", ")
 }
 
 @Suite("Geometric transforms against PyTorch fixtures")
@@ -115,12 +117,14 @@ struct GeometryFixtureTests {
     let (_, h, w) = fixture.x.chw
     if let s = fixture.scale {
       let sampler = AffineSampler(
-        sourceFromOutput: .scaling(s, centerX: Double(w) / 2, centerY: Double(h) / 2), inputHeight: h,
+        sourceFromOutput: .scaling(s, centerX: Double(w) / 2, centerY: Double(h) / 2),
+        inputHeight: h,
         inputWidth: w)
       results.append((sampler.apply(fixture.x), { sampler.adjoint($0) }))
     }
     if let t = fixture.translate {
-      let sampler = AffineSampler(sourceFromOutput: .translation(x: t[0], y: t[1]), inputHeight: h, inputWidth: w)
+      let sampler = AffineSampler(
+        sourceFromOutput: .translation(x: t[0], y: t[1]), inputHeight: h, inputWidth: w)
       results.append((sampler.apply(fixture.x), { sampler.adjoint($0) }))
     }
     #expect(!results.isEmpty)

@@ -11,8 +11,11 @@ func makeTransform(_ name: String, _ value: ConfigNode) throws(ConfigError) -> a
 }
 
 /// Runs `stage` once on `x` with a fresh context.
-func run(_ stage: any Stage, _ x: Tensor, seed: UInt64 = 1, t: Double = 0) throws -> (Tensor, Pullback) {
-  var variables = ExprContext(epoch: 0, epochs: 1, width: Double(x.shape[2]), height: Double(x.shape[1]))
+func run(_ stage: any Stage, _ x: Tensor, seed: UInt64 = 1, t: Double = 0) throws -> (
+  Tensor, Pullback
+) {
+  var variables = ExprContext(
+    epoch: 0, epochs: 1, width: Double(x.shape[2]), height: Double(x.shape[1]))
   variables.t = t
   var context = StageContext(variables: variables, random: SeededRandom(seed: seed))
   let (y, pb) = try stage.forward(x, in: &context)
@@ -77,7 +80,10 @@ struct GeometryGoldenTests {
     let (wrap, _) = try run(try makeTransform("pad", ["size": 1, "mode": "wrap"]), x)
     #expect(rows(wrap) == [[5, 3, 4, 5, 3], [2, 0, 1, 2, 0], [5, 3, 4, 5, 3], [2, 0, 1, 2, 0]])
     let (fill, _) = try run(try makeTransform("pad", ["size": "1 1", "color": "7 8 9"]), x)
-    #expect(rows(fill, channel: 2) == [[9, 9, 9, 9, 9], [9, 0, 1, 2, 9], [9, 3, 4, 5, 9], [9, 9, 9, 9, 9]])
+    #expect(
+      rows(fill, channel: 2) == [
+        [9, 9, 9, 9, 9], [9, 0, 1, 2, 9], [9, 3, 4, 5, 9], [9, 9, 9, 9, 9],
+      ])
   }
 
   @Test func padWrapBeyondTheImageSizeKeepsWrapping() throws {
@@ -221,7 +227,8 @@ struct GeometryGoldenTests {
 
   @Test func randomRotateWithFixedRangesIsRotate() throws {
     let x = ramp(5, 6)
-    let (a, _) = try run(try makeTransform("random_rotate", ["degree": "30 30", "center": "0.25 0.25"]), x)
+    let (a, _) = try run(
+      try makeTransform("random_rotate", ["degree": "30 30", "center": "0.25 0.25"]), x)
     let (b, _) = try run(try makeTransform("rotate", ["degree": 30, "center": 0.25]), x)
     #expect(a == b)
   }
@@ -272,8 +279,14 @@ struct GeometryParameterErrorTests {
       ("random_scale", located(.string("0 2")), "random_scale factor must be greater than 0"),
       ("random_scale", located(.string("2 1")), "the minimum 2.0 exceeds the maximum 1.0"),
       ("random_translate", located(.string("0.5 1.5")), "must lie in [0.0, 1.0]"),
-      ("random_rotate", ["degree": located(.string("30 -30"))], "the minimum 30.0 exceeds the maximum -30.0"),
-      ("random_shift", located(.string("1 2 3")), "expected a list of length 1 or 2 or 4, got 3 values"),
+      (
+        "random_rotate", ["degree": located(.string("30 -30"))],
+        "the minimum 30.0 exceeds the maximum -30.0"
+      ),
+      (
+        "random_shift", located(.string("1 2 3")),
+        "expected a list of length 1 or 2 or 4, got 3 values"
+      ),
       ("rotate", ["center": 0.5], "missing required parameter 'degree'"),
       ("shift", ["offset": 1], "takes its value directly"),
     ]
@@ -281,7 +294,8 @@ struct GeometryParameterErrorTests {
       let message = loadError(name, value)
       #expect(message?.contains(fragment) == true, "\(name): \(message ?? "no error")")
       if value.entries == nil {
-        #expect(message?.hasPrefix("t.yaml:3:7: error: ") == true, "\(name): \(message ?? "no error")")
+        #expect(
+          message?.hasPrefix("t.yaml:3:7: error: ") == true, "\(name): \(message ?? "no error")")
       }
     }
   }
@@ -292,9 +306,13 @@ struct GeometryParameterErrorTests {
     let (y, _) = try run(try makeTransform("resize", "4*ti"), x, t: 1)
     #expect(y.shape == [3, 1, 1])
     // A zoom factor that reaches 0 is reported as an error of that parameter, not a trap.
-    #expect(throws: StageError.self) { try run(try makeTransform("random_scale", "ti ti"), x, t: 1) }
+    #expect(throws: StageError.self) {
+      try run(try makeTransform("random_scale", "ti ti"), x, t: 1)
+    }
     // So is an absurd size.
-    #expect(throws: StageError.self) { try run(try makeTransform("pad", ["size": "1e6*t"]), x, t: 1) }
+    #expect(throws: StageError.self) {
+      try run(try makeTransform("pad", ["size": "1e6*t"]), x, t: 1)
+    }
     // Negative pad sizes from expressions count as 0.
     let (p, _) = try run(try makeTransform("pad", ["size": "-t"]), x, t: 1)
     #expect(p == x)
