@@ -8,7 +8,8 @@ public struct Border: Stage {
   /// YAML key.
   public static let name = "border"
   /// One line for the docs.
-  public static let summary = "Paints a border of the given width/height and color on the image's edge."
+  public static let summary =
+    "Paints a border of the given width/height and color on the image's edge."
   /// Affine (copy plus a constant border), keeps the resolution.
   public static let traits: StageTraits = [.affine]
   /// Examples for the gradient harness and the docs.

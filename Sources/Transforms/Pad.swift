@@ -34,7 +34,8 @@ public struct Pad: Stage {
       "size", Int.self, lengths: [2],
       doc: "columns added left and right, rows added top and bottom")
     color = try parameters.list(
-      "color", Double.self, lengths: [3], default: [0, 0, 0], doc: "color of the added pixels in fill mode")
+      "color", Double.self, lengths: [3], default: [0, 0, 0],
+      doc: "color of the added pixels in fill mode")
     let modeParam = try parameters.scalar(
       "mode", String.self, default: "fill",
       doc: "fill (color), edge (repeat the outermost pixels) or wrap (continue periodically)")

@@ -26,7 +26,8 @@ public struct RandomRotate: Stage {
   /// Reads the angle range and the pivot range; constant ranges must have min ≤ max.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
     degree = try parameters.list(
-      "degree", Double.self, lengths: [2], doc: "minimum and maximum counter-clockwise angle in degrees")
+      "degree", Double.self, lengths: [2],
+      doc: "minimum and maximum counter-clockwise angle in degrees")
     center = try parameters.list(
       "center", Double.self, lengths: [2], default: [0.5, 0.5],
       doc: "minimum and maximum pivot position, as a fraction of the size, for both x and y")

@@ -39,7 +39,8 @@ public struct RandomShift: Stage {
     let v = try context.values(offset)
     let (_, h, w) = x.chw
     let ox = context.random.uniform(v[0], v[1])
-    let oy = offset.count == 4 ? context.random.uniform(v[2], v[3]) : context.random.uniform(v[0], v[1])
+    let oy =
+      offset.count == 4 ? context.random.uniform(v[2], v[3]) : context.random.uniform(v[0], v[1])
     let dx = try Geometry.pixels(ox, of: w, offset[0], context)
     let dy = try Geometry.pixels(oy, of: h, offset[offset.count == 4 ? 2 : 0], context)
     return Shift.roll(x, x: dx, y: dy)

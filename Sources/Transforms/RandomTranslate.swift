@@ -41,7 +41,8 @@ public struct RandomTranslate: Stage {
     let tx = context.random.uniform(-mx, mx).rounded(.toNearestOrEven)
     let ty = context.random.uniform(-my, my).rounded(.toNearestOrEven)
     if tx == 0 && ty == 0 { return (x, { $0 }) }
-    let sampler = AffineSampler(sourceFromOutput: .translation(x: tx, y: ty), inputHeight: h, inputWidth: w)
+    let sampler = AffineSampler(
+      sourceFromOutput: .translation(x: tx, y: ty), inputHeight: h, inputWidth: w)
     return (sampler.apply(x), { sampler.adjoint($0) })
   }
 }

@@ -6,7 +6,8 @@ public struct Repeat: Stage {
   /// YAML key.
   public static let name = "repeat"
   /// One line for the docs.
-  public static let summary = "Tiles the image the given number of times horizontally and vertically."
+  public static let summary =
+    "Tiles the image the given number of times horizontally and vertically."
   /// Linear, changes the resolution.
   public static let traits: StageTraits = [.linear, .changesResolution]
   /// Examples for the gradient harness and the docs.

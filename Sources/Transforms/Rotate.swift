@@ -44,7 +44,9 @@ public struct Rotate: Stage {
   }
 
   /// Rotates about (fx·W, fy·H) (shared with `random_rotate`).
-  static func rotate(_ x: Tensor, degrees: Double, fx: Double, fy: Double) -> (value: Tensor, pullback: Pullback) {
+  static func rotate(_ x: Tensor, degrees: Double, fx: Double, fy: Double) -> (
+    value: Tensor, pullback: Pullback
+  ) {
     let (_, h, w) = x.chw
     let m = Affine2D.rotation(degrees: degrees, centerX: fx * Double(w), centerY: fy * Double(h))
     if m == .identity { return (x, { $0 }) }

@@ -21,6 +21,7 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
-      BenchExpr.self
+      BenchExpr.self,
+      BenchStages.self,
     ])
 }

@@ -88,27 +88,59 @@ public struct AffineSampler: Sendable, Equatable {
       return
     }
     var indices = [Int32](repeating: IndexMap.none, count: oh * ow)  // (OH, OW)
-    for j in 0..<oh {
-      let py = Double(j) + 0.5
-      let bx = m.b * py + m.c
-      let by = m.e * py + m.f
-      for i in 0..<ow {
-        let px = Double(i) + 0.5
-        let sx = Self.nearest(m.a * px + bx, count: w)
-        let sy = Self.nearest(m.d * px + by, count: h)
-        if sx != IndexMap.none && sy != IndexMap.none {
-          indices[j * ow + i] = sy * Int32(w) + sx
+    let finite = [m.a, m.b, m.c, m.d, m.e, m.f].allSatisfy(\.isFinite)
+    if finite {
+      indices.withUnsafeMutableBufferPointer { out in
+        guard let base = out.baseAddress else { return }
+        // Rows are independent: split them over the cores for large images.
+        let blocks = oh * ow >= 32_768 ? min(oh, 8) : 1
+        parallelFor(blocks) { block in
+          for j in (block * oh / blocks)..<((block + 1) * oh / blocks) {
+            Self.denseRow(m, y: j, into: base + j * ow, count: ow, height: h, width: w)
+          }
         }
       }
     }
-    map = IndexMap(indices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
+    map = IndexMap(
+      indices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
+  }
+
+  /// Fills one output row of a dense map: the flat source index of each pixel, or `none`.
+  /// Branch-free per pixel: coordinates are clamped to a safe range before rounding, so the
+  /// integer conversion cannot overflow, and the result equals `nearest` on each axis.
+  @inline(__always)
+  static func denseRow(
+    _ m: Affine2D, y j: Int, into row: UnsafeMutablePointer<Int32>, count: Int, height h: Int,
+    width w: Int
+  ) {
+    let py = Double(j) + 0.5
+    let bx = m.b * py + m.c
+    let by = m.e * py + m.f
+    let hiX = Double(w) + 1
+    let hiY = Double(h) + 1
+    let uw = UInt32(truncatingIfNeeded: w)
+    let uh = UInt32(truncatingIfNeeded: h)
+    let w32 = Int32(truncatingIfNeeded: w)
+    for i in 0..<count {
+      let px = Double(i) + 0.5
+      let u = Swift.min(Swift.max((m.a * px + bx) - 0.5, -2), hiX)
+      let v = Swift.min(Swift.max((m.d * px + by) - 0.5, -2), hiY)
+      let ix = Int32((u + 0x1.8p52) - 0x1.8p52)
+      let iy = Int32((v + 0x1.8p52) - 0x1.8p52)
+      let inside = (UInt32(bitPattern: ix) < uw) && (UInt32(bitPattern: iy) < uh)
+      row[i] = inside ? iy &* w32 &+ ix : IndexMap.none
+    }
   }
 
   /// The pixel index nearest to continuous coordinate `s` (round half to even of s − 0.5), or
   /// `IndexMap.none` outside 0..<count (also for NaN).
   @inline(__always)
   static func nearest(_ s: Double, count: Int) -> Int32 {
-    let r = (s - 0.5).rounded(.toNearestOrEven)
+    let u = s - 0.5
+    // Outside (−1, count) no rounding lands inside; NaN fails the test too.
+    guard u > -1 && u < Double(count) else { return IndexMap.none }
+    // Adding and subtracting 1.5·2^52 rounds to an integer, ties to even (IEEE arithmetic).
+    let r = (u + 0x1.8p52) - 0x1.8p52
     return r >= 0 && r < Double(count) ? Int32(r) : IndexMap.none
   }
 

@@ -47,7 +47,9 @@ public struct IndexMap: Sendable, Equatable {
 
   /// A dense map: output pixel `k` (row-major, `outputHeight × outputWidth`) reads input pixel
   /// `indices[k]` (= y·inputWidth + x), or the fill value for `none`.
-  public init(indices: [Int32], outputHeight: Int, outputWidth: Int, inputHeight: Int, inputWidth: Int) {
+  public init(
+    indices: [Int32], outputHeight: Int, outputWidth: Int, inputHeight: Int, inputWidth: Int
+  ) {
     precondition(indices.count == outputHeight * outputWidth, "IndexMap: \(indices.count) indices")
     let n = inputHeight * inputWidth
     precondition(
@@ -87,7 +89,8 @@ public struct IndexMap: Sendable, Equatable {
 
   /// The input pixel (row, column) output pixel (y, x) reads, or nil for a fill pixel.
   public func source(y: Int, x: Int) -> (row: Int, column: Int)? {
-    precondition(y >= 0 && y < outputHeight && x >= 0 && x < outputWidth, "IndexMap.source: outside")
+    precondition(
+      y >= 0 && y < outputHeight && x >= 0 && x < outputWidth, "IndexMap.source: outside")
     switch storage {
     case .separable(let rows, let columns):
       guard rows[y] != Self.none, columns[x] != Self.none else { return nil }
@@ -103,8 +106,11 @@ public struct IndexMap: Sendable, Equatable {
   /// channel c take `fill[c]` (0 when `fill` is empty).
   public func gather(_ x: Tensor, fill: [Float] = []) -> Tensor {
     let (c, h, w) = x.chw
-    precondition(h == inputHeight && w == inputWidth, "IndexMap: input \(x.shape) does not fit \(inputHeight)×\(inputWidth)")
-    precondition(fill.isEmpty || fill.count == c, "IndexMap: \(fill.count) fill values for \(c) channels")
+    precondition(
+      h == inputHeight && w == inputWidth,
+      "IndexMap: input \(x.shape) does not fit \(inputHeight)×\(inputWidth)")
+    precondition(
+      fill.isEmpty || fill.count == c, "IndexMap: \(fill.count) fill values for \(c) channels")
     let planes = x.batchCount * c
     let oh = outputHeight
     let ow = outputWidth
@@ -158,7 +164,9 @@ public struct IndexMap: Sendable, Equatable {
   /// was read from, for every plane of `[C,OH,OW]` or `[N,C,OH,OW]`.
   public func scatterAdd(_ dy: Tensor) -> Tensor {
     let (c, oh, ow) = dy.chw
-    precondition(oh == outputHeight && ow == outputWidth, "IndexMap: cotangent \(dy.shape) does not fit \(outputHeight)×\(outputWidth)")
+    precondition(
+      oh == outputHeight && ow == outputWidth,
+      "IndexMap: cotangent \(dy.shape) does not fit \(outputHeight)×\(outputWidth)")
     let planes = dy.batchCount * c
     let h = inputHeight
     let w = inputWidth

@@ -123,31 +123,40 @@ public struct Resampler: Sendable, Equatable {
     let oh = rows.outCount
     let ow = cols.outCount
     var out = Tensor(shape: Array(x.shape.dropLast(2)) + [oh, ow])
-    var tmp = [Float](repeating: 0, count: h * ow)  // (H, OW)
-    x.scalars.withUnsafeBufferPointer { src in
-      out.scalars.withUnsafeMutableBufferPointer { dst in
-        for p in 0..<planes {
-          let s = src.baseAddress! + p * h * w
-          let d = dst.baseAddress! + p * oh * ow
-          // Along W: tmp[y, j] = Σ_k wc[j,k] · s[y, ic[j,k]]
-          for y in 0..<h {
-            for j in 0..<ow {
-              var acc: Float = 0
-              for k in 0..<cols.width {
-                let t = j * cols.width + k
-                acc += cols.weight[t] * s[y * w + Int(cols.index[t])]
+    withTaps { rIndex, rWeight, cIndex, cWeight in
+      x.scalars.withUnsafeBufferPointer { src in
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+          guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
+          let rk = rows.width
+          let ck = cols.width
+          Self.forPlanes(planes, work: h * ow + oh * ow) { p in
+            let s = srcBase + p * h * w  // (H, W)
+            let d = dstBase + p * oh * ow  // (OH, OW)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)  // (H, OW)
+            defer { tmp.deallocate() }
+            // Along W: tmp[y, j] = Σ_k wc[j,k] · s[y, ic[j,k]]
+            for y in 0..<h {
+              let sRow = s + y * w
+              let tRow = tmp + y * ow
+              for j in 0..<ow {
+                var acc: Float = 0
+                for k in 0..<ck {
+                  let t = j * ck + k
+                  acc += cWeight[t] * sRow[Int(cIndex[t])]
+                }
+                tRow[j] = acc
               }
-              tmp[y * ow + j] = acc
             }
-          }
-          // Along H: d[i, j] = Σ_k wr[i,k] · tmp[ir[i,k], j]
-          for i in 0..<oh {
-            for j in 0..<ow { d[i * ow + j] = 0 }
-            for k in 0..<rows.width {
-              let t = i * rows.width + k
-              let wt = rows.weight[t]
-              let r = Int(rows.index[t]) * ow
-              for j in 0..<ow { d[i * ow + j] += wt * tmp[r + j] }
+            // Along H: d[i, j] = Σ_k wr[i,k] · tmp[ir[i,k], j]
+            for i in 0..<oh {
+              let dRow = d + i * ow
+              dRow.update(repeating: 0, count: ow)
+              for k in 0..<rk {
+                let t = i * rk + k
+                let wt = rWeight[t]
+                let tRow = tmp + Int(rIndex[t]) * ow
+                for j in 0..<ow { dRow[j] += wt * tRow[j] }
+              }
             }
           }
         }
@@ -165,27 +174,38 @@ public struct Resampler: Sendable, Equatable {
     let h = rows.inCount
     let w = cols.inCount
     var dx = Tensor(shape: Array(dy.shape.dropLast(2)) + [h, w])
-    var tmp = [Float](repeating: 0, count: h * ow)  // (H, OW)
-    dy.scalars.withUnsafeBufferPointer { src in
-      dx.scalars.withUnsafeMutableBufferPointer { dst in
-        for p in 0..<planes {
-          let g = src.baseAddress! + p * oh * ow
-          let d = dst.baseAddress! + p * h * w
-          for i in 0..<(h * ow) { tmp[i] = 0 }
-          for i in 0..<oh {
-            for k in 0..<rows.width {
-              let t = i * rows.width + k
-              let wt = rows.weight[t]
-              let r = Int(rows.index[t]) * ow
-              for j in 0..<ow { tmp[r + j] += wt * g[i * ow + j] }
+    withTaps { rIndex, rWeight, cIndex, cWeight in
+      dy.scalars.withUnsafeBufferPointer { src in
+        dx.scalars.withUnsafeMutableBufferPointer { dst in
+          guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
+          let rk = rows.width
+          let ck = cols.width
+          Self.forPlanes(planes, work: h * ow + oh * ow) { p in
+            let g = srcBase + p * oh * ow  // (OH, OW)
+            let d = dstBase + p * h * w  // (H, W)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)  // (H, OW)
+            defer { tmp.deallocate() }
+            tmp.initialize(repeating: 0, count: h * ow)
+            // Transpose of the H pass: tmp[ir[i,k], j] += wr[i,k] · g[i, j]
+            for i in 0..<oh {
+              let gRow = g + i * ow
+              for k in 0..<rk {
+                let t = i * rk + k
+                let wt = rWeight[t]
+                let tRow = tmp + Int(rIndex[t]) * ow
+                for j in 0..<ow { tRow[j] += wt * gRow[j] }
+              }
             }
-          }
-          for y in 0..<h {
-            for j in 0..<ow {
-              let v = tmp[y * ow + j]
-              for k in 0..<cols.width {
-                let t = j * cols.width + k
-                d[y * w + Int(cols.index[t])] += cols.weight[t] * v
+            // Transpose of the W pass: d[y, ic[j,k]] += wc[j,k] · tmp[y, j]
+            for y in 0..<h {
+              let tRow = tmp + y * ow
+              let dRow = d + y * w
+              for j in 0..<ow {
+                let v = tRow[j]
+                for k in 0..<ck {
+                  let t = j * ck + k
+                  dRow[Int(cIndex[t])] += cWeight[t] * v
+                }
               }
             }
           }
@@ -193,5 +213,31 @@ public struct Resampler: Sendable, Equatable {
       }
     }
     return dx
+  }
+
+  /// Calls `body` with the tap indices and weights of both axes as buffers.
+  private func withTaps(
+    _ body: (
+      UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>,
+      UnsafeBufferPointer<Float>
+    ) -> Void
+  ) {
+    rows.index.withUnsafeBufferPointer { rIndex in
+      rows.weight.withUnsafeBufferPointer { rWeight in
+        cols.index.withUnsafeBufferPointer { cIndex in
+          cols.weight.withUnsafeBufferPointer { cWeight in body(rIndex, rWeight, cIndex, cWeight) }
+        }
+      }
+    }
+  }
+
+  /// Runs `body` for each plane, on several cores when the planes are large enough to pay for
+  /// it. Each plane writes only its own output, so results never depend on the thread count.
+  private static func forPlanes(_ planes: Int, work: Int, _ body: (Int) -> Void) {
+    if planes > 1 && work >= 16_384 {
+      parallelFor(planes, body)
+    } else {
+      for p in 0..<planes { body(p) }
+    }
   }
 }
