@@ -61,6 +61,8 @@ struct PixelCase: Decodable {
   var grad: [Float]
   var noise: [Float]?
   var noiseShape: [Int]?
+  /// saturation/contrast: torchvision's blend before its clamp to [0, 1].
+  var unclamped: [Float]?
 }
 
 struct PixelFixtures: Decodable {

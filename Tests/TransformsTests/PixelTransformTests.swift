@@ -62,6 +62,12 @@ struct PixelFixtureTests {
       #expect(
         maxAbsDiff(y.scalars, fixture.output) < 2e-6,
         "\(label): max |Δ| \(maxAbsDiff(y.scalars, fixture.output))")
+      if let blend = fixture.unclamped {
+        // torchvision's result is exactly its blend clamped to [0, 1].
+        let clamped = blend.map { min(max($0, 0), 1) }
+        #expect(maxAbsDiff(clamped, fixture.output) < 1e-6, "\(label): torch blend")
+        #expect(maxAbsDiff(y.scalars, clamped) < 2e-6, "\(label): blend")
+      }
       let g = pb(Tensor(shape: x.shape, scalars: fixture.v))
       #expect(
         maxAbsDiff(g.scalars, fixture.grad) < 1e-5,
