@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import PipelineKit
 import Runner
@@ -19,13 +20,23 @@ struct BenchRender: ParsableCommand {
   @Option(help: "Start timing at this epoch (e.g. 150 to time method 2 at full resolution).")
   var from: Int = 0
 
-  @Option(help: "CLIP model directory or .safetensors file.")
-  var model: String
+  @Option(
+    help:
+      "CLIP model directory or .safetensors file (default: ViT-B/32 shapes with generated weights)."
+  )
+  var model: String?
 
   func run() throws {
     try reportingConfigErrors {
       let experiment = try Experiment(try CLIRunner.loadConfig(files: files))
-      let trainer = try Trainer(experiment: experiment, model: try ModelLoader.load(model), seed: 1)
+      let featureModel: any FeatureModel
+      if let model {
+        featureModel = try ModelLoader.load(model)
+      } else {
+        // Timing does not depend on the weights' values: ViT-B/32 with generated weights.
+        featureModel = CLIPFeatureModel(model: .deterministic(.vitB32), tokenizer: try .bundled())
+      }
+      let trainer = try Trainer(experiment: experiment, model: featureModel, seed: 1)
       let first = min(max(0, from), experiment.epochs - 1)
       try trainer.step(epoch: first)  // warm-up: buffers, caches
       var total = 0.0
