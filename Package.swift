@@ -36,7 +36,9 @@ let package = Package(
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
-    .target(name: "CLIP", dependencies: ["PipelineKit", "CZlib"]),
+    .target(
+      name: "CLIP", dependencies: ["PipelineKit", "CZlib"],
+      resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
     .target(
       name: "Runner",
       dependencies: ["ExprEval", "PipelineKit", "Transforms", "Constraints", "CLIP"]),
@@ -50,16 +52,21 @@ let package = Package(
       name: "CustomTransform", dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting"],
       path: "Examples/CustomTransform"),
 
-    .testTarget(name: "ExprEvalTests", dependencies: ["ExprEval"]),
+    .testTarget(
+      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"]),
+      name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
+      name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "RunnerTests", dependencies: ["Runner", "PipelineKit"]),
+    .testTarget(
+      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval", "CLIP"],
+      resources: [.copy("Fixtures")]),
   ]
 )

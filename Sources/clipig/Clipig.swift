@@ -7,7 +7,12 @@ struct Clipig: AsyncParsableCommand {
     commandName: "clipig",
     abstract: "Render images that CLIP rates close to text prompts, from YAML experiments.",
     subcommands: [
-      Bench.self
+      RenderCommand.self,
+      ScheduleCommand.self,
+      PreviewCommand.self,
+      ExprCommand.self,
+      DocsCommand.self,
+      Bench.self,
     ])
 }
 
@@ -16,6 +21,9 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
-      BenchCLIP.self
+      BenchCLIP.self,
+      BenchExpr.self,
+      BenchStages.self,
+      BenchRender.self,
     ])
 }

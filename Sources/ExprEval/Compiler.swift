@@ -1,0 +1,387 @@
+/// Turns a parsed expression into a `Node` tree: resolves names against the allowed variable
+/// groups, binds call arguments to function parameters and folds constant subtrees.
+struct Compiler {
+  let groups: VariableGroups
+
+  /// Constants of the math module.
+  static let constants: [String: Double] = [
+    "pi": M.pi, "e": M.e, "tau": M.tau, "inf": .infinity, "nan": .nan,
+  ]
+
+  /// Names Python would know but clipig deliberately does not offer.
+  static let unsupported: Set<String> = [
+    "print", "input", "open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars",
+    "dir", "getattr", "setattr", "delattr", "hasattr", "type", "isinstance", "issubclass", "range",
+    "map", "filter", "zip", "enumerate", "reversed", "iter", "next", "chr", "ord", "hex", "oct",
+    "bin", "format", "repr", "hash", "id", "callable", "dict", "set", "frozenset", "complex",
+    "bytes", "bytearray", "memoryview", "object", "super", "slice", "property", "staticmethod",
+    "classmethod", "breakpoint", "help", "exit", "quit", "math", "random", "os", "sys",
+    "getstate", "setstate", "shuffle", "sample", "choices", "getrandbits", "randbytes",
+    "betavariate", "gammavariate", "paretovariate", "vonmisesvariate", "weibullvariate",
+    "binomialvariate", "Random", "SystemRandom", "sumprod", "fma", "Ellipsis", "NotImplemented",
+  ]
+
+  /// The function a name refers to, if any.
+  static func function(named name: String) -> Builtin? {
+    name == "ts" ? .timeStep : Builtin(rawValue: name)
+  }
+
+  /// Compiles `syntax`, checking every name.
+  func compile(_ syntax: Syntax) throws(ExprError) -> Node {
+    let col = syntax.column
+    switch syntax.kind {
+    case .literal(let v):
+      return .constant(v)
+    case .name(let name):
+      return try resolve(name, at: col)
+    case .unary(let op, let a):
+      let x = try compile(a)
+      return fold(.unary(op, x, col), [x])
+    case .binary(let op, let a, let b):
+      let x = try compile(a)
+      let y = try compile(b)
+      return fold(.binary(op, x, y, col), [x, y])
+    case .and(let a, let b):
+      let x = try compile(a)
+      let y = try compile(b)
+      if case .constant(let v) = x { return v.isTruthy ? y : x }
+      return .and(x, y)
+    case .or(let a, let b):
+      let x = try compile(a)
+      let y = try compile(b)
+      if case .constant(let v) = x { return v.isTruthy ? x : y }
+      return .or(x, y)
+    case .compare(let first, let links):
+      let head = try compile(first)
+      var compiled: [CompareLink] = []
+      for l in links {
+        compiled.append(CompareLink(op: l.op, node: try compile(l.operand), column: l.column))
+      }
+      return fold(.compare(head, compiled), [head] + compiled.map(\.node))
+    case .conditional(let test, let then, let otherwise):
+      let t = try compile(test)
+      let a = try compile(then)
+      let b = try compile(otherwise)
+      if case .constant(let v) = t { return v.isTruthy ? a : b }
+      return .conditional(test: t, then: a, otherwise: b)
+    case .list(let items):
+      let nodes = try compileAll(items)
+      return fold(.list(nodes), nodes)
+    case .tuple(let items):
+      let nodes = try compileAll(items)
+      return fold(.tuple(nodes), nodes)
+    case .dict(let pairs):
+      let keys = try compileAll(pairs.map(\.key))
+      let values = try compileAll(pairs.map(\.value))
+      return fold(.dict(keys: keys, values: values, col), keys + values)
+    case .item(let object, let index):
+      return try subscription(object, index, at: col)
+    case .slice:
+      throw ExprError("invalid syntax: a slice is only allowed inside [ ]", column: col)
+    case .call(let callee, let arguments, let keywords):
+      return try call(callee, arguments, keywords)
+    case .method(let object, _, let arguments, let keywords):
+      return try get(object, arguments, keywords, at: col)
+    }
+  }
+
+  private func compileAll(_ items: [Syntax]) throws(ExprError) -> [Node] {
+    var nodes: [Node] = []
+    for s in items { nodes.append(try compile(s)) }
+    return nodes
+  }
+
+  /// `node` itself, or its value when every child is a constant and evaluating succeeds.
+  /// (A failing constant subtree is kept, so its error appears when, and if, it is evaluated.)
+  private func fold(_ node: Node, _ children: [Node]) -> Node {
+    guard children.allSatisfy(\.isConstant) else { return node }
+    switch node {
+    case .call(let f, _, _), .call1(let f, _, _):
+      if f.isRandom || f == .timeStep { return node }
+    default: break
+    }
+    var random = NoRandom()
+    do {
+      return .constant(try Evaluator.evaluate(node, ExprContext(), &random))
+    } catch {
+      return node
+    }
+  }
+
+  // MARK: Names
+
+  private func resolve(_ name: String, at column: Int) throws(ExprError) -> Node {
+    if let value = Compiler.constants[name] { return .constant(.float(value)) }
+    if let (_, variable) = Variable.names.first(where: { $0.0 == name }) {
+      guard !variable.groups.isDisjoint(with: groups) else {
+        throw notAllowed(name, variable.groups, at: column)
+      }
+      return .variable(variable)
+    }
+    if Compiler.function(named: name) != nil {
+      throw ExprError(
+        "'\(name)' is a function: call it, as in \(name)(…)", column: column)
+    }
+    throw unknown(name, at: column)
+  }
+
+  private func notAllowed(_ name: String, _ needed: VariableGroups, at column: Int) -> ExprError {
+    let belongs = needed.names.joined(separator: " or ")
+    if groups.isEmpty {
+      return ExprError(
+        "variable '\(name)' is not available here: this parameter takes a constant expression",
+        column: column)
+    }
+    return ExprError(
+      "variable '\(name)' (group \(belongs)) is not available here; this parameter allows the "
+        + "group\(groups.names.count == 1 ? "" : "s") \(groups.names.joined(separator: ", "))",
+      column: column)
+  }
+
+  private func unknown(_ name: String, at column: Int) -> ExprError {
+    if name == "seed" {
+      return ExprError(
+        "'seed' is not supported: the run's seed drives every random draw", column: column)
+    }
+    if Compiler.unsupported.contains(name) {
+      return ExprError("'\(name)' is not supported in clipig expressions", column: column)
+    }
+    if let (_, variable) = Variable.names.first(where: { $0.0 == name }) {
+      return notAllowed(name, variable.groups, at: column)
+    }
+    var message = "unknown name '\(name)'"
+    if let suggestion = suggestion(for: name) { message += "; did you mean '\(suggestion)'?" }
+    return ExprError(message, column: column)
+  }
+
+  /// Every name valid in this compiler's groups.
+  var validNames: [String] {
+    var names: [String] = []
+    for (name, variable) in Variable.names where !variable.groups.isDisjoint(with: groups) {
+      names.append(name)
+    }
+    for f in Builtin.allCases where f != .timeStep || groups.contains(.time) {
+      names.append(f.rawValue)
+      if f == .timeStep { names.append("ts") }
+    }
+    names += ["pi", "e", "tau", "inf", "nan", "True", "False", "None"]
+    return names
+  }
+
+  /// The closest valid name: a case-insensitive match, else the nearest within an edit distance
+  /// of 1 (names up to 4 letters) or 2.
+  func suggestion(for name: String) -> String? {
+    let candidates = validNames
+    if let same = candidates.first(where: { $0.lowercased() == name.lowercased() }) {
+      return same
+    }
+    let limit = name.unicodeScalars.count <= 4 ? 1 : 2
+    var best: (String, Int)?
+    for c in candidates {
+      let d = Compiler.editDistance(name, c)
+      if d <= limit && d < name.count && d < (best?.1 ?? Int.max) { best = (c, d) }
+    }
+    return best?.0
+  }
+
+  /// Levenshtein distance between two strings.
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.unicodeScalars)
+    let y = Array(b.unicodeScalars)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var previous = Array(0...y.count)
+    var current = previous
+    for i in 1...x.count {
+      current[0] = i
+      for j in 1...y.count {
+        let cost = x[i - 1] == y[j - 1] ? 0 : 1
+        current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+      }
+      swap(&previous, &current)
+    }
+    return previous[y.count]
+  }
+
+  // MARK: Subscripts and .get
+
+  private func subscription(_ object: Syntax, _ index: Syntax, at column: Int)
+    throws(ExprError) -> Node
+  {
+    let container = try compile(object)
+    if case .slice(let a, let b, let c) = index.kind {
+      let none = Node.constant(.none)
+      let start = try a.map { s throws(ExprError) in try compile(s) } ?? none
+      let stop = try b.map { s throws(ExprError) in try compile(s) } ?? none
+      let step = try c.map { s throws(ExprError) in try compile(s) } ?? none
+      return fold(
+        .slice(container, start: start, stop: stop, step: step, column),
+        [container, start, stop, step])
+    }
+    let key = try compile(index)
+    // res[0], res[1], res[-1], res[-2]: read the context directly, without building a list.
+    if case .variable(.resolution) = container, case .constant(let k) = key,
+      let i = Semantics.intValue(k), (-2...1).contains(i)
+    {
+      return .variable(i == 0 || i == -2 ? .width : .height)
+    }
+    return fold(.index(container, key, column), [container, key])
+  }
+
+  private func get(
+    _ object: Syntax, _ arguments: [Syntax], _ keywords: [Syntax.Keyword], at column: Int
+  ) throws(ExprError) -> Node {
+    if let k = keywords.first {
+      throw ExprError("get() takes no keyword arguments", column: k.column)
+    }
+    guard (1...2).contains(arguments.count) else {
+      throw ExprError(
+        "get() takes 1 or 2 arguments (\(arguments.count) given): dict.get(key[, default])",
+        column: column)
+    }
+    let container = try compile(object)
+    let key = try compile(arguments[0])
+    let otherwise = arguments.count > 1 ? try compile(arguments[1]) : nil
+    if case .constant(.dict(let d)) = container {
+      return fold(
+        .constantGet(ConstantTable(d), key: key, otherwise: otherwise, column),
+        [key] + (otherwise.map { [$0] } ?? []))
+    }
+    return fold(
+      .get(container, key: key, otherwise: otherwise, column),
+      [container, key] + (otherwise.map { [$0] } ?? []))
+  }
+
+  // MARK: Calls
+
+  private func call(_ callee: Syntax, _ arguments: [Syntax], _ keywords: [Syntax.Keyword])
+    throws(ExprError) -> Node
+  {
+    guard case .name(let name) = callee.kind else {
+      throw ExprError("this expression is not callable", column: callee.column)
+    }
+    let column = callee.column
+    guard let f = Compiler.function(named: name) else {
+      if Compiler.constants[name] != nil || Variable.names.contains(where: { $0.0 == name }) {
+        _ = try resolve(name, at: column)
+        throw ExprError("'\(name)' is a value, not a function", column: column)
+      }
+      throw unknown(name, at: column)
+    }
+    if f == .timeStep && !groups.contains(.time) {
+      throw notAllowed(name, .time, at: column)
+    }
+    let sig = f.signature
+    if f == .max || f == .min {
+      return try minMax(f == .max, name, arguments, keywords, at: column)
+    }
+    if sig.variadic {
+      if let k = keywords.first {
+        throw ExprError("\(name)() takes no keyword arguments", column: k.column)
+      }
+      let nodes = try compileAll(arguments)
+      return fold(.call(f, nodes, column), nodes)
+    }
+    let positionalCount = sig.positional.count
+    if arguments.count > positionalCount {
+      throw arityError(name, sig, given: arguments.count + keywords.count, at: column)
+    }
+    var slots = [Node?](repeating: nil, count: positionalCount + sig.keywordOnly.count)
+    for (i, a) in arguments.enumerated() { slots[i] = try compile(a) }
+    for k in keywords {
+      if k.name == "key", f == .sorted {
+        guard case .literal(.none) = k.value.kind else {
+          throw ExprError("sorted() key functions are not supported", column: k.column)
+        }
+      }
+      var slot: Int?
+      if let i = sig.keywordOnly.firstIndex(of: k.name) {
+        slot = positionalCount + i
+      } else if let i = sig.positional.firstIndex(of: k.name) {
+        guard sig.keywordsAllowed else {
+          throw ExprError("\(name)() takes no keyword arguments", column: k.column)
+        }
+        slot = i
+      }
+      guard let slot else {
+        throw ExprError(
+          "\(name)() got an unexpected keyword argument '\(k.name)'", column: k.column)
+      }
+      if slots[slot] != nil {
+        throw ExprError(
+          "\(name)() got multiple values for argument '\(k.name)'", column: k.column)
+      }
+      slots[slot] = try compile(k.value)
+    }
+    for i in 0..<sig.required where slots[i] == nil {
+      if keywords.isEmpty {
+        throw arityError(name, sig, given: arguments.count, at: column)
+      }
+      throw ExprError(
+        "\(name)() missing required argument '\(sig.positional[i])'", column: column)
+    }
+
+    while let last = slots.last, last == nil { slots.removeLast() }
+    var nodes: [Node] = []
+    for (i, s) in slots.enumerated() {
+      nodes.append(s ?? .constant(sig.defaults[i - sig.required]))
+    }
+    if nodes.count == 1 { return fold(.call1(f, nodes[0], column), nodes) }
+    return fold(.call(f, nodes, column), nodes)
+  }
+
+  private func minMax(
+    _ isMax: Bool, _ name: String, _ arguments: [Syntax], _ keywords: [Syntax.Keyword],
+    at column: Int
+  ) throws(ExprError) -> Node {
+    if arguments.isEmpty {
+      throw ExprError(
+        "\(name)() expects at least 1 argument (0 given)", column: column)
+    }
+    var otherwise: Node?
+    for k in keywords {
+      switch k.name {
+      case "key":
+        guard case .literal(.none) = k.value.kind else {
+          throw ExprError("\(name)() key functions are not supported", column: k.column)
+        }
+      case "default":
+        if arguments.count > 1 {
+          throw ExprError(
+            "Cannot specify a default for \(name)() with multiple positional arguments",
+            column: k.column)
+        }
+        otherwise = try compile(k.value)
+      default:
+        throw ExprError(
+          "\(name)() got an unexpected keyword argument '\(k.name)'", column: k.column)
+      }
+    }
+    let nodes = try compileAll(arguments)
+    return fold(
+      .minMax(isMax: isMax, nodes, otherwise: otherwise, column),
+      nodes + (otherwise.map { [$0] } ?? []))
+  }
+
+  private func arityError(_ name: String, _ sig: Builtin.Signature, given: Int, at column: Int)
+    -> ExprError
+  {
+    let most = sig.positional.count
+    let plural = { (n: Int) in n == 1 ? "argument" : "arguments" }
+    let text: String
+    if sig.required == most {
+      text = "\(name)() takes exactly \(most) \(plural(most)) (\(given) given)"
+    } else if sig.required == 0 {
+      text = "\(name)() takes at most \(most) \(plural(most)) (\(given) given)"
+    } else {
+      text = "\(name)() takes from \(sig.required) to \(most) arguments (\(given) given)"
+    }
+    return ExprError(text, column: column)
+  }
+}
+
+/// The random source used while folding constants (random calls are never folded).
+struct NoRandom: RandomSource {
+  mutating func uniform() -> Double { 0 }
+  mutating func normal() -> Double { 0 }
+}

@@ -1,0 +1,118 @@
+/// A CLIPig expression (a Python expression over the run's variables), parsed once and
+/// evaluated many times.
+///
+/// ```swift
+/// let schedule = try Expression("{0: 8, 1: 16}.get(int(t*16), 224)", groups: .time)
+/// let size = try schedule.evaluate(in: ExprContext(epoch: 40, epochs: 300), random: &rng)
+/// ```
+public struct Expression: Sendable, CustomStringConvertible {
+  /// The expression as written.
+  public let source: String
+  /// The variable groups the expression was checked against.
+  public let groups: VariableGroups
+  /// The variable groups the expression actually uses.
+  public let usedGroups: VariableGroups
+  let root: Node
+  private let variableUse: Bool
+  private let randomUse: Bool
+
+  /// Parses and checks names: unknown names and variables outside `groups` are errors here,
+  /// with the closest valid name suggested. Never validates by evaluating with zeros.
+  public init(_ source: String, groups: VariableGroups) throws(ExprError) {
+    self.source = source
+    self.groups = groups
+    do {
+      root = try Compiler(groups: groups).compile(try Parser.parse(source))
+    } catch {
+      throw error.in(source)
+    }
+    var variables = false
+    var random = false
+    var used: VariableGroups = []
+    root.visit { node in
+      switch node {
+      case .variable(let v):
+        variables = true
+        used.formUnion(v.groups.intersection(groups))
+      case .call(let f, _, _), .call1(let f, _, _):
+        if f == .timeStep {
+          variables = true
+          used.insert(.time)
+        }
+        if f.isRandom { random = true }
+      default: break
+      }
+    }
+    variableUse = variables
+    randomUse = random
+    usedGroups = used
+  }
+
+  /// False for a constant expression (which may still call `random()`).
+  public var usesVariables: Bool { variableUse }
+
+  /// Whether evaluating draws from the random source.
+  public var usesRandom: Bool { randomUse }
+
+  /// The value, when the expression uses neither variables nor random functions and evaluates
+  /// without error (constant subtrees are folded when the expression is parsed).
+  public var constantValue: ExprValue? {
+    if case .constant(let v) = root { return v }
+    return nil
+  }
+
+  /// The expression as written.
+  public var description: String { source }
+
+  /// The value of the expression in `context`; random functions draw from `random`.
+  public func evaluate<R: RandomSource>(in context: ExprContext, random: inout R)
+    throws(ExprError) -> ExprValue
+  {
+    do {
+      return try run(context, &random)
+    } catch {
+      throw error.in(source)
+    }
+  }
+
+  /// Evaluates; expressions without random calls run through code specialised for `NoRandom`.
+  @inline(__always)
+  private func run<R: RandomSource>(_ context: ExprContext, _ random: inout R)
+    throws(ExprError) -> ExprValue
+  {
+    if randomUse { return try Evaluator.evaluate(root, context, &random) }
+    var none = NoRandom()
+    return try Evaluator.evaluate(root, context, &none)
+  }
+
+  /// Fast path used every step: the value as Double (int/bool/float results converted; other
+  /// types → error).
+  public func evaluateDouble<R: RandomSource>(in context: ExprContext, random: inout R)
+    throws(ExprError) -> Double
+  {
+    let value: ExprValue
+    do {
+      value = try run(context, &random)
+    } catch {
+      throw error.in(source)
+    }
+    switch value {
+    case .float(let d): return d
+    case .int(let i): return Double(i)
+    case .bool(let b): return b ? 1 : 0
+    default:
+      throw ExprError(
+        "the expression gives \(value.typeName) \(value.repr), but a number is needed",
+        column: 0, source: source)
+    }
+  }
+}
+
+extension ExprError {
+  /// The same error about `source`.
+  func `in`(_ source: String) -> ExprError {
+    var e = self
+    e.source = source
+    return e
+  }
+}

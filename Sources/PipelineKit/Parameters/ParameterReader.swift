@@ -1,0 +1,336 @@
+import ExprEval
+
+/// What a stage (or any configuration section) declares about one of its parameters; collected
+/// while the stage reads its parameters, for generated documentation.
+public struct ParameterSpec: Sendable, Equatable {
+  /// The key (`nil` for a stage that takes its value directly: `noise: 0.1`).
+  public var key: String?
+  /// Element type in words ("a number", "an integer" …).
+  public var type: String
+  /// Allowed list lengths (empty for a scalar).
+  public var lengths: [Int]
+  /// The default as YAML text, `nil` when required, `"null"` when it may be absent.
+  public var defaultText: String?
+  /// One line on what it does.
+  public var doc: String
+}
+
+/// Reads a stage's (or section's) parameters from its configuration node with CLIPig's
+/// conversion rules (spec §2.2), remembering which keys were used so unknown keys can be
+/// reported with the closest valid name.
+public struct ParameterReader {
+  /// The node holding the parameters: a scalar or list for one-value stages, else a mapping.
+  public let node: ConfigNode
+  /// The configuration path of `node`, e.g. `targets[0].transforms[1].pad`.
+  public let path: String
+  /// Expression variable groups the parameters may use.
+  public let groups: VariableGroups
+  /// Draws for constant expressions that call random functions in parameters without variables.
+  public var random: SeededRandom
+  /// Parameters asked for so far.
+  public private(set) var specs: [ParameterSpec] = []
+  private var consumed: Set<String> = []
+  private var directUsed = false
+
+  /// A reader over `node` at `path`, allowing expressions with `groups`.
+  public init(
+    node: ConfigNode, path: String, groups: VariableGroups,
+    random: SeededRandom = SeededRandom(seed: 0)
+  ) {
+    self.node = node
+    self.path = path
+    self.groups = groups
+    self.random = random
+  }
+
+  // MARK: - Mapping keys
+
+  /// A scalar parameter under `key`; `default` nil means required.
+  public mutating func scalar<T: ParamScalar>(
+    _ key: String, _ type: T.Type = T.self, default defaultValue: T? = nil, doc: String
+  ) throws(ConfigError) -> Param<T> {
+    record(
+      key: key, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" },
+      doc: doc)
+    guard let child = try child(key) else {
+      if let d = defaultValue { return Param(d, path: join(key), location: node.location) }
+      throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
+    }
+    return try Self.convertScalar(child, T.self, path: join(key), groups: groups, random: &random)
+  }
+
+  /// An optional scalar parameter under `key` (absent or null → nil).
+  public mutating func optionalScalar<T: ParamScalar>(
+    _ key: String, _ type: T.Type = T.self, doc: String
+  )
+    throws(ConfigError) -> Param<T>?
+  {
+    record(key: key, type: T.typeDescription, lengths: [], default: "null", doc: doc)
+    guard let child = try child(key) else { return nil }
+    return try Self.convertScalar(child, T.self, path: join(key), groups: groups, random: &random)
+  }
+
+  /// A list parameter under `key` with one of `lengths` elements (one value is broadcast to the
+  /// smallest length); `default` nil means required.
+  public mutating func list<T: ParamScalar>(
+    _ key: String, _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil,
+    doc: String
+  ) throws(ConfigError) -> [Param<T>] {
+    record(
+      key: key, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText),
+      doc: doc)
+    guard let child = try child(key) else {
+      if let d = defaultValue {
+        return d.map { Param($0, path: join(key), location: node.location) }
+      }
+      throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
+    }
+    return try Self.convertList(
+      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+  }
+
+  /// An optional list parameter under `key` (absent or null → nil).
+  public mutating func optionalList<T: ParamScalar>(
+    _ key: String, _ type: T.Type = T.self, lengths: [Int], doc: String
+  ) throws(ConfigError) -> [Param<T>]? {
+    record(key: key, type: T.typeDescription, lengths: lengths, default: "null", doc: doc)
+    guard let child = try child(key) else { return nil }
+    return try Self.convertList(
+      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+  }
+
+  /// A start/end time under `key` (spec §2.3): an int is an epoch, a float or `N%` a fraction.
+  public mutating func frameTime(_ key: String, default defaultValue: FrameTime, doc: String)
+    throws(ConfigError)
+    -> FrameTime
+  {
+    record(
+      key: key, type: "an epoch (integer) or a fraction (float or N%)", lengths: [],
+      default: "\(defaultValue)", doc: doc)
+    guard let child = try child(key) else { return defaultValue }
+    return try FrameTime.convert(child, path: join(key), random: &random)
+  }
+
+  /// The raw node under `key` (absent or null → nil), for sections the caller decodes itself.
+  public mutating func section(_ key: String, doc: String) throws(ConfigError) -> ConfigNode? {
+    record(key: key, type: "section", lengths: [], default: "null", doc: doc)
+    return try child(key)
+  }
+
+  /// Marks `key` as known without reading it (it is handled elsewhere).
+  public mutating func skip(_ key: String) {
+    consumed.insert(key)
+  }
+
+  // MARK: - One-value stages
+
+  /// The stage's value itself (`resize: 224`), as a list of one of `lengths` elements.
+  public mutating func directList<T: ParamScalar>(
+    _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil, doc: String
+  ) throws(ConfigError) -> [Param<T>] {
+    record(
+      key: nil, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText),
+      doc: doc)
+    directUsed = true
+    if node.isNull, let d = defaultValue {
+      return d.map { Param($0, path: path, location: node.location) }
+    }
+    try requireDirect()
+    return try Self.convertList(
+      node, T.self, lengths: lengths, path: path, groups: groups, random: &random)
+  }
+
+  /// The stage's value itself (`bwnoise: 0.1`), as one scalar.
+  public mutating func directScalar<T: ParamScalar>(
+    _ type: T.Type = T.self, default defaultValue: T? = nil, doc: String
+  ) throws(ConfigError) -> Param<T> {
+    record(
+      key: nil, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" },
+      doc: doc)
+    directUsed = true
+    if node.isNull, let d = defaultValue { return Param(d, path: path, location: node.location) }
+    try requireDirect()
+    return try Self.convertScalar(node, T.self, path: path, groups: groups, random: &random)
+  }
+
+  /// Fails when the mapping holds keys nobody asked for, naming the closest valid key.
+  public func finish() throws(ConfigError) {
+    guard let entries = node.entries, !directUsed else { return }
+    var known = specs.compactMap(\.key)
+    for key in consumed.sorted() where !known.contains(key) { known.append(key) }
+    for entry in entries where !consumed.contains(entry.key) {
+      let suggestion = Suggestions.didYouMean(entry.key, among: known)
+      throw ConfigError(
+        "unknown parameter '\(entry.key)'"
+          + (suggestion.isEmpty && !known.isEmpty
+            ? "; valid: " + known.joined(separator: ", ") : suggestion),
+        at: entry.keyLocation, path: join(entry.key))
+    }
+  }
+
+  // MARK: - Helpers
+
+  private mutating func record(
+    key: String?, type: String, lengths: [Int], default d: String?, doc: String
+  ) {
+    specs.append(ParameterSpec(key: key, type: type, lengths: lengths, defaultText: d, doc: doc))
+  }
+
+  private func join(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+  private mutating func child(_ key: String) throws(ConfigError) -> ConfigNode? {
+    consumed.insert(key)
+    switch node.value {
+    case .null: return nil
+    case .mapping(let entries):
+      guard let n = entries.last(where: { $0.key == key })?.node, !n.isNull else { return nil }
+      return n
+    default:
+      let keys = specs.compactMap(\.key)
+      throw ConfigError(
+        "expected a mapping of parameters (\(keys.joined(separator: ", "))…), got \(node.kindDescription)",
+        at: node.location, path: path)
+    }
+  }
+
+  private func requireDirect() throws(ConfigError) {
+    if node.entries != nil {
+      let name = path.split(separator: ".").last.map(String.init) ?? path
+      throw ConfigError(
+        "'\(name)' takes its value directly (for example '\(name): 0.5'), not a mapping",
+        at: node.location, path: path)
+    }
+  }
+
+  static func listText<T>(_ values: [T]) -> String {
+    "[" + values.map { "\($0)" }.joined(separator: ", ") + "]"
+  }
+
+  // MARK: - Conversion (spec §2.2)
+
+  /// Converts one scalar node: a literal of the type, a constant expression folded now, or an
+  /// expression kept for run time.
+  public static func convertScalar<T: ParamScalar>(
+    _ node: ConfigNode, _ type: T.Type, path: String, groups: VariableGroups,
+    random: inout SeededRandom
+  ) throws(ConfigError) -> Param<T> {
+    switch node.value {
+    case .sequence, .mapping:
+      throw ConfigError(
+        "expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
+    case .null:
+      throw ConfigError("expected \(T.typeDescription), got null", at: node.location, path: path)
+    default: break
+    }
+    if let v = T.fromConfig(node.value) { return Param(v, path: path, location: node.location) }
+    guard case .string(let text) = node.value, T.self != String.self else {
+      throw ConfigError(
+        "expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
+    }
+    return try convertExpression(
+      text, node: node, T.self, path: path, groups: groups, random: &random)
+  }
+
+  static func convertExpression<T: ParamScalar>(
+    _ text: String, node: ConfigNode, _ type: T.Type, path: String, groups: VariableGroups,
+    random: inout SeededRandom
+  ) throws(ConfigError) -> Param<T> {
+    let expression: Expression
+    do {
+      expression = try Expression(text, groups: groups)
+    } catch {
+      let prefix = groups.isEmpty ? "expected \(T.typeDescription) or a constant expression; " : ""
+      throw ConfigError(prefix + error.rendered(), at: node.location, path: path)
+    }
+    if expression.usesVariables || expression.usesRandom && !groups.isEmpty {
+      return Param(expression: expression, path: path, location: node.location)
+    }
+    let result: ExprValue
+    do {
+      result = try expression.evaluate(in: ExprContext(), random: &random)
+    } catch {
+      throw ConfigError(error.rendered(), at: node.location, path: path)
+    }
+    guard let v = T.fromExpression(result) else {
+      throw ConfigError(
+        "expected \(T.typeDescription), '\(text)' gives \(result)", at: node.location, path: path)
+    }
+    return Param(v, path: path, location: node.location)
+  }
+
+  /// Converts a list node (YAML sequence, `"a, b"`, `"a b"` or one value) with allowed lengths.
+  public static func convertList<T: ParamScalar>(
+    _ node: ConfigNode, _ type: T.Type, lengths: [Int], path: String, groups: VariableGroups,
+    random: inout SeededRandom
+  ) throws(ConfigError) -> [Param<T>] {
+    var items: [ConfigNode]
+    switch node.value {
+    case .sequence(let elements): items = elements
+    case .string(let s) where T.self != String.self:
+      items = splitListText(s).map { ConfigNode(.string($0), at: node.location) }
+    case .mapping:
+      throw ConfigError(
+        "expected a list of \(T.typeDescription), got a mapping", at: node.location, path: path)
+    default: items = [node]
+    }
+    let smallest = lengths.min() ?? 1
+    if items.count == 1 && smallest > 1 {
+      items = Array(repeating: items[0], count: smallest)
+    } else if !lengths.contains(items.count) {
+      let allowed = Set(lengths + [1]).sorted().map(String.init).joined(separator: " or ")
+      throw ConfigError(
+        "expected a list of length \(allowed), got \(items.count) values", at: node.location,
+        path: path)
+    }
+    var result: [Param<T>] = []
+    for (i, item) in items.enumerated() {
+      result.append(
+        try convertScalar(item, T.self, path: "\(path)[\(i)]", groups: groups, random: &random))
+    }
+    return result
+  }
+
+  /// Splits list text: at top-level commas when there is one (so `pow(2, 3), 4` is two values),
+  /// else at runs of blanks outside brackets and quotes.
+  public static func splitListText(_ text: String) -> [String] {
+    var depth = 0
+    var quote: Character?
+    var hasTopComma = false
+    for ch in text {
+      if let q = quote {
+        if ch == q { quote = nil }
+      } else if ch == "'" || ch == "\"" {
+        quote = ch
+      } else if "([{".contains(ch) {
+        depth += 1
+      } else if ")]}".contains(ch) {
+        depth -= 1
+      } else if ch == "," && depth == 0 {
+        hasTopComma = true
+      }
+    }
+    var parts: [String] = []
+    var current = ""
+    depth = 0
+    quote = nil
+    for ch in text {
+      let separator = hasTopComma ? ch == "," : ch.isWhitespace
+      if let q = quote {
+        if ch == q { quote = nil }
+      } else if ch == "'" || ch == "\"" {
+        quote = ch
+      } else if "([{".contains(ch) {
+        depth += 1
+      } else if ")]}".contains(ch) {
+        depth -= 1
+      } else if separator && depth == 0 {
+        if hasTopComma || !current.isEmpty { parts.append(current) }
+        current = ""
+        continue
+      }
+      current.append(ch)
+    }
+    if hasTopComma || !current.isEmpty { parts.append(current) }
+    return hasTopComma ? parts.map { $0.trimmingBlanks() } : parts
+  }
+}

@@ -1,0 +1,191 @@
+/// Gaussian kernels as torchvision's `gaussian_blur` builds them (spec §5, Gaussian blur helper).
+public enum GaussianKernel {
+  /// torchvision's default sigma for a kernel of `size` taps: 0.15·size + 0.35
+  /// (0.8 for 3, 1.1 for 5, 2.0 for 11).
+  public static func defaultSigma(_ size: Int) -> Double {
+    0.15 * Double(size) + 0.35
+  }
+
+  /// CLIPig's kernel-size rule for `blur`: an even size grows by one, then at least 1
+  /// (4 → 5, 0 → 1, −2 → 1).
+  public static func sanitizedSize(_ size: Int) -> Int {
+    max(1, size % 2 == 0 ? size + 1 : size)
+  }
+
+  /// CLIPig's sigma rule for `blur`: at least 0.0001 (NaN becomes 0.0001 too).
+  public static func sanitizedSigma(_ sigma: Double) -> Double {
+    sigma >= 0.0001 ? sigma : 0.0001
+  }
+
+  /// The normalised 1-D kernel: exp(−½(x/σ)²) at x = −(size−1)/2 … (size−1)/2, divided by its sum.
+  ///
+  /// `size` must be odd and positive, `sigma` positive (an infinite sigma gives the box filter).
+  public static func weights(size: Int, sigma: Double) -> [Float] {
+    precondition(size > 0 && size % 2 == 1, "GaussianKernel: size \(size) must be odd and positive")
+    precondition(sigma > 0, "GaussianKernel: sigma \(sigma) must be positive")
+    let half = Double(size - 1) / 2
+    var pdf = [Double](repeating: 0, count: size)  // (K,)
+    var sum = 0.0
+    for i in 0..<size {
+      let x = (Double(i) - half) / sigma
+      pdf[i] = gaussianExp(-0.5 * x * x)
+      sum += pdf[i]
+    }
+    return pdf.map { Float($0 / sum) }
+  }
+}
+
+/// A separable 2-D filter applied per plane with reflect padding: each output pixel is
+/// Σ_{a,b} ky[a]·kx[b]·in[reflect(y + a − py), reflect(x + b − px)] with py = ⌊KY/2⌋,
+/// px = ⌊KX/2⌋ — torchvision's `gaussian_blur` for Gaussian kernels.
+///
+/// Reflect padding mirrors without repeating the edge sample (`[a b c d]` padded by 1 is
+/// `[b a b c d c]`). PyTorch requires the pad to be smaller than the image; here the mirror
+/// simply continues (period 2·(n−1)), so any kernel works on any image size (a 1-pixel axis
+/// reflects onto itself). Linear; `adjoint` is the exact transpose — it scatters every tap
+/// back to the pixel it was read from, so the padded border folds back onto the pixels it
+/// mirrors (the adjoint of reflect padding is not reflect padding).
+public struct SeparableConvolution: Sendable, Equatable {
+  /// Taps along the width, odd count (`(KX,)`).
+  public let kernelX: [Float]
+  /// Taps along the height, odd count (`(KY,)`).
+  public let kernelY: [Float]
+
+  /// A filter with explicit odd-length kernels (correlation: tap 0 reads the top/left).
+  public init(kernelX: [Float], kernelY: [Float]) {
+    precondition(
+      kernelX.count % 2 == 1 && kernelY.count % 2 == 1, "SeparableConvolution: even kernel")
+    self.kernelX = kernelX
+    self.kernelY = kernelY
+  }
+
+  /// The Gaussian blur with kernel sizes (x, y) and sigmas (x, y); sigma nil means
+  /// torchvision's default 0.15·k + 0.35. Sizes must be odd and positive, sigmas positive.
+  public static func gaussian(sizeX: Int, sizeY: Int, sigmaX: Double? = nil, sigmaY: Double? = nil)
+    -> SeparableConvolution
+  {
+    SeparableConvolution(
+      kernelX: GaussianKernel.weights(
+        size: sizeX, sigma: sigmaX ?? GaussianKernel.defaultSigma(sizeX)),
+      kernelY: GaussianKernel.weights(
+        size: sizeY, sigma: sigmaY ?? GaussianKernel.defaultSigma(sizeY)))
+  }
+
+  /// The index `i` of an axis of length `n`, mirrored into range without repeating the edge.
+  @inlinable
+  public static func reflect(_ i: Int, _ n: Int) -> Int {
+    if i >= 0 && i < n { return i }
+    if n == 1 { return 0 }
+    let period = 2 * (n - 1)
+    var m = i % period
+    if m < 0 { m += period }
+    return m < n ? m : period - m
+  }
+
+  /// Filters every plane of an image `[C,H,W]` or batch `[N,C,H,W]`.
+  public func apply(_ x: Tensor) -> Tensor {
+    run(x, transpose: false)
+  }
+
+  /// The transpose of `apply` (the pullback of the filter).
+  public func adjoint(_ dy: Tensor) -> Tensor {
+    run(dy, transpose: true)
+  }
+
+  private func run(_ x: Tensor, transpose: Bool) -> Tensor {
+    let (c, h, w) = x.chw
+    let planes = x.batchCount * c
+    let plane = h * w
+    var out = Tensor(shape: x.shape)
+    if plane == 0 { return out }
+    let kx = kernelX
+    let ky = kernelY
+    x.scalars.withUnsafeBufferPointer { src in
+      out.scalars.withUnsafeMutableBufferPointer { dst in
+        let s = UncheckedSendableBox(src.baseAddress!)
+        let d = UncheckedSendableBox(dst.baseAddress!)
+        let body: (Int) -> Void = { p in
+          var tmp = [Float](repeating: 0, count: plane)  // (H, W)
+          tmp.withUnsafeMutableBufferPointer { t in
+            let input = s.value + p * plane
+            let output = d.value + p * plane
+            if transpose {
+              // (Fy·Fx)ᵀ = Fxᵀ·Fyᵀ: columns first, then rows.
+              Self.alongHeight(input, t.baseAddress!, h: h, w: w, kernel: ky, transpose: true)
+              Self.alongWidth(t.baseAddress!, output, h: h, w: w, kernel: kx, transpose: true)
+            } else {
+              Self.alongWidth(input, t.baseAddress!, h: h, w: w, kernel: kx, transpose: false)
+              Self.alongHeight(t.baseAddress!, output, h: h, w: w, kernel: ky, transpose: false)
+            }
+          }
+        }
+        if planes > 1 && plane >= 16_384 {
+          parallelFor(planes, body)
+        } else {
+          for p in 0..<planes { body(p) }
+        }
+      }
+    }
+    return out
+  }
+
+  /// Along each row: `dst[y, i] = Σ_k w[k]·src[y, reflect(i + k − p)]`, or its transpose
+  /// `dst[y, reflect(i + k − p)] += w[k]·src[y, i]`. `dst` is overwritten.
+  static func alongWidth(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
+    kernel: [Float],
+    transpose: Bool
+  ) {
+    let taps = kernel.count
+    let pad = taps / 2
+    dst.update(repeating: 0, count: h * w)
+    for y in 0..<h {
+      let srow = src + y * w
+      let drow = dst + y * w
+      for k in 0..<taps {
+        let wk = kernel[k]
+        let offset = k - pad
+        // Output indices whose tap stays inside the row: 0 ≤ i + offset < w.
+        let lo = min(w, max(0, -offset))
+        let hi = max(lo, min(w, w - offset))
+        if transpose {
+          for i in lo..<hi { drow[i + offset] += wk * srow[i] }
+          for i in 0..<lo { drow[reflect(i + offset, w)] += wk * srow[i] }
+          for i in hi..<w { drow[reflect(i + offset, w)] += wk * srow[i] }
+        } else {
+          for i in lo..<hi { drow[i] += wk * srow[i + offset] }
+          for i in 0..<lo { drow[i] += wk * srow[reflect(i + offset, w)] }
+          for i in hi..<w { drow[i] += wk * srow[reflect(i + offset, w)] }
+        }
+      }
+    }
+  }
+
+  /// Along each column: `dst[i, :] = Σ_k w[k]·src[reflect(i + k − p), :]`, or its transpose.
+  /// `dst` is overwritten.
+  static func alongHeight(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
+    kernel: [Float],
+    transpose: Bool
+  ) {
+    let taps = kernel.count
+    let pad = taps / 2
+    dst.update(repeating: 0, count: h * w)
+    for i in 0..<h {
+      for k in 0..<taps {
+        let wk = kernel[k]
+        let j = reflect(i + k - pad, h)
+        let (from, to) = transpose ? (src + i * w, dst + j * w) : (src + j * w, dst + i * w)
+        for x in 0..<w { to[x] += wk * from[x] }
+      }
+    }
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+  @inline(__always) func gaussianExp(_ x: Double) -> Double { Glibc.exp(x) }
+#else
+  import Foundation
+  @inline(__always) func gaussianExp(_ x: Double) -> Double { Foundation.exp(x) }
+#endif

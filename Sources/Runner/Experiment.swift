@@ -1,0 +1,206 @@
+import ExprEval
+import PipelineKit
+
+/// A fully decoded, validated experiment: every parameter of CLIPig's schema (spec §4) with its
+/// default, every stage built, every expression parsed. Building one is the "load" step: all
+/// user errors surface here, before any training starts.
+public struct Experiment: Sendable {
+  /// 0 silent, 1 progress line, 2 also log lines and statistics.
+  public var verbose: Int
+  /// Output directory (ending in `/`) or file name.
+  public var output: String
+  /// When intermediate snapshots are written.
+  public var snapshotInterval: SnapshotInterval
+  /// Number of optimizer steps.
+  public var epochs: Int
+  /// First epoch index.
+  public var startEpoch: Int
+  /// Width and height of the pixel tensor; may be expressions of time.
+  public var resolution: [Param<Int>]
+  /// Filter used when the pixel tensor is resized.
+  public var interpolation: Interpolation
+  /// CLIP model name or path.
+  public var model: String
+  /// Accepted for compatibility; clipig runs on the CPU.
+  public var device: String
+  /// User learning-rate factor (time and resolution expressions allowed).
+  public var learnrate: Param<Double>
+  /// Second learning-rate factor (time and resolution expressions allowed).
+  public var learnrateScale: Param<Double>
+  /// The optimizer.
+  public var optimizer: OptimizerKind
+  /// Seed of every random draw; nil → drawn at start and reported.
+  public var seed: UInt64?
+  /// Pixel initialisation.
+  public var initialization: Initialization
+  /// Targets, in configuration order (inactive ones dropped).
+  public var targets: [Target]
+  /// Post-processing entries.
+  public var postproc: [PostprocEntry]
+  /// The merged configuration this was decoded from.
+  public var source: ConfigNode
+
+  /// `init.*`.
+  public struct Initialization: Sendable {
+    /// Resolution at which the noise or image is produced before resizing, or nil.
+    public var resolution: [Int]?
+    /// Noise mean per channel (also added to an init image, as CLIPig does).
+    public var mean: [Double]
+    /// Noise std per channel (also multiplies an init image).
+    public var std: [Double]
+    /// Start image path.
+    public var image: String?
+  }
+
+  /// `targets[*]`.
+  public struct Target: Sendable {
+    /// Shown in statistics.
+    public var name: String
+    /// When the target is active.
+    public var window: Window
+    /// Multiplies the whole target loss.
+    public var weight: Param<Double>
+    /// Views per epoch.
+    public var batchSize: Int
+    /// all, best, worst, mix.
+    public var select: FeatureSelection
+    /// Automatic ("fair") similarity scaling when true.
+    public var fairScaling: Bool
+    /// Texts and images to move towards (or away from).
+    public var features: [Feature]
+    /// The augmentation chain applied to each view.
+    public var transforms: [PipelineEntry]
+    /// Extra losses on each view.
+    public var constraints: [ConstraintEntry]
+    /// Where it was written.
+    public var location: SourceLocation
+  }
+
+  /// `targets[*].features[*]`.
+  public struct Feature: Sendable {
+    /// Prompt text (wins over `image`).
+    public var text: String?
+    /// Image path.
+    public var image: String?
+    /// When the feature is active.
+    public var window: Window
+    /// Loss factor (may be negative; may use `sim`).
+    public var weight: Param<Double>
+    /// Similarity factor for reports and selection.
+    public var scale: Param<Double>
+    /// cosine, l1, l2.
+    public var loss: FeatureLoss
+    /// Where it was written.
+    public var location: SourceLocation
+  }
+
+  /// One transform of a chain, with its configuration path.
+  public struct PipelineEntry: Sendable {
+    /// The stage.
+    public var stage: any Stage
+    /// e.g. `targets[0].transforms[2].mul`.
+    public var path: String
+  }
+
+  /// One constraint with the runner's own parameters.
+  public struct ConstraintEntry: Sendable {
+    /// The constraint stage (returns a `[1]` loss).
+    public var stage: any Stage
+    /// Loss factor (may use `sim`).
+    public var weight: Param<Double>
+    /// When the constraint is active.
+    public var window: Window
+    /// e.g. `targets[0].constraints[1].saturation`.
+    public var path: String
+  }
+
+  /// One post-processing stage with its window.
+  public struct PostprocEntry: Sendable {
+    /// The stage (keeps the resolution).
+    public var stage: any Stage
+    /// When it runs.
+    public var window: Window
+    /// e.g. `postproc[0].blur`.
+    public var path: String
+  }
+}
+
+/// When intermediate images are written.
+public enum SnapshotInterval: Sendable, Equatable {
+  /// Never (only the final image).
+  case never
+  /// Every N epochs.
+  case epochs(Int)
+  /// Every N seconds.
+  case seconds(Double)
+}
+
+/// The optimizers of spec §8.4.
+public enum OptimizerKind: String, Sendable, CaseIterable {
+  /// Adam, base rate 0.01.
+  case adam
+  /// Plain SGD, base rate 10.
+  case sgd
+  /// Adadelta, base rate 20.
+  case adadelta
+  /// Centered RMSprop with momentum 0.1, base rate 0.003 (`rmsprob` is CLIPig's spelling).
+  case rmsprop
+  /// What CLIPig builds for `sparse_adam`: plain RMSprop, base rate 0.01.
+  case sparseAdam = "sparse_adam"
+
+  /// Accepts CLIPig's names, including `rmsprob`.
+  public init?(name: String) {
+    switch name {
+    case "rmsprob", "rmsprop": self = .rmsprop
+    default: self.init(rawValue: name)
+    }
+  }
+
+  /// The names a configuration may use.
+  public static let acceptedNames = [
+    "adam", "sgd", "adadelta", "rmsprob", "rmsprop", "sparse_adam",
+  ]
+
+  /// CLIPig's hand-tuned base learning rate (effective lr = base × learnrate_scale × learnrate).
+  public var baseLearningRate: Double {
+    switch self {
+    case .adam: 0.01
+    case .sgd: 10
+    case .adadelta: 20
+    case .rmsprop: 0.003
+    case .sparseAdam: 0.01
+    }
+  }
+}
+
+/// How a target combines its features (spec §8.8).
+public enum FeatureSelection: String, Sendable, CaseIterable {
+  /// Every enabled feature contributes.
+  case all
+  /// Only the most similar enabled feature.
+  case best
+  /// Only the least similar enabled feature.
+  case worst
+  /// The weighted mean of the feature vectors.
+  case mix
+}
+
+/// Loss between an image feature and a target feature (spec §8.7).
+public enum FeatureLoss: String, Sendable {
+  /// 1 − cos.
+  case cosine
+  /// 100 · mean |x − f|.
+  case l1
+  /// 100 · mean (x − f)².
+  case l2
+
+  /// Accepts cosine, l1/mae, l2/mse in any case.
+  public init?(name: String) {
+    switch name.lowercased() {
+    case "cosine": self = .cosine
+    case "l1", "mae": self = .l1
+    case "l2", "mse": self = .l2
+    default: return nil
+    }
+  }
+}

@@ -1,0 +1,367 @@
+import Constraints
+import ExprEval
+import Foundation
+import PipelineKit
+import Transforms
+
+extension Experiment {
+  /// Decodes and validates a merged configuration (spec §4); every problem is a `ConfigError`
+  /// naming file:line:column and the parameter path.
+  ///
+  /// `transforms` and `constraints` are the registries stages are looked up in (extend them for
+  /// custom stages); `random` draws constant expressions that call random functions.
+  public init(
+    _ root: ConfigNode, transforms: StageRegistry = .transforms,
+    constraints: StageRegistry = .constraints,
+    random: SeededRandom = SeededRandom(seed: 0)
+  ) throws(ConfigError) {
+    if root.isNull {
+      throw ConfigError("the configuration is empty", at: root.location)
+    }
+    guard root.entries != nil else {
+      throw ConfigError(
+        "expected a mapping of parameters at the top level, got \(root.kindDescription)",
+        at: root.location)
+    }
+    var r = ParameterReader(node: root, path: "", groups: [], random: random)
+    verbose = try r.scalar(
+      "verbose", Int.self, default: 2, doc: "0 silent, 1 progress, 2 progress and statistics"
+    ).constantValue!
+    output = try r.scalar(
+      "output", String.self, default: "./", doc: "output directory (ending in /) or file name"
+    ).constantValue!
+    snapshotInterval = try Self.snapshotInterval(&r)
+    epochs = try r.scalar("epochs", Int.self, default: 300, doc: "number of optimizer steps")
+      .constantValue!
+    guard epochs >= 1 else {
+      throw ConfigError(
+        "epochs must be at least 1, got \(epochs)", at: root["epochs"]?.location ?? root.location,
+        path: "epochs")
+    }
+    startEpoch = try r.scalar("start_epoch", Int.self, default: 0, doc: "first epoch index")
+      .constantValue!
+    var rTime = ParameterReader(node: root, path: "", groups: [.time], random: random)
+    resolution = try rTime.list(
+      "resolution", Int.self, lengths: [2], default: [224, 224],
+      doc: "width and height of the pixels")
+    r.skip("resolution")
+    let interpolationName = try r.scalar(
+      "interpolation", String.self, default: "cubic", doc: "nearest, linear or cubic"
+    ).constantValue!
+    guard let filter = Interpolation(name: interpolationName) else {
+      throw ConfigError(
+        "unknown interpolation '\(interpolationName)'"
+          + Suggestions.didYouMean(interpolationName, among: ["nearest", "linear", "cubic"]),
+        at: root["interpolation"]?.location ?? root.location, path: "interpolation")
+    }
+    interpolation = filter
+    model = try r.scalar("model", String.self, default: "ViT-B/32", doc: "CLIP model name or path")
+      .constantValue!
+    device = try r.scalar(
+      "device", String.self, default: "auto",
+      doc: "accepted for compatibility; clipig runs on the CPU"
+    ).constantValue!
+    var rLR = ParameterReader(node: root, path: "", groups: [.time, .resolution], random: random)
+    learnrate = try rLR.scalar("learnrate", Double.self, default: 1, doc: "learning-rate factor")
+    learnrateScale = try rLR.scalar(
+      "learnrate_scale", Double.self, default: 1, doc: "second learning-rate factor")
+    r.skip("learnrate")
+    r.skip("learnrate_scale")
+    let optimizerName = try r.scalar(
+      "optimizer", String.self, default: "adam", doc: "adam, sgd, adadelta, rmsprob, sparse_adam"
+    ).constantValue!
+    guard let kind = OptimizerKind(name: optimizerName) else {
+      throw ConfigError(
+        "unknown optimizer '\(optimizerName)'"
+          + Suggestions.didYouMean(optimizerName, among: OptimizerKind.acceptedNames),
+        at: root["optimizer"]?.location ?? root.location, path: "optimizer")
+    }
+    optimizer = kind
+    if let s = try r.optionalScalar("seed", Int.self, doc: "seed of all random draws")?
+      .constantValue
+    {
+      seed = UInt64(bitPattern: Int64(s))
+    } else {
+      seed = nil
+    }
+    initialization = try Self.initialization(
+      try r.section("init", doc: "pixel initialisation"), random: random)
+    targets = []
+    if let node = try r.section("targets", doc: "targets") {
+      guard let elements = node.elements else {
+        throw ConfigError(
+          "expected a list of targets, got \(node.kindDescription)", at: node.location,
+          path: "targets")
+      }
+      for (i, element) in elements.enumerated() {
+        if let t = try Self.target(
+          element, path: "targets[\(i)]", transforms: transforms, constraints: constraints,
+          random: random)
+        {
+          targets.append(t)
+        }
+      }
+    }
+    postproc = []
+    if let node = try r.section("postproc", doc: "post-processing") {
+      guard let elements = node.elements else {
+        throw ConfigError(
+          "expected a list of post-processing entries, got \(node.kindDescription)",
+          at: node.location, path: "postproc")
+      }
+      for (i, element) in elements.enumerated() {
+        postproc += try Self.postprocEntries(
+          element, path: "postproc[\(i)]", registry: transforms, random: random)
+      }
+    }
+    try r.finish()
+    source = root
+  }
+
+  static func snapshotInterval(_ r: inout ParameterReader) throws(ConfigError) -> SnapshotInterval {
+    guard
+      let node = try r.section(
+        "snapshot_interval", doc: "int: every N epochs, float: every N seconds, 0: never")
+    else {
+      return .seconds(20)
+    }
+    var random = r.random
+    switch node.value {
+    case .int(let n): return n <= 0 ? .never : .epochs(n)
+    case .float(let s): return s <= 0 ? .never : .seconds(s)
+    default:
+      // Strings: an integer result is epochs, anything else seconds.
+      if case .string(let text) = node.value, let n = Int(text.trimmingCharacters(in: .whitespaces))
+      {
+        return n <= 0 ? .never : .epochs(n)
+      }
+      let p = try ParameterReader.convertScalar(
+        node, Double.self, path: "snapshot_interval", groups: [], random: &random)
+      let s = p.constantValue ?? 0
+      return s <= 0 ? .never : .seconds(s)
+    }
+  }
+
+  static func initialization(_ node: ConfigNode?, random: SeededRandom) throws(ConfigError)
+    -> Initialization
+  {
+    var r = ParameterReader(
+      node: node ?? ConfigNode(.mapping([])), path: "init", groups: [], random: random)
+    let resolution = try r.optionalList(
+      "resolution", Int.self, lengths: [2], doc: "resolution of the initial noise or image")
+    let mean = try r.list(
+      "mean", Double.self, lengths: [3], default: [0.5, 0.5, 0.5], doc: "noise mean per channel")
+    let std = try r.list(
+      "std", Double.self, lengths: [3], default: [0.1, 0.1, 0.1],
+      doc: "noise standard deviation per channel")
+    let image = try r.optionalScalar("image", String.self, doc: "start image (PNG)")
+    try r.finish()
+    let res = resolution?.map { $0.constantValue! }
+    if let res, res.contains(where: { $0 < 1 }) {
+      throw ConfigError(
+        "init.resolution must be positive, got \(res)",
+        at: node?["resolution"]?.location ?? .synthetic("init"), path: "init.resolution")
+    }
+    return Initialization(
+      resolution: res, mean: mean.map { $0.constantValue! }, std: std.map { $0.constantValue! },
+      image: image?.constantValue)
+  }
+
+  static func target(
+    _ node: ConfigNode, path: String, transforms: StageRegistry, constraints: StageRegistry,
+    random: SeededRandom
+  ) throws(ConfigError) -> Target? {
+    guard node.entries != nil else {
+      throw ConfigError(
+        "expected a mapping (a target), got \(node.kindDescription)", at: node.location, path: path)
+    }
+    var r = ParameterReader(node: node, path: path, groups: [], random: random)
+    let active = try r.scalar("active", Bool.self, default: true, doc: "false skips the target")
+      .constantValue!
+    let name = try r.scalar("name", String.self, default: "target", doc: "shown in statistics")
+      .constantValue!
+    let window = Window(
+      start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
+      end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
+    var rw = ParameterReader(
+      node: node, path: path, groups: [.time, .resolution, .learnrate, .targetConstraint],
+      random: random)
+    let weight = try rw.scalar(
+      "weight", Double.self, default: 1, doc: "factor of the whole target loss")
+    r.skip("weight")
+    let batchSize = try r.scalar("batch_size", Int.self, default: 1, doc: "views per epoch")
+      .constantValue!
+    guard batchSize >= 0 else {
+      throw ConfigError(
+        "batch_size must not be negative, got \(batchSize)",
+        at: node["batch_size"]?.location ?? node.location, path: path + ".batch_size")
+    }
+    let selectName = try r.scalar(
+      "select", String.self, default: "all", doc: "all, best, worst or mix"
+    ).constantValue!
+    guard let select = FeatureSelection(rawValue: selectName) else {
+      throw ConfigError(
+        "unknown feature selection '\(selectName)'"
+          + Suggestions.didYouMean(selectName, among: FeatureSelection.allCases.map(\.rawValue)),
+        at: node["select"]?.location ?? node.location, path: path + ".select")
+    }
+    let featureScale = try r.scalar(
+      "feature_scale", String.self, default: "equal", doc: "equal, or fair for automatic scaling"
+    ).constantValue!
+    var features: [Feature] = []
+    if let list = try r.section("features", doc: "texts and images") {
+      for (i, element) in try elements(list, path: path + ".features").enumerated() {
+        features.append(try feature(element, path: "\(path).features[\(i)]", random: random))
+      }
+    }
+    var chain: [PipelineEntry] = []
+    if let list = try r.section("transforms", doc: "augmentations applied to each view") {
+      for (i, element) in try elements(list, path: path + ".transforms").enumerated() {
+        chain += try stages(
+          element, path: "\(path).transforms[\(i)]", registry: transforms, random: random)
+      }
+    }
+    var constraintEntries: [ConstraintEntry] = []
+    if let list = try r.section("constraints", doc: "extra losses on each view") {
+      for (i, element) in try elements(list, path: path + ".constraints").enumerated() {
+        constraintEntries += try constraintList(
+          element, path: "\(path).constraints[\(i)]", registry: constraints, random: random)
+      }
+    }
+    try r.finish()
+    guard active else { return nil }
+    return Target(
+      name: name, window: window, weight: weight, batchSize: batchSize, select: select,
+      fairScaling: featureScale != "equal", features: features, transforms: chain,
+      constraints: constraintEntries,
+      location: node.location)
+  }
+
+  static func elements(_ node: ConfigNode, path: String) throws(ConfigError) -> [ConfigNode] {
+    guard let e = node.elements else {
+      throw ConfigError(
+        "expected a list, got \(node.kindDescription)", at: node.location, path: path)
+    }
+    return e
+  }
+
+  static func feature(_ node: ConfigNode, path: String, random: SeededRandom) throws(ConfigError)
+    -> Feature
+  {
+    var r = ParameterReader(node: node, path: path, groups: [], random: random)
+    let text = try r.optionalScalar("text", String.self, doc: "prompt")?.constantValue
+    let image = try r.optionalScalar("image", String.self, doc: "image path")?.constantValue
+    let window = Window(
+      start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
+      end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
+    var rw = ParameterReader(
+      node: node, path: path, groups: [.time, .resolution, .learnrate, .targetFeature],
+      random: random)
+    let weight = try rw.scalar(
+      "weight", Double.self, default: 1, doc: "loss factor (negative pushes away)")
+    let scale = try rw.scalar("scale", Double.self, default: 1, doc: "similarity factor")
+    r.skip("weight")
+    r.skip("scale")
+    let lossName = try r.scalar(
+      "loss", String.self, default: "cosine", doc: "cosine, l1/mae or l2/mse"
+    ).constantValue!
+    guard let loss = FeatureLoss(name: lossName) else {
+      throw ConfigError(
+        "unknown feature loss '\(lossName)'"
+          + Suggestions.didYouMean(lossName, among: ["cosine", "l1", "mae", "l2", "mse"]),
+        at: node["loss"]?.location ?? node.location, path: path + ".loss")
+    }
+    try r.finish()
+    if text == nil && image == nil {
+      throw ConfigError("a feature needs 'text' or 'image'", at: node.location, path: path)
+    }
+    return Feature(
+      text: text, image: text == nil ? image : nil, window: window, weight: weight, scale: scale,
+      loss: loss, location: node.location)
+  }
+
+  /// The stages of one transform-list element, in key order.
+  static func stages(
+    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom,
+    reserved: Set<String> = []
+  )
+    throws(ConfigError) -> [PipelineEntry]
+  {
+    guard let entries = node.entries else {
+      throw ConfigError(
+        "expected a mapping such as '- noise: 0.1', got \(node.kindDescription)", at: node.location,
+        path: path)
+    }
+    var result: [PipelineEntry] = []
+    for (k, entry) in entries.enumerated() where !reserved.contains(entry.key) {
+      if entry.node.isNull { continue }  // `- noise:` is skipped, as in CLIPig
+      let stagePath = path + "." + entry.key
+      let stage = try registry.make(
+        name: entry.key, parameters: entry.node, path: stagePath, keyLocation: entry.keyLocation,
+        random: random.fork(UInt64(k)))
+      result.append(PipelineEntry(stage: stage, path: stagePath))
+    }
+    return result
+  }
+
+  static func postprocEntries(
+    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom
+  )
+    throws(ConfigError) -> [PostprocEntry]
+  {
+    var r = ParameterReader(node: node, path: path, groups: [], random: random)
+    guard node.entries != nil else {
+      throw ConfigError(
+        "expected a mapping such as '- blur: {kernel_size: 3}', got \(node.kindDescription)",
+        at: node.location, path: path)
+    }
+    let active = try r.scalar("active", Bool.self, default: true, doc: "false disables the entry")
+      .constantValue!
+    let window = Window(
+      start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
+      end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
+    let entries = try stages(
+      node, path: path, registry: registry, random: random, reserved: ["active", "start", "end"])
+    for e in entries where type(of: e.stage).traits.contains(.changesResolution) {
+      let key = node.entries?.first { path + "." + $0.key == e.path }
+      throw ConfigError(
+        "'\(type(of: e.stage).name)' changes the resolution and cannot be used in postproc",
+        at: key?.keyLocation ?? node.location, path: e.path)
+    }
+    guard active else { return [] }
+    return entries.map { PostprocEntry(stage: $0.stage, window: window, path: $0.path) }
+  }
+
+  static func constraintList(
+    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom
+  )
+    throws(ConfigError) -> [ConstraintEntry]
+  {
+    guard let entries = node.entries else {
+      throw ConfigError(
+        "expected a mapping such as '- saturation: {below: 0.005}', got \(node.kindDescription)",
+        at: node.location, path: path)
+    }
+    var result: [ConstraintEntry] = []
+    for entry in entries where !entry.node.isNull {
+      let cPath = path + "." + entry.key
+      guard let type = registry[entry.key] else {
+        throw ConfigError(
+          "unknown constraint '\(entry.key)'"
+            + Suggestions.didYouMean(entry.key, among: registry.names),
+          at: entry.keyLocation, path: cPath)
+      }
+      let groups = StageRegistry.Kind.constraints.groups
+      var r = ParameterReader(node: entry.node, path: cPath, groups: groups, random: random)
+      let weight = try r.scalar("weight", Double.self, default: 1, doc: "loss factor")
+      let window = Window(
+        start: try r.frameTime(
+          "start", default: .fraction(0), doc: "first active epoch or fraction"),
+        end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
+      let stage = try type.init(parameters: &r)
+      try r.finish()
+      result.append(ConstraintEntry(stage: stage, weight: weight, window: window, path: cPath))
+    }
+    return result
+  }
+}

@@ -1,0 +1,55 @@
+import PipelineKit
+
+/// `fnoise: R G B` — CLIPig's "frequency noise" (spec §5.11): per channel, Gaussian noise added
+/// to every real-FFT bin of the flattened pixels. That noise is white except for the constant
+/// and the alternating component (half the variance), and is produced exactly that way, without
+/// an FFT (see `FrequencyNoise`). Random and affine, keeps the resolution; the pullback is the
+/// identity.
+///
+/// Differences from CLIPig: works for odd pixel counts (CLIPig crashed), and `std` is the
+/// per-pixel standard deviation at every resolution (CLIPig's was 15·std·√(2/(H·W)), about
+/// 0.095·std at 224×224).
+public struct FNoise: Stage {
+  /// YAML key.
+  public static let name = "fnoise"
+  /// One line for the docs.
+  public static let summary =
+    "Adds CLIPig's Fourier-domain noise, per-pixel std as given at any resolution; pullback: identity."
+  /// Random, affine, keeps the resolution.
+  public static let traits: StageTraits = [.affine, .random]
+  /// Examples for the gradient harness and the docs.
+  public static let examples: [StageExample] = [
+    StageExample(0.1),
+    StageExample("0.1 0.2 0.3", inputShape: [3, 4, 6]),
+    StageExample("0.1*ti", inputShape: [3, 5, 3]),
+    StageExample(0.05, inputShape: [3, 1, 1]),
+  ]
+
+  let std: [Param<Double>]
+  static let requirement = "fnoise std must not be negative"
+
+  /// Reads the std per channel (one value or three), not negative.
+  public init(parameters: inout ParameterReader) throws(ConfigError) {
+    std = try parameters.directList(
+      Double.self, lengths: [3], doc: "per-pixel standard deviation per channel (R G B)")
+    try std.validate(Self.requirement) { $0 >= 0 }
+  }
+
+  /// out_c = in_c + fnoise_c with per-pixel std std_c.
+  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
+    -> (value: Tensor, pullback: Pullback)
+  {
+    let s = try std.checked(Self.requirement, in: &context) { $0 >= 0 }
+    let (c, h, w) = x.chw
+    let plane = h * w
+    var noise = [Float](repeating: 0, count: c * plane)  // (C, H·W)
+    noise.withUnsafeMutableBufferPointer { n in
+      for ch in 0..<c {
+        let part = UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane])
+        NormalNoise.fill(part, random: &context.random)
+        FrequencyNoise.shape(part, std: Float(s[ch % s.count]))
+      }
+    }
+    return (x + Tensor(shape: x.shape, scalars: noise), { $0 })
+  }
+}

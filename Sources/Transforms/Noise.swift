@@ -1,0 +1,48 @@
+import PipelineKit
+
+/// `noise: R G B` — adds Gaussian noise with a standard deviation per channel, an independent
+/// sample per pixel and channel (spec §5.8). Random and affine, keeps the resolution; the noise
+/// does not depend on the input, so the pullback is the identity.
+public struct Noise: Stage {
+  /// YAML key.
+  public static let name = "noise"
+  /// One line for the docs.
+  public static let summary =
+    "Adds Gaussian noise, std per channel, drawn per pixel and channel; pullback: identity."
+  /// Random, affine, keeps the resolution.
+  public static let traits: StageTraits = [.affine, .random]
+  /// Examples for the gradient harness and the docs.
+  public static let examples: [StageExample] = [
+    StageExample("1/10"),
+    StageExample("0.1 0.2 0.3", inputShape: [3, 4, 5]),
+    StageExample("0.1*ti", inputShape: [3, 5, 2]),
+    StageExample(0.05, inputShape: [3, 96, 97]),
+  ]
+
+  let std: [Param<Double>]
+  static let requirement = "noise std must not be negative"
+
+  /// Reads the std per channel (one value or three), not negative.
+  public init(parameters: inout ParameterReader) throws(ConfigError) {
+    std = try parameters.directList(
+      Double.self, lengths: [3], doc: "standard deviation per channel (R G B)")
+    try std.validate(Self.requirement) { $0 >= 0 }
+  }
+
+  /// out_c = in_c + std_c · N(0, 1).
+  public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
+    -> (value: Tensor, pullback: Pullback)
+  {
+    let s = try std.checked(Self.requirement, in: &context) { $0 >= 0 }
+    let (c, h, w) = x.chw
+    let plane = h * w
+    var noise = [Float](repeating: 0, count: c * plane)  // (C, H, W)
+    noise.withUnsafeMutableBufferPointer { n in
+      for ch in 0..<c {
+        let part = UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane])
+        NormalNoise.fill(part, std: Float(s[ch % s.count]), random: &context.random)
+      }
+    }
+    return (x + Tensor(shape: x.shape, scalars: noise), { $0 })
+  }
+}

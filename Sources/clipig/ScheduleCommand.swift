@@ -1,0 +1,48 @@
+import ArgumentParser
+import Runner
+
+/// `clipig schedule CONFIG.yaml`: prints every expression-valued parameter per epoch.
+struct ScheduleCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "schedule",
+    abstract:
+      "Print the value of every expression-valued parameter at each epoch (resolution, lr, noise …)."
+  )
+
+  @Argument(help: "YAML experiment files, merged in order.")
+  var files: [String]
+
+  @Option(
+    parsing: .upToNextOption,
+    help: "Epochs to show (default: every epoch where a value changes).")
+  var epoch: [Int] = []
+
+  @Option(name: .shortAndLong, help: "Override the number of epochs.")
+  var epochs: Int?
+
+  func run() throws {
+    try reportingConfigErrors {
+      var options = RenderOptions()
+      options.epochs = epochs
+      let experiment = try Experiment(options.apply(to: try CLIRunner.loadConfig(files: files)))
+      var shown = epoch
+      if shown.isEmpty {
+        // The first and last epoch, every tenth of the run, and every resolution change.
+        let n = experiment.epochs
+        var set = Set([0, n - 1])
+        for k in stride(from: 0, to: n, by: max(1, n / 10)) { set.insert(k) }
+        var previous: String?
+        for e in 0..<n {
+          let row = Schedule.table(experiment, epochs: [e]).split(separator: "\n").last.map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).prefix(2).joined(
+              separator: " ")
+          }
+          if row != previous { set.insert(e) }
+          previous = row
+        }
+        shown = set.sorted()
+      }
+      print(Schedule.table(experiment, epochs: shown), terminator: "")
+    }
+  }
+}
