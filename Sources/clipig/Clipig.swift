@@ -12,6 +12,7 @@ struct Clipig: AsyncParsableCommand {
       PreviewCommand.self,
       ExprCommand.self,
       DocsCommand.self,
+      SimilarityCommand.self,
       Bench.self,
     ])
 }
