@@ -205,19 +205,12 @@ func withPointers<R>(
     var out = [Float](repeating: 0, count: batch * c.queries * width)
     var probs = [Float](repeating: 0, count: batch * heads * c.queries * tokens)
     var qkv = qkv
-    var scratch = [Float](
-      repeating: .nan,
-      count: CLIPKernels.attentionScratchCount(
-        batch: batch, tokens: tokens, queries: c.queries, heads: heads, width: width))
     withPointers(&qkv) { q in
       withPointers(&out) { o in
         withPointers(&probs) { p in
-          withPointers(&scratch) { sp in
-            CLIPKernels.attentionForward(
-              qkv: q, out: o, probs: p, scratch: sp, batch: batch, tokens: tokens,
-              queries: c.queries,
-              heads: heads, width: width, causal: c.causal)
-          }
+          CLIPKernels.attentionForward(
+            qkv: q, out: o, probs: p, batch: batch, tokens: tokens, queries: c.queries,
+            heads: heads, width: width, causal: c.causal)
         }
       }
     }

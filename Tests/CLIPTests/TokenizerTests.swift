@@ -78,6 +78,20 @@ private let sharedTokenizer = Result {
     #expect(tok.vocabularySize == 49408)
   }
 
+  /// A Hugging Face `merges.txt` (plain text, `#version: 0.2` header) gives the same ids.
+  @Test func readsPlainMergesText() throws {
+    let gz = try CLIPTokenizer.readMergesText(path: Fixture.path("bpe_simple_vocab_16e6.txt.gz"))
+    let lines = gz.split(separator: "\n", omittingEmptySubsequences: false)
+    let text = (["#version: 0.2"] + lines[1...CLIPTokenizer.mergeCount]).joined(separator: "\n")
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("clipig-merges.txt")
+    try Data(text.utf8).write(to: path)
+    let plain = try CLIPTokenizer(mergesFile: path.path)
+    let tok = try sharedTokenizer.get()
+    for s in ["a photo of a cat", "naïve café 🐱 &amp; 123", "rubik’s cube"] {
+      #expect(plain.tokenize(s) == tok.tokenize(s))
+    }
+  }
+
   @Test func rejectsMalformedMerges() {
     #expect(throws: CLIPError.self) { try CLIPTokenizer(mergesText: "#version\nx y\n") }
     #expect(throws: CLIPError.self) { try CLIPTokenizer(mergesText: "#version\nthis is three\n") }

@@ -230,12 +230,12 @@ public enum CLIPKernels {
 
   // MARK: Attention
 
-  /// Floats of scratch memory `attentionForward`/`attentionBackward` need for these shapes.
+  /// Floats of scratch memory `attentionBackward` needs for these shapes (`attentionForward`
+  /// needs none).
   public static func attentionScratchCount(
     batch: Int, tokens: Int, queries: Int, heads: Int, width: Int
   ) -> Int {
-    let tp = (tokens + 15) / 16 * 16
-    return batch * heads * (width / heads + queries) * tp
+    batch * heads * queries * tokens
   }
 
   /// Multi-head scaled dot-product attention on a packed `qkv` (batch, tokens, 3·width) buffer
@@ -243,50 +243,44 @@ public enum CLIPKernels {
   ///
   /// Only the first `queries` tokens are queried (1 for the vision tower's last block, whose
   /// other rows nobody reads). Writes `out` (batch, queries, width) and saves the softmax
-  /// `probs` (batch, heads, queries, tokens). `causal` masks keys after each query. `scratch`
-  /// holds `attentionScratchCount(…)` floats. Each (image, head) task computes S = Q·Kᵀ and
-  /// O = P·V with register-blocked products (keys transposed into scratch).
+  /// `probs` (batch, heads, queries, tokens). `causal` masks keys after each query.
+  ///
+  /// The per-head products S = Q·Kᵀ and O = P·V are OpenBLAS calls on strided views of `qkv`,
+  /// issued one after another from the calling thread (never from inside `parallelFor`); the
+  /// softmax runs in parallel over (image, head).
   public static func attentionForward(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-    probs: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
-    tokens: Int, queries: Int, heads: Int, width: Int, causal: Bool
+    probs: UnsafeMutablePointer<Float>, batch: Int, tokens: Int, queries: Int, heads: Int,
+    width: Int, causal: Bool
   ) {
     let t = tokens
     let tq = queries
-    let tp = (t + 15) / 16 * 16  // padded row length
     let c = width
     let hd = c / heads
     let scale = 1 / Float(hd).squareRoot()
-    parallelFor(batch * heads) { task in
-      let b = task / heads
-      let h = task % heads
+    for task in 0..<(batch * heads) {
+      let (b, h) = (task / heads, task % heads)
       let base = qkv + b * t * 3 * c  // (T, 3C)
-      let p = probs + task * tq * t  // (Tq, T)
-      let kt = scratch + task * (hd + tq) * tp  // (hd, Tp) keys transposed
-      let sc = kt + hd * tp  // (Tq, Tp) scores, then probabilities
-      for d in 0..<hd {
-        let row = kt + d * tp
-        for j in 0..<t { row[j] = base[j * 3 * c + c + h * hd + d] }
-        for j in t..<tp { row[j] = 0 }
-      }
-      SmallGEMM.multiply(
-        m: tq, n: tp, k: hd, a: base + h * hd, aRow: 3 * c, aCol: 1, b: kt, bRow: tp, c: sc,
-        cRow: tp, accumulate: false)
+      BLAS.sgemm(
+        transA: false, transB: true, m: tq, n: t, k: hd, alpha: scale, a: base + h * hd,
+        lda: 3 * c, b: base + c + h * hd, ldb: 3 * c, c: probs + task * tq * t, ldc: t)
+    }
+    parallelFor(batch * heads) { task in
       for i in 0..<tq {
-        let row = sc + i * tp
+        let row = probs + (task * tq + i) * t  // (T)
         let keys = causal ? i + 1 : t
         var maxS = -Float.infinity
-        for j in 0..<keys {
-          row[j] *= scale
-          maxS = max(maxS, row[j])
-        }
+        for j in 0..<keys { maxS = max(maxS, row[j]) }
         softmaxInPlace(row, count: keys, max: maxS)
-        for j in keys..<tp { row[j] = 0 }
-        (p + i * t).update(from: row, count: t)
+        if keys < t { (row + keys).update(repeating: 0, count: t - keys) }
       }
-      SmallGEMM.multiply(
-        m: tq, n: hd, k: t, a: sc, aRow: tp, aCol: 1, b: base + 2 * c + h * hd, bRow: 3 * c,
-        c: out + b * tq * c + h * hd, cRow: c, accumulate: false)
+    }
+    for task in 0..<(batch * heads) {
+      let (b, h) = (task / heads, task % heads)
+      let base = qkv + b * t * 3 * c  // (T, 3C)
+      BLAS.sgemm(
+        transA: false, transB: false, m: tq, n: hd, k: t, a: probs + task * tq * t, lda: t,
+        b: base + 2 * c + h * hd, ldb: 3 * c, c: out + b * tq * c + h * hd, ldc: c)
     }
   }
 
@@ -315,10 +309,11 @@ public enum CLIPKernels {
 
   /// The input gradient of `attentionForward`: from dOut (batch, queries, width) and the saved
   /// `qkv` and `probs`, writes dQKV (batch, tokens, 3·width) — overwriting it; query rows at or
-  /// after `queries` get zero.
+  /// after `queries` get zero. `scratch` holds `attentionScratchCount(…)` floats.
   ///
-  /// With dP = dO·Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale, per (image, head):
-  /// dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q, all register-blocked products.
+  /// Per (image, head), with dP = dO·Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale:
+  /// dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q — OpenBLAS calls from the calling thread, the
+  /// element-wise part in parallel.
   public static func attentionBackward(
     dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
     dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
@@ -326,49 +321,53 @@ public enum CLIPKernels {
   ) {
     let t = tokens
     let tq = queries
-    let tp = (t + 15) / 16 * 16
     let c = width
     let hd = c / heads
     let scale = 1 / Float(hd).squareRoot()
+    for task in 0..<(batch * heads) {
+      let (b, h) = (task / heads, task % heads)
+      // dP = dO·Vᵀ (Tq, T)
+      BLAS.sgemm(
+        transA: false, transB: true, m: tq, n: t, k: hd, a: dOut + b * tq * c + h * hd, lda: c,
+        b: qkv + b * t * 3 * c + 2 * c + h * hd, ldb: 3 * c, c: scratch + task * tq * t, ldc: t)
+    }
     parallelFor(batch * heads) { task in
-      let b = task / heads
-      let h = task % heads
+      for i in 0..<tq {
+        let keys = causal ? i + 1 : t
+        let ds = scratch + (task * tq + i) * t  // (T)
+        let p = probs + (task * tq + i) * t  // (T)
+        var dot: Float = 0
+        for j in 0..<keys { dot += p[j] * ds[j] }
+        for j in 0..<keys { ds[j] = p[j] * (ds[j] - dot) * scale }
+        if keys < t { (ds + keys).update(repeating: 0, count: t - keys) }
+      }
+    }
+    for task in 0..<(batch * heads) {
+      let (b, h) = (task / heads, task % heads)
       let base = qkv + b * t * 3 * c  // (T, 3C)
       let dbase = dQKV + b * t * 3 * c  // (T, 3C)
       let p = probs + task * tq * t  // (Tq, T)
-      let dO = dOut + b * tq * c + h * hd  // (Tq, hd), row stride C
-      let vt = scratch + task * (hd + tq) * tp  // (hd, Tp) values transposed
-      let ds = vt + hd * tp  // (Tq, Tp) dP, then dS
-      for d in 0..<hd {
-        let row = vt + d * tp
-        for j in 0..<t { row[j] = base[j * 3 * c + 2 * c + h * hd + d] }
-        for j in t..<tp { row[j] = 0 }
-      }
-      SmallGEMM.multiply(
-        m: tq, n: tp, k: hd, a: dO, aRow: c, aCol: 1, b: vt, bRow: tp, c: ds, cRow: tp,
-        accumulate: false)
-      for i in 0..<tq {
-        let keys = causal ? i + 1 : t
-        let row = ds + i * tp
-        let pr = p + i * t
-        var dot: Float = 0
-        for j in 0..<keys { dot += pr[j] * row[j] }
-        for j in 0..<keys { row[j] = pr[j] * (row[j] - dot) * scale }
-        for j in keys..<tp { row[j] = 0 }
-      }
+      let ds = scratch + task * tq * t  // (Tq, T)
       // dV = Pᵀ·dO (T, hd)
-      SmallGEMM.multiply(
-        m: t, n: hd, k: tq, a: p, aRow: 1, aCol: t, b: dO, bRow: c, c: dbase + 2 * c + h * hd,
-        cRow: 3 * c, accumulate: false)
-      // dQ = dS·K (Tq, hd); rows after the queries are zero
-      SmallGEMM.multiply(
-        m: tq, n: hd, k: t, a: ds, aRow: tp, aCol: 1, b: base + c + h * hd, bRow: 3 * c,
-        c: dbase + h * hd, cRow: 3 * c, accumulate: false)
-      for j in tq..<t { (dbase + j * 3 * c + h * hd).update(repeating: 0, count: hd) }
+      BLAS.sgemm(
+        transA: true, transB: false, m: t, n: hd, k: tq, a: p, lda: t,
+        b: dOut + b * tq * c + h * hd, ldb: c, c: dbase + 2 * c + h * hd, ldc: 3 * c)
+      // dQ = dS·K (Tq, hd)
+      BLAS.sgemm(
+        transA: false, transB: false, m: tq, n: hd, k: t, a: ds, lda: t, b: base + c + h * hd,
+        ldb: 3 * c, c: dbase + h * hd, ldc: 3 * c)
       // dK = dSᵀ·Q (T, hd)
-      SmallGEMM.multiply(
-        m: t, n: hd, k: tq, a: ds, aRow: 1, aCol: tp, b: base + h * hd, bRow: 3 * c,
-        c: dbase + c + h * hd, cRow: 3 * c, accumulate: false)
+      BLAS.sgemm(
+        transA: true, transB: false, m: t, n: hd, k: tq, a: ds, lda: t, b: base + h * hd,
+        ldb: 3 * c, c: dbase + c + h * hd, ldc: 3 * c)
+    }
+    if tq < t {
+      parallelFor(batch) { b in
+        for j in tq..<t {
+          let row = dQKV + (b * t + j) * 3 * c
+          row.update(repeating: 0, count: c)
+        }
+      }
     }
   }
 

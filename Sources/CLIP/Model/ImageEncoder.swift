@@ -63,7 +63,7 @@ public final class ImageEncoder {
   private var dQKV = 0  // (B, T, 3C)
   private var dSmall = 0  // (B, C) dPooled
   private var dMid = 0  // (B, C)
-  private var attentionScratch = 0  // per (image, head) task
+  private var attentionScratch = 0  // (B, H, T, T) dS
 
   /// Bytes held by the activation arena.
   public var arenaBytes: Int { arena.count * MemoryLayout<Float>.size }
@@ -134,7 +134,9 @@ public final class ImageEncoder {
   /// `normalizesInput`, else already normalised.
   public func forward(_ pixels: Tensor) -> Tensor {
     let n = checkPixels(pixels)
-    pixels.scalars.withUnsafeBufferPointer { forward(pixels: $0.baseAddress!, count: n) }
+    pixels.scalars.withUnsafeBufferPointer { p in
+      if let base = p.baseAddress { forward(pixels: base, count: n) }
+    }
     return Tensor(
       shape: [n, e], scalars: Array(UnsafeBufferPointer(start: buf(featureBuffer), count: n * e)))
   }
@@ -194,7 +196,7 @@ public final class ImageEncoder {
         inWidth: c, outWidth: 3 * c)
       let attn = buf(scratchAttn)  // (B, Tq, C)
       CLIPKernels.attentionForward(
-        qkv: buf(L.qkv), out: attn, probs: buf(L.probs), scratch: buf(attentionScratch), batch: n,
+        qkv: buf(L.qkv), out: attn, probs: buf(L.probs), batch: n,
         tokens: t, queries: tq,
         heads: heads, width: c, causal: false)
       // mid = r (query rows) + attn · Woutᵀ + b
@@ -252,7 +254,7 @@ public final class ImageEncoder {
       "ImageEncoder.backward: output shape \(dPixels.shape)")
     dFeatures.scalars.withUnsafeBufferPointer { df in
       dPixels.scalars.withUnsafeMutableBufferPointer { dp in
-        backward(dFeatures: df.baseAddress!, dPixels: dp.baseAddress!)
+        if let f = df.baseAddress, let p = dp.baseAddress { backward(dFeatures: f, dPixels: p) }
       }
     }
   }

@@ -29,9 +29,14 @@ public struct CLIPTokenizer: Sendable {
   /// A tokenizer reading merge ranks from a file: gzip (`bpe_simple_vocab_16e6.txt.gz`) or plain
   /// text (`merges.txt`). The first line is a header and is skipped.
   public init(mergesFile path: String) throws {
+    try self.init(mergesText: Self.readMergesText(path: path), source: path)
+  }
+
+  /// The text of a merges file, decompressed when it is gzip.
+  public static func readMergesText(path: String) throws -> String {
     var bytes = try FileBytes.read(path)
     if FileBytes.isGzip(bytes) { bytes = try FileBytes.gunzip(bytes, path: path) }
-    try self.init(mergesText: String(decoding: bytes, as: UTF8.self), source: path)
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   /// A tokenizer from the text of a merges file (header line, then one `a b` pair per line).

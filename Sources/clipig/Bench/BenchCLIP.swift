@@ -176,7 +176,7 @@ struct BenchCLIP: ParsableCommand {
     }
     time("attention forward", flops: 4.0 * Double(b * t * t * c)) {
       CLIPKernels.attentionForward(
-        qkv: qkv, out: y, probs: probs, scratch: scratch, batch: b, tokens: t, queries: t, heads: h,
+        qkv: qkv, out: y, probs: probs, batch: b, tokens: t, queries: t, heads: h,
         width: c,
         causal: false)
     }
