@@ -14,10 +14,11 @@ struct BenchCLIP: ParsableCommand {
     commandName: "clip",
     abstract: "Time CLIP's image tower: forward + backward to the pixels for a batch at 224².",
     discussion: """
-      Uses ViT-B/32 shapes with deterministic weights unless --model names a model directory or
-      safetensors file. The sgemm peak is measured first on this machine; the step's GFLOP/s
-      are counted from the model's shapes (the full forward, and the backward's input-gradient
-      GEMMs and attention), so they compare directly with a framework computing the same step.
+      Uses ViT-B/32 shapes with deterministic weights unless --model names a model directory or \
+      safetensors file. The sgemm peak is measured first on this machine; the step's GFLOP/s \
+      are counted from the model's shapes (the full forward, and the backward's input-gradient \
+      GEMMs and attention), so they compare directly with a framework computing the same step. \
+      Compare with PyTorch on the same machine: scripts/bench_clip_torch.py.
       """)
 
   @Option(help: "Images per batch.")
@@ -26,7 +27,7 @@ struct BenchCLIP: ParsableCommand {
   @Option(help: "Timed steps (after one warm-up step).")
   var steps = 5
 
-  @Option(help: "Threads for OpenBLAS and clipig's parallel loops (default: all cores).")
+  @Option(help: "Threads for OpenBLAS (default: all cores).")
   var threads: Int?
 
   @Option(
@@ -77,7 +78,7 @@ struct BenchCLIP: ParsableCommand {
     print(
       String(
         format:
-          "model: %d px, patch %d, width %d, %d layers; batch %d; step %.1f GFLOP (forward %.1f)",
+          "model: %d px, patch %d, width %d, %d layers; batch %d; step %.4g GFLOP (forward %.4g)",
         size, v.patchSize, v.width, v.layers, batch, flops.step / 1e9, flops.forward / 1e9))
 
     // Warm-up, then timed steps.
@@ -99,12 +100,12 @@ struct BenchCLIP: ParsableCommand {
     let bestForward = forwardTimes.min() ?? 0
     print(
       String(
-        format: "forward:             best %.3f s  mean %.3f s  (%.1f GFLOP/s)", bestForward,
+        format: "forward:             best %.4g s  mean %.4g s  (%.1f GFLOP/s)", bestForward,
         forwardTimes.reduce(0, +) / Double(steps), flops.forward / bestForward / 1e9))
     print(
       String(
         format:
-          "forward + backward:  best %.3f s  mean %.3f s  (%.1f GFLOP/s, %.0f%% of sgemm peak)",
+          "forward + backward:  best %.4g s  mean %.4g s  (%.1f GFLOP/s, %.0f%% of sgemm peak)",
         bestStep, meanStep, flops.step / bestStep / 1e9, 100 * flops.step / bestStep / 1e9 / peak))
     print(
       String(
