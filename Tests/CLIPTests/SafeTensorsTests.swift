@@ -149,6 +149,23 @@ import Testing
     }
   }
 
+  /// A config promising a huge model is checked against the file's header before any memory
+  /// is allocated (this one would need about 400 GB).
+  @Test func hugeConfigFailsBeforeAllocating() throws {
+    var cfg = try CLIPModel.load(directory: Fixture.path("tiny-hf"), parts: []).config
+    cfg.vision.width = 8192
+    cfg.vision.heads = 128
+    cfg.vision.layers = 128
+    cfg.vision.mlpWidth = 32768
+    #expect(throws: CLIPError.self) {
+      try CLIPModel.load(file: Fixture.path("tiny-hf/model.safetensors"), config: cfg)
+    }
+    cfg.vision.layers = 100_000
+    #expect(throws: CLIPError.self) {
+      try CLIPModel.load(file: Fixture.path("tiny-hf/model.safetensors"), config: cfg)
+    }
+  }
+
   @Test func rejectsBadConfigJSON() {
     let bad = [
       #"{"vision_config":{"hidden_size":"x"}}"#,

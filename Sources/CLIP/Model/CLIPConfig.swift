@@ -129,11 +129,13 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
       v.imageSize % v.patchSize == 0,
       "image size \(v.imageSize) is not a multiple of patch size \(v.patchSize)")
     try check(layerNormEpsilon > 0 && layerNormEpsilon.isFinite, "layer_norm_eps must be positive")
-    // Bound the sizes so arithmetic on them cannot overflow (L/14@336 is far below these).
+    // Bound the sizes so that buffers sized from them stay reasonable and their arithmetic
+    // cannot overflow (ViT-L/14 at 336 px — grid 24, width 1024, 24 layers — is far inside).
     try check(
-      v.imageSize <= 4096 && v.width <= 16384 && v.layers <= 256 && v.mlpWidth <= 65536
-        && t.width <= 16384 && t.layers <= 256 && t.mlpWidth <= 65536
-        && t.vocabularySize <= 1 << 22 && t.contextLength <= 4096 && embedDimension <= 16384,
+      v.grid <= 64 && v.patchSize <= 64 && v.width <= 8192 && v.heads <= 128 && v.layers <= 128
+        && v.mlpWidth <= 32768 && t.width <= 8192 && t.heads <= 128 && t.layers <= 128
+        && t.mlpWidth <= 32768 && t.vocabularySize <= 1 << 20 && t.contextLength <= 1024
+        && embedDimension <= 8192,
       "model sizes are implausibly large")
   }
 

@@ -60,6 +60,12 @@ public struct CLIPModel: Sendable {
     let naming = try detectNaming(file)
     let config = try config ?? inferConfig(file, naming: naming)
     try config.validate(source: path)
+    if parts.contains(.vision) {
+      try file.checkContains(VisionTower.plan(config).0.specs, naming: naming)
+    }
+    if parts.contains(.text) {
+      try file.checkContains(TextTower.plan(config).0.specs, naming: naming)
+    }
     var vision: VisionTower?
     var text: TextTower?
     if parts.contains(.vision) {

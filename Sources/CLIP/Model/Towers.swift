@@ -27,41 +27,66 @@ public final class VisionTower: Sendable {
   public var parameterCount: Int { storage.count }
 
   init(config: CLIPConfig) {
+    let (l, o) = Self.plan(config)
     self.config = config
+    (patch, classEmbedding, positions, lnPreWeight, lnPreBias) = (
+      o.patch, o.classEmbedding, o.positions, o.lnPreWeight, o.lnPreBias
+    )
+    (blocks, lnPostWeight, lnPostBias, projection) = (
+      o.blocks, o.lnPostWeight, o.lnPostBias, o.projection
+    )
+    specs = l.specs
+    storage = ParameterStorage(count: l.total)
+  }
+
+  struct Offsets {
+    var patch = 0
+    var classEmbedding = 0
+    var positions = 0
+    var lnPreWeight = 0
+    var lnPreBias = 0
+    var blocks = [BlockOffsets]()
+    var lnPostWeight = 0
+    var lnPostBias = 0
+    var projection = 0
+  }
+
+  /// The parameter list and offsets of a tower of this configuration (nothing allocated).
+  static func plan(_ config: CLIPConfig) -> (LayoutBuilder, Offsets) {
     let v = config.vision
     let c = v.width
     var l = LayoutBuilder()
-    patch = l.add(
+    var o = Offsets()
+    o.patch = l.add(
       "patch", [c, 3, v.patchSize, v.patchSize], .weight(fanIn: 3 * v.patchSize * v.patchSize),
       hf: .tensor("vision_model.embeddings.patch_embedding.weight"),
       openAI: .tensor("visual.conv1.weight"))
-    classEmbedding = l.add(
+    o.classEmbedding = l.add(
       "cls", [c], .embedding(scale: 0.5), hf: .tensor("vision_model.embeddings.class_embedding"),
       openAI: .tensor("visual.class_embedding"))
-    positions = l.add(
+    o.positions = l.add(
       "pos", [v.tokens, c], .embedding(scale: 0.25),
       hf: .tensor("vision_model.embeddings.position_embedding.weight"),
       openAI: .tensor("visual.positional_embedding"))
-    lnPreWeight = l.add(
+    o.lnPreWeight = l.add(
       "ln_pre.w", [c], .normWeight, hf: .tensor("vision_model.pre_layrnorm.weight"),
       openAI: .tensor("visual.ln_pre.weight"))
-    lnPreBias = l.add(
+    o.lnPreBias = l.add(
       "ln_pre.b", [c], .normBias, hf: .tensor("vision_model.pre_layrnorm.bias"),
       openAI: .tensor("visual.ln_pre.bias"))
-    blocks = (0..<v.layers).map {
+    o.blocks = (0..<v.layers).map {
       l.addBlock($0, width: c, mlp: v.mlpWidth, hf: "vision_model.", openAI: "visual.")
     }
-    lnPostWeight = l.add(
+    o.lnPostWeight = l.add(
       "ln_post.w", [c], .normWeight, hf: .tensor("vision_model.post_layernorm.weight"),
       openAI: .tensor("visual.ln_post.weight"))
-    lnPostBias = l.add(
+    o.lnPostBias = l.add(
       "ln_post.b", [c], .normBias, hf: .tensor("vision_model.post_layernorm.bias"),
       openAI: .tensor("visual.ln_post.bias"))
-    projection = l.add(
+    o.projection = l.add(
       "proj", [config.embedDimension, c], .weight(fanIn: c),
       hf: .tensor("visual_projection.weight"), openAI: .transposed("visual.proj"))
-    specs = l.specs
-    storage = ParameterStorage(count: l.total)
+    return (l, o)
   }
 
   @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
@@ -87,36 +112,84 @@ public final class TextTower: Sendable {
   public var parameterCount: Int { storage.count }
 
   init(config: CLIPConfig) {
+    let (l, o) = Self.plan(config)
     self.config = config
-    let t = config.text
-    let c = t.width
-    var l = LayoutBuilder()
-    tokenEmbedding = l.add(
-      "token", [t.vocabularySize, c], .embedding(scale: 0.5),
-      hf: .tensor("text_model.embeddings.token_embedding.weight"),
-      openAI: .tensor("token_embedding.weight"))
-    positions = l.add(
-      "pos", [t.contextLength, c], .embedding(scale: 0.25),
-      hf: .tensor("text_model.embeddings.position_embedding.weight"),
-      openAI: .tensor("positional_embedding"))
-    blocks = (0..<t.layers).map {
-      l.addBlock($0, width: c, mlp: t.mlpWidth, hf: "text_model.", openAI: "")
-    }
-    lnFinalWeight = l.add(
-      "ln_final.w", [c], .normWeight, hf: .tensor("text_model.final_layer_norm.weight"),
-      openAI: .tensor("ln_final.weight"))
-    lnFinalBias = l.add(
-      "ln_final.b", [c], .normBias, hf: .tensor("text_model.final_layer_norm.bias"),
-      openAI: .tensor("ln_final.bias"))
-    projection = l.add(
-      "proj", [config.embedDimension, c], .weight(fanIn: c),
-      hf: .tensor("text_projection.weight"), openAI: .transposed("text_projection"))
+    (tokenEmbedding, positions, blocks) = (o.tokenEmbedding, o.positions, o.blocks)
+    (lnFinalWeight, lnFinalBias, projection) = (o.lnFinalWeight, o.lnFinalBias, o.projection)
     specs = l.specs
     storage = ParameterStorage(count: l.total)
   }
 
+  struct Offsets {
+    var tokenEmbedding = 0
+    var positions = 0
+    var blocks = [BlockOffsets]()
+    var lnFinalWeight = 0
+    var lnFinalBias = 0
+    var projection = 0
+  }
+
+  /// The parameter list and offsets of a tower of this configuration (nothing allocated).
+  static func plan(_ config: CLIPConfig) -> (LayoutBuilder, Offsets) {
+    let t = config.text
+    let c = t.width
+    var l = LayoutBuilder()
+    var o = Offsets()
+    o.tokenEmbedding = l.add(
+      "token", [t.vocabularySize, c], .embedding(scale: 0.5),
+      hf: .tensor("text_model.embeddings.token_embedding.weight"),
+      openAI: .tensor("token_embedding.weight"))
+    o.positions = l.add(
+      "pos", [t.contextLength, c], .embedding(scale: 0.25),
+      hf: .tensor("text_model.embeddings.position_embedding.weight"),
+      openAI: .tensor("positional_embedding"))
+    o.blocks = (0..<t.layers).map {
+      l.addBlock($0, width: c, mlp: t.mlpWidth, hf: "text_model.", openAI: "")
+    }
+    o.lnFinalWeight = l.add(
+      "ln_final.w", [c], .normWeight, hf: .tensor("text_model.final_layer_norm.weight"),
+      openAI: .tensor("ln_final.weight"))
+    o.lnFinalBias = l.add(
+      "ln_final.b", [c], .normBias, hf: .tensor("text_model.final_layer_norm.bias"),
+      openAI: .tensor("ln_final.bias"))
+    o.projection = l.add(
+      "proj", [config.embedDimension, c], .weight(fanIn: c),
+      hf: .tensor("text_projection.weight"), openAI: .transposed("text_projection"))
+    return (l, o)
+  }
+
   @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
     UnsafePointer(storage.base + offset)
+  }
+}
+
+extension SafeTensorsFile {
+  /// Checks that every parameter in `specs` is present with the right shape and a float dtype,
+  /// before any parameter memory is allocated (so a header cannot make clipig allocate more
+  /// than the file holds).
+  func checkContains(_ specs: [ParameterSpec], naming: CheckpointNaming) throws {
+    func check(_ name: String, _ shape: [Int]) throws {
+      let e = try entry(name)
+      guard e.shape == shape else {
+        throw CLIPError.safetensors(
+          path: path, tensor: name, reason: "shape \(e.shape), expected \(shape)")
+      }
+      guard [.f32, .f16, .bf16, .f64].contains(e.dtype) else {
+        throw CLIPError.safetensors(
+          path: path, tensor: name, reason: "dtype \(e.dtype.rawValue) is not a floating-point type"
+        )
+      }
+    }
+    for spec in specs {
+      switch naming == .huggingFace ? spec.huggingFace : spec.openAI {
+      case .tensor(let name): try check(name, spec.shape)
+      case .rows(let names):
+        for name in names {
+          try check(name, [spec.shape[0] / names.count] + spec.shape.dropFirst())
+        }
+      case .transposed(let name): try check(name, [spec.shape[1], spec.shape[0]])
+      }
+    }
   }
 }
 
