@@ -17,9 +17,7 @@ private struct UnicodeFixture: Decodable {
 }
 
 /// Shared tokenizer (loading the merges takes a moment in debug builds).
-private let sharedTokenizer = Result {
-  try CLIPTokenizer(mergesFile: Fixture.path("bpe_simple_vocab_16e6.txt.gz"))
-}
+private let sharedTokenizer = Result { try CLIPTokenizer.bundled() }
 
 @Suite struct TokenizerTests {
   /// Ids equal OpenAI's tokenizer on every string (1330, incl. all 810 animal-transfer prompts),
@@ -80,7 +78,7 @@ private let sharedTokenizer = Result {
 
   /// A Hugging Face `merges.txt` (plain text, `#version: 0.2` header) gives the same ids.
   @Test func readsPlainMergesText() throws {
-    let gz = try CLIPTokenizer.readMergesText(path: Fixture.path("bpe_simple_vocab_16e6.txt.gz"))
+    let gz = try CLIPTokenizer.readMergesText(path: try #require(CLIPTokenizer.bundledMergesPath))
     let lines = gz.split(separator: "\n", omittingEmptySubsequences: false)
     let text = (["#version: 0.2"] + lines[1...CLIPTokenizer.mergeCount]).joined(separator: "\n")
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("clipig-merges.txt")

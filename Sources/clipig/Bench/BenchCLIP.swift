@@ -74,6 +74,12 @@ struct BenchCLIP: ParsableCommand {
         count: batch * clip.config.embedDimension, seed: 1, tensor: 20_001))
     var dPixels = Tensor(shape: [batch, 3, size, size])
 
+    if let tower = clip.vision {
+      print(
+        String(
+          format: "image tower: %.1f M parameters (%.0f MB)", Double(tower.parameterCount) / 1e6,
+          Double(tower.parameterCount * 4) / 1e6))
+    }
     let flops = Self.stepFlops(clip.config, batch: batch)
     print(
       String(
