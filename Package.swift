@@ -36,7 +36,9 @@ let package = Package(
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
-    .target(name: "CLIP", dependencies: ["PipelineKit", "CZlib"]),
+    .target(
+      name: "CLIP", dependencies: ["PipelineKit", "CZlib"],
+      resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
     .target(
       name: "Runner",
       dependencies: ["ExprEval", "PipelineKit", "Transforms", "Constraints", "CLIP"]),
@@ -61,9 +63,10 @@ let package = Package(
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
     .testTarget(
-      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
+      name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval", "CLIP"],
       resources: [.copy("Fixtures")]),
   ]
 )

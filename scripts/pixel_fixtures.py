@@ -316,6 +316,8 @@ def constraint_fixtures():
         ("border", {"size": [9, 1]}, (3, 4, 5), 0, 1),
         ("normalize", {}, (3, 6, 7), 0.2, 0.7),
         ("normalize", {"min": [0.1, 0.2, 0.3], "max": 0.9, "loss": "l1"}, (3, 5, 6), -0.5, 1.5),
+        ("edge_mean", {"above": 0.3, "kernel_size": 11}, (3, 6, 7), 0, 1),
+        ("saturation", {"above": 0.3, "below": 0.1, "loss": "l2"}, (3, 4, 5), 0, 1),
     ]
     cases = []
     for i, (name, params, shape, lo, hi) in enumerate(specs):

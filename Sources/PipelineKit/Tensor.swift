@@ -53,10 +53,11 @@ public struct Tensor: Sendable, Equatable {
     Tensor(shape: newShape, scalars: scalars)
   }
 
-  /// View `i` of a batch `[N,C,H,W]` as an image `[C,H,W]`.
+  /// View `i` of a batch `[N,C,H,W]` as an image `[C,H,W]` (generally: slice `i` along the
+  /// first axis of any tensor of rank ≥ 2, e.g. one `[1]` loss of a batch of losses `[N,1]`).
   public func view(_ i: Int) -> Tensor {
-    precondition(rank == 4 && i >= 0 && i < shape[0], "Tensor.view: \(i) out of \(shape)")
-    let size = shape[1] * shape[2] * shape[3]
+    precondition(rank >= 2 && i >= 0 && i < shape[0], "Tensor.view: \(i) out of \(shape)")
+    let size = shape.dropFirst().reduce(1, *)
     return Tensor(
       shape: Array(shape.dropFirst()), scalars: Array(scalars[i * size..<(i + 1) * size]))
   }

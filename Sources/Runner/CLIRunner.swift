@@ -49,7 +49,9 @@ public enum CLIRunner {
     let path = try OutputNaming.claim(requested)
     if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
     let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: ResolvedConfig.complete(root, experiment: experiment, seed: seed, output: path),
+      trainer: trainer, imagePath: path,
+      resolvedConfig: ResolvedConfig.complete(
+        root, experiment: experiment, seed: seed, output: path),
       interrupt: interrupt, log: log)
     return try session.run()
   }

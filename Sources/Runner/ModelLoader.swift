@@ -1,3 +1,5 @@
+import CLIP
+import Foundation
 import PipelineKit
 
 /// Finds and loads the CLIP model an experiment names.
@@ -8,9 +10,28 @@ public enum ModelLoader {
     public var description: String
   }
 
-  /// Loads `name`: a directory or file path, or a known model name.
+  /// Loads `name`: a Hugging Face model directory (config.json + model.safetensors, optional
+  /// merges.txt) or a `.safetensors` file.
   public static func load(_ name: String) throws -> any FeatureModel {
-    throw LoadError(
-      description: "CLIP model '\(name)' cannot be loaded: the CLIP module is not wired in yet")
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory) else {
+      throw LoadError(
+        description:
+          "CLIP model '\(name)' not found: give --model a directory with config.json and "
+          + "model.safetensors, or a .safetensors file")
+    }
+    let model: CLIPModel
+    var tokenizer: CLIPTokenizer
+    if isDirectory.boolValue {
+      model = try CLIPModel.load(directory: name)
+      let merges = name + "/merges.txt"
+      tokenizer =
+        try FileManager.default.fileExists(atPath: merges)
+        ? CLIPTokenizer(mergesFile: merges) : .bundled()
+    } else {
+      model = try CLIPModel.load(file: name)
+      tokenizer = try .bundled()
+    }
+    return CLIPFeatureModel(model: model, tokenizer: tokenizer)
   }
 }

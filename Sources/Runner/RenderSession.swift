@@ -147,9 +147,16 @@ public struct RenderSession {
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
-      if verbosity >= 1, let r = last, isLast || now.timeIntervalSince(lastProgress) >= 0.25 {
-        lastProgress = now
-        log("\r" + progressLine(r, start: start, now: now) + (isLast ? "\n" : ""))
+      if verbosity >= 1, let r = last {
+        // A live line on a terminal; otherwise a plain line every 10 s and at the end.
+        let terminal = isatty(2) == 1
+        if terminal && (isLast || now.timeIntervalSince(lastProgress) >= 0.25) {
+          lastProgress = now
+          log("\r" + progressLine(r, start: start, now: now) + (isLast ? "\n" : ""))
+        } else if !terminal && (isLast || now.timeIntervalSince(lastProgress) >= 10) {
+          lastProgress = now
+          log(progressLine(r, start: start, now: now) + "\n")
+        }
       }
     }
     try save(last: last, start: start, note: nil)

@@ -5,7 +5,9 @@ import PipelineKit
 /// empty lists — YAML that reproduces the run when fed back in.
 public enum ResolvedConfig {
   /// The sidecar configuration for a run of `experiment` loaded from `root`.
-  public static func complete(_ root: ConfigNode, experiment e: Experiment, seed: UInt64, output: String) -> ConfigNode {
+  public static func complete(
+    _ root: ConfigNode, experiment e: Experiment, seed: UInt64, output: String
+  ) -> ConfigNode {
     let here = SourceLocation.synthetic("<resolved>")
     func node(_ v: ConfigValue) -> ConfigNode { ConfigNode(v, at: here) }
     func list(_ values: [ConfigValue]) -> ConfigNode { node(.sequence(values.map(node))) }

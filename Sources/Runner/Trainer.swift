@@ -17,6 +17,10 @@ public struct EpochReport: Sendable {
   public var learningRate: Double
   /// Number of CLIP views this epoch.
   public var views: Int
+  /// Wall-clock seconds of the whole epoch.
+  public var seconds: Double = 0
+  /// Of which inside CLIP's image forward and backward passes.
+  public var clipSeconds: Double = 0
 }
 
 /// CLIPig's training loop (spec §8): owns the pixels, the optimizer and the targets' features,
@@ -149,6 +153,12 @@ public final class Trainer {
   /// Runs epoch `epoch` (spec §8.3) and returns what it did.
   @discardableResult
   public func step(epoch: Int) throws -> EpochReport {
+    let clock = ContinuousClock()
+    let started = clock.now
+    var clipTime = Duration.zero
+    func seconds(_ d: Duration) -> Double {
+      Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
     var context = Self.timeContext(experiment: experiment, epoch: epoch)
     var epochRandom = random.fork(UInt64(epoch) &+ 1)
     // Resolution schedule: resize the raw pixels and reset the optimizer on change.
@@ -209,10 +219,16 @@ public final class Trainer {
       epoch: epoch, t: context.t, loss: 0,
       similarities: experiment.targets.map { [Double?](repeating: nil, count: $0.features.count) },
       resolution: (w, h), learningRate: lr, views: views.count)
-    guard !views.isEmpty else { return report }
+    guard !views.isEmpty else {
+      report.seconds = seconds(clock.now - started)
+      return report
+    }
 
     let batch = Tensor.stack(views.map(\.image))
-    let raw = try model.encodeImages(CLIPNormalization.apply(batch))  // (N, D)
+    let normalized = CLIPNormalization.apply(batch)
+    let forwardStart = clock.now
+    let raw = try model.encodeImages(normalized)  // (N, D)
+    clipTime += clock.now - forwardStart
     let d = model.featureCount
     var dRaw = Tensor(shape: raw.shape)
     var dViews = [Tensor?](repeating: nil, count: views.count)
@@ -306,10 +322,17 @@ public final class Trainer {
         report.similarities[ti][fi] = simSums[ti][fi] / simCounts[ti][fi]
       }
     }
-    guard totalLoss != 0 else { return report }
+    guard totalLoss != 0 else {
+      report.seconds = seconds(clock.now - started)
+      report.clipSeconds = seconds(clipTime)
+      return report
+    }
 
     // Backward: features → CLIP → normalisation → views → transforms → clamp → pixels.
-    let dBatch = CLIPNormalization.pullback(try model.backward(dRaw))  // (N, 3, S, S)
+    let backwardStart = clock.now
+    let dImages = try model.backward(dRaw)
+    clipTime += clock.now - backwardStart
+    let dBatch = CLIPNormalization.pullback(dImages)  // (N, 3, S, S)
     var dCurrent = Tensor(shape: current.shape)
     for (vi, view) in views.enumerated() {
       var dv = dBatch.view(vi)
@@ -321,6 +344,8 @@ public final class Trainer {
     var p = pixels.scalars
     optimizer.update(&p, gradient: dPixels.scalars, lr: lr)
     pixels = Tensor(shape: pixels.shape, scalars: p)
+    report.seconds = seconds(clock.now - started)
+    report.clipSeconds = seconds(clipTime)
     return report
   }
 

@@ -11,6 +11,7 @@ struct Clipig: AsyncParsableCommand {
       ScheduleCommand.self,
       PreviewCommand.self,
       ExprCommand.self,
+      DocsCommand.self,
       Bench.self,
     ])
 }
@@ -22,5 +23,6 @@ struct Bench: AsyncParsableCommand {
     subcommands: [
       BenchExpr.self,
       BenchStages.self,
+      BenchRender.self,
     ])
 }

@@ -1,0 +1,30 @@
+/// One zero-initialised Float32 allocation carved into named buffers (llm.c's activation
+/// memory): sized once for a batch shape, reused by every step.
+final class Arena {
+  private(set) var base: UnsafeMutablePointer<Float>
+  let count: Int
+
+  /// Allocates room for buffers of the given element counts; returns their offsets.
+  init(sizes: [Int]) {
+    count = sizes.reduce(0, +)
+    base = .allocate(capacity: max(1, count))
+    base.initialize(repeating: 0, count: max(1, count))
+  }
+
+  deinit { base.deallocate() }
+}
+
+/// Hands out consecutive slices of an arena while sizes are being planned.
+struct ArenaPlan {
+  private(set) var sizes = [Int]()
+  private(set) var total = 0
+
+  /// Reserves `count` floats; returns their offset. Offsets are rounded to 16 floats (64 bytes).
+  mutating func reserve(_ count: Int) -> Int {
+    let offset = total
+    let padded = (count + 15) / 16 * 16
+    sizes.append(padded)
+    total += padded
+    return offset
+  }
+}

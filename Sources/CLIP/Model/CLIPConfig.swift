@@ -1,0 +1,194 @@
+import Foundation
+
+/// Shapes and hyper-parameters of a CLIP model (OpenAI's ViT architecture).
+public struct CLIPConfig: Sendable, Equatable, Hashable {
+  /// The MLP non-linearity inside the transformer blocks.
+  public enum Activation: String, Sendable, Hashable {
+    /// x · σ(1.702 x), OpenAI's CLIP.
+    case quickGELU = "quick_gelu"
+    /// The exact (erf) GELU some later CLIP-architecture models use.
+    case gelu
+  }
+
+  /// The image tower.
+  public struct Vision: Sendable, Equatable, Hashable {
+    /// Input side in pixels (square).
+    public var imageSize: Int
+    /// Patch side in pixels (the patch-embedding convolution's kernel and stride).
+    public var patchSize: Int
+    /// Residual stream width.
+    public var width: Int
+    /// Number of residual attention blocks.
+    public var layers: Int
+    /// Attention heads per block.
+    public var heads: Int
+    /// Hidden width of each block's MLP.
+    public var mlpWidth: Int
+
+    /// Patches per side.
+    public var grid: Int { imageSize / patchSize }
+    /// Tokens per image: the class token plus one per patch.
+    public var tokens: Int { grid * grid + 1 }
+
+    /// Creates a vision configuration; `mlpWidth` defaults to 4 × width.
+    public init(
+      imageSize: Int, patchSize: Int, width: Int, layers: Int, heads: Int, mlpWidth: Int? = nil
+    ) {
+      self.imageSize = imageSize
+      self.patchSize = patchSize
+      self.width = width
+      self.layers = layers
+      self.heads = heads
+      self.mlpWidth = mlpWidth ?? 4 * width
+    }
+  }
+
+  /// The text tower.
+  public struct Text: Sendable, Equatable, Hashable {
+    /// Token vocabulary size (49408 with CLIP's BPE).
+    public var vocabularySize: Int
+    /// Maximum tokens per prompt (77).
+    public var contextLength: Int
+    /// Residual stream width.
+    public var width: Int
+    /// Number of residual attention blocks.
+    public var layers: Int
+    /// Attention heads per block.
+    public var heads: Int
+    /// Hidden width of each block's MLP.
+    public var mlpWidth: Int
+
+    /// Creates a text configuration; `mlpWidth` defaults to 4 × width.
+    public init(
+      vocabularySize: Int = 49408, contextLength: Int = 77, width: Int, layers: Int, heads: Int,
+      mlpWidth: Int? = nil
+    ) {
+      self.vocabularySize = vocabularySize
+      self.contextLength = contextLength
+      self.width = width
+      self.layers = layers
+      self.heads = heads
+      self.mlpWidth = mlpWidth ?? 4 * width
+    }
+  }
+
+  /// The image tower's shapes.
+  public var vision: Vision
+  /// The text tower's shapes.
+  public var text: Text
+  /// Dimension of the joint feature space both towers project to.
+  public var embedDimension: Int
+  /// Layer-norm epsilon (1e-5 in CLIP).
+  public var layerNormEpsilon: Float
+  /// MLP activation.
+  public var activation: Activation
+
+  /// Creates a configuration.
+  public init(
+    vision: Vision, text: Text, embedDimension: Int, layerNormEpsilon: Float = 1e-5,
+    activation: Activation = .quickGELU
+  ) {
+    self.vision = vision
+    self.text = text
+    self.embedDimension = embedDimension
+    self.layerNormEpsilon = layerNormEpsilon
+    self.activation = activation
+  }
+
+  /// OpenAI's ViT-B/32.
+  public static let vitB32 = CLIPConfig(
+    vision: Vision(imageSize: 224, patchSize: 32, width: 768, layers: 12, heads: 12),
+    text: Text(width: 512, layers: 12, heads: 8), embedDimension: 512)
+  /// OpenAI's ViT-B/16.
+  public static let vitB16 = CLIPConfig(
+    vision: Vision(imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12),
+    text: Text(width: 512, layers: 12, heads: 8), embedDimension: 512)
+  /// OpenAI's ViT-L/14.
+  public static let vitL14 = CLIPConfig(
+    vision: Vision(imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16),
+    text: Text(width: 768, layers: 12, heads: 12), embedDimension: 768)
+
+  /// Checks the shapes are usable (positive sizes, heads dividing widths, whole patches).
+  public func validate(source: String) throws {
+    func check(_ ok: Bool, _ reason: String) throws {
+      if !ok { throw CLIPError.config(path: source, reason: reason) }
+    }
+    let v = vision
+    let t = text
+    try check(
+      [v.imageSize, v.patchSize, v.width, v.layers, v.heads, v.mlpWidth].allSatisfy { $0 > 0 },
+      "vision sizes must be positive")
+    try check(
+      [t.vocabularySize, t.contextLength, t.width, t.layers, t.heads, t.mlpWidth].allSatisfy {
+        $0 > 0
+      }, "text sizes must be positive")
+    try check(embedDimension > 0, "projection dimension must be positive")
+    try check(v.width % v.heads == 0, "vision width \(v.width) not divisible by \(v.heads) heads")
+    try check(t.width % t.heads == 0, "text width \(t.width) not divisible by \(t.heads) heads")
+    try check(
+      v.imageSize % v.patchSize == 0,
+      "image size \(v.imageSize) is not a multiple of patch size \(v.patchSize)")
+    try check(layerNormEpsilon > 0 && layerNormEpsilon.isFinite, "layer_norm_eps must be positive")
+    // Bound the sizes so arithmetic on them cannot overflow (L/14@336 is far below these).
+    try check(
+      v.imageSize <= 4096 && v.width <= 16384 && v.layers <= 256 && v.mlpWidth <= 65536
+        && t.width <= 16384 && t.layers <= 256 && t.mlpWidth <= 65536
+        && t.vocabularySize <= 1 << 22 && t.contextLength <= 4096 && embedDimension <= 16384,
+      "model sizes are implausibly large")
+  }
+
+  /// Reads a Hugging Face `config.json` (`CLIPModel`: `text_config`, `vision_config`,
+  /// `projection_dim`); missing keys take Hugging Face's defaults, which are ViT-B/32's.
+  public static func huggingFace(json data: Data, source: String) throws -> CLIPConfig {
+    guard let root = JSONValue.parse(data), case .object = root else {
+      throw CLIPError.config(path: source, reason: "not a JSON object")
+    }
+    func int(_ object: JSONValue?, _ key: String, _ fallback: Int) throws -> Int {
+      guard let v = object?[key] else { return fallback }
+      guard let i = v.intValue else {
+        throw CLIPError.config(path: source, reason: "'\(key)' must be an integer")
+      }
+      return i
+    }
+    let tc = root["text_config"]
+    let vc = root["vision_config"]
+    let projection = try int(root, "projection_dim", 512)
+    var config = CLIPConfig(
+      vision: Vision(
+        imageSize: try int(vc, "image_size", 224), patchSize: try int(vc, "patch_size", 32),
+        width: try int(vc, "hidden_size", 768), layers: try int(vc, "num_hidden_layers", 12),
+        heads: try int(vc, "num_attention_heads", 12),
+        mlpWidth: try int(vc, "intermediate_size", 3072)),
+      text: Text(
+        vocabularySize: try int(tc, "vocab_size", 49408),
+        contextLength: try int(tc, "max_position_embeddings", 77),
+        width: try int(tc, "hidden_size", 512), layers: try int(tc, "num_hidden_layers", 12),
+        heads: try int(tc, "num_attention_heads", 8),
+        mlpWidth: try int(tc, "intermediate_size", 2048)),
+      embedDimension: projection)
+    if let channels = vc?["num_channels"], channels.intValue != 3 {
+      throw CLIPError.config(path: source, reason: "only 3-channel images are supported")
+    }
+    for tower in [vc, tc] {
+      if let eps = tower?["layer_norm_eps"] {
+        guard let e = eps.doubleValue else {
+          throw CLIPError.config(path: source, reason: "'layer_norm_eps' must be a number")
+        }
+        config.layerNormEpsilon = Float(e)
+      }
+    }
+    let acts = [vc?["hidden_act"], tc?["hidden_act"]].compactMap { $0 }
+    for act in acts {
+      guard let name = act.stringValue, let a = Activation(rawValue: name) else {
+        throw CLIPError.config(
+          path: source, reason: "unsupported hidden_act (quick_gelu and gelu are supported)")
+      }
+      if a != acts.first.flatMap({ $0.stringValue }).flatMap(Activation.init) {
+        throw CLIPError.config(path: source, reason: "towers with different activations")
+      }
+      config.activation = a
+    }
+    try config.validate(source: source)
+    return config
+  }
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+/// A CLIP model: configuration plus the weights of the towers that were loaded.
+public struct CLIPModel: Sendable {
+  /// Which towers to load (the runner needs the text tower only while encoding prompts).
+  public struct Parts: OptionSet, Sendable {
+    /// Raw bit set.
+    public let rawValue: Int
+    /// Creates a set from raw bits.
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// The image tower.
+    public static let vision = Parts(rawValue: 1)
+    /// The text tower.
+    public static let text = Parts(rawValue: 2)
+    /// Both towers.
+    public static let all: Parts = [.vision, .text]
+  }
+
+  /// Shapes and hyper-parameters.
+  public let config: CLIPConfig
+  /// The image tower, when loaded.
+  public let vision: VisionTower?
+  /// The text tower, when loaded.
+  public let text: TextTower?
+
+  /// Loads a Hugging Face model directory: `config.json` (optional; inferred from the tensor
+  /// shapes when absent) and `model.safetensors` (or the directory's only `.safetensors` file).
+  public static func load(directory: String, parts: Parts = .all) throws -> CLIPModel {
+    let fm = FileManager.default
+    let dir = URL(fileURLWithPath: directory)
+    var weights = dir.appendingPathComponent("model.safetensors").path
+    if !fm.fileExists(atPath: weights) {
+      let names = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+      let candidates = names.filter { $0.hasSuffix(".safetensors") }.sorted()
+      guard candidates.count == 1 else {
+        throw CLIPError.unreadable(
+          path: directory,
+          reason: candidates.isEmpty
+            ? "no model.safetensors in the directory"
+            : "several .safetensors files and no model.safetensors")
+      }
+      weights = dir.appendingPathComponent(candidates[0]).path
+    }
+    let configPath = dir.appendingPathComponent("config.json").path
+    var config: CLIPConfig?
+    if fm.fileExists(atPath: configPath) {
+      let data = try Data(contentsOf: URL(fileURLWithPath: configPath))
+      config = try CLIPConfig.huggingFace(json: data, source: configPath)
+    }
+    return try load(file: weights, config: config, parts: parts)
+  }
+
+  /// Loads a safetensors checkpoint with Hugging Face or OpenAI/open_clip tensor names, fp32,
+  /// fp16 or bf16. Without `config` the shapes are inferred from the tensors (heads = width/64,
+  /// as OpenAI's loader assumes); with it every tensor's shape is checked against it.
+  public static func load(file path: String, config: CLIPConfig? = nil, parts: Parts = .all)
+    throws -> CLIPModel
+  {
+    let file = try SafeTensorsFile(path: path)
+    let naming = try detectNaming(file)
+    let config = try config ?? inferConfig(file, naming: naming)
+    try config.validate(source: path)
+    var vision: VisionTower?
+    var text: TextTower?
+    if parts.contains(.vision) {
+      let tower = VisionTower(config: config)
+      try tower.storage.load(tower.specs, from: file, naming: naming)
+      vision = tower
+    }
+    if parts.contains(.text) {
+      let tower = TextTower(config: config)
+      try tower.storage.load(tower.specs, from: file, naming: naming)
+      text = tower
+    }
+    return CLIPModel(config: config, vision: vision, text: text)
+  }
+
+  /// A model of the given shapes with weights from `DeterministicWeights` (benchmarks and
+  /// full-size checks against the PyTorch script).
+  public static func deterministic(_ config: CLIPConfig, seed: UInt64 = 0, parts: Parts = .all)
+    -> CLIPModel
+  {
+    var vision: VisionTower?
+    var text: TextTower?
+    if parts.contains(.vision) {
+      let tower = VisionTower(config: config)
+      tower.storage.fillDeterministic(
+        tower.specs, seed: seed, firstTensor: DeterministicWeights.visionTensorBase)
+      vision = tower
+    }
+    if parts.contains(.text) {
+      let tower = TextTower(config: config)
+      tower.storage.fillDeterministic(
+        tower.specs, seed: seed, firstTensor: DeterministicWeights.textTensorBase)
+      text = tower
+    }
+    return CLIPModel(config: config, vision: vision, text: text)
+  }
+
+  /// Creates a model from towers built for `config`.
+  public init(config: CLIPConfig, vision: VisionTower?, text: TextTower?) {
+    self.config = config
+    self.vision = vision
+    self.text = text
+  }
+
+  /// Text features (E) of a tokenized prompt; throws if the text tower was not loaded.
+  public func encodeText(_ tokens: [Int32]) throws -> [Float] {
+    guard let text else { throw CLIPError.invalidInput("the text tower was not loaded") }
+    return try text.encode(tokens: tokens)
+  }
+
+  /// A workspace for batches of up to `capacity` images; nil if the image tower was not loaded.
+  public func makeImageEncoder(capacity: Int, normalizesInput: Bool = true) -> ImageEncoder? {
+    vision.map { ImageEncoder(tower: $0, capacity: capacity, normalizesInput: normalizesInput) }
+  }
+
+  // MARK: Checkpoint inspection
+
+  static func detectNaming(_ file: SafeTensorsFile) throws -> CheckpointNaming {
+    let keys = file.entries.keys
+    if keys.contains(where: { $0.hasPrefix("vision_model.") || $0.hasPrefix("text_model.") }) {
+      return .huggingFace
+    }
+    if keys.contains(where: { $0.hasPrefix("visual.") || $0 == "token_embedding.weight" }) {
+      return .openAI
+    }
+    throw CLIPError.config(
+      path: file.path,
+      reason: "no CLIP tensors found (expected Hugging Face or OpenAI/open_clip names)")
+  }
+
+  /// Reads the shapes a config must have from the tensors of `file`.
+  static func inferConfig(_ file: SafeTensorsFile, naming: CheckpointNaming) throws -> CLIPConfig {
+    func shape(_ name: String) throws -> [Int] { try file.entry(name).shape }
+    func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
+    func countLayers(_ prefix: String, _ suffix: String) -> Int {
+      var n = 0
+      while file.entries[prefix + "\(n)." + suffix] != nil { n += 1 }
+      return n
+    }
+    let hf = naming == .huggingFace
+    // Vision.
+    let conv = try shape(
+      hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight")
+    let posV = try shape(
+      hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding")
+    guard conv.count == 4, conv[1] == 3, conv[2] == conv[3], posV.count == 2 else {
+      throw fail("unexpected patch embedding \(conv) or positions \(posV)")
+    }
+    let width = conv[0]
+    let grid = Int(Double(max(0, posV[0] - 1)).squareRoot().rounded())
+    guard grid * grid + 1 == posV[0] else {
+      throw fail("\(posV[0]) vision positions is not a square grid plus the class token")
+    }
+    let vPrefix = hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks."
+    let vLayers = countLayers(vPrefix, hf ? "layer_norm1.weight" : "ln_1.weight")
+    let vMLP = try shape(vPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0]
+    let vProj = try shape(hf ? "visual_projection.weight" : "visual.proj")
+    guard vProj.count == 2 else { throw fail("projection is not a matrix") }
+    let embed = hf ? vProj[0] : vProj[1]
+    // Text (defaults if the file has no text tower).
+    var text = CLIPConfig.vitB32.text
+    let tokName = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"
+    if file.entries[tokName] != nil {
+      let tok = try shape(tokName)
+      let posT = try shape(
+        hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding")
+      let tPrefix = hf ? "text_model.encoder.layers." : "transformer.resblocks."
+      guard tok.count == 2, posT.count == 2 else { throw fail("unexpected text embeddings") }
+      text = CLIPConfig.Text(
+        vocabularySize: tok[0], contextLength: posT[0], width: tok[1],
+        layers: countLayers(tPrefix, hf ? "layer_norm1.weight" : "ln_1.weight"),
+        heads: max(1, tok[1] / 64),
+        mlpWidth: try shape(tPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0])
+    }
+    return CLIPConfig(
+      vision: .init(
+        imageSize: grid * conv[2], patchSize: conv[2], width: width, layers: vLayers,
+        heads: max(1, width / 64), mlpWidth: vMLP),
+      text: text, embedDimension: embed)
+  }
+}

@@ -1,0 +1,160 @@
+/// Parameter naming schemes of CLIP checkpoints.
+public enum CheckpointNaming: String, Sendable {
+  /// Hugging Face `CLIPModel` (`vision_model.encoder.layers.0.self_attn.q_proj.weight`, …).
+  case huggingFace
+  /// OpenAI's and open_clip's state dict (`visual.transformer.resblocks.0.attn.in_proj_weight`, …).
+  case openAI
+}
+
+/// Weights of CLIP's image tower (ViT): patch embedding, class token, positions, ln_pre,
+/// residual blocks, ln_post, projection. Immutable and shareable between encoders.
+public final class VisionTower: Sendable {
+  /// The model's configuration (the vision part, epsilon, activation and embed dimension apply).
+  public let config: CLIPConfig
+  let storage: ParameterStorage
+  let specs: [ParameterSpec]
+  let patch: Int  // (C, 3, p, p)
+  let classEmbedding: Int  // (C)
+  let positions: Int  // (T, C)
+  let lnPreWeight: Int
+  let lnPreBias: Int
+  let blocks: [BlockOffsets]
+  let lnPostWeight: Int
+  let lnPostBias: Int
+  let projection: Int  // (E, C)
+
+  /// Number of Float32 parameters.
+  public var parameterCount: Int { storage.count }
+
+  init(config: CLIPConfig) {
+    self.config = config
+    let v = config.vision
+    let c = v.width
+    var l = LayoutBuilder()
+    patch = l.add(
+      "patch", [c, 3, v.patchSize, v.patchSize], .weight(fanIn: 3 * v.patchSize * v.patchSize),
+      hf: .tensor("vision_model.embeddings.patch_embedding.weight"),
+      openAI: .tensor("visual.conv1.weight"))
+    classEmbedding = l.add(
+      "cls", [c], .embedding(scale: 0.5), hf: .tensor("vision_model.embeddings.class_embedding"),
+      openAI: .tensor("visual.class_embedding"))
+    positions = l.add(
+      "pos", [v.tokens, c], .embedding(scale: 0.25),
+      hf: .tensor("vision_model.embeddings.position_embedding.weight"),
+      openAI: .tensor("visual.positional_embedding"))
+    lnPreWeight = l.add(
+      "ln_pre.w", [c], .normWeight, hf: .tensor("vision_model.pre_layrnorm.weight"),
+      openAI: .tensor("visual.ln_pre.weight"))
+    lnPreBias = l.add(
+      "ln_pre.b", [c], .normBias, hf: .tensor("vision_model.pre_layrnorm.bias"),
+      openAI: .tensor("visual.ln_pre.bias"))
+    blocks = (0..<v.layers).map {
+      l.addBlock($0, width: c, mlp: v.mlpWidth, hf: "vision_model.", openAI: "visual.")
+    }
+    lnPostWeight = l.add(
+      "ln_post.w", [c], .normWeight, hf: .tensor("vision_model.post_layernorm.weight"),
+      openAI: .tensor("visual.ln_post.weight"))
+    lnPostBias = l.add(
+      "ln_post.b", [c], .normBias, hf: .tensor("vision_model.post_layernorm.bias"),
+      openAI: .tensor("visual.ln_post.bias"))
+    projection = l.add(
+      "proj", [config.embedDimension, c], .weight(fanIn: c),
+      hf: .tensor("visual_projection.weight"), openAI: .transposed("visual.proj"))
+    specs = l.specs
+    storage = ParameterStorage(count: l.total)
+  }
+
+  @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
+    UnsafePointer(storage.base + offset)
+  }
+}
+
+/// Weights of CLIP's text tower: token and position embeddings, causal residual blocks,
+/// ln_final, projection. Immutable and shareable.
+public final class TextTower: Sendable {
+  /// The model's configuration (the text part, epsilon, activation and embed dimension apply).
+  public let config: CLIPConfig
+  let storage: ParameterStorage
+  let specs: [ParameterSpec]
+  let tokenEmbedding: Int  // (V, C)
+  let positions: Int  // (ctx, C)
+  let blocks: [BlockOffsets]
+  let lnFinalWeight: Int
+  let lnFinalBias: Int
+  let projection: Int  // (E, C)
+
+  /// Number of Float32 parameters.
+  public var parameterCount: Int { storage.count }
+
+  init(config: CLIPConfig) {
+    self.config = config
+    let t = config.text
+    let c = t.width
+    var l = LayoutBuilder()
+    tokenEmbedding = l.add(
+      "token", [t.vocabularySize, c], .embedding(scale: 0.5),
+      hf: .tensor("text_model.embeddings.token_embedding.weight"),
+      openAI: .tensor("token_embedding.weight"))
+    positions = l.add(
+      "pos", [t.contextLength, c], .embedding(scale: 0.25),
+      hf: .tensor("text_model.embeddings.position_embedding.weight"),
+      openAI: .tensor("positional_embedding"))
+    blocks = (0..<t.layers).map {
+      l.addBlock($0, width: c, mlp: t.mlpWidth, hf: "text_model.", openAI: "")
+    }
+    lnFinalWeight = l.add(
+      "ln_final.w", [c], .normWeight, hf: .tensor("text_model.final_layer_norm.weight"),
+      openAI: .tensor("ln_final.weight"))
+    lnFinalBias = l.add(
+      "ln_final.b", [c], .normBias, hf: .tensor("text_model.final_layer_norm.bias"),
+      openAI: .tensor("ln_final.bias"))
+    projection = l.add(
+      "proj", [config.embedDimension, c], .weight(fanIn: c),
+      hf: .tensor("text_projection.weight"), openAI: .transposed("text_projection"))
+    specs = l.specs
+    storage = ParameterStorage(count: l.total)
+  }
+
+  @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
+    UnsafePointer(storage.base + offset)
+  }
+}
+
+extension ParameterStorage {
+  /// Reads every parameter in `specs` from `file` under `naming`, checking shapes.
+  func load(_ specs: [ParameterSpec], from file: SafeTensorsFile, naming: CheckpointNaming)
+    throws
+  {
+    for spec in specs {
+      let dst = UnsafeMutableBufferPointer(start: base + spec.offset, count: spec.count)
+      switch naming == .huggingFace ? spec.huggingFace : spec.openAI {
+      case .tensor(let name):
+        try file.read(name, expectedShape: spec.shape, into: dst)
+      case .rows(let names):
+        let part = spec.count / names.count
+        let partShape = [spec.shape[0] / names.count] + spec.shape.dropFirst()
+        for (i, name) in names.enumerated() {
+          try file.read(
+            name, expectedShape: partShape,
+            into: UnsafeMutableBufferPointer(rebasing: dst[(i * part)..<((i + 1) * part)]))
+        }
+      case .transposed(let name):
+        let (rows, cols) = (spec.shape[0], spec.shape[1])
+        var stored = [Float](repeating: 0, count: spec.count)
+        try stored.withUnsafeMutableBufferPointer {
+          try file.read(name, expectedShape: [cols, rows], into: $0)
+        }
+        for r in 0..<rows { for c in 0..<cols { dst[r * cols + c] = stored[c * rows + r] } }
+      }
+    }
+  }
+
+  /// Fills every parameter with the deterministic generator; tensor ids start at `firstTensor`.
+  func fillDeterministic(_ specs: [ParameterSpec], seed: UInt64, firstTensor: UInt64) {
+    for (i, spec) in specs.enumerated() {
+      DeterministicWeights.fill(
+        UnsafeMutableBufferPointer(start: base + spec.offset, count: spec.count), kind: spec.kind,
+        seed: seed, tensor: firstTensor + UInt64(i))
+    }
+  }
+}

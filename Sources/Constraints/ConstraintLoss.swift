@@ -1,0 +1,138 @@
+import PipelineKit
+
+/// A constraint's loss function (`loss`): the mean over all elements of the squared (`l2`,
+/// `mse`) or absolute (`l1`, `mae`) differences. Names are accepted in any case (CLIPig's were
+/// case-sensitive and only checked when first used; clipig checks them at load).
+public enum ConstraintLoss: String, Sendable {
+  /// Mean absolute difference.
+  case l1
+  /// Mean squared difference.
+  case l2
+
+  /// Reads `loss` (default `l2`).
+  public init(reading parameters: inout ParameterReader) throws(ConfigError) {
+    let p = try parameters.scalar(
+      "loss", String.self, default: "l2", doc: "l1/mae (mean absolute) or l2/mse (mean squared)")
+    let name = p.constantValue ?? p.description
+    switch name.lowercased() {
+    case "l1", "mae": self = .l1
+    case "l2", "mse": self = .l2
+    default:
+      throw ConfigError(
+        "unknown loss '\(name)'"
+          + Suggestions.didYouMean(name.lowercased(), among: ["l1", "mae", "l2", "mse"])
+          + "; valid: l1, mae, l2, mse",
+        at: p.location, path: p.path)
+    }
+  }
+
+  /// The loss of one difference: d² or |d|.
+  @inlinable
+  public func value(_ d: Double) -> Double {
+    switch self {
+    case .l1: abs(d)
+    case .l2: d * d
+    }
+  }
+
+  /// Its derivative: 2d or sign(d) (0 at 0, as PyTorch).
+  @inlinable
+  public func derivative(_ d: Double) -> Double {
+    switch self {
+    case .l1: d > 0 ? 1 : d < 0 ? -1 : 0
+    case .l2: 2 * d
+    }
+  }
+
+  /// factor · mean over `diff` of the loss, and the derivative of that with respect to each
+  /// element of `diff` (written to `gradient`, same length).
+  public func mean(_ diff: [Float], factor: Double, gradient: inout [Float]) -> Double {
+    precondition(gradient.count == diff.count)
+    guard !diff.isEmpty else { return 0 }
+    let n = Double(diff.count)
+    var total = 0.0
+    for i in diff.indices {
+      let d = Double(diff[i])
+      total += value(d)
+      gradient[i] = Float(factor * derivative(d) / n)
+    }
+    return factor * total / n
+  }
+}
+
+/// The `above`/`below` bounds of the mean, std, saturation, contrast and edge_mean constraints
+/// (spec §6.1) as one-sided hinges (spec §16.2): `above: a` penalises only channels whose
+/// value is below a, `below: b` only those above b:
+/// loss = F · (L(max(0, a − v)) + L(max(0, v − b))), L the mean over the channels of the loss
+/// function. CLIPig's terms were symmetric (both pulled v toward the bound from either side).
+public struct Bounds: Sendable {
+  /// Lower bound per channel.
+  public let above: [Param<Double>]?
+  /// Upper bound per channel.
+  public let below: [Param<Double>]?
+
+  /// Reads `above` and `below`; at least one must be given.
+  public init(reading parameters: inout ParameterReader, value: String) throws(ConfigError) {
+    above = try parameters.optionalList(
+      "above", Double.self, lengths: [3], doc: "penalise channels whose \(value) is below this")
+    below = try parameters.optionalList(
+      "below", Double.self, lengths: [3], doc: "penalise channels whose \(value) is above this")
+    if above == nil && below == nil {
+      // Point at a misspelt bound rather than only saying that none was given.
+      for entry in parameters.node.entries ?? [] {
+        let close = Suggestions.closest(to: entry.key, among: ["above", "below"])
+        if !close.isEmpty && entry.key != "above" && entry.key != "below" {
+          throw ConfigError(
+            "unknown parameter '\(entry.key)' (did you mean '\(close[0])'?); give 'above', 'below' or both",
+            at: entry.keyLocation, path: parameters.path + "." + entry.key)
+        }
+      }
+      throw ConfigError(
+        "give 'above', 'below' or both", at: parameters.node.location, path: parameters.path)
+    }
+  }
+
+  /// The loss for channel values `v`, times `factor`, and its derivative with respect to `v`.
+  public func loss(
+    _ v: [Double], function: ConstraintLoss, factor: Double, in context: inout StageContext
+  ) throws(StageError) -> (value: Double, dv: [Double]) {
+    var total = 0.0
+    var dv = [Double](repeating: 0, count: v.count)
+    let n = Double(v.count)
+    if let above {
+      let a = try context.values(above)
+      for c in v.indices {
+        let d = max(0, a[c % a.count] - v[c])
+        total += function.value(d) / n
+        if d > 0 { dv[c] -= factor * function.derivative(d) / n }
+      }
+    }
+    if let below {
+      let b = try context.values(below)
+      for c in v.indices {
+        let d = max(0, v[c] - b[c % b.count])
+        total += function.value(d) / n
+        if d > 0 { dv[c] += factor * function.derivative(d) / n }
+      }
+    }
+    return (factor * total, dv)
+  }
+}
+
+extension Bounds {
+  /// The constraint's output `[1]` for channel values `v` and its pullback, given the pullback
+  /// `vjp` from a cotangent of `v` to one of the image.
+  public func evaluate(
+    _ v: [Double], function: ConstraintLoss, factor: Double, in context: inout StageContext,
+    vjp: @escaping ([Double]) -> Tensor
+  ) throws(StageError) -> (value: Tensor, pullback: Pullback) {
+    let (value, dv) = try loss(v, function: function, factor: factor, in: &context)
+    return (
+      Tensor(scalar: Float(value)),
+      { dy in
+        let s = Double(dy.scalars[0])
+        return vjp(dv.map { $0 * s })
+      }
+    )
+  }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import CLIP
+import Foundation
+import PipelineKit
+import Runner
+
+/// `clipig bench render EXPERIMENT.yaml --epochs N`: seconds per epoch and the share spent
+/// outside CLIP's forward and backward passes (transforms, losses, optimizer, bookkeeping).
+struct BenchRender: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "render",
+    abstract: "Time render epochs of an experiment and the share spent outside CLIP.")
+
+  @Argument(help: "YAML experiment files, merged in order.")
+  var files: [String]
+
+  @Option(name: .shortAndLong, help: "Epochs to time (after one warm-up epoch).")
+  var epochs: Int = 5
+
+  @Option(help: "Start timing at this epoch (e.g. 150 to time method 2 at full resolution).")
+  var from: Int = 0
+
+  @Option(
+    help:
+      "CLIP model directory or .safetensors file (default: ViT-B/32 shapes with generated weights)."
+  )
+  var model: String?
+
+  func run() throws {
+    try reportingConfigErrors {
+      let experiment = try Experiment(try CLIRunner.loadConfig(files: files))
+      let featureModel: any FeatureModel
+      if let model {
+        featureModel = try ModelLoader.load(model)
+      } else {
+        // Timing does not depend on the weights' values: ViT-B/32 with generated weights.
+        featureModel = CLIPFeatureModel(model: .deterministic(.vitB32), tokenizer: try .bundled())
+      }
+      let trainer = try Trainer(experiment: experiment, model: featureModel, seed: 1)
+      let first = min(max(0, from), experiment.epochs - 1)
+      try trainer.step(epoch: first)  // warm-up: buffers, caches
+      var total = 0.0
+      var clip = 0.0
+      var views = 0
+      for k in 0..<epochs {
+        let r = try trainer.step(epoch: min(first + 1 + k, experiment.epochs - 1))
+        total += r.seconds
+        clip += r.clipSeconds
+        views = r.views
+      }
+      let perEpoch = total / Double(max(1, epochs))
+      print(
+        String(
+          format: "%d epochs from %d, %d views each: %.3f s/epoch", epochs, first + 1, views,
+          perEpoch))
+      print(
+        String(
+          format: "CLIP forward+backward %.3f s/epoch, outside CLIP %.3f s/epoch (%.1f %%)",
+          clip / Double(max(1, epochs)), (total - clip) / Double(max(1, epochs)),
+          100 * (total - clip) / max(total, 1e-12)))
+    }
+  }
+}

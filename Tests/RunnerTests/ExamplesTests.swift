@@ -1,0 +1,94 @@
+import Foundation
+import PipelineKit
+import Runner
+import Testing
+
+/// Paths inside the repository, found from this file.
+enum Repository {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let tinyModel = root.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path
+  static let examples = root.appendingPathComponent("Examples").path
+
+  static func temporaryDirectory() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "clipig-test-\(UUID().uuidString)"
+    ).path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+  }
+
+  static var exampleFiles: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: examples)) ?? []).filter {
+      $0.hasSuffix(".yaml")
+    }.sorted()
+  }
+}
+
+@Suite("Examples on the tiny test CLIP")
+struct ExamplesTests {
+  @Test func thereAreExamples() {
+    #expect(Repository.exampleFiles.count >= 8, "\(Repository.exampleFiles)")
+  }
+
+  @Test(arguments: Repository.exampleFiles)
+  func exampleRendersTwoEpochs(file: String) throws {
+    let dir = try Repository.temporaryDirectory()
+    var options = RenderOptions()
+    options.configFiles = [Repository.examples + "/" + file]
+    options.output = dir + "/"
+    options.epochs = 2
+    options.seed = 7
+    options.model = Repository.tinyModel
+    options.verbosity = 0
+    let outcome = try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
+    #expect(outcome == .finished)
+    let stem = String(file.dropLast(5))
+    let image = try PNG.read(path: "\(dir)/\(stem).png")
+    #expect(image.chw.c == 3 && image.chw.h > 0)
+    let yaml = try String(contentsOfFile: "\(dir)/\(stem).yaml", encoding: .utf8)
+    #expect(yaml.contains("# seed: 7"))
+    // The sidecar is a configuration that loads again.
+    _ = try Experiment(try YAML.parse(yaml, file: "\(stem).yaml"))
+  }
+}
+
+@Suite("Training with the tiny test CLIP")
+struct TinyCLIPTrainingTests {
+  static let config = """
+    epochs: 30
+    resolution: 32
+    optimizer: adam
+    learnrate: 2
+    init: {mean: 0.5, std: 0.1}
+    targets:
+      - batch_size: 2
+        features:
+          - text: a cat made of salami
+        transforms:
+          - noise: 0.02
+    """
+
+  @Test func similarityRisesOverThirtyEpochs() throws {
+    let model = try ModelLoader.load(Repository.tinyModel)
+    let trainer = try Trainer(
+      experiment: try Experiment(try YAML.parse(Self.config, file: "t.yaml")), model: model, seed: 2
+    )
+    var sims: [Double] = []
+    for epoch in 0..<30 { sims.append(try trainer.step(epoch: epoch).similarities[0][0] ?? .nan) }
+    #expect(sims.last! > sims.first! + 5, "\(sims)")
+  }
+
+  @Test func sameSeedIsBitIdentical() throws {
+    let e = try Experiment(try YAML.parse(Self.config, file: "t.yaml"))
+    var images: [[Float]] = []
+    for _ in 0..<2 {
+      let trainer = try Trainer(
+        experiment: e, model: try ModelLoader.load(Repository.tinyModel), seed: 4)
+      for epoch in 0..<3 { try trainer.step(epoch: epoch) }
+      images.append(trainer.pixels.scalars)
+    }
+    #expect(images[0] == images[1])
+  }
+}
