@@ -52,6 +52,7 @@ struct RenderCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
+    ProcessTuning.forLongComputations()
     try reportingConfigErrors { try render() }
   }
 
