@@ -12,6 +12,7 @@ struct Clipig: AsyncParsableCommand {
       PreviewCommand.self,
       ExprCommand.self,
       DocsCommand.self,
+      SimilarityCommand.self,
       Bench.self,
     ])
 }
@@ -21,6 +22,7 @@ struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure the speed of clipig's parts on this machine.",
     subcommands: [
+      BenchCLIP.self,
       BenchExpr.self,
       BenchStages.self,
       BenchRender.self,

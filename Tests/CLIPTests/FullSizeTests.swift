@@ -17,11 +17,13 @@ struct FullSizeTests {
       scalars: DeterministicWeights.values(
         count: n * 3 * 224 * 224, seed: 0, tensor: 20_000, scale: 0.5, offset: 0.5))
     let weights = Tensor(
-      shape: [n, 512], scalars: DeterministicWeights.values(count: n * 512, seed: 0, tensor: 20_001))
+      shape: [n, 512], scalars: DeterministicWeights.values(count: n * 512, seed: 0, tensor: 20_001)
+    )
     let features = encoder.forward(pixels)
     let block0 = encoder.blockOutput(0).scalars
     Comparison(
-      "B/32 after block 0 (every 101st)", stride(from: 0, to: block0.count, by: 101).map { block0[$0] },
+      "B/32 after block 0 (every 101st)",
+      stride(from: 0, to: block0.count, by: 101).map { block0[$0] },
       try ref.floats("block0_every_101st")
     ).check(maxRelative: 1e-5)
     Comparison("B/32 before projection", encoder.pooledOutput.scalars, try ref.floats("pooled"))
@@ -36,8 +38,10 @@ struct FullSizeTests {
     #expect(abs(loss - refLoss) < 1e-4 * max(1, abs(refLoss)))
     let grad = encoder.backward(pullback(weights)).scalars
     let sampled = stride(from: 0, to: grad.count, by: 17).map { grad[$0] }
-    let c = Comparison("B/32 d loss / d pixels (every 17th)", sampled, try ref.floats("pixel_grad_every_17th"))
-      .check(maxRelative: 1e-3)
+    let c = Comparison(
+      "B/32 d loss / d pixels (every 17th)", sampled, try ref.floats("pixel_grad_every_17th")
+    )
+    .check(maxRelative: 1e-3)
     #expect(c.cosine > 0.9999 && c.relativeNorm < 1e-3)
     let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     let probe = DeterministicWeights.values(count: grad.count, seed: 0, tensor: 20_002)

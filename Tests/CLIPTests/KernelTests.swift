@@ -205,12 +205,19 @@ func withPointers<R>(
     var out = [Float](repeating: 0, count: batch * c.queries * width)
     var probs = [Float](repeating: 0, count: batch * heads * c.queries * tokens)
     var qkv = qkv
+    var scratch = [Float](
+      repeating: .nan,
+      count: CLIPKernels.attentionScratchCount(
+        batch: batch, tokens: tokens, queries: c.queries, heads: heads, width: width))
     withPointers(&qkv) { q in
       withPointers(&out) { o in
         withPointers(&probs) { p in
-          CLIPKernels.attentionForward(
-            qkv: q, out: o, probs: p, batch: batch, tokens: tokens, queries: c.queries,
-            heads: heads, width: width, causal: c.causal)
+          withPointers(&scratch) { sp in
+            CLIPKernels.attentionForward(
+              qkv: q, out: o, probs: p, scratch: sp, batch: batch, tokens: tokens,
+              queries: c.queries,
+              heads: heads, width: width, causal: c.causal)
+          }
         }
       }
     }
@@ -263,14 +270,21 @@ func withPointers<R>(
       backward: { (v: [Float]) -> [Float] in
         var probs = Self.attention(qkv, c).probs
         var dqkv = [Float](repeating: 7, count: qkv.count)  // overwritten
+        var scratch = [Float](
+          repeating: .nan,
+          count: CLIPKernels.attentionScratchCount(
+            batch: batch, tokens: tokens, queries: c.queries, heads: heads, width: width))
         var (v, qkv) = (v, qkv)
         withPointers(&v) { vp in
           withPointers(&qkv) { qp in
             withPointers(&probs) { pp in
               withPointers(&dqkv) { dp in
-                CLIPKernels.attentionBackward(
-                  dOut: vp, qkv: qp, probs: pp, dQKV: dp, batch: batch, tokens: tokens,
-                  queries: c.queries, heads: heads, width: width, causal: c.causal)
+                withPointers(&scratch) { sp in
+                  CLIPKernels.attentionBackward(
+                    dOut: vp, qkv: qp, probs: pp, dQKV: dp, scratch: sp, batch: batch,
+                    tokens: tokens,
+                    queries: c.queries, heads: heads, width: width, causal: c.causal)
+                }
               }
             }
           }

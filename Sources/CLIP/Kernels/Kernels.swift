@@ -230,18 +230,30 @@ public enum CLIPKernels {
 
   // MARK: Attention
 
+  /// Floats of scratch memory `attentionForward`/`attentionBackward` need for these shapes.
+  public static func attentionScratchCount(
+    batch: Int, tokens: Int, queries: Int, heads: Int, width: Int
+  ) -> Int {
+    let tp = (tokens + 15) / 16 * 16
+    return batch * heads * (width / heads + queries) * tp
+  }
+
   /// Multi-head scaled dot-product attention on a packed `qkv` (batch, tokens, 3·width) buffer
   /// (query, key, value blocks of `width`, heads side by side in each).
   ///
   /// Only the first `queries` tokens are queried (1 for the vision tower's last block, whose
   /// other rows nobody reads). Writes `out` (batch, queries, width) and saves the softmax
-  /// `probs` (batch, heads, queries, tokens). `causal` masks keys after each query.
+  /// `probs` (batch, heads, queries, tokens). `causal` masks keys after each query. `scratch`
+  /// holds `attentionScratchCount(…)` floats. Each (image, head) task computes S = Q·Kᵀ and
+  /// O = P·V with register-blocked products (keys transposed into scratch).
   public static func attentionForward(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-    probs: UnsafeMutablePointer<Float>, batch: Int, tokens: Int, queries: Int, heads: Int,
-    width: Int, causal: Bool
+    probs: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
+    tokens: Int, queries: Int, heads: Int, width: Int, causal: Bool
   ) {
     let t = tokens
+    let tq = queries
+    let tp = (t + 15) / 16 * 16  // padded row length
     let c = width
     let hd = c / heads
     let scale = 1 / Float(hd).squareRoot()
@@ -249,25 +261,32 @@ public enum CLIPKernels {
       let b = task / heads
       let h = task % heads
       let base = qkv + b * t * 3 * c  // (T, 3C)
-      let p = probs + task * queries * t  // (Tq, T)
-      for i in 0..<queries {
-        let q = base + i * 3 * c + h * hd  // (hd)
-        let row = p + i * t  // (T)
+      let p = probs + task * tq * t  // (Tq, T)
+      let kt = scratch + task * (hd + tq) * tp  // (hd, Tp) keys transposed
+      let sc = kt + hd * tp  // (Tq, Tp) scores, then probabilities
+      for d in 0..<hd {
+        let row = kt + d * tp
+        for j in 0..<t { row[j] = base[j * 3 * c + c + h * hd + d] }
+        for j in t..<tp { row[j] = 0 }
+      }
+      SmallGEMM.multiply(
+        m: tq, n: tp, k: hd, a: base + h * hd, aRow: 3 * c, aCol: 1, b: kt, bRow: tp, c: sc,
+        cRow: tp, accumulate: false)
+      for i in 0..<tq {
+        let row = sc + i * tp
         let keys = causal ? i + 1 : t
         var maxS = -Float.infinity
         for j in 0..<keys {
-          let s = VectorMath.dot(q, base + j * 3 * c + c + h * hd, hd) * scale
-          row[j] = s
-          maxS = max(maxS, s)
+          row[j] *= scale
+          maxS = max(maxS, row[j])
         }
         softmaxInPlace(row, count: keys, max: maxS)
-        for j in keys..<t { row[j] = 0 }
-        let o = out + (b * queries + i) * c + h * hd  // (hd)
-        for d in 0..<hd { o[d] = 0 }
-        for j in 0..<keys {
-          VectorMath.axpy(row[j], base + j * 3 * c + 2 * c + h * hd, o, hd)
-        }
+        for j in keys..<tp { row[j] = 0 }
+        (p + i * t).update(from: row, count: t)
       }
+      SmallGEMM.multiply(
+        m: tq, n: hd, k: t, a: sc, aRow: tp, aCol: 1, b: base + 2 * c + h * hd, bRow: 3 * c,
+        c: out + b * tq * c + h * hd, cRow: c, accumulate: false)
     }
   }
 
@@ -297,12 +316,17 @@ public enum CLIPKernels {
   /// The input gradient of `attentionForward`: from dOut (batch, queries, width) and the saved
   /// `qkv` and `probs`, writes dQKV (batch, tokens, 3·width) — overwriting it; query rows at or
   /// after `queries` get zero.
+  ///
+  /// With dP = dO·Vᵀ and dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale, per (image, head):
+  /// dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q, all register-blocked products.
   public static func attentionBackward(
     dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-    dQKV: UnsafeMutablePointer<Float>, batch: Int, tokens: Int, queries: Int, heads: Int,
-    width: Int, causal: Bool
+    dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, batch: Int,
+    tokens: Int, queries: Int, heads: Int, width: Int, causal: Bool
   ) {
     let t = tokens
+    let tq = queries
+    let tp = (t + 15) / 16 * 16
     let c = width
     let hd = c / heads
     let scale = 1 / Float(hd).squareRoot()
@@ -311,39 +335,40 @@ public enum CLIPKernels {
       let h = task % heads
       let base = qkv + b * t * 3 * c  // (T, 3C)
       let dbase = dQKV + b * t * 3 * c  // (T, 3C)
-      let p = probs + task * queries * t  // (Tq, T)
-      for j in 0..<t {
-        let row = dbase + j * 3 * c
-        for d in 0..<hd {
-          row[h * hd + d] = 0
-          row[c + h * hd + d] = 0
-          row[2 * c + h * hd + d] = 0
-        }
+      let p = probs + task * tq * t  // (Tq, T)
+      let dO = dOut + b * tq * c + h * hd  // (Tq, hd), row stride C
+      let vt = scratch + task * (hd + tq) * tp  // (hd, Tp) values transposed
+      let ds = vt + hd * tp  // (Tq, Tp) dP, then dS
+      for d in 0..<hd {
+        let row = vt + d * tp
+        for j in 0..<t { row[j] = base[j * 3 * c + 2 * c + h * hd + d] }
+        for j in t..<tp { row[j] = 0 }
       }
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: t) { dpBuffer in
-        guard let dp = dpBuffer.baseAddress else { return }  // (T)
-        for i in 0..<queries {
-          let keys = causal ? i + 1 : t
-          let dO = dOut + (b * queries + i) * c + h * hd  // (hd)
-          let row = p + i * t  // (T)
-          // dP_ij = dO_i · v_j ;  dV_j += P_ij dO_i
-          var dot: Float = 0
-          for j in 0..<keys {
-            let v = base + j * 3 * c + 2 * c + h * hd
-            dp[j] = VectorMath.dot(dO, v, hd)
-            dot += row[j] * dp[j]
-            VectorMath.axpy(row[j], dO, dbase + j * 3 * c + 2 * c + h * hd, hd)
-          }
-          // dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik) ; dQ_i = scale Σ_j dS_ij k_j ; dK_j += scale dS_ij q_i
-          let q = base + i * 3 * c + h * hd
-          let dq = dbase + i * 3 * c + h * hd
-          for j in 0..<keys {
-            let ds = row[j] * (dp[j] - dot) * scale
-            VectorMath.axpy(ds, base + j * 3 * c + c + h * hd, dq, hd)
-            VectorMath.axpy(ds, q, dbase + j * 3 * c + c + h * hd, hd)
-          }
-        }
+      SmallGEMM.multiply(
+        m: tq, n: tp, k: hd, a: dO, aRow: c, aCol: 1, b: vt, bRow: tp, c: ds, cRow: tp,
+        accumulate: false)
+      for i in 0..<tq {
+        let keys = causal ? i + 1 : t
+        let row = ds + i * tp
+        let pr = p + i * t
+        var dot: Float = 0
+        for j in 0..<keys { dot += pr[j] * row[j] }
+        for j in 0..<keys { row[j] = pr[j] * (row[j] - dot) * scale }
+        for j in keys..<tp { row[j] = 0 }
       }
+      // dV = Pᵀ·dO (T, hd)
+      SmallGEMM.multiply(
+        m: t, n: hd, k: tq, a: p, aRow: 1, aCol: t, b: dO, bRow: c, c: dbase + 2 * c + h * hd,
+        cRow: 3 * c, accumulate: false)
+      // dQ = dS·K (Tq, hd); rows after the queries are zero
+      SmallGEMM.multiply(
+        m: tq, n: hd, k: t, a: ds, aRow: tp, aCol: 1, b: base + c + h * hd, bRow: 3 * c,
+        c: dbase + h * hd, cRow: 3 * c, accumulate: false)
+      for j in tq..<t { (dbase + j * 3 * c + h * hd).update(repeating: 0, count: hd) }
+      // dK = dSᵀ·Q (T, hd)
+      SmallGEMM.multiply(
+        m: t, n: hd, k: tq, a: ds, aRow: 1, aCol: tp, b: base + h * hd, bRow: 3 * c,
+        c: dbase + c + h * hd, cRow: 3 * c, accumulate: false)
     }
   }
 

@@ -63,6 +63,7 @@ public final class ImageEncoder {
   private var dQKV = 0  // (B, T, 3C)
   private var dSmall = 0  // (B, C) dPooled
   private var dMid = 0  // (B, C)
+  private var attentionScratch = 0  // per (image, head) task
 
   /// Bytes held by the activation arena.
   public var arenaBytes: Int { arena.count * MemoryLayout<Float>.size }
@@ -118,6 +119,8 @@ public final class ImageEncoder {
     dQKV = plan.reserve(b * t * 3 * c)
     dSmall = plan.reserve(b * c)
     dMid = plan.reserve(b * c)
+    attentionScratch = plan.reserve(
+      CLIPKernels.attentionScratchCount(batch: b, tokens: t, queries: t, heads: heads, width: c))
     arena = Arena(sizes: plan.sizes)
   }
 
@@ -191,7 +194,8 @@ public final class ImageEncoder {
         inWidth: c, outWidth: 3 * c)
       let attn = buf(scratchAttn)  // (B, Tq, C)
       CLIPKernels.attentionForward(
-        qkv: buf(L.qkv), out: attn, probs: buf(L.probs), batch: n, tokens: t, queries: tq,
+        qkv: buf(L.qkv), out: attn, probs: buf(L.probs), scratch: buf(attentionScratch), batch: n,
+        tokens: t, queries: tq,
         heads: heads, width: c, causal: false)
       // mid = r (query rows) + attn · Woutᵀ + b
       let mid = buf(L.mid)  // (B, Tq, C)
@@ -299,7 +303,8 @@ public final class ImageEncoder {
         dOut: dOut, weight: tower.p(w.outWeight), dX: dAttn, rows: n * tq, inWidth: c,
         outWidth: c, accumulate: false)
       CLIPKernels.attentionBackward(
-        dOut: dAttn, qkv: buf(L.qkv), probs: buf(L.probs), dQKV: buf(dQKV), batch: n, tokens: t,
+        dOut: dAttn, qkv: buf(L.qkv), probs: buf(L.probs), dQKV: buf(dQKV),
+        scratch: buf(attentionScratch), batch: n, tokens: t,
         queries: tq, heads: heads, width: c, causal: false)
       CLIPKernels.linearBackward(
         dOut: buf(dQKV), weight: tower.p(w.qkvWeight), dX: dA, rows: n * t, inWidth: c,

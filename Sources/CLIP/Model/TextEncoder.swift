@@ -32,6 +32,9 @@ extension TextTower {
     let meanOffset = plan.reserve(n)
     let rstdOffset = plan.reserve(n)
     let featureOffset = plan.reserve(e)  // (E)
+    let scratchOffset = plan.reserve(
+      CLIPKernels.attentionScratchCount(batch: 1, tokens: n, queries: n, heads: cfg.heads, width: c)
+    )
     let arena = Arena(sizes: plan.sizes)
     let base = arena.base
     let (x, a, q, pr, at, h) = (
@@ -54,7 +57,8 @@ extension TextTower {
         x: a, weight: p(w.qkvWeight), bias: p(w.qkvBias), out: q, rows: n, inWidth: c,
         outWidth: 3 * c)
       CLIPKernels.attentionForward(
-        qkv: q, out: at, probs: pr, batch: 1, tokens: n, queries: n, heads: cfg.heads, width: c,
+        qkv: q, out: at, probs: pr, scratch: base + scratchOffset, batch: 1, tokens: n, queries: n,
+        heads: cfg.heads, width: c,
         causal: true)
       CLIPKernels.linearForward(
         x: at, weight: p(w.outWeight), bias: p(w.outBias), out: x, rows: n, inWidth: c,

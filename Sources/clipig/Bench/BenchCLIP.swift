@@ -1,0 +1,258 @@
+import ArgumentParser
+import CLIP
+import Foundation
+import PipelineKit
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `clipig bench clip`: seconds per training step of the CLIP image tower (forward + backward
+/// to the pixels) at 224², its GFLOP/s, and the fraction of this machine's sgemm peak.
+struct BenchCLIP: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "clip",
+    abstract: "Time CLIP's image tower: forward + backward to the pixels for a batch at 224².",
+    discussion: """
+      Uses ViT-B/32 shapes with deterministic weights unless --model names a model directory or
+      safetensors file. The sgemm peak is measured first on this machine; the step's GFLOP/s
+      are counted from the model's shapes (the full forward, and the backward's input-gradient
+      GEMMs and attention), so they compare directly with a framework computing the same step.
+      """)
+
+  @Option(help: "Images per batch.")
+  var batch = 10
+
+  @Option(help: "Timed steps (after one warm-up step).")
+  var steps = 5
+
+  @Option(help: "Threads for OpenBLAS and clipig's parallel loops (default: all cores).")
+  var threads: Int?
+
+  @Option(
+    help: "A CLIP model directory or .safetensors file instead of generated ViT-B/32 weights.")
+  var model: String?
+
+  @Flag(help: "Also time each kernel alone at the model's shapes (per layer, whole batch).")
+  var kernels = false
+
+  func validate() throws {
+    guard batch >= 1, steps >= 1 else { throw ValidationError("--batch and --steps must be ≥ 1") }
+  }
+
+  func run() throws {
+    BLAS.setThreadCount(threads ?? ProcessorCount.active)
+    print("threads: \(BLAS.threadCount) (OpenBLAS), \(ProcessorCount.active) cores")
+    let peak = Self.measureSgemmPeak()
+    print(
+      String(format: "sgemm peak: %.1f GFLOP/s (best of square and CLIP-shaped products)", peak))
+
+    let clip: CLIPModel
+    if let model {
+      var isDirectory: ObjCBool = false
+      _ = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+      clip =
+        try isDirectory.boolValue
+        ? CLIPModel.load(directory: model, parts: .vision)
+        : CLIPModel.load(file: model, parts: .vision)
+    } else {
+      clip = CLIPModel.deterministic(.vitB32, parts: .vision)
+    }
+    guard let encoder = clip.makeImageEncoder(capacity: batch) else {
+      throw ValidationError("the model has no image tower")
+    }
+    let v = clip.config.vision
+    let size = v.imageSize
+    let pixels = Tensor(
+      shape: [batch, 3, size, size],
+      scalars: DeterministicWeights.values(
+        count: batch * 3 * size * size, seed: 1, tensor: 20_000, scale: 0.5, offset: 0.5))
+    let dFeatures = Tensor(
+      shape: [batch, clip.config.embedDimension],
+      scalars: DeterministicWeights.values(
+        count: batch * clip.config.embedDimension, seed: 1, tensor: 20_001))
+    var dPixels = Tensor(shape: [batch, 3, size, size])
+
+    let flops = Self.stepFlops(clip.config, batch: batch)
+    print(
+      String(
+        format:
+          "model: %d px, patch %d, width %d, %d layers; batch %d; step %.1f GFLOP (forward %.1f)",
+        size, v.patchSize, v.width, v.layers, batch, flops.step / 1e9, flops.forward / 1e9))
+
+    // Warm-up, then timed steps.
+    _ = encoder.forward(pixels)
+    encoder.backward(dFeatures, into: &dPixels)
+    var forwardTimes = [Double]()
+    var stepTimes = [Double]()
+    for _ in 0..<steps {
+      let t0 = Self.now()
+      _ = encoder.forward(pixels)
+      let t1 = Self.now()
+      encoder.backward(dFeatures, into: &dPixels)
+      let t2 = Self.now()
+      forwardTimes.append(t1 - t0)
+      stepTimes.append(t2 - t0)
+    }
+    let bestStep = stepTimes.min() ?? 0
+    let meanStep = stepTimes.reduce(0, +) / Double(stepTimes.count)
+    let bestForward = forwardTimes.min() ?? 0
+    print(
+      String(
+        format: "forward:             best %.3f s  mean %.3f s  (%.1f GFLOP/s)", bestForward,
+        forwardTimes.reduce(0, +) / Double(steps), flops.forward / bestForward / 1e9))
+    print(
+      String(
+        format:
+          "forward + backward:  best %.3f s  mean %.3f s  (%.1f GFLOP/s, %.0f%% of sgemm peak)",
+        bestStep, meanStep, flops.step / bestStep / 1e9, 100 * flops.step / bestStep / 1e9 / peak))
+    print(
+      String(
+        format: "memory: activation arena %.0f MB, peak resident set %.0f MB",
+        Double(encoder.arenaBytes) / 1e6, Self.peakResidentMB()))
+    if kernels { Self.timeKernels(clip.config, batch: batch) }
+  }
+
+  /// Times each kernel alone on random data at one layer's shapes for the whole batch.
+  static func timeKernels(_ config: CLIPConfig, batch: Int) {
+    let v = config.vision
+    let (b, t, c, m, h) = (batch, v.tokens, v.width, v.mlpWidth, v.heads)
+    let eps = config.layerNormEpsilon
+    func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+      for i in 0..<n {
+        p[i] = DeterministicWeights.uniform(seed: 3, tensor: UInt64(n), index: UInt64(i))
+      }
+      return p
+    }
+    let x = buffer(b * t * c)
+    let y = buffer(b * t * c)
+    let w = buffer(c)
+    let wqkv = buffer(3 * c * c)
+    let bias = buffer(3 * c)
+    let qkv = buffer(b * t * 3 * c)
+    let dqkv = buffer(b * t * 3 * c)
+    let probs = buffer(b * h * t * t)
+    let hidden = buffer(b * t * m)
+    let stats = buffer(2 * b * t)
+    let scratch = buffer(
+      CLIPKernels.attentionScratchCount(batch: b, tokens: t, queries: t, heads: h, width: c))
+    defer {
+      for p in [x, y, w, wqkv, bias, qkv, dqkv, probs, hidden, stats, scratch] { p.deallocate() }
+    }
+    func time(_ name: String, flops: Double = 0, _ body: () -> Void) {
+      body()
+      var best = Double.infinity
+      var bestCPU = Double.infinity
+      for _ in 0..<5 {
+        let (t0, c0) = (now(), cpuTime())
+        body()
+        best = min(best, now() - t0)
+        bestCPU = min(bestCPU, cpuTime() - c0)
+      }
+      let rate = flops > 0 ? String(format: "  %6.1f GFLOP/s", flops / best / 1e9) : ""
+      let label = name.padding(toLength: 30, withPad: " ", startingAt: 0)
+      print(
+        String(format: "  %@ %8.3f ms  (CPU %8.3f ms)%@", label, best * 1e3, bestCPU * 1e3, rate))
+    }
+    print("kernels, one layer, batch \(b) (best of 5):")
+    time("layer norm forward") {
+      CLIPKernels.layerNormForward(
+        x: x, weight: w, bias: bias, out: y, mean: stats, rstd: stats + b * t, rows: b * t,
+        width: c, epsilon: eps)
+    }
+    time("layer norm backward") {
+      CLIPKernels.layerNormBackward(
+        dOut: x, x: y, mean: stats, rstd: stats + b * t, weight: w, dX: y, rows: b * t, width: c)
+    }
+    time("qkv linear forward (GEMM)", flops: 2.0 * Double(b * t * c * 3 * c)) {
+      CLIPKernels.linearForward(
+        x: x, weight: wqkv, bias: bias, out: qkv, rows: b * t, inWidth: c, outWidth: 3 * c)
+    }
+    time("qkv linear backward (GEMM)", flops: 2.0 * Double(b * t * c * 3 * c)) {
+      CLIPKernels.linearBackward(
+        dOut: qkv, weight: wqkv, dX: y, rows: b * t, inWidth: c, outWidth: 3 * c,
+        accumulate: true)
+    }
+    time("attention forward", flops: 4.0 * Double(b * t * t * c)) {
+      CLIPKernels.attentionForward(
+        qkv: qkv, out: y, probs: probs, scratch: scratch, batch: b, tokens: t, queries: t, heads: h,
+        width: c,
+        causal: false)
+    }
+    time("attention backward", flops: 8.0 * Double(b * t * t * c)) {
+      CLIPKernels.attentionBackward(
+        dOut: x, qkv: qkv, probs: probs, dQKV: dqkv, scratch: scratch, batch: b, tokens: t,
+        queries: t, heads: h,
+        width: c, causal: false)
+    }
+    time("activation forward") {
+      CLIPKernels.activationForward(config.activation, x: hidden, out: hidden, count: b * t * m)
+    }
+    time("activation backward") {
+      CLIPKernels.activationBackward(
+        config.activation, x: hidden, dOut: hidden, dX: hidden, count: b * t * m)
+    }
+  }
+
+  /// FLOPs of one batch step: the full forward and the backward to the input (data-gradient
+  /// GEMMs, attention backward), counted for the whole model as a framework computes it.
+  static func stepFlops(_ config: CLIPConfig, batch: Int) -> (forward: Double, step: Double) {
+    let v = config.vision
+    let (b, t, c, m) = (Double(batch), Double(v.tokens), Double(v.width), Double(v.mlpWidth))
+    let g2 = Double(v.grid * v.grid)
+    let k = Double(3 * v.patchSize * v.patchSize)
+    let gemm =
+      2 * b * (g2 * k * c + Double(v.layers) * t * (3 * c * c + c * c + 2 * c * m))
+      + 2 * b * c * Double(config.embedDimension)
+    let attention = b * Double(v.layers) * 4 * t * t * c
+    return (gemm + attention, 2 * gemm + 3 * attention)
+  }
+
+  /// Best sgemm rate over a few shapes (a 1536² square, and the transformer's shapes).
+  static func measureSgemmPeak() -> Double {
+    var best = 0.0
+    for (m, n, k) in [(1536, 1536, 1536), (500, 3072, 768), (500, 2304, 768), (500, 768, 3072)] {
+      let a = [Float](repeating: 0.5, count: m * k)
+      let bm = [Float](repeating: 0.25, count: n * k)
+      var c = [Float](repeating: 0, count: m * n)
+      a.withUnsafeBufferPointer { a in
+        bm.withUnsafeBufferPointer { bm in
+          c.withUnsafeMutableBufferPointer { c in
+            guard let pa = a.baseAddress, let pb = bm.baseAddress, let pc = c.baseAddress else {
+              return
+            }
+            for rep in 0..<6 {
+              let t0 = now()
+              BLAS.sgemm(
+                transA: false, transB: true, m: m, n: n, k: k, a: pa, lda: k, b: pb, ldb: k, c: pc,
+                ldc: n)
+              let dt = now() - t0
+              if rep > 0 { best = max(best, 2 * Double(m) * Double(n) * Double(k) / dt / 1e9) }
+            }
+          }
+        }
+      }
+    }
+    return best
+  }
+
+  static func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
+
+  /// CPU seconds used by the whole process (all threads).
+  static func cpuTime() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+  }
+
+  static func peakResidentMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+  }
+}

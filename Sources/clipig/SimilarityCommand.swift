@@ -1,0 +1,240 @@
+import ArgumentParser
+import CLIP
+import Foundation
+import PipelineKit
+import Runner
+
+/// `clipig similarity IMAGE… --text … --image …`: CLIP similarity × 100 of every image with every
+/// prompt and reference image, as CLIPig's `rate.py` (spec §11).
+struct SimilarityCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "similarity",
+    abstract: "Rate images against prompts and reference images with CLIP (100 × cosine).",
+    discussion: """
+      Each image is scaled (bicubic) so its shorter side is the model's input size, centre-cropped,
+      CLIP-normalised and encoded; prompts and reference images likewise. The table has one row
+      per rated image (sorted by file name unless --sort is given) and one column per prompt,
+      then per reference image, followed by per-column statistics. Files that cannot be read as
+      images are skipped with a message.
+      """)
+
+  @Argument(help: "Images to rate (PNG).")
+  var images: [String] = []
+
+  @Option(name: [.customShort("t"), .long], help: "A prompt to compare with (repeatable).")
+  var text: [String] = []
+
+  @Option(
+    name: [.customShort("i"), .long], help: "A reference image to compare with (repeatable).")
+  var image: [String] = []
+
+  @Option(name: .customLong("text-file"), help: "A file with one prompt per line.")
+  var textFile: String?
+
+  @Option(name: .customLong("image-file"), help: "A file with one reference image path per line.")
+  var imageFile: String?
+
+  @Option(name: [.customShort("o"), .long], help: "Write the table (full names) as CSV.")
+  var csv: String?
+
+  @Option(
+    name: [.customShort("s"), .long],
+    help: "Sort by column N (1-based): ascending for N > 0, descending for N < 0.")
+  var sort: Int?
+
+  @Option(
+    name: [.customShort("m"), .long],
+    help: "CLIP model: a directory with config.json and model.safetensors, or a .safetensors file.")
+  var model = "ViT-B/32"
+
+  func run() throws {
+    try reportingConfigErrors { try rate() }
+  }
+
+  func rate() throws {
+    let prompts = text + (try textFile.map(Self.lines) ?? [])
+    let references = image + (try imageFile.map(Self.lines) ?? [])
+    if prompts.isEmpty && references.isEmpty {
+      FileHandle.standardError.write(
+        Data("Need to define at least one '-t/--text' or '-i/--image'\n".utf8))
+      throw ExitCode.failure
+    }
+    let clip = try ModelLoader.load(model)
+
+    let rated = try Self.imageFeatures(images, model: clip)
+    var columns: [(name: String, features: [Float])] = []
+    for prompt in prompts {
+      columns.append((prompt, Self.normalized(try clip.encodeText(prompt))))
+    }
+    for (path, f) in try Self.imageFeatures(references, model: clip) {
+      columns.append((path, f))
+    }
+    var rows = rated.map { row in
+      (name: row.path, values: columns.map { 100 * Self.dot(row.features, $0.features) })
+    }
+    if let sort {
+      let k = abs(sort) - 1
+      guard k >= 0 && k < columns.count else {
+        throw ValidationError("--sort \(sort): there are \(columns.count) columns")
+      }
+      rows.sort { sort > 0 ? $0.values[k] < $1.values[k] : $0.values[k] > $1.values[k] }
+    } else {
+      rows.sort { $0.name < $1.name }
+    }
+
+    let table = SimilarityTable(
+      columns: columns.map(\.name), rows: rows.map(\.name), values: rows.map(\.values))
+    print(table.render())
+    if let csv {
+      try Data(table.csv().utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
+    }
+  }
+
+  /// Unit features of each readable image (others are reported and skipped), in batches of 10.
+  static func imageFeatures(_ paths: [String], model: any FeatureModel) throws -> [(
+    path: String, features: [Float]
+  )] {
+    var views: [(String, Tensor)] = []
+    let s = model.imageSize
+    for path in paths {
+      do {
+        let image = try PNG.read(path: path)
+        views.append(
+          (path, CLIPNormalization.apply(ImageOps.resizeCrop(image, width: s, height: s))))
+      } catch {
+        FileHandle.standardError.write(
+          Data("\(path) seems to be no image (\(error.message))\n".utf8))
+      }
+    }
+    var out: [(path: String, features: [Float])] = []
+    var start = 0
+    while start < views.count {
+      let batch = Array(views[start..<min(views.count, start + 10)])
+      let features = try model.encodeImages(Tensor.stack(batch.map(\.1)))
+      let d = features.shape[1]
+      for (i, view) in batch.enumerated() {
+        out.append((view.0, normalized(Array(features.scalars[(i * d)..<((i + 1) * d)]))))
+      }
+      start += 10
+    }
+    return out
+  }
+
+  static func lines(_ path: String) throws -> [String] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ValidationError("cannot read \(path)")
+    }
+    return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  }
+
+  static func dot(_ a: [Float], _ b: [Float]) -> Double {
+    var s = 0.0
+    for k in a.indices { s += Double(a[k]) * Double(b[k]) }
+    return s
+  }
+
+  static func normalized(_ a: [Float]) -> [Float] {
+    let n = dot(a, a).squareRoot()
+    return n > 0 ? a.map { Float(Double($0) / n) } : a
+  }
+}
+
+/// The rating table: display with shortened names and per-column statistics, and CSV.
+struct SimilarityTable {
+  var columns: [String]
+  var rows: [String]
+  var values: [[Double]]
+
+  /// Text table as rate.py prints it: common directory removed, names shortened, then count,
+  /// mean, std, min, quartiles and max of each column.
+  func render() -> String {
+    var rowNames = rows
+    if rows.count > 1 {
+      let first = (rows[0] as NSString).deletingLastPathComponent
+      if !first.isEmpty && rows.allSatisfy({ ($0 as NSString).deletingLastPathComponent == first })
+      {
+        rowNames = rows.map { String($0.dropFirst(first.count + 1)) }
+      }
+    }
+    let header = [""] + columns.map { Self.shorten($0, 20) }
+    var lines = [header]
+    for (name, v) in zip(rowNames, values) {
+      lines.append([Self.shorten(name, 30)] + v.map { String(format: "%.6f", $0) })
+    }
+    var out = Self.align(lines)
+    out += "\n\n"
+    var stats = [header]
+    let columnValues = (0..<columns.count).map { j in values.map { $0[j] } }
+    let names = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
+    for (k, name) in names.enumerated() {
+      stats.append([name] + columnValues.map { Self.statistic(k, $0) })
+    }
+    out += Self.align(stats)
+    return out
+  }
+
+  /// CSV of the table with full names: header `,column…`, then `file,value…`.
+  func csv() -> String {
+    var out = ([""] + columns).map(Self.csvField).joined(separator: ",") + "\n"
+    for (name, v) in zip(rows, values) {
+      out += ([Self.csvField(name)] + v.map { "\($0)" }).joined(separator: ",") + "\n"
+    }
+    return out
+  }
+
+  static func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
+      ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+  }
+
+  /// rate.py's shortening: existing paths keep their end ("..tail"), other text its start.
+  static func shorten(_ s: String, _ n: Int) -> String {
+    guard s.count > n else { return s }
+    if FileManager.default.fileExists(atPath: s) { return ".." + s.suffix(n - 2) }
+    return s.prefix(n - 2) + ".."
+  }
+
+  /// pandas `describe()`: count, mean, sample std, min, linear-interpolated quartiles, max.
+  static func statistic(_ k: Int, _ v: [Double]) -> String {
+    let n = Double(v.count)
+    if k == 0 { return String(format: "%.6f", n) }
+    guard !v.isEmpty else { return "NaN" }
+    let sorted = v.sorted()
+    let mean = v.reduce(0, +) / n
+    func quantile(_ q: Double) -> Double {
+      let pos = q * (n - 1)
+      let lo = Int(pos.rounded(.down))
+      let hi = min(lo + 1, sorted.count - 1)
+      return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - Double(lo))
+    }
+    let value: Double
+    switch k {
+    case 1: value = mean
+    case 2:
+      guard v.count > 1 else { return "NaN" }
+      value = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot()
+    case 3: value = sorted[0]
+    case 4: value = quantile(0.25)
+    case 5: value = quantile(0.5)
+    case 6: value = quantile(0.75)
+    default: value = sorted[sorted.count - 1]
+    }
+    return String(format: "%.6f", value)
+  }
+
+  /// Right-aligned columns (first column left-aligned), two spaces apart.
+  static func align(_ lines: [[String]]) -> String {
+    guard let width = lines.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: width)
+    for line in lines {
+      for (j, cell) in line.enumerated() { widths[j] = max(widths[j], cell.count) }
+    }
+    return lines.map { line in
+      line.enumerated().map { j, cell in
+        let pad = String(repeating: " ", count: widths[j] - cell.count)
+        return j == 0 ? cell + pad : pad + cell
+      }.joined(separator: "  ")
+    }.joined(separator: "\n")
+  }
+}
