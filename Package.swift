@@ -58,7 +58,8 @@ let package = Package(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"]),
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"]),
-    .testTarget(name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"]),
+    .testTarget(
+      name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval"],
       resources: [.copy("Fixtures")]),
