@@ -16,7 +16,7 @@ Writes Tests/CLIPTests/Fixtures/modelstore/:
 - reference.json: for each file, every tensor PyTorch reports (torch.jit.load(...).state_dict()
   for the TorchScript file, torch.load for the others) with its dtype, shape, the SHA-256 of its
   values as contiguous little-endian float32, the SHA-256 of its raw contiguous bytes in the
-  stored dtype, and its first two values. The deflated file's tensors are those
+  stored dtype, and its first two values (as Python's repr, so that -inf survives JSON). The deflated file's tensors are those
   of tiny-state-dict.pt (checked here).
 """
 import hashlib
@@ -75,7 +75,9 @@ with zipfile.ZipFile(sd_path) as src, zipfile.ZipFile(
     deflated_path, "w", compression=zipfile.ZIP_DEFLATED
 ) as dst:
     for info in src.infolist():
-        dst.writestr(info.filename, src.read(info.filename))
+        fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+        fixed.compress_type = zipfile.ZIP_DEFLATED
+        dst.writestr(fixed, src.read(info.filename))
 
 
 def describe(tensors):
@@ -95,7 +97,7 @@ def describe(tensors):
                 "shape": list(t.shape),
                 "sha256_f32": hashlib.sha256(values).hexdigest(),
                 "sha256_raw": hashlib.sha256(raw_bytes).hexdigest(),
-                "first": [float(v) for v in t.detach().float().flatten()[:2]],
+                "first": [repr(float(v)) for v in t.detach().float().flatten()[:2]],
             }
         )
     return out

@@ -25,10 +25,16 @@ final class PickleDict {
   func set(_ key: PickleValue, _ value: PickleValue) {
     switch key {
     case .string(let s):
-      if let i = stringIndex[s] { pairs[i].value = value; return }
+      if let i = stringIndex[s] {
+        pairs[i].value = value
+        return
+      }
       stringIndex[s] = pairs.count
     case .int(let k):
-      if let i = intIndex[k] { pairs[i].value = value; return }
+      if let i = intIndex[k] {
+        pairs[i].value = value
+        return
+      }
       intIndex[k] = pairs.count
     default: break
     }
@@ -299,7 +305,9 @@ struct PickleMachine {
       case 0x52:  // REDUCE
         let args = try pop()
         let callable = try pop()
-        guard case .tuple(let a) = args else { throw fail("REDUCE arguments are not a tuple", at: at) }
+        guard case .tuple(let a) = args else {
+          throw fail("REDUCE arguments are not a tuple", at: at)
+        }
         try push(try reduce(callable, a, at: at))
       case 0x81:  // NEWOBJ
         let args = try pop()
@@ -377,17 +385,21 @@ struct PickleMachine {
   /// `('storage', torch.HalfStorage, key, location, count)` → a storage reference.
   private func persistentLoad(_ pid: PickleValue, at: Int) throws(ModelStoreError) -> PickleValue {
     guard case .tuple(let t) = pid, t.count == 5, t[0].string == "storage",
-      case .global(_, let typeName) = t[1], let dtype = TorchCheckpoint.DType(storageName: typeName),
+      case .global(_, let typeName) = t[1],
+      let dtype = TorchCheckpoint.DType(storageName: typeName),
       let key = t[2].string, case .int(let count) = t[4], count >= 0
     else { throw fail("unsupported persistent id (expected a typed storage)", at: at) }
     guard !key.isEmpty, key.utf8.count <= 64,
-      key.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F })
+      key.utf8.allSatisfy({
+        ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F
+      })
     else { throw fail("storage key '\(key)' is not a plain name", at: at) }
     return .storage(PickleStorage(key: key, dtype: dtype, count: count))
   }
 
   /// The effect of calling an allowed global, computed without running anything.
-  private func reduce(_ callable: PickleValue, _ args: [PickleValue], at: Int) throws(ModelStoreError)
+  private func reduce(_ callable: PickleValue, _ args: [PickleValue], at: Int)
+    throws(ModelStoreError)
     -> PickleValue
   {
     guard case .global(let module, let name) = callable else {
@@ -440,7 +452,8 @@ struct PickleMachine {
   }
 
   /// `(storage, offset, size, stride, …)`; the view must lie inside the storage.
-  private func rebuildTensor(_ args: [PickleValue], at: Int) throws(ModelStoreError) -> PickleValue {
+  private func rebuildTensor(_ args: [PickleValue], at: Int) throws(ModelStoreError) -> PickleValue
+  {
     guard args.count >= 4, case .storage(let storage) = args[0], case .int(let offset) = args[1],
       offset >= 0
     else { throw fail("malformed tensor record", at: at) }

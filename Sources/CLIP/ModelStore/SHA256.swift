@@ -40,10 +40,9 @@ public struct SHA256: Sendable {
       for i in 0..<take { buffer[buffered + i] = base.load(fromByteOffset: i, as: UInt8.self) }
       buffered += take
       offset = take
-      if buffered == 64 {
-        buffer.withUnsafeBytes { compress($0.baseAddress.unsafelyUnwrapped) }
-        buffered = 0
-      }
+      guard buffered == 64 else { return }
+      buffer.withUnsafeBytes { compress($0.baseAddress.unsafelyUnwrapped) }
+      buffered = 0
     }
     while count - offset >= 64 {
       compress(base + offset)
@@ -79,8 +78,10 @@ public struct SHA256: Sendable {
     var digest = [UInt8]()
     digest.reserveCapacity(32)
     for w in words {
-      digest += [UInt8(w >> 24), UInt8(truncatingIfNeeded: w >> 16),
-        UInt8(truncatingIfNeeded: w >> 8), UInt8(truncatingIfNeeded: w)]
+      digest += [
+        UInt8(w >> 24), UInt8(truncatingIfNeeded: w >> 16),
+        UInt8(truncatingIfNeeded: w >> 8), UInt8(truncatingIfNeeded: w),
+      ]
     }
     return digest
   }

@@ -163,7 +163,8 @@ public final class TorchCheckpoint: @unchecked Sendable {
         guard let e = archive.entry(prefix + "data/" + t.storage.key) else {
           throw fail("storage data/\(t.storage.key) of tensor \(name) is missing")
         }
-        let (bytes, overflow) = t.storage.count.multipliedReportingOverflow(by: t.storage.dtype.size)
+        let (bytes, overflow) = t.storage.count.multipliedReportingOverflow(
+          by: t.storage.dtype.size)
         guard !overflow, e.size == bytes else {
           throw fail(
             "storage data/\(t.storage.key) has \(e.size) bytes, its record says "
@@ -292,13 +293,15 @@ public final class TorchCheckpoint: @unchecked Sendable {
   private static func float(_ bytes: UnsafeRawBufferPointer, _ i: Int, _ dtype: DType) -> Float {
     switch dtype {
     case .float16:
-      return halfToFloat(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+      return halfToFloat(
+        UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
     case .bfloat16:
       let b = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
       return Float(bitPattern: UInt32(b) << 16)
     case .float32:
       return Float(
-        bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        bitPattern: UInt32(
+          littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
     case .float64:
       return Float(
         Double(

@@ -251,7 +251,8 @@ struct ZipArchive {
       }
       return try result.get()
     default:
-      throw fail("\(entry.name) uses zip compression method \(entry.method) (only 0 and 8 are read)")
+      throw fail(
+        "\(entry.name) uses zip compression method \(entry.method) (only 0 and 8 are read)")
     }
   }
 
