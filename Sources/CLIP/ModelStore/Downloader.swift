@@ -279,6 +279,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
   private var started = Date()
   private var startOffset: Int64 = 0
   private var linkedSHA256: String?
+  private var responseStarted = false
   private var lastReport = Date.distantPast
 
   init(url: URL, name: String, options: DownloadOptions) {
@@ -336,8 +337,8 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         result = .fail(.timedOut(url: urlText, seconds: options.idleTimeout))
       } else if let transportError {
         result = Self.classify(
-          transportError, url: urlText, options: options,
-          received: sink.written, expected: expectedEnd)
+          transportError, url: urlText, options: options, received: sink.written,
+          expected: expectedEnd, responseStarted: responseStarted)
       } else if let expectedEnd, sink.written != expectedEnd {
         result = .retry(.incomplete(url: urlText, received: sink.written, expected: expectedEnd))
       } else {
@@ -349,8 +350,13 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
 
   /// Maps a transport error to a retry (connection cut) or a final error.
   private static func classify(
-    _ error: any Error, url: String, options: DownloadOptions, received: Int64, expected: Int64?
+    _ error: any Error, url: String, options: DownloadOptions, received: Int64, expected: Int64?,
+    responseStarted: Bool
   ) -> Result {
+    if responseStarted && (error as? URLError)?.code != .timedOut {
+      // The server answered and the body stopped early (curl reports several codes for it).
+      return .retry(.incomplete(url: url, received: received, expected: expected ?? -1))
+    }
     guard let e = error as? URLError else {
       return .fail(.unreachable(url: url, reason: "\(error.localizedDescription)"))
     }
@@ -444,6 +450,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         fail(.http(url: url.absoluteString, status: http.statusCode), dataTask)
         return false
       }
+      responseStarted = true
       report(.started, force: true)
       return true
     }
