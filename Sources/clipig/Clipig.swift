@@ -10,6 +10,7 @@ struct Clipig: AsyncParsableCommand {
       RenderCommand.self,
       ScheduleCommand.self,
       ExprCommand.self,
+      ModelCommand.self,
       Bench.self,
     ])
 }

@@ -125,6 +125,7 @@ import Testing
       }
     }
     #expect(ModelCache.fileSize(dir + "/x.pt") == nil)
+    #expect(ModelCache.fileSize(dir + "/x.pt.partial") == nil)
   }
 
   @Test func aStalledServerTimesOut() throws {

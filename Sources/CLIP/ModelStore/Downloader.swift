@@ -126,23 +126,30 @@ public enum Downloader {
     var sink = try FileSink(path: partial, freeSpace: options.simulatedFreeSpace)
     defer { sink.closeFile() }
     var declared = expected
-    var lastFailure: ModelStoreError?
+    var failure: ModelStoreError?
     for _ in 0..<options.attempts {
       let transfer = Transfer(url: remote, name: name, options: options)
       let outcome = transfer.run(sink: &sink)
       if declared == nil, let linked = outcome.linkedSHA256 { declared = linked }
       switch outcome.result {
       case .complete:
-        lastFailure = nil
+        failure = nil
       case .retry(let error):
-        lastFailure = error
+        failure = error
         continue
       case .fail(let error):
-        throw error
+        failure = error
       }
       break
     }
-    if let lastFailure { throw lastFailure }
+    if let failure {
+      // Keep what arrived for the next run; an empty partial file is only clutter.
+      if sink.written == 0 {
+        sink.closeFile()
+        unlink(partial)
+      }
+      throw failure
+    }
 
     options.progress?(
       DownloadProgress(

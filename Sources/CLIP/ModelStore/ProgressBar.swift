@@ -114,8 +114,8 @@ public final class ProgressBar: @unchecked Sendable {
     return "\(p.file):\(percent) (\(parts.joined(separator: ", ")))"
   }
 
-  /// `512 B`, `1.5 KiB`, `337.6 MiB`, `1.7 GiB`.
-  static func bytes(_ n: Int64) -> String {
+  /// A byte count for people: `512 B`, `1.5 KiB`, `337.6 MiB`, `1.7 GiB`.
+  public static func bytes(_ n: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(n)
     var unit = 0
