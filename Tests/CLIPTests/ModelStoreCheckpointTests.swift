@@ -77,11 +77,11 @@ import Testing
     let directory = try ModelStoreFixture.scratchDirectory("damaged")
     defer { try? FileManager.default.removeItem(atPath: directory) }
     var cases: [[UInt8]] = []
-    for cut in stride(from: 0, to: original.count, by: max(1, original.count / 97)) {
+    for cut in stride(from: 0, to: original.count, by: max(1, original.count / 41)) {
       cases.append(Array(original[..<cut]))
     }
     var x: UInt64 = 99
-    for _ in 0..<300 {
+    for _ in 0..<120 {
       x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
       var copy = original
       let i = Int(x >> 33) % copy.count

@@ -44,9 +44,10 @@ public struct SHA256: Sendable {
       buffer.withUnsafeBytes { compress($0.baseAddress.unsafelyUnwrapped) }
       buffered = 0
     }
-    while count - offset >= 64 {
-      compress(base + offset)
-      offset += 64
+    let whole = (count - offset) / 64
+    if whole > 0 {
+      compress(base + offset, blocks: whole)
+      offset += 64 * whole
     }
     let rest = count - offset
     for i in 0..<rest { buffer[i] = base.load(fromByteOffset: offset + i, as: UInt8.self) }
@@ -109,56 +110,56 @@ public struct SHA256: Sendable {
   }
 
   /// Processes one 64-byte block.
-  private mutating func compress(_ block: UnsafeRawPointer) {
-    var w = (
-      UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-      UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0)
-    )
-    withUnsafeMutableBytes(of: &w) { raw in
-      let words = raw.bindMemory(to: UInt32.self)
-      for i in 0..<16 {
-        words[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
-      }
-    }
-    var (a, b, c, d, e, f, g, hh) = h
-    withUnsafeMutableBytes(of: &w) { raw in
-      let words = raw.bindMemory(to: UInt32.self)
+  private mutating func compress(_ block: UnsafeRawPointer) { compress(block, blocks: 1) }
+
+  /// Processes `blocks` consecutive 64-byte blocks.
+  private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+    var (h0, h1, h2, h3, h4, h5, h6, h7) = h
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
       Self.k.withUnsafeBufferPointer { k in
-        for i in 0..<64 {
-          let wi: UInt32
-          if i < 16 {
-            wi = words[i]
-          } else {
-            let w15 = words[(i - 15) & 15]
-            let w2 = words[(i - 2) & 15]
+        for block in 0..<blocks {
+          let p = data + 64 * block
+          for i in 0..<16 {
+            w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+          }
+          for i in 16..<64 {
+            let w15 = w[i - 15]
+            let w2 = w[i - 2]
             let s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >> 3)
             let s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >> 10)
-            wi = words[i & 15] &+ s0 &+ words[(i - 7) & 15] &+ s1
-            words[i & 15] = wi
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
           }
-          let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-          let ch = (e & f) ^ (~e & g)
-          let t1 = hh &+ s1 &+ ch &+ k[i] &+ wi
-          let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-          let maj = (a & b) ^ (a & c) ^ (b & c)
-          let t2 = s0 &+ maj
-          hh = g
-          g = f
-          f = e
-          e = d &+ t1
-          d = c
-          c = b
-          b = a
-          a = t1 &+ t2
+          var (a, b, c, d, e, f, g, hh) = (h0, h1, h2, h3, h4, h5, h6, h7)
+          for i in 0..<64 {
+            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+            let ch = (e & f) ^ (~e & g)
+            let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+            let maj = (a & b) ^ (a & c) ^ (b & c)
+            hh = g
+            g = f
+            f = e
+            e = d &+ t1
+            d = c
+            c = b
+            b = a
+            a = t1 &+ s0 &+ maj
+          }
+          h0 = h0 &+ a
+          h1 = h1 &+ b
+          h2 = h2 &+ c
+          h3 = h3 &+ d
+          h4 = h4 &+ e
+          h5 = h5 &+ f
+          h6 = h6 &+ g
+          h7 = h7 &+ hh
         }
       }
     }
-    h = (
-      h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh
-    )
+    h = (h0, h1, h2, h3, h4, h5, h6, h7)
   }
 }
 
 @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 {
-  (x >> n) | (x << (32 - n))
+  (x &>> n) | (x &<< (32 &- n))
 }
