@@ -186,3 +186,34 @@ import Testing
     return p
   }
 }
+
+@Suite struct ModelStoreSafeTensorsExportTests {
+  /// The exported file has a valid safetensors header and every tensor's bytes as stored.
+  @Test(arguments: ["tiny-openai-jit.pt", "tiny-state-dict.pt"])
+  func exportKeepsNamesShapesAndBytes(file: String) throws {
+    let checkpoint = try TorchCheckpoint(path: ModelStoreFixture.path(file))
+    let dir = try ModelStoreFixture.scratchDirectory("export")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let out = dir + "/model.safetensors"
+    try checkpoint.writeSafeTensors(to: out, metadata: ["format": "pt", "source": file])
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+    let headerLength = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+    #expect(headerLength % 8 == 0)
+    let header = try #require(
+      try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any])
+    #expect((header["__metadata__"] as? [String: String])?["source"] == file)
+    let data = Array(bytes[(8 + headerLength)...])
+    var covered = 0
+    for name in checkpoint.names {
+      let entry = try checkpoint.entry(name)
+      let info = try #require(header[name] as? [String: Any], "\(name)")
+      #expect(info["dtype"] as? String == entry.dtype.rawValue)
+      #expect(info["shape"] as? [Int] == entry.shape)
+      let range = try #require(info["data_offsets"] as? [Int])
+      #expect(Array(data[range[0]..<range[1]]) == (try checkpoint.data(name)), "\(name)")
+      covered += range[1] - range[0]
+    }
+    #expect(covered == data.count)
+    #expect(header.count == checkpoint.names.count + 1)
+  }
+}
