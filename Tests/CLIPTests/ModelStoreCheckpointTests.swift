@@ -126,6 +126,13 @@ import Testing
       [0x80, 0x02, 0x4E, 0x61, 0x2E],  // APPEND to None
       tensorProgram(storageCount: 4, offset: 2, shape: [2, 2], strides: [2, 1]),  // past end
       tensorProgram(storageCount: 4, offset: 0, shape: [Int(Int32.max), 4], strides: [4, 1]),
+      // A broadcast view: more elements than its storage.
+      tensorProgram(storageCount: 4, offset: 0, shape: [1000, 4], strides: [0, 1]),
+      // Deep nesting (releasing it must not recurse deeply): None, then TUPLE1 many times.
+      [0x80, 0x02, 0x4E] + [UInt8](repeating: 0x85, count: 100_000) + [0x2E],
+      // The same through lists: EMPTY_LIST, DUP… builds nothing deep, so nest lists in lists.
+      [0x80, 0x02] + [UInt8](repeating: 0x5D, count: 5000)
+        + [UInt8](repeating: 0x61, count: 4999) + [0x2E],
     ]
     for (i, p) in programs.enumerated() {
       #expect(runPickle(p) != nil, "program \(i) should fail")

@@ -8,7 +8,14 @@
 
 /// A mutable list shared through the memo (pickle lists are references).
 final class PickleList {
-  var items: [PickleValue] = []
+  private(set) var items: [PickleValue] = []
+  /// Nesting depth (1 + the deepest item).
+  private(set) var depth = 1
+
+  func append(contentsOf new: [PickleValue]) {
+    for item in new { depth = max(depth, item.depth + 1) }
+    items += new
+  }
 }
 
 /// A mutable dictionary shared through the memo; insertion order is kept, a key set again keeps
@@ -17,12 +24,15 @@ final class PickleDict {
   private(set) var pairs: [(key: PickleValue, value: PickleValue)] = []
   private var stringIndex: [String: Int] = [:]
   private var intIndex: [Int: Int] = [:]
+  /// Nesting depth (1 + the deepest key or value).
+  private(set) var depth = 1
 
   /// The value for a string key.
   func value(forKey key: String) -> PickleValue? { stringIndex[key].map { pairs[$0].value } }
 
   /// Sets `key` to `value`.
   func set(_ key: PickleValue, _ value: PickleValue) {
+    depth = max(depth, key.depth + 1, value.depth + 1)
     switch key {
     case .string(let s):
       if let i = stringIndex[s] {
@@ -45,8 +55,14 @@ final class PickleDict {
 /// An object of a TorchScript class (`__torch__.…`): its class name and the state `BUILD` gave.
 final class PickleObject {
   let className: String
-  var state: PickleValue = .none
+  private(set) var state: PickleValue = .none
+  /// Nesting depth (1 + the state's).
+  private(set) var depth = 1
   init(className: String) { self.className = className }
+  func setState(_ value: PickleValue) {
+    state = value
+    depth = value.depth + 1
+  }
 }
 
 /// A storage named by a persistent id: `('storage', torch.HalfStorage, '0', 'cpu', 128)`.
@@ -72,13 +88,32 @@ indirect enum PickleValue {
   case float(Double)
   case string(String)
   case bytes([UInt8])
-  case tuple([PickleValue])
+  /// A tuple and its nesting depth (use `PickleValue.tuple(_:)` to make one).
+  case tuple([PickleValue], depth: Int)
   case list(PickleList)
   case dict(PickleDict)
   case global(module: String, name: String)
   case storage(PickleStorage)
   case tensor(PickleTensor)
   case object(PickleObject)
+
+  /// A tuple of `items`.
+  static func tuple(_ items: [PickleValue]) -> PickleValue {
+    .tuple(items, depth: 1 + (items.map(\.depth).max() ?? 0))
+  }
+
+  /// How deeply containers nest in this value (0 for scalars); bounded so that releasing a
+  /// value never recurses deeply.
+  var depth: Int {
+    switch self {
+    case .tuple(_, let d): return d
+    case .list(let l): return l.depth
+    case .dict(let d): return d.depth
+    case .object(let o): return o.depth
+    case .storage, .tensor: return 1
+    default: return 0
+    }
+  }
 
   var string: String? {
     if case .string(let s) = self { return s }
@@ -112,6 +147,7 @@ struct PickleMachine {
   static let maximumMemo = 1 << 22
   static let maximumContainer = 1 << 24
   static let maximumString = 1 << 26
+  static let maximumDepth = 200
 
   private let data: UnsafeRawBufferPointer
   private let source: String
@@ -157,6 +193,7 @@ struct PickleMachine {
 
   private mutating func push(_ v: PickleValue) throws(ModelStoreError) {
     guard stack.count < Self.maximumStack else { throw fail("stack too deep") }
+    guard v.depth <= Self.maximumDepth else { throw fail("values nest too deeply") }
     stack.append(v)
   }
 
@@ -257,7 +294,7 @@ struct PickleMachine {
       case 0x5D: try push(.list(PickleList()))  // EMPTY_LIST
       case 0x6C:  // LIST
         let l = PickleList()
-        l.items = try popToMark()
+        l.append(contentsOf: try popToMark())
         try push(.list(l))
       case 0x7D: try push(.dict(PickleDict()))  // EMPTY_DICT
       case 0x64:  // DICT
@@ -305,7 +342,7 @@ struct PickleMachine {
       case 0x52:  // REDUCE
         let args = try pop()
         let callable = try pop()
-        guard case .tuple(let a) = args else {
+        guard case .tuple(let a, _) = args else {
           throw fail("REDUCE arguments are not a tuple", at: at)
         }
         try push(try reduce(callable, a, at: at))
@@ -313,14 +350,16 @@ struct PickleMachine {
         let args = try pop()
         let cls = try pop()
         guard case .global(let m, let n) = cls, m.hasPrefix("__torch__"),
-          case .tuple(let a) = args, a.isEmpty
+          case .tuple(let a, _) = args, a.isEmpty
         else { throw fail("NEWOBJ of \(cls.kind) is not allowed", at: at) }
         try push(.object(PickleObject(className: m + "." + n)))
       case 0x62:  // BUILD
         let state = try pop()
         let target = try top()
         switch target {
-        case .object(let o): o.state = state
+        case .object(let o):
+          o.setState(state)
+          guard o.depth <= Self.maximumDepth else { throw fail("values nest too deeply", at: at) }
         case .dict: break  // OrderedDict's instance attributes (_metadata): not needed
         case .tensor: break  // tensor attributes set by BUILD: not needed
         default: throw fail("BUILD on \(target.kind) is not allowed", at: at)
@@ -348,7 +387,8 @@ struct PickleMachine {
     guard l.items.count + items.count <= Self.maximumContainer else {
       throw fail("list too long", at: at)
     }
-    l.items += items
+    l.append(contentsOf: items)
+    guard l.depth <= Self.maximumDepth else { throw fail("values nest too deeply", at: at) }
   }
 
   private mutating func setItems(_ items: [PickleValue], at: Int) throws(ModelStoreError) {
@@ -357,6 +397,7 @@ struct PickleMachine {
       throw fail("dict too large", at: at)
     }
     for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
+    guard d.depth <= Self.maximumDepth else { throw fail("values nest too deeply", at: at) }
   }
 
   /// Globals that may appear; everything else is refused.
@@ -384,7 +425,7 @@ struct PickleMachine {
 
   /// `('storage', torch.HalfStorage, key, location, count)` → a storage reference.
   private func persistentLoad(_ pid: PickleValue, at: Int) throws(ModelStoreError) -> PickleValue {
-    guard case .tuple(let t) = pid, t.count == 5, t[0].string == "storage",
+    guard case .tuple(let t, _) = pid, t.count == 5, t[0].string == "storage",
       case .global(_, let typeName) = t[1],
       let dtype = TorchCheckpoint.DType(storageName: typeName),
       let key = t[2].string, case .int(let count) = t[4], count >= 0
@@ -418,7 +459,7 @@ struct PickleMachine {
       return first
     case ("torch._tensor", "_rebuild_from_type_v2"):
       // (function, type, arguments, state): the function must itself be an allowed rebuild.
-      guard args.count >= 3, case .tuple(let inner) = args[2] else {
+      guard args.count >= 3, case .tuple(let inner, _) = args[2] else {
         throw fail("malformed _rebuild_from_type_v2", at: at)
       }
       return try reduce(args[0], inner, at: at)
@@ -438,7 +479,7 @@ struct PickleMachine {
   }
 
   private func ints(_ v: PickleValue, _ what: String, at: Int) throws(ModelStoreError) -> [Int] {
-    guard case .tuple(let items) = v, items.count <= 64 else {
+    guard case .tuple(let items, _) = v, items.count <= 64 else {
       throw fail("tensor \(what) is not a short tuple", at: at)
     }
     var out = [Int]()
@@ -474,6 +515,11 @@ struct PickleMachine {
         guard !o2, !o3 else { throw fail("tensor too large", at: at) }
         last = l
       }
+    }
+    guard count <= storage.count else {
+      throw fail(
+        "tensor of \(count) elements views a storage of \(storage.count) (broadcast views are not "
+          + "supported)", at: at)
     }
     if count > 0 {
       guard last < storage.count else {

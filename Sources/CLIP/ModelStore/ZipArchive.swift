@@ -238,6 +238,11 @@ struct ZipArchive {
       try checkCRC(raw, entry)
       return try body(raw)
     case 8:
+      // Deflate expands at most about 1032 times; anything claiming more is a zip bomb.
+      let (limit, overflow) = entry.compressedSize.multipliedReportingOverflow(by: 1032)
+      guard overflow || entry.size <= limit + 1024 else {
+        throw fail("\(entry.name) claims an impossible compression ratio")
+      }
       var out = [UInt8](repeating: 0, count: entry.size)
       let inflated = out.withUnsafeMutableBytes { dst in
         Result { () throws(ModelStoreError) in try inflateRaw(raw, into: dst, name: entry.name) }
