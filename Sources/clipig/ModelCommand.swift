@@ -10,8 +10,7 @@ struct ModelCommand: ParsableCommand {
     abstract: "List, download, locate and verify CLIP models.",
     discussion: """
       Models are cached in $CLIPIG_CACHE, else $XDG_CACHE_HOME/clipig, else ~/.cache/clipig. \
-      An existing ~/.cache/clip/ViT-B-32.pt (CLIPig's cache) is verified and reused. Files are \
-      downloaded on first use by render and similarity too.
+      An existing ~/.cache/clip/ViT-B-32.pt (CLIPig's cache) is verified and reused.
       """,
     subcommands: [ModelList.self, ModelDownload.self, ModelPath.self, ModelVerify.self])
 }

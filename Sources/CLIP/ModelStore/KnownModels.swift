@@ -72,8 +72,8 @@ public enum KnownModels {
   /// The model used when an experiment names none.
   public static let defaultName = "ViT-B/32"
 
-  /// OpenAI's BPE merges, shared by every OpenAI source. SHA-256 and size as documented for
-  /// this URL (e.g. by KerasHub's CLIP tokenizer, which pins them).
+  /// OpenAI's BPE merges, shared by every OpenAI source. SHA-256 and size as published by
+  /// projects that pin this URL; the same bytes ship inside open_clip's package.
   static let openAIMerges = RemoteFile(
     name: "bpe_simple_vocab_16e6.txt.gz",
     url: "https://github.com/openai/CLIP/raw/main/clip/bpe_simple_vocab_16e6.txt.gz",
