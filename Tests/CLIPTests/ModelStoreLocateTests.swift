@@ -139,7 +139,13 @@ import Testing
           files: [
             RemoteFile(
               name: "model.safetensors", url: server.url("/hf/model.safetensors"), sha256: nil,
-              size: nil, role: .weights)
+              size: nil, role: .weights),
+            RemoteFile(
+              name: "config.json", url: server.url("/hf/config.json"), sha256: nil, size: nil,
+              role: .config),
+            RemoteFile(
+              name: "merges.txt", url: server.url("/hf/merges.txt"), sha256: nil, size: nil,
+              role: .merges),
           ]),
       ])
   }
@@ -188,6 +194,38 @@ import Testing
     let report = try ModelStore.verify(model, cache: cache)
     #expect(report.filter { !$0.isValid }.map(\.path) == [files.weights])
     #expect(report.first { $0.path == files.weights }?.expectation == .documented)
+  }
+
+  @Test func huggingFaceSourceRecordsHashesOnFirstDownload() throws {
+    let weights = Array("pretend safetensors".utf8)
+    let config = Array("{}".utf8)
+    let merges = Array("#version: 0.2\n".utf8)
+    let server = try LoopbackServer(routes: [
+      "/hf/model.safetensors": .file(weights), "/hf/config.json": .file(config),
+      "/hf/merges.txt": .file(merges),
+    ])
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("hf")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let cache = ModelCache(directory: dir)
+    let model = testModel(server, weights: [0], merges: [0])
+    let files = try ModelStore.locate(
+      model, download: true, source: .huggingFace, cache: cache,
+      options: DownloadOptions(idleTimeout: 2))
+    let folder = dir + "/huggingface/tiny"
+    #expect(
+      files
+        == ModelFiles(
+          format: .huggingFaceDirectory, weights: folder + "/model.safetensors",
+          config: folder + "/config.json", merges: folder + "/merges.txt", vocabulary: nil,
+          model: "Tiny/8", sha256: SHA256.hex(of: weights)))
+    #expect(ModelCache.recordedHash(folder + "/config.json") == SHA256.hex(of: config))
+    let report = try ModelStore.verify(model, cache: cache)
+    #expect(report.count == 3)
+    #expect(report.allSatisfy { $0.isValid && $0.expectation == .recorded })
+    // Without a source preference, the complete Hugging Face copy is found offline.
+    #expect(
+      try ModelStore.locate(model, download: false, cache: cache, options: .init()) == files)
   }
 
   @Test func clipigsOwnCacheIsReused() throws {
