@@ -253,3 +253,21 @@ import Testing
     var all: [String] { lock.withLock { items } }
   }
 }
+
+extension ModelStoreDownloadTests {
+  /// A file in place whose recorded hash contradicts the expected one is downloaded again.
+  @Test func aFileContradictingTheExpectedHashIsReplaced() throws {
+    let server = try LoopbackServer(routes: ["/f": .file(payload)])
+    defer { server.stop() }
+    let target = try ModelStoreFixture.scratchDirectory("replace") + "/f.pt"
+    try Data("stale".utf8).write(to: URL(fileURLWithPath: target))
+    try ModelCache.recordHash(SHA256.hex(of: Array("stale".utf8)), for: target)
+    try Downloader.download(
+      url: server.url("/f"), to: target, sha256: sha, options: DownloadOptions(idleTimeout: 2))
+    #expect(FileManager.default.contents(atPath: target).map { [UInt8]($0) } == payload)
+    #expect(ModelCache.recordedHash(target) == sha)
+    // With no expectation, the file in place is kept.
+    try Downloader.download(url: server.url("/f"), to: target, sha256: nil)
+    #expect(server.requests.count == 1)
+  }
+}

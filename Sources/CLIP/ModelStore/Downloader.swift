@@ -111,15 +111,18 @@ public enum Downloader {
     }
     defer { lock.unlock() }
 
-    // Another process may have finished it while we waited.
+    // Another process may have finished it while we waited. A file in place that contradicts
+    // the expected hash (say, recorded before an official checksum was known) is replaced.
     if ModelCache.fileSize(path) != nil {
-      if let recorded = ModelCache.recordedHash(path) { return recorded }
+      let recorded = ModelCache.recordedHash(path)
+      if let recorded, expected == nil || recorded == expected { return recorded }
       let actual = try ModelCache.hashFile(path)
-      if let expected, actual != expected {
-        throw .checksumMismatch(file: path, expected: expected, actual: actual)
+      if expected == nil || actual == expected {
+        try ModelCache.recordHash(actual, for: path)
+        return actual
       }
-      try ModelCache.recordHash(actual, for: path)
-      return actual
+      unlink(path)
+      unlink(ModelCache.hashRecordPath(path))
     }
 
     let partial = path + ".partial"
@@ -187,14 +190,22 @@ struct FileSink {
   init(path: String, freeSpace: Int64?) throws(ModelStoreError) {
     self.path = path
     self.freeSpace = freeSpace
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
     var h = SHA256()
-    written = try ModelCache.hashFile(path, into: &h, limit: nil)
-    hasher = h
-    guard lseek(fd, off_t(written), SEEK_SET) >= 0 else {
-      throw .io(path: path, reason: String(cString: strerror(errno)))
+    do {
+      written = try ModelCache.hashFile(path, into: &h, limit: nil)
+    } catch {
+      closeDescriptor(fd)
+      throw error
     }
+    guard lseek(fd, off_t(written), SEEK_SET) >= 0 else {
+      let reason = String(cString: strerror(errno))
+      closeDescriptor(fd)
+      throw .io(path: path, reason: reason)
+    }
+    self.fd = fd
+    hasher = h
   }
 
   /// Appends `bytes`.
