@@ -23,6 +23,15 @@ public struct RemoteFile: Sendable, Equatable {
   public var size: Int64?
   /// What the file is for.
   public var role: Role
+
+  /// A file at `url`, cached as `name`.
+  public init(name: String, url: String, sha256: String?, size: Int64?, role: Role) {
+    self.name = name
+    self.url = url
+    self.sha256 = sha256
+    self.size = size
+    self.role = role
+  }
 }
 
 /// A place a model can be downloaded from, with the files it needs.
@@ -42,6 +51,13 @@ public struct ModelSource: Sendable, Equatable {
   /// The files, weights first.
   public var files: [RemoteFile]
 
+  /// A source of `kind` cached in `folder` (relative to the cache).
+  public init(kind: Kind, folder: String, files: [RemoteFile]) {
+    self.kind = kind
+    self.folder = folder
+    self.files = files
+  }
+
   /// The weights file.
   public var weights: RemoteFile? { files.first { $0.role == .weights } }
 }
@@ -54,6 +70,13 @@ public struct KnownModel: Sendable, Equatable {
   public var aliases: [String]
   /// Where to get it; the first source is the default.
   public var sources: [ModelSource]
+
+  /// A model called `name` (or any of `aliases`) available from `sources`.
+  public init(name: String, aliases: [String], sources: [ModelSource]) {
+    self.name = name
+    self.aliases = aliases
+    self.sources = sources
+  }
 
   /// The source of `kind`, if the model has one.
   public func source(_ kind: ModelSource.Kind) -> ModelSource? {
