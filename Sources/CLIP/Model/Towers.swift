@@ -122,7 +122,7 @@ public final class TextTower: Sendable {
 
 extension ParameterStorage {
   /// Reads every parameter in `specs` from `file` under `naming`, checking shapes.
-  func load(_ specs: [ParameterSpec], from file: SafeTensorsFile, naming: CheckpointNaming)
+  func load(_ specs: [ParameterSpec], from file: some TensorArchive, naming: CheckpointNaming)
     throws
   {
     for spec in specs {

@@ -38,7 +38,7 @@ public struct RemoteFile: Sendable, Equatable {
 public struct ModelSource: Sendable, Equatable {
   /// Who publishes the files.
   public enum Kind: String, Sendable, CaseIterable {
-    /// OpenAI's original TorchScript checkpoint (what CLIPig used) plus OpenAI's BPE merges.
+    /// OpenAI's original TorchScript checkpoint (what CLIPig used); the BPE merges are bundled.
     case openAI = "openai"
     /// The `openai/clip-vit-*` repositories on Hugging Face (safetensors, config, tokenizer).
     case huggingFace = "huggingface"
@@ -95,8 +95,9 @@ public enum KnownModels {
   /// The model used when an experiment names none.
   public static let defaultName = "ViT-B/32"
 
-  /// OpenAI's BPE merges, shared by every OpenAI source. SHA-256 and size as published by
-  /// projects that pin this URL; the same bytes ship inside open_clip's package.
+  /// OpenAI's BPE merges. The CLIP module ships them as a resource, so they are not downloaded;
+  /// an existing copy in the cache is still used. SHA-256 and size as published by projects that
+  /// pin this URL; the same bytes ship inside open_clip's package.
   static let openAIMerges = RemoteFile(
     name: "bpe_simple_vocab_16e6.txt.gz",
     url: "https://github.com/openai/CLIP/raw/main/clip/bpe_simple_vocab_16e6.txt.gz",
@@ -111,8 +112,7 @@ public enum KnownModels {
         RemoteFile(
           name: file,
           url: "https://openaipublic.azureedge.net/clip/models/\(sha256)/\(file)",
-          sha256: sha256, size: size, role: .weights),
-        openAIMerges,
+          sha256: sha256, size: size, role: .weights)
       ])
   }
 
