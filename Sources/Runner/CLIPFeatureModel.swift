@@ -9,6 +9,8 @@ public final class CLIPFeatureModel: FeatureModel {
   public let model: CLIPModel
   let tokenizer: CLIPTokenizer
   private var encoder: ImageEncoder?
+  /// Where warnings (a truncated prompt) go; stderr by default.
+  public var warn: @Sendable (String) -> Void = CLIRunner.standardError
 
   /// Wraps a loaded model and its tokenizer.
   public init(model: CLIPModel, tokenizer: CLIPTokenizer) {
@@ -29,7 +31,7 @@ public final class CLIPFeatureModel: FeatureModel {
     let context = model.config.text.contextLength
     let tokens = tokenizer.tokenize(text, contextLength: context)
     if tokens.truncated {
-      CLIRunner.standardError(
+      warn(
         "warning: the prompt is longer than \(context) tokens and was truncated: \(text)\n")
     }
     var ids = tokens.ids

@@ -36,7 +36,7 @@ public enum CLIRunner {
     let experiment = try Experiment(root, random: SeededRandom(seed: seed))
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
-    let model = try ModelLoader.load(experiment.model)
+    let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
     let requested = OutputNaming.requestedPath(
       configOutput: experiment.output, lastConfigFile: options.configFiles.last,
       commandLine: options.output)
@@ -48,11 +48,12 @@ public enum CLIRunner {
       experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
     let path = try OutputNaming.claim(requested)
     if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
-    let session = RenderSession(
+    var session = RenderSession(
       trainer: trainer, imagePath: path,
       resolvedConfig: ResolvedConfig.complete(
         root, experiment: experiment, seed: seed, output: path),
       interrupt: interrupt, log: log)
+    session.verbosity = verbose
     return try session.run()
   }
 

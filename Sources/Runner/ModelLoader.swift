@@ -10,28 +10,33 @@ public enum ModelLoader {
     public var description: String
   }
 
-  /// Loads `name`: a Hugging Face model directory (config.json + model.safetensors, optional
-  /// merges.txt) or a `.safetensors` file.
-  public static func load(_ name: String) throws -> any FeatureModel {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory) else {
-      throw LoadError(
-        description:
-          "CLIP model '\(name)' not found: give --model a directory with config.json and "
-          + "model.safetensors, or a .safetensors file")
-    }
+  /// Loads `name`: a known model (`ViT-B/32` …, downloaded into the cache on first use, with a
+  /// progress bar on stderr), a Hugging Face model directory, a `.safetensors` file, or a PyTorch
+  /// checkpoint such as CLIPig's `~/.cache/clip/ViT-B-32.pt`.
+  ///
+  /// `quiet` hides the download progress and warnings.
+  public static func load(_ name: String, download: Bool = true, quiet: Bool = false) throws
+    -> any FeatureModel
+  {
+    let files = try ModelStore.locate(
+      name, download: download, progress: quiet ? nil : ProgressBar().handler)
     let model: CLIPModel
-    var tokenizer: CLIPTokenizer
-    if isDirectory.boolValue {
-      model = try CLIPModel.load(directory: name)
-      let merges = name + "/merges.txt"
-      tokenizer =
-        try FileManager.default.fileExists(atPath: merges)
-        ? CLIPTokenizer(mergesFile: merges) : .bundled()
+    switch files.format {
+    case .huggingFaceDirectory:
+      model = try CLIPModel.load(directory: (files.weights as NSString).deletingLastPathComponent)
+    case .safetensors:
+      model = try CLIPModel.load(file: files.weights)
+    case .pytorchCheckpoint:
+      model = try CLIPModel.load(checkpoint: files.weights)
+    }
+    let tokenizer: CLIPTokenizer
+    if let merges = files.merges, FileManager.default.fileExists(atPath: merges) {
+      tokenizer = try CLIPTokenizer(mergesFile: merges)
     } else {
-      model = try CLIPModel.load(file: name)
       tokenizer = try .bundled()
     }
-    return CLIPFeatureModel(model: model, tokenizer: tokenizer)
+    let featureModel = CLIPFeatureModel(model: model, tokenizer: tokenizer)
+    if quiet { featureModel.warn = { _ in } }
+    return featureModel
   }
 }

@@ -39,7 +39,7 @@ public struct Border: Stage {
     -> (value: Tensor, pullback: Pullback)
   {
     let s = try context.values(size)
-    let fill = try context.values(color).map(Float.init)
+    let fill = Geometry.perChannel(try context.values(color), x.chw.c)
     let (_, h, w) = x.chw
     let sx = min(max(s[0], 0), w)
     let sy = min(max(s[1], 0), h)

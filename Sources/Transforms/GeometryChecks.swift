@@ -112,4 +112,11 @@ enum Geometry {
   {
     try truncate(abs(v) < 1 ? v * Double(length) : v, parameter, context)
   }
+
+  /// A color for `channels` channels: the RGB values, repeated should an image ever have more
+  /// (or fewer) than three.
+  static func perChannel(_ color: [Double], _ channels: Int) -> [Float] {
+    guard !color.isEmpty else { return [] }
+    return (0..<channels).map { Float(color[$0 % color.count]) }
+  }
 }

@@ -67,7 +67,7 @@ public struct Pad: Stage {
       rows: AxisIndex.pad(length: h, before: sy, after: sy, mode: mode),
       columns: AxisIndex.pad(length: w, before: sx, after: sx, mode: mode),
       inputHeight: h, inputWidth: w)
-    let fill = mode == .fill ? try context.values(color).map(Float.init) : []
+    let fill = mode == .fill ? Geometry.perChannel(try context.values(color), x.chw.c) : []
     return (map.gather(x, fill: fill), { map.scatterAdd($0) })
   }
 }

@@ -13,6 +13,7 @@ struct Clipig: AsyncParsableCommand {
       ExprCommand.self,
       DocsCommand.self,
       SimilarityCommand.self,
+      ModelCommand.self,
       Bench.self,
     ])
 }

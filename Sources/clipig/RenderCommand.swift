@@ -42,7 +42,9 @@ struct RenderCommand: ParsableCommand {
   var `repeat`: Int = 1
 
   @Option(
-    help: "CLIP model: a name (ViT-B/32) or a directory with config.json and model.safetensors.")
+    help:
+      "CLIP model: a name (ViT-B/32, downloaded on first use), a directory with config.json and model.safetensors, or a .safetensors or .pt file."
+  )
   var model: String?
 
   @Flag(name: .shortAndLong, help: "Print statistics.")
@@ -52,6 +54,7 @@ struct RenderCommand: ParsableCommand {
   var quiet = false
 
   func run() throws {
+    ProcessTuning.forLongComputations()
     try reportingConfigErrors { try render() }
   }
 

@@ -44,7 +44,9 @@ struct SimilarityCommand: ParsableCommand {
 
   @Option(
     name: [.customShort("m"), .long],
-    help: "CLIP model: a directory with config.json and model.safetensors, or a .safetensors file.")
+    help:
+      "CLIP model: a name (ViT-B/32, downloaded on first use), a directory with config.json and model.safetensors, or a .safetensors or .pt file."
+  )
   var model = "ViT-B/32"
 
   func run() throws {

@@ -241,3 +241,32 @@ struct OutputTests {
     }
   }
 }
+
+@Suite("Run-time errors")
+struct RunTimeErrorTests {
+  @Test func expressionErrorKeepsTheLastImageAndNamesTheParameter() throws {
+    let dir = try Repository.temporaryDirectory()
+    let yaml = """
+      epochs: 5
+      resolution: 12
+      targets:
+        - features: [{text: a}]
+          transforms:
+            - mul: 1/(epoch - 2)
+      """
+    let root = try YAML.parse(yaml, file: "err.yaml")
+    let trainer = try Trainer(experiment: try Experiment(root), model: ProjectionModel(), seed: 1)
+    let path = try OutputNaming.claim(dir + "/err.png")
+    let session = RenderSession(
+      trainer: trainer, imagePath: path, resolvedConfig: root, interrupt: InterruptFlag(),
+      log: { _ in })
+    let message = errorText { _ = try session.run() }
+    #expect(
+      message.contains("err.yaml:6:14: error: 'targets[0].transforms[0].mul[0]'"), "\(message)")
+    #expect(message.contains("division by zero"), "\(message)")
+    #expect(message.contains("epoch=2"), "\(message)")
+    #expect(try PNG.read(path: path).shape == [3, 12, 12])
+    let sidecar = try String(contentsOfFile: dir + "/err.yaml", encoding: .utf8)
+    #expect(sidecar.contains("# stopped by an error at epoch 2"), "\(sidecar.prefix(300))")
+  }
+}

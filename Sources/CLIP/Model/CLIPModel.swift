@@ -56,10 +56,21 @@ public struct CLIPModel: Sendable {
   public static func load(file path: String, config: CLIPConfig? = nil, parts: Parts = .all)
     throws -> CLIPModel
   {
-    let file = try SafeTensorsFile(path: path)
+    try load(archive: try SafeTensorsFile(path: path), config: config, parts: parts)
+  }
+
+  /// Loads a PyTorch checkpoint: OpenAI's TorchScript `.pt` (as in `~/.cache/clip`) or a
+  /// `torch.save` state dict with OpenAI/open_clip names; shapes are inferred from the tensors.
+  public static func load(checkpoint path: String, parts: Parts = .all) throws -> CLIPModel {
+    try load(archive: try TorchCheckpoint(path: path), config: nil, parts: parts)
+  }
+
+  static func load(archive file: some TensorArchive, config: CLIPConfig?, parts: Parts) throws
+    -> CLIPModel
+  {
     let naming = try detectNaming(file)
     let config = try config ?? inferConfig(file, naming: naming)
-    try config.validate(source: path)
+    try config.validate(source: file.path)
     if parts.contains(.vision) {
       try file.checkContains(VisionTower.plan(config).0.specs, naming: naming)
     }
@@ -123,8 +134,8 @@ public struct CLIPModel: Sendable {
 
   // MARK: Checkpoint inspection
 
-  static func detectNaming(_ file: SafeTensorsFile) throws -> CheckpointNaming {
-    let keys = file.entries.keys
+  static func detectNaming(_ file: some TensorArchive) throws -> CheckpointNaming {
+    let keys = file.tensorNames
     if keys.contains(where: { $0.hasPrefix("vision_model.") || $0.hasPrefix("text_model.") }) {
       return .huggingFace
     }
@@ -137,12 +148,13 @@ public struct CLIPModel: Sendable {
   }
 
   /// Reads the shapes a config must have from the tensors of `file`.
-  static func inferConfig(_ file: SafeTensorsFile, naming: CheckpointNaming) throws -> CLIPConfig {
-    func shape(_ name: String) throws -> [Int] { try file.entry(name).shape }
+  static func inferConfig(_ file: some TensorArchive, naming: CheckpointNaming) throws -> CLIPConfig
+  {
+    func shape(_ name: String) throws -> [Int] { try file.shape(of: name) }
     func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
     func countLayers(_ prefix: String, _ suffix: String) -> Int {
       var n = 0
-      while file.entries[prefix + "\(n)." + suffix] != nil { n += 1 }
+      while file.contains(prefix + "\(n)." + suffix) { n += 1 }
       return n
     }
     let hf = naming == .huggingFace
@@ -168,7 +180,7 @@ public struct CLIPModel: Sendable {
     // Text (defaults if the file has no text tower).
     var text = CLIPConfig.vitB32.text
     let tokName = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"
-    if file.entries[tokName] != nil {
+    if file.contains(tokName) {
       let tok = try shape(tokName)
       let posT = try shape(
         hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding")

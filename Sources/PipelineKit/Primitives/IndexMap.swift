@@ -114,10 +114,14 @@ public struct IndexMap: Sendable, Equatable {
     let planes = x.batchCount * c
     let oh = outputHeight
     let ow = outputWidth
-    var out = Tensor(shape: Array(x.shape.dropLast(2)) + [oh, ow])
-    x.scalars.withUnsafeBufferPointer { srcAll in
-      out.scalars.withUnsafeMutableBufferPointer { dstAll in
-        guard let srcBase = srcAll.baseAddress, let dstBase = dstAll.baseAddress else { return }
+    // Every output element is written below, so the buffer starts uninitialized.
+    let scalars = [Float](unsafeUninitializedCapacity: planes * oh * ow) { dstAll, initialized in
+      initialized = planes * oh * ow
+      x.scalars.withUnsafeBufferPointer { srcAll in
+        guard let srcBase = srcAll.baseAddress, let dstBase = dstAll.baseAddress else {
+          _ = dstAll.initialize(from: repeatElement(0, count: dstAll.count))
+          return
+        }
         switch storage {
         case .separable(let rows, let columns):
           rows.withUnsafeBufferPointer { rows in
@@ -157,7 +161,7 @@ public struct IndexMap: Sendable, Equatable {
         }
       }
     }
-    return out
+    return Tensor(shape: Array(x.shape.dropLast(2)) + [oh, ow], scalars: scalars)
   }
 
   /// The adjoint of `gather` (for any fill): adds every output cotangent onto the input pixel it

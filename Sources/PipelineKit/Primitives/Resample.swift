@@ -138,13 +138,28 @@ public struct Resampler: Sendable, Equatable {
             for y in 0..<h {
               let sRow = s + y * w
               let tRow = tmp + y * ow
-              for j in 0..<ow {
-                var acc: Float = 0
-                for k in 0..<ck {
-                  let t = j * ck + k
+              if ck == 4 {
+                // The bicubic case, unrolled (same summation order as the loop below).
+                var t = 0
+                for j in 0..<ow {
+                  var acc: Float = 0
                   acc += cWeight[t] * sRow[Int(cIndex[t])]
+                  acc += cWeight[t &+ 1] * sRow[Int(cIndex[t &+ 1])]
+                  acc += cWeight[t &+ 2] * sRow[Int(cIndex[t &+ 2])]
+                  acc += cWeight[t &+ 3] * sRow[Int(cIndex[t &+ 3])]
+                  tRow[j] = acc
+                  t &+= 4
                 }
-                tRow[j] = acc
+              } else {
+                var t = 0
+                for j in 0..<ow {
+                  var acc: Float = 0
+                  for _ in 0..<ck {
+                    acc += cWeight[t] * sRow[Int(cIndex[t])]
+                    t &+= 1
+                  }
+                  tRow[j] = acc
+                }
               }
             }
             // Along H: d[i, j] = Σ_k wr[i,k] · tmp[ir[i,k], j]
@@ -200,11 +215,12 @@ public struct Resampler: Sendable, Equatable {
             for y in 0..<h {
               let tRow = tmp + y * ow
               let dRow = d + y * w
+              var t = 0
               for j in 0..<ow {
                 let v = tRow[j]
-                for k in 0..<ck {
-                  let t = j * ck + k
+                for _ in 0..<ck {
                   dRow[Int(cIndex[t])] += cWeight[t] * v
+                  t &+= 1
                 }
               }
             }

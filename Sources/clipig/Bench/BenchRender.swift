@@ -27,6 +27,7 @@ struct BenchRender: ParsableCommand {
   var model: String?
 
   func run() throws {
+    ProcessTuning.forLongComputations()
     try reportingConfigErrors {
       let experiment = try Experiment(try CLIRunner.loadConfig(files: files))
       let featureModel: any FeatureModel

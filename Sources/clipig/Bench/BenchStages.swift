@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExprEval
 import PipelineKit
+import Runner
 import Transforms
 
 /// `clipig bench stages`: times the transform chains of the seed's method-1 and method-2
@@ -49,6 +50,7 @@ struct BenchStages: ParsableCommand {
   ]
 
   func run() throws {
+    ProcessTuning.forLongComputations()
     let n = max(views, 1)
     let side = max(size, 8)
     print("batch: \(n) views of 3×\(side)×\(side), \(max(iterations, 1)) timed batches per chain")

@@ -1,0 +1,198 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Where downloaded models live: `$CLIPIG_CACHE`, else `$XDG_CACHE_HOME/clipig`, else
+/// `~/.cache/clipig`, with one folder per source (`openai/ViT-B-32.pt`,
+/// `huggingface/openai--clip-vit-base-patch32/model.safetensors`). Next to each downloaded file
+/// a `<file>.sha256` line in `sha256sum` format records the verified hash.
+///
+/// CLIPig's own cache (`~/.cache/clip`, where OpenAI's `clip.load` downloads) is searched too, so
+/// an existing `ViT-B-32.pt` is reused instead of downloaded again.
+public struct ModelCache: Sendable, Equatable {
+  /// The cache folder.
+  public var directory: String
+  /// Folders searched for OpenAI's `.pt` files downloaded by other programs.
+  public var legacyDirectories: [String]
+  /// The home folder (for `~/` in paths).
+  public var home: String
+
+  /// A cache in `directory`, also looking in `legacyDirectories`.
+  public init(directory: String, legacyDirectories: [String] = [], home: String = NSHomeDirectory())
+  {
+    self.directory = directory
+    self.legacyDirectories = legacyDirectories
+    self.home = home
+  }
+
+  /// The cache the environment selects (see the type's summary).
+  public static func standard(
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> ModelCache {
+    let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    let directory: String
+    if let own = environment["CLIPIG_CACHE"], !own.isEmpty {
+      directory = own
+    } else if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+      directory = xdg + "/clipig"
+    } else {
+      directory = home + "/.cache/clipig"
+    }
+    return ModelCache(directory: directory, legacyDirectories: [home + "/.cache/clip"], home: home)
+  }
+
+  /// The folder of `source` in the cache.
+  public func folder(_ source: ModelSource) -> String { directory + "/" + source.folder }
+
+  /// The cached path of `file` from `source` (which may not exist yet).
+  public func path(_ file: RemoteFile, in source: ModelSource) -> String {
+    folder(source) + "/" + file.name
+  }
+
+  /// The path of the hash record of a cached file.
+  static func hashRecordPath(_ path: String) -> String { path + ".sha256" }
+
+  /// The SHA-256 recorded next to `path`, if any.
+  static func recordedHash(_ path: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: hashRecordPath(path)) else { return nil }
+    let word = String(decoding: data.prefix(64), as: UTF8.self)
+    return isHexDigest(word) ? word : nil
+  }
+
+  /// Records `sha256` next to `path`, as `sha256sum` would print it.
+  static func recordHash(_ sha256: String, for path: String) throws(ModelStoreError) {
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    try writeSmallFile(Array("\(sha256)  \(name)\n".utf8), to: hashRecordPath(path))
+  }
+
+  /// `s` is 64 lowercase hexadecimal digits.
+  static func isHexDigest(_ s: String) -> Bool {
+    s.utf8.count == 64
+      && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+  }
+
+  /// Writes a small file atomically (temporary name, then rename).
+  static func writeSmallFile(_ bytes: [UInt8], to path: String) throws(ModelStoreError) {
+    let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+    var failure: ModelStoreError?
+    do {
+      try FileSink.writeAll(fd: fd, bytes, path: path)
+    } catch {
+      failure = error
+    }
+    close(fd)
+    if failure == nil, rename(temporary, path) != 0 {
+      failure = .io(path: path, reason: String(cString: strerror(errno)))
+    }
+    if let failure {
+      unlink(temporary)
+      throw failure
+    }
+  }
+
+  /// Creates `path` and its parents.
+  static func makeDirectory(_ path: String) throws(ModelStoreError) {
+    do {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+      throw .io(path: path, reason: "cannot create this folder (\(error.localizedDescription))")
+    }
+  }
+
+  /// Size in bytes of the regular file at `path`, nil if there is none.
+  static func fileSize(_ path: String) -> Int64? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return Int64(info.st_size)
+  }
+
+  /// Whether `path` is a directory.
+  static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  /// The SHA-256 of the file at `path`, read in large chunks.
+  static func hashFile(_ path: String) throws(ModelStoreError) -> String {
+    var hasher = SHA256()
+    try hashFile(path, into: &hasher, limit: nil)
+    return hasher.hexDigest()
+  }
+
+  /// Feeds the first `limit` bytes (all if nil) of the file at `path` to `hasher`; returns the
+  /// number of bytes fed.
+  @discardableResult
+  static func hashFile(_ path: String, into hasher: inout SHA256, limit: Int64?)
+    throws(ModelStoreError) -> Int64
+  {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var total: Int64 = 0
+    while limit.map({ total < $0 }) ?? true {
+      let want = limit.map { Int(min(Int64(buffer.count), $0 - total)) } ?? buffer.count
+      let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .io(path: path, reason: String(cString: strerror(errno)))
+      }
+      if n == 0 { break }
+      buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+      total += Int64(n)
+    }
+    return total
+  }
+}
+
+/// An exclusive advisory lock on a file (`flock`), released by `unlock` or when the process ends,
+/// so a crashed download never leaves the cache locked.
+final class FileLock {
+  private var fd: Int32
+
+  /// Takes the lock on `path` (created if missing). While another process holds it, calls
+  /// `waiting` once and polls every `interval` seconds, for at most `timeout` seconds.
+  init(path: String, timeout: Double, interval: Double = 0.1, waiting: () -> Void)
+    throws(ModelStoreError)
+  {
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+    let deadline = Date().addingTimeInterval(timeout)
+    var told = false
+    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      let e = errno
+      guard e == EWOULDBLOCK || e == EINTR else {
+        close(fd)
+        throw .io(path: path, reason: "cannot lock: \(String(cString: strerror(e)))")
+      }
+      if !told {
+        waiting()
+        told = true
+      }
+      guard Date() < deadline else {
+        close(fd)
+        throw .io(path: path, reason: "another clipig process has held this lock for too long")
+      }
+      usleep(useconds_t(interval * 1_000_000))
+    }
+  }
+
+  /// Releases the lock.
+  func unlock() {
+    if fd >= 0 {
+      flock(fd, LOCK_UN)
+      close(fd)
+      fd = -1
+    }
+  }
+
+  deinit { unlock() }
+}
