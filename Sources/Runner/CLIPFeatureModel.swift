@@ -47,11 +47,11 @@ public final class CLIPFeatureModel: FeatureModel {
     return try model.encodeText(ids)
   }
 
-  /// Features `[N, D]` of CLIP-normalised images `[N, 3, S, S]`.
+  /// Features `[N, D]` of images `[N, 3, S, S]` in [0, 1]; the encoder normalises them.
   public func encodeImages(_ images: Tensor) throws -> Tensor {
     let n = images.shape[0]
     if encoder == nil || encoder!.capacity < n {
-      guard let e = model.makeImageEncoder(capacity: n, normalizesInput: false) else {
+      guard let e = model.makeImageEncoder(capacity: n, normalizesInput: true) else {
         throw ModelLoader.LoadError(description: "the model has no image tower")
       }
       encoder = e

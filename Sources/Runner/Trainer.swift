@@ -117,7 +117,7 @@ public final class Trainer {
           let image = try PNG.read(path: Self.resolve(path, in: baseDirectory))
           let s = model.imageSize
           let view = ImageOps.resizeCrop(image, width: s, height: s)
-          let f = try model.encodeImages(CLIPNormalization.apply(Tensor.stack([view])))
+          let f = try model.encodeImages(Tensor.stack([view]))
           raw = f.scalars
         } else {
           raw = [Float](repeating: 0, count: model.featureCount)
@@ -133,7 +133,7 @@ public final class Trainer {
       let view = ImageOps.clamp(
         Resampler(from: pixels.chw.h, pixels.chw.w, to: s, s, filter: .cubic).apply(pixels), 0, 1)
       let f = FeatureMath.normalized(
-        try model.encodeImages(CLIPNormalization.apply(Tensor.stack([view]))).scalars)
+        try model.encodeImages(Tensor.stack([view])).scalars)
       for (ti, target) in experiment.targets.enumerated()
       where target.fairScaling && !target.features.isEmpty {
         let sims = featureVectors[ti].map { FeatureMath.dot($0, f) }
@@ -225,9 +225,8 @@ public final class Trainer {
     }
 
     let batch = Tensor.stack(views.map(\.image))
-    let normalized = CLIPNormalization.apply(batch)
     let forwardStart = clock.now
-    let raw = try model.encodeImages(normalized)  // (N, D)
+    let raw = try model.encodeImages(batch)  // (N, D)
     clipTime += clock.now - forwardStart
     let d = model.featureCount
     var dRaw = Tensor(shape: raw.shape)
@@ -328,11 +327,11 @@ public final class Trainer {
       return report
     }
 
-    // Backward: features → CLIP → normalisation → views → transforms → clamp → pixels.
+    // Backward: features → CLIP (with its input normalisation) → views → transforms → clamp → pixels.
     let backwardStart = clock.now
     let dImages = try model.backward(dRaw)
     clipTime += clock.now - backwardStart
-    let dBatch = CLIPNormalization.pullback(dImages)  // (N, 3, S, S)
+    let dBatch = dImages  // (N, 3, S, S)
     var dCurrent = Tensor(shape: current.shape)
     for (vi, view) in views.enumerated() {
       var dv = dBatch.view(vi)

@@ -102,7 +102,7 @@ struct SimilarityCommand: ParsableCommand {
       do {
         let image = try PNG.read(path: path)
         views.append(
-          (path, CLIPNormalization.apply(ImageOps.resizeCrop(image, width: s, height: s))))
+          (path, ImageOps.resizeCrop(image, width: s, height: s)))
       } catch {
         FileHandle.standardError.write(
           Data("\(path) seems to be no image (\(error.message))\n".utf8))
