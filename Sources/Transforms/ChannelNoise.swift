@@ -1,0 +1,43 @@
+import PipelineKit
+
+/// What `noise` and `fnoise` share: the standard deviation per channel (`R G B`, one value or
+/// three, not negative) and adding one noise plane per channel, drawn from the view's stream.
+struct ChannelNoise: Sendable {
+  /// Standard deviation per channel.
+  let std: [Param<Double>]
+  /// The message for a negative std.
+  let requirement: String
+
+  /// Reads the std per channel of stage `stage`, described by `doc`; constants must not be
+  /// negative.
+  init(reading parameters: inout ParameterReader, stage: String, doc: String) throws(ConfigError) {
+    requirement = "\(stage) std must not be negative"
+    std = try parameters.directList(Double.self, lengths: [3], doc: doc)
+    try std.validate(requirement) { $0 >= 0 }
+  }
+
+  /// x + a noise plane per channel of an image `[C,H,W]`: `fill(plane, std_c, &random)` must
+  /// write every element of channel c's plane, drawing from the context's stream.
+  func add(
+    to x: Tensor, in context: inout StageContext,
+    fill: (UnsafeMutableBufferPointer<Float>, Float, inout SeededRandom) -> Void
+  ) throws(StageError) -> Tensor {
+    let s = try std.checked(requirement, in: &context) { $0 >= 0 }
+    let (c, h, w) = x.chw
+    let plane = h * w
+    precondition(x.count == c * plane, "\(requirement): expected one image [C,H,W], got \(x.shape)")
+    var out = [Float](unsafeUninitializedCapacity: x.count) { n, initialized in  // (C, H, W)
+      for ch in 0..<c {
+        let part = UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane])
+        fill(part, Float(s[ch % s.count]), &context.random)
+      }
+      initialized = c * plane
+    }
+    out.withUnsafeMutableBufferPointer { o in
+      x.scalars.withUnsafeBufferPointer { x in
+        for i in o.indices { o[i] += x[i] }
+      }
+    }
+    return Tensor(shape: x.shape, scalars: out)
+  }
+}
