@@ -16,22 +16,29 @@ struct ChannelNoise: Sendable {
     try std.validate(requirement) { $0 >= 0 }
   }
 
-  /// x + a noise plane per channel of an image `[C,H,W]`: `fill(plane, std_c, &random)` must
-  /// write every element of channel c's plane, drawing from the context's stream.
+  /// x + a noise plane per channel of an image `[C,H,W]`: N(0, std_c²) samples, or with
+  /// `shape` N(0, 1) samples that `shape(plane, std_c)` turns into channel c's noise in place.
+  /// Draws one number per channel from the context's stream, in channel order.
   func add(
     to x: Tensor, in context: inout StageContext,
-    fill: (UnsafeMutableBufferPointer<Float>, Float, inout SeededRandom) -> Void
+    shape: ((UnsafeMutableBufferPointer<Float>, Float) -> Void)? = nil
   ) throws(StageError) -> Tensor {
     let s = try std.checked(requirement, in: &context) { $0 >= 0 }
     let (c, h, w) = x.chw
     let plane = h * w
     precondition(x.count == c * plane, "\(requirement): expected one image [C,H,W], got \(x.shape)")
+    guard c > 0 else { return x }
+    let std = (0..<c).map { Float(s[$0 % s.count]) }
     var out = [Float](unsafeUninitializedCapacity: x.count) { n, initialized in  // (C, H, W)
-      for ch in 0..<c {
-        let part = UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane])
-        fill(part, Float(s[ch % s.count]), &context.random)
-      }
+      NormalNoise.fill(
+        n, planes: c, std: shape == nil ? std : [Float](repeating: 1, count: c),
+        random: &context.random)
       initialized = c * plane
+      if let shape {
+        for ch in 0..<c {
+          shape(UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane]), std[ch])
+        }
+      }
     }
     out.withUnsafeMutableBufferPointer { o in
       x.scalars.withUnsafeBufferPointer { x in

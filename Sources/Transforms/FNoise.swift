@@ -38,8 +38,7 @@ public struct FNoise: Stage {
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let y = try noise.add(to: x, in: &context) { plane, std, random in
-      NormalNoise.fill(plane, random: &random)
+    let y = try noise.add(to: x, in: &context) { plane, std in
       FrequencyNoise.shape(plane, std: std)
     }
     return (y, { $0 })

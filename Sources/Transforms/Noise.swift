@@ -31,9 +31,6 @@ public struct Noise: Stage {
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let y = try noise.add(to: x, in: &context) { plane, std, random in
-      NormalNoise.fill(plane, std: std, random: &random)
-    }
-    return (y, { $0 })
+    (try noise.add(to: x, in: &context), { $0 })
   }
 }

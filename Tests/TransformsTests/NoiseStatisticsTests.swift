@@ -74,6 +74,27 @@ struct NoiseStatisticsTests {
     #expect(abs(Double(sameSign) - m / 2) < 6 * (m / 4).squareRoot())
   }
 
+  /// Filling several planes at once gives the samples of filling them one after the other.
+  @Test func planesAtOnceEqualPlanesInTurn() {
+    let plane = 20_000
+    let std: [Float] = [0.1, 1, 2.5]
+    var a = SeededRandom(seed: 9)
+    var b = a
+    var together = [Float](repeating: 0, count: 3 * plane)
+    together.withUnsafeMutableBufferPointer {
+      NormalNoise.fill($0, planes: 3, std: std, random: &a)
+    }
+    var inTurn = [Float](repeating: 0, count: 3 * plane)
+    inTurn.withUnsafeMutableBufferPointer { n in
+      for p in 0..<3 {
+        let part = UnsafeMutableBufferPointer(rebasing: n[p * plane..<(p + 1) * plane])
+        NormalNoise.fill(part, std: std[p], random: &b)
+      }
+    }
+    #expect(together == inTurn)
+    #expect(a == b)
+  }
+
   @Test func stdScalesAndCopiesReproduce() {
     var a = SeededRandom(seed: 5)
     var b = a

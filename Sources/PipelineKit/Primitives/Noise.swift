@@ -16,16 +16,31 @@ public enum NormalNoise {
   public static func fill(
     _ buffer: UnsafeMutableBufferPointer<Float>, std: Float = 1, random: inout SeededRandom
   ) {
-    let seed = random.next()
-    let count = buffer.count
+    fill(buffer, planes: 1, std: [std], random: &random)
+  }
+
+  /// Fills `buffer`, cut into `planes` equal planes, with N(0, std[p]²) samples in plane p,
+  /// drawing one number from `random` per plane in order: the same samples as filling the
+  /// planes one after the other, with all their chunks spread over the cores at once.
+  public static func fill(
+    _ buffer: UnsafeMutableBufferPointer<Float>, planes: Int, std: [Float],
+    random: inout SeededRandom
+  ) {
+    precondition(planes > 0 && buffer.count % planes == 0, "NormalNoise: \(planes) planes")
+    precondition(std.count == planes, "NormalNoise: \(std.count) stds for \(planes) planes")
+    let seeds = (0..<planes).map { _ in random.next() }
+    let count = buffer.count / planes
     guard count > 0, let base = buffer.baseAddress else { return }
-    let chunks = (count + chunk - 1) / chunk
+    let chunks = (count + chunk - 1) / chunk  // per plane
     let out = UncheckedSendableBox(base)
-    let body: (Int) -> Void = { c in
+    let body: (Int) -> Void = { job in
+      let (p, c) = job.quotientAndRemainder(dividingBy: chunks)
       let start = c * chunk
-      fillChunk(out.value + start, count: min(chunk, count - start), std: std, seed: seed, index: c)
+      fillChunk(
+        out.value + p * count + start, count: min(chunk, count - start), std: std[p],
+        seed: seeds[p], index: c)
     }
-    if chunks > 1 { parallelFor(chunks, body) } else { body(0) }
+    if planes * chunks > 1 { parallelFor(planes * chunks, body) } else { body(0) }
   }
 
   /// A new array of `count` N(0, std²) samples, drawing one number from `random`.
