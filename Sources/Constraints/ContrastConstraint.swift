@@ -63,12 +63,10 @@ public struct ContrastConstraint: Stage {
       }
     }
     return try loss.evaluate(v, factor: 1, in: &context) { dv in
-      x.perChannel { ch, p in
-        let m = Float(means[ch])
-        if p > m { return Float(dv[ch] * weightHigh[ch]) }
-        if p < m { return Float(-dv[ch] * weightLow[ch]) }
-        return 0
-      }
+      let m = means.map(Float.init)
+      let high = (0..<c).map { Float(dv[$0] * weightHigh[$0]) }
+      let low = (0..<c).map { Float(-dv[$0] * weightLow[$0]) }
+      return x.perChannel { ch, p in p > m[ch] ? high[ch] : p < m[ch] ? low[ch] : 0 }
     }
   }
 }

@@ -55,7 +55,8 @@ public struct EdgeMeanConstraint: Stage {
     }
     let signs = sign
     return try loss.evaluate(v, factor: 100, in: &context) { dv in
-      let s = signs.perChannel { ch, v in v * Float(dv[ch] / Double(n)) }
+      let scale = dv.map { Float($0 / Double(n)) }
+      let s = signs.perChannel { ch, v in v * scale[ch] }
       var dx = filter.adjoint(s)
       dx.scalars.withUnsafeMutableBufferPointer { d in
         for i in d.indices { d[i] -= s.scalars[i] }

@@ -37,7 +37,8 @@ public struct MeanConstraint: Stage {
       ImageStatistics.channelMeans(x), factor: 100, in: &context
     ) { dv in
       let n = Float(shape[1] * shape[2])
-      return Tensor(shape: shape, repeating: 0).perChannel { c, _ in Float(dv[c]) / n }
+      let share = dv.map { Float($0) / n }
+      return Tensor(shape: shape, repeating: 0).perChannel { c, _ in share[c] }
     }
   }
 }
