@@ -32,10 +32,6 @@ public struct CenterCrop: Stage {
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let (cw, ch) = try window.extent(in: &context)
-    let (_, h, w) = x.chw
-    return CropWindow.cut(
-      x, top: CropWindow.centredOffset(ch, in: h), left: CropWindow.centredOffset(cw, in: w),
-      height: ch, width: cw)
+    try window.cut(x, in: &context) { c, n, _ in CropWindow.centredOffset(c, in: n) }
   }
 }

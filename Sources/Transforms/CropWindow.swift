@@ -16,12 +16,19 @@ struct CropWindow: Sendable {
     try Geometry.requireExtent(size, "\(stage) size")
   }
 
-  /// The evaluated width and height (values below 1 count as 1).
-  func extent(in context: inout StageContext) throws(StageError) -> (width: Int, height: Int) {
+  /// The window of the evaluated size (values below 1 count as 1) cut out of `x` at the top
+  /// row `offset(height, H, &context)`, then the left column `offset(width, W, &context)`.
+  func cut(
+    _ x: Tensor, in context: inout StageContext,
+    offset: (_ window: Int, _ length: Int, inout StageContext) -> Int
+  ) throws(StageError) -> (value: Tensor, pullback: Pullback) {
     let s = try context.values(size)
-    return (
-      try Geometry.extent(s[0], size[0], context), try Geometry.extent(s[1], size[1], context)
-    )
+    let width = try Geometry.extent(s[0], size[0], context)
+    let height = try Geometry.extent(s[1], size[1], context)
+    let (_, h, w) = x.chw
+    let top = offset(height, h, &context)
+    let left = offset(width, w, &context)
+    return Self.cut(x, top: top, left: left, height: height, width: width)
   }
 
   /// torchvision's centring of a window of `c` on an axis of `n`: round((n − c)/2) half to even

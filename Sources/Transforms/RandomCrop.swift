@@ -33,12 +33,8 @@ public struct RandomCrop: Stage {
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let (cw, ch) = try window.extent(in: &context)
-    let (_, h, w) = x.chw
-    let top =
-      ch <= h ? context.random.integer(in: 0...(h - ch)) : CropWindow.centredOffset(ch, in: h)
-    let left =
-      cw <= w ? context.random.integer(in: 0...(w - cw)) : CropWindow.centredOffset(cw, in: w)
-    return CropWindow.cut(x, top: top, left: left, height: ch, width: cw)
+    try window.cut(x, in: &context) { c, n, context in
+      c <= n ? context.random.integer(in: 0...(n - c)) : CropWindow.centredOffset(c, in: n)
+    }
   }
 }
