@@ -26,7 +26,7 @@ struct ChannelNoise: Sendable {
     let s = try std.checked(requirement, in: &context) { $0 >= 0 }
     let (c, h, w) = x.chw
     let plane = h * w
-    precondition(x.count == c * plane, "\(requirement): expected one image [C,H,W], got \(x.shape)")
+    precondition(x.count == c * plane, "ChannelNoise: expected one image [C,H,W], got \(x.shape)")
     guard c > 0 else { return x }
     let std = (0..<c).map { Float(s[$0 % s.count]) }
     var out = [Float](unsafeUninitializedCapacity: x.count) { n, initialized in  // (C, H, W)

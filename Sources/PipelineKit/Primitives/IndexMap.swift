@@ -35,9 +35,13 @@ public struct IndexMap: Sendable, Equatable {
   /// (`source == none`). Pads, crops, shifts, tiles and borders are a few runs per row, so rows
   /// are copied and scattered a stretch at a time instead of an index at a time.
   struct ColumnRun: Sendable, Equatable {
+    /// First output column.
     var start: Int
+    /// Number of output columns.
     var count: Int
+    /// Input column of the first output column, or `none`.
     var source: Int32
+    /// 1 or 0 (meaningless for `none` and for a run of one).
     var step: Int32
 
     /// `columns` cut into maximal runs, in column order.

@@ -151,7 +151,7 @@ struct Ziggurat: Sendable {
       let u = b >> 9
       let sign = (b & 0x100) << 23
       if u < threshold[j] {
-        return Float(bitPattern: (Float(u) * step[j] * std).bitPattern | sign)
+        return Float(bitPattern: (Float(u) * (step[j] * std)).bitPattern | sign)
       }
       if let x = slowPath(layer: j, position: u, random: &random) {
         return Float(bitPattern: (x * std).bitPattern | sign)
