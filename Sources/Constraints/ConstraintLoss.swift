@@ -119,14 +119,33 @@ public struct Bounds: Sendable {
   }
 }
 
-extension Bounds {
-  /// The constraint's output `[1]` for channel values `v` and its pullback, given the pullback
-  /// `vjp` from a cotangent of `v` to one of the image.
+/// What the `above`/`below` constraints (mean, std, saturation, contrast, edge_mean) share:
+/// their `Bounds` and loss function, and turning channel values into the constraint's output.
+public struct BoundedLoss: Sendable {
+  /// The one-sided bounds.
+  public let bounds: Bounds
+  /// The loss function applied to the distance from a bound.
+  public let function: ConstraintLoss
+
+  /// Bounds and a loss function read elsewhere.
+  public init(bounds: Bounds, function: ConstraintLoss) {
+    self.bounds = bounds
+    self.function = function
+  }
+
+  /// Reads `above`, `below` (at least one; `value` names what they bound) and then `loss`.
+  public init(reading parameters: inout ParameterReader, value: String) throws(ConfigError) {
+    bounds = try Bounds(reading: &parameters, value: value)
+    function = try ConstraintLoss(reading: &parameters)
+  }
+
+  /// The constraint's output `[1]` for channel values `v` times `factor`, and its pullback,
+  /// given the pullback `vjp` from a cotangent of `v` to one of the image.
   public func evaluate(
-    _ v: [Double], function: ConstraintLoss, factor: Double, in context: inout StageContext,
+    _ v: [Double], factor: Double, in context: inout StageContext,
     vjp: @escaping ([Double]) -> Tensor
   ) throws(StageError) -> (value: Tensor, pullback: Pullback) {
-    let (value, dv) = try loss(v, function: function, factor: factor, in: &context)
+    let (value, dv) = try bounds.loss(v, function: function, factor: factor, in: &context)
     return (
       Tensor(scalar: Float(value)),
       { dy in

@@ -22,13 +22,11 @@ public struct ContrastConstraint: Stage {
     StageExample(["above": "0.8+t/10", "below": 2], inputShape: [3, 2, 3]),
   ]
 
-  let bounds: Bounds
-  let loss: ConstraintLoss
+  let loss: BoundedLoss
 
   /// Reads `above`, `below` (at least one) and `loss`.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    bounds = try Bounds(reading: &parameters, value: "contrast")
-    loss = try ConstraintLoss(reading: &parameters)
+    loss = try BoundedLoss(reading: &parameters, value: "contrast")
   }
 
   /// 1 · hinge loss of the channel contrasts.
@@ -64,13 +62,11 @@ public struct ContrastConstraint: Stage {
         weightLow[ch] = 1 / Double(nl)
       }
     }
-    return try bounds.evaluate(v, function: loss, factor: 1, in: &context) { dv in
-      x.perChannel { ch, p in
-        let m = Float(means[ch])
-        if p > m { return Float(dv[ch] * weightHigh[ch]) }
-        if p < m { return Float(-dv[ch] * weightLow[ch]) }
-        return 0
-      }
+    return try loss.evaluate(v, factor: 1, in: &context) { dv in
+      let m = means.map(Float.init)
+      let high = (0..<c).map { Float(dv[$0] * weightHigh[$0]) }
+      let low = (0..<c).map { Float(-dv[$0] * weightLow[$0]) }
+      return x.perChannel { ch, p in p > m[ch] ? high[ch] : p < m[ch] ? low[ch] : 0 }
     }
   }
 }

@@ -24,15 +24,14 @@ public struct EdgeMeanConstraint: Stage {
     StageExample(["above": "0.2+t", "kernel_size": 4], inputShape: [3, 6, 5]),
   ]
 
-  let bounds: Bounds
   let blur: GaussianBlurParameters
-  let loss: ConstraintLoss
+  let loss: BoundedLoss
 
   /// Reads `above`, `below` (at least one), `kernel_size`, `sigma` and `loss`.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    bounds = try Bounds(reading: &parameters, value: "mean |blur(img) − img|")
+    let bounds = try Bounds(reading: &parameters, value: "mean |blur(img) − img|")
     blur = try GaussianBlurParameters(reading: &parameters)
-    loss = try ConstraintLoss(reading: &parameters)
+    loss = BoundedLoss(bounds: bounds, function: try ConstraintLoss(reading: &parameters))
   }
 
   /// 100 · hinge loss of the channel edge means.
@@ -55,8 +54,9 @@ public struct EdgeMeanConstraint: Stage {
       }
     }
     let signs = sign
-    return try bounds.evaluate(v, function: loss, factor: 100, in: &context) { dv in
-      let s = signs.perChannel { ch, v in v * Float(dv[ch] / Double(n)) }
+    return try loss.evaluate(v, factor: 100, in: &context) { dv in
+      let scale = dv.map { Float($0 / Double(n)) }
+      let s = signs.perChannel { ch, v in v * scale[ch] }
       var dx = filter.adjoint(s)
       dx.scalars.withUnsafeMutableBufferPointer { d in
         for i in d.indices { d[i] -= s.scalars[i] }

@@ -21,13 +21,11 @@ public struct MeanConstraint: Stage {
     StageExample(["below": "sim/100+0.1"], inputShape: [3, 1, 1]),
   ]
 
-  let bounds: Bounds
-  let loss: ConstraintLoss
+  let loss: BoundedLoss
 
   /// Reads `above`, `below` (at least one) and `loss`.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    bounds = try Bounds(reading: &parameters, value: "average")
-    loss = try ConstraintLoss(reading: &parameters)
+    loss = try BoundedLoss(reading: &parameters, value: "average")
   }
 
   /// 100 · hinge loss of the channel averages.
@@ -35,11 +33,12 @@ public struct MeanConstraint: Stage {
     -> (value: Tensor, pullback: Pullback)
   {
     let shape = x.shape
-    return try bounds.evaluate(
-      ImageStatistics.channelMeans(x), function: loss, factor: 100, in: &context
+    return try loss.evaluate(
+      ImageStatistics.channelMeans(x), factor: 100, in: &context
     ) { dv in
       let n = Float(shape[1] * shape[2])
-      return Tensor(shape: shape, repeating: 0).perChannel { c, _ in Float(dv[c]) / n }
+      let share = dv.map { Float($0) / n }
+      return Tensor(shape: shape, repeating: 0).perChannel { c, _ in share[c] }
     }
   }
 }

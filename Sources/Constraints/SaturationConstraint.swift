@@ -21,13 +21,11 @@ public struct SaturationConstraint: Stage {
     StageExample(["below": "0.1*ti", "above": "0.3, 0.3, 0.4"], inputShape: [3, 4, 3]),
   ]
 
-  let bounds: Bounds
-  let loss: ConstraintLoss
+  let loss: BoundedLoss
 
   /// Reads `above`, `below` (at least one) and `loss`.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    bounds = try Bounds(reading: &parameters, value: "saturation")
-    loss = try ConstraintLoss(reading: &parameters)
+    loss = try BoundedLoss(reading: &parameters, value: "saturation")
   }
 
   /// 100 · hinge loss of the channel saturations.
@@ -52,7 +50,7 @@ public struct SaturationConstraint: Stage {
     }
     if n > 0 { v = v.map { $0 / Double(n) } }
     let shape = x.shape
-    return try bounds.evaluate(v, function: loss, factor: 100, in: &context) { dv in
+    return try loss.evaluate(v, factor: 100, in: &context) { dv in
       var dx = [Float](repeating: 0, count: c * n)  // (C, H·W)
       let scale = dv.map { Float($0 / Double(n)) }
       for i in 0..<n {

@@ -21,13 +21,11 @@ public struct StdConstraint: Stage {
     StageExample(["above": "0.4*ti+0.3", "below": 0.05], inputShape: [3, 3, 5]),
   ]
 
-  let bounds: Bounds
-  let loss: ConstraintLoss
+  let loss: BoundedLoss
 
   /// Reads `above`, `below` (at least one) and `loss`.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    bounds = try Bounds(reading: &parameters, value: "standard deviation")
-    loss = try ConstraintLoss(reading: &parameters)
+    loss = try BoundedLoss(reading: &parameters, value: "standard deviation")
   }
 
   /// 100 · hinge loss of the channel standard deviations.
@@ -46,7 +44,7 @@ public struct StdConstraint: Stage {
       }
       std[ch] = (s / Double(n - 1)).squareRoot()
     }
-    return try bounds.evaluate(std, function: loss, factor: 100, in: &context) { dv in
+    return try loss.evaluate(std, factor: 100, in: &context) { dv in
       let scale = (0..<c).map { std[$0] > 0 ? dv[$0] / (Double(n - 1) * std[$0]) : 0 }
       return x.perChannel { ch, v in Float(scale[ch] * (Double(v) - means[ch])) }
     }

@@ -21,35 +21,17 @@ public struct CenterCrop: Stage {
     StageExample("width - 2, height*t", inputShape: [3, 7, 5], t: 0.5),
   ]
 
-  let size: [Param<Int>]
+  let window: CropWindow
 
   /// Reads the size (width, height; one value for a square), each at least 1.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    size = try parameters.directList(
-      Int.self, lengths: [2], doc: "width and height of the window in pixels (one value: square)")
-    try Geometry.requireAtLeast(size, 1, "center_crop size")
-    try Geometry.requireExtent(size, "center_crop size")
+    window = try CropWindow(reading: &parameters, stage: Self.name)
   }
 
   /// Gathers the centred window (evaluated sizes below 1 count as 1).
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let s = try context.values(size)
-    let cw = try Geometry.extent(s[0], size[0], context)
-    let ch = try Geometry.extent(s[1], size[1], context)
-    let (_, h, w) = x.chw
-    if cw == w && ch == h { return (x, { $0 }) }
-    let map = IndexMap(
-      rows: AxisIndex.window(offset: Self.offset(ch, in: h), count: ch, length: h),
-      columns: AxisIndex.window(offset: Self.offset(cw, in: w), count: cw, length: w),
-      inputHeight: h, inputWidth: w)
-    return (map.gather(x), { map.scatterAdd($0) })
-  }
-
-  /// torchvision's centring: round((n − c)/2) half to even inside the image; a larger window
-  /// starts ⌊(c − n)/2⌋ before it.
-  static func offset(_ c: Int, in n: Int) -> Int {
-    c <= n ? Int((Double(n - c) / 2).rounded(.toNearestOrEven)) : -((c - n) / 2)
+    try window.cut(x, in: &context) { c, n, _ in CropWindow.centredOffset(c, in: n) }
   }
 }

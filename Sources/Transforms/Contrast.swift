@@ -41,32 +41,6 @@ public struct Contrast: Stage {
     -> (value: Tensor, pullback: Pullback)
   {
     let f = Float(try factor.checked(Self.requirement, in: &context) { $0 >= 0 })
-    let g = ImageStatistics.gray(x)
-    let plane = g.count
-    var sum = 0.0
-    for v in g { sum += Double(v) }
-    let m = plane > 0 ? Float(sum / Double(plane)) : 0
-    let offset = (1 - f) * m
-    var blend = x  // (3, H, W) before the clamp
-    blend.scalars.withUnsafeMutableBufferPointer { b in
-      for i in b.indices { b[i] = f * b[i] + offset }
-    }
-    return (
-      ImageOps.clamp(blend, 0, 1),
-      { dy in
-        var d = ImageOps.clampPullback(dy, input: blend, 0, 1)
-        var total = 0.0
-        for v in d.scalars { total += Double(v) }
-        let w = ImageStatistics.grayWeights
-        let dm = plane > 0 ? (1 - f) * Float(total / Double(plane)) : 0
-        d.scalars.withUnsafeMutableBufferPointer { d in
-          for c in 0..<3 {
-            let add = w[c] * dm
-            for i in c * plane..<(c + 1) * plane { d[i] = f * d[i] + add }
-          }
-        }
-        return d
-      }
-    )
+    return GrayBlend.apply(x, factor: f, target: .meanGray)
   }
 }

@@ -43,11 +43,6 @@ public struct Crop: Stage {
     let top = try Geometry.pixels(v[1], of: h, xywh[1], context)
     let cw = try Geometry.extent(Geometry.pixels(v[2], of: w, xywh[2], context), xywh[2], context)
     let ch = try Geometry.extent(Geometry.pixels(v[3], of: h, xywh[3], context), xywh[3], context)
-    if left == 0 && top == 0 && cw == w && ch == h { return (x, { $0 }) }
-    let map = IndexMap(
-      rows: AxisIndex.window(offset: top, count: ch, length: h),
-      columns: AxisIndex.window(offset: left, count: cw, length: w),
-      inputHeight: h, inputWidth: w)
-    return (map.gather(x), { map.scatterAdd($0) })
+    return CropWindow.cut(x, top: top, left: left, height: ch, width: cw)
   }
 }

@@ -25,31 +25,22 @@ public struct FNoise: Stage {
     StageExample(0.05, inputShape: [3, 1, 1]),
   ]
 
-  let std: [Param<Double>]
-  static let requirement = "fnoise std must not be negative"
+  let noise: ChannelNoise
 
   /// Reads the std per channel (one value or three), not negative.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    std = try parameters.directList(
-      Double.self, lengths: [3], doc: "per-pixel standard deviation per channel (R G B)")
-    try std.validate(Self.requirement) { $0 >= 0 }
+    noise = try ChannelNoise(
+      reading: &parameters, stage: Self.name,
+      doc: "per-pixel standard deviation per channel (R G B)")
   }
 
   /// out_c = in_c + fnoise_c with per-pixel std std_c.
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let s = try std.checked(Self.requirement, in: &context) { $0 >= 0 }
-    let (c, h, w) = x.chw
-    let plane = h * w
-    var noise = [Float](repeating: 0, count: c * plane)  // (C, H·W)
-    noise.withUnsafeMutableBufferPointer { n in
-      for ch in 0..<c {
-        let part = UnsafeMutableBufferPointer(rebasing: n[ch * plane..<(ch + 1) * plane])
-        NormalNoise.fill(part, random: &context.random)
-        FrequencyNoise.shape(part, std: Float(s[ch % s.count]))
-      }
+    let y = try noise.add(to: x, in: &context) { plane, std in
+      FrequencyNoise.shape(plane, std: std)
     }
-    return (x + Tensor(shape: x.shape, scalars: noise), { $0 })
+    return (y, { $0 })
   }
 }

@@ -22,31 +22,19 @@ public struct RandomCrop: Stage {
     StageExample("width/2, height - 3", inputShape: [3, 7, 8], t: 0.5),
   ]
 
-  let size: [Param<Int>]
+  let window: CropWindow
 
   /// Reads the size (width, height; one value for a square), each at least 1.
   public init(parameters: inout ParameterReader) throws(ConfigError) {
-    size = try parameters.directList(
-      Int.self, lengths: [2], doc: "width and height of the window in pixels (one value: square)")
-    try Geometry.requireAtLeast(size, 1, "random_crop size")
-    try Geometry.requireExtent(size, "random_crop size")
+    window = try CropWindow(reading: &parameters, stage: Self.name)
   }
 
   /// Draws the top row, then the left column, and gathers the window.
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
-    let s = try context.values(size)
-    let cw = try Geometry.extent(s[0], size[0], context)
-    let ch = try Geometry.extent(s[1], size[1], context)
-    let (_, h, w) = x.chw
-    let top = ch <= h ? context.random.integer(in: 0...(h - ch)) : CenterCrop.offset(ch, in: h)
-    let left = cw <= w ? context.random.integer(in: 0...(w - cw)) : CenterCrop.offset(cw, in: w)
-    if cw == w && ch == h { return (x, { $0 }) }
-    let map = IndexMap(
-      rows: AxisIndex.window(offset: top, count: ch, length: h),
-      columns: AxisIndex.window(offset: left, count: cw, length: w),
-      inputHeight: h, inputWidth: w)
-    return (map.gather(x), { map.scatterAdd($0) })
+    try window.cut(x, in: &context) { c, n, context in
+      c <= n ? context.random.integer(in: 0...(n - c)) : CropWindow.centredOffset(c, in: n)
+    }
   }
 }

@@ -41,27 +41,6 @@ public struct Saturation: Stage {
     -> (value: Tensor, pullback: Pullback)
   {
     let f = Float(try factor.checked(Self.requirement, in: &context) { $0 >= 0 })
-    let g = ImageStatistics.gray(x)
-    let plane = g.count
-    var blend = x  // (3, H, W) before the clamp
-    blend.scalars.withUnsafeMutableBufferPointer { b in
-      for c in 0..<3 {
-        for i in 0..<plane { b[c * plane + i] = f * b[c * plane + i] + (1 - f) * g[i] }
-      }
-    }
-    return (
-      ImageOps.clamp(blend, 0, 1),
-      { dy in
-        var d = ImageOps.clampPullback(dy, input: blend, 0, 1)
-        let w = ImageStatistics.grayWeights
-        d.scalars.withUnsafeMutableBufferPointer { d in
-          for i in 0..<plane {
-            let dg = (1 - f) * (d[i] + d[plane + i] + d[2 * plane + i])
-            for c in 0..<3 { d[c * plane + i] = f * d[c * plane + i] + w[c] * dg }
-          }
-        }
-        return d
-      }
-    )
+    return GrayBlend.apply(x, factor: f, target: .pixelGray)
   }
 }

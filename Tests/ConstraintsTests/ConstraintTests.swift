@@ -4,6 +4,25 @@ import PipelineKit
 import PipelineKitTesting
 import Testing
 
+/// One case of `Fixtures/constraints.json` (see scripts/pixel_fixtures.py).
+struct ConstraintCase: Decodable {
+  var name: String
+  var params: FixtureJSON
+  var shape: [Int]
+  var input: [Float]
+  var value: Double
+  var grad: [Float]
+}
+
+/// The cases of `Fixtures/constraints.json`.
+struct ConstraintFixtures: Decodable {
+  var cases: [ConstraintCase]
+
+  static func load() throws -> ConstraintFixtures {
+    try FixtureJSON.load(ConstraintFixtures.self, named: "constraints", from: .module)
+  }
+}
+
 private func make(_ name: String, _ parameters: ConfigNode) throws(ConfigError) -> any Stage {
   try StageRegistry.constraints.make(
     name: name, parameters: parameters, path: "constraints[0].\(name)",

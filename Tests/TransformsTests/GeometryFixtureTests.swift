@@ -1,5 +1,6 @@
 import Foundation
 import PipelineKit
+import PipelineKitTesting
 import Testing
 import Transforms
 
@@ -7,7 +8,7 @@ import Transforms
 struct GeometryFixtureCase: Decodable, CustomTestStringConvertible {
   var name: String
   var stage: String?
-  var value: FixtureValue?
+  var value: FixtureJSON?
   var scale: Double?
   var translate: [Double]?
   var input_shape: [Int]
@@ -25,55 +26,11 @@ struct GeometryFixtureCase: Decodable, CustomTestStringConvertible {
   var g: Tensor { Tensor(shape: input_shape, scalars: grad) }
 }
 
-/// A JSON value turned into the YAML node a user would write.
-enum FixtureValue: Decodable {
-  case int(Int)
-  case double(Double)
-  case string(String)
-  case list([FixtureValue])
-  case mapping([String: FixtureValue])
-
-  init(from decoder: Decoder) throws {
-    let c = try decoder.singleValueContainer()
-    if let i = try? c.decode(Int.self) {
-      self = .int(i)
-    } else if let d = try? c.decode(Double.self) {
-      self = .double(d)
-    } else if let s = try? c.decode(String.self) {
-      self = .string(s)
-    } else if let l = try? c.decode([FixtureValue].self) {
-      self = .list(l)
-    } else {
-      self = .mapping(try c.decode([String: FixtureValue].self))
-    }
-  }
-
-  var node: ConfigNode {
-    switch self {
-    case .int(let i): ConfigNode(.int(i))
-    case .double(let d): ConfigNode(.float(d))
-    case .string(let s): ConfigNode(.string(s))
-    case .list(let l): ConfigNode(.sequence(l.map(\.node)))
-    case .mapping(let m):
-      ConfigNode(
-        .mapping(
-          m.keys.sorted().map {
-            ConfigNode.Entry(key: $0, keyLocation: .synthetic("fixture"), node: m[$0]?.node ?? nil)
-          }))
-    }
-  }
-}
-
 enum GeometryFixtures {
-  static let cases: [GeometryFixtureCase] = {
-    guard
-      let url = Bundle.module.url(
-        forResource: "geometry", withExtension: "json", subdirectory: "Fixtures"),
-      let data = try? Data(contentsOf: url)
-    else { return [] }
-    struct File: Decodable { var cases: [GeometryFixtureCase] }
-    return (try? JSONDecoder().decode(File.self, from: data).cases) ?? []
-  }()
+  static let cases: [GeometryFixtureCase] =
+    (try? FixtureJSON.load(File.self, named: "geometry", from: .module).cases) ?? []
+
+  private struct File: Decodable { var cases: [GeometryFixtureCase] }
 }
 
 /// `nil` when `actual` matches `expected` within `tolerance` (absolute, per element), else the

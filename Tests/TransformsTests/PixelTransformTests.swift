@@ -1,7 +1,32 @@
 import Foundation
 import PipelineKit
+import PipelineKitTesting
 import Testing
 import Transforms
+
+/// One case of `Fixtures/pixel.json` (see scripts/pixel_fixtures.py).
+struct PixelCase: Decodable {
+  var name: String
+  var params: FixtureJSON
+  var shape: [Int]
+  var input: [Float]
+  var output: [Float]
+  var v: [Float]
+  var grad: [Float]
+  var noise: [Float]?
+  var noiseShape: [Int]?
+  /// saturation/contrast: torchvision's blend before its clamp to [0, 1].
+  var unclamped: [Float]?
+}
+
+/// The cases of `Fixtures/pixel.json`.
+struct PixelFixtures: Decodable {
+  var cases: [PixelCase]
+
+  static func load() throws -> PixelFixtures {
+    try FixtureJSON.load(PixelFixtures.self, named: "pixel", from: .module)
+  }
+}
 
 private func make(_ name: String, _ parameters: ConfigNode) throws -> any Stage {
   try StageRegistry.transforms.make(
@@ -35,17 +60,11 @@ struct PixelFixtureTests {
       if fixture.name == "rnoise" {
         let noise = Tensor(
           shape: try #require(fixture.noiseShape), scalars: try #require(fixture.noise))
-        guard case .object(let p) = fixture.params, case .array(let s)? = p["std"] else {
+        guard case .array(let s)? = fixture.params["std"] else {
           Issue.record("rnoise fixture without std")
           continue
         }
-        let std: [Float] = s.map {
-          switch $0 {
-          case .int(let i): Float(i)
-          case .double(let d): Float(d)
-          default: .nan
-          }
-        }
+        let std = s.map { $0.number.map(Float.init) ?? .nan }
         let y = RNoise.add(noise: noise, to: x, std: std)
         #expect(
           maxAbsDiff(y.scalars, fixture.output) < 2e-6,

@@ -87,48 +87,71 @@ public struct AffineSampler: Sendable, Equatable {
       map = IndexMap(rows: rows, columns: columns, inputHeight: h, inputWidth: w)
       return
     }
-    var indices = [Int32](repeating: IndexMap.none, count: oh * ow)  // (OH, OW)
     let finite = [m.a, m.b, m.c, m.d, m.e, m.f].allSatisfy(\.isFinite)
-    if finite {
-      indices.withUnsafeMutableBufferPointer { out in
-        guard let base = out.baseAddress else { return }
-        // Rows are independent: split them over the cores for large images.
-        let blocks = oh * ow >= 32_768 ? min(oh, 8) : 1
-        parallelFor(blocks) { block in
-          for j in (block * oh / blocks)..<((block + 1) * oh / blocks) {
-            Self.denseRow(m, y: j, into: base + j * ow, count: ow, height: h, width: w)
-          }
+    let indices = [Int32](unsafeUninitializedCapacity: oh * ow) { out, initialized in  // (OH, OW)
+      initialized = oh * ow
+      guard let base = out.baseAddress else { return }
+      guard finite else {
+        out.initialize(repeating: IndexMap.none)
+        return
+      }
+      // Rows are independent: split them over the cores for large images.
+      let blocks = oh * ow >= 32_768 ? min(oh, 8) : 1
+      let rows = UncheckedSendableBox(base)
+      parallelFor(blocks) { block in
+        for j in (block * oh / blocks)..<((block + 1) * oh / blocks) {
+          Self.denseRow(m, y: j, into: rows.value + j * ow, count: ow, height: h, width: w)
         }
       }
     }
+    // Every index is `none` or inside the input by construction.
     map = IndexMap(
-      indices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
+      trustedIndices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
   }
 
   /// Fills one output row of a dense map: the flat source index of each pixel, or `none`.
-  /// Branch-free per pixel: coordinates are clamped to a safe range before rounding, so the
-  /// integer conversion cannot overflow, and the result equals `nearest` on each axis.
+  /// Equals `nearest` on each axis. Branch-free per pixel: when both source coordinates stay
+  /// within ±2³⁰ along the whole row (they are monotonic in the column, so the ends decide),
+  /// adding 1.5·2⁵² rounds half to even and the low 32 bits of the sum are the index; otherwise
+  /// the coordinates are first clamped to a range where that holds.
   @inline(__always)
   static func denseRow(
     _ m: Affine2D, y j: Int, into row: UnsafeMutablePointer<Int32>, count: Int, height h: Int,
     width w: Int
   ) {
+    guard count > 0 else { return }
     let py = Double(j) + 0.5
     let bx = m.b * py + m.c
     let by = m.e * py + m.f
-    let hiX = Double(w) + 1
-    let hiY = Double(h) + 1
     let uw = UInt32(truncatingIfNeeded: w)
     let uh = UInt32(truncatingIfNeeded: h)
     let w32 = Int32(truncatingIfNeeded: w)
-    for i in 0..<count {
-      let px = Double(i) + 0.5
-      let u = Swift.min(Swift.max((m.a * px + bx) - 0.5, -2), hiX)
-      let v = Swift.min(Swift.max((m.d * px + by) - 0.5, -2), hiY)
-      let ix = Int32((u + 0x1.8p52) - 0x1.8p52)
-      let iy = Int32((v + 0x1.8p52) - 0x1.8p52)
+    @inline(__always) func index(_ u: Double, _ v: Double) -> Int32 {
+      let ix = Int32(truncatingIfNeeded: (u + 0x1.8p52).bitPattern)
+      let iy = Int32(truncatingIfNeeded: (v + 0x1.8p52).bitPattern)
       let inside = (UInt32(bitPattern: ix) < uw) && (UInt32(bitPattern: iy) < uh)
-      row[i] = inside ? iy &* w32 &+ ix : IndexMap.none
+      return inside ? iy &* w32 &+ ix : IndexMap.none
+    }
+    let last = Double(count - 1) + 0.5
+    let bound = 0x1p30
+    if abs((m.a * 0.5 + bx) - 0.5) < bound && abs((m.a * last + bx) - 0.5) < bound
+      && abs((m.d * 0.5 + by) - 0.5) < bound && abs((m.d * last + by) - 0.5) < bound
+    {
+      for i in 0..<count {
+        let px = Double(i) + 0.5
+        row[i] = index((m.a * px + bx) - 0.5, (m.d * px + by) - 0.5)
+      }
+    } else {
+      // Clamping keeps every coordinate that rounds inside and moves the others to −2 or
+      // size + 1, which stay outside.
+      let hiX = Double(w) + 1
+      let hiY = Double(h) + 1
+      for i in 0..<count {
+        let px = Double(i) + 0.5
+        row[i] = index(
+          Swift.min(Swift.max((m.a * px + bx) - 0.5, -2), hiX),
+          Swift.min(Swift.max((m.d * px + by) - 0.5, -2), hiY))
+      }
     }
   }
 

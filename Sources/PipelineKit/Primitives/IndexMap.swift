@@ -23,10 +23,52 @@ public struct IndexMap: Sendable, Equatable {
   private let storage: Storage
 
   private enum Storage: Sendable, Equatable {
-    /// Source row per output row (OH) and source column per output column (OW), or `none`.
-    case separable(rows: [Int32], columns: [Int32])
+    /// Source row per output row (OH) and source column per output column (OW), or `none`;
+    /// `runs` is `columns` cut into stretches (see `ColumnRun`).
+    case separable(rows: [Int32], columns: [Int32], runs: [ColumnRun])
     /// Source index `y·W + x` per output pixel (OH·OW, row-major), or `none`.
     case dense([Int32])
+  }
+
+  /// Consecutive output columns `start..<start + count` that read input columns `source`,
+  /// `source + step`, … with step 1 (a contiguous copy) or 0 (one column repeated), or nothing
+  /// (`source == none`). Pads, crops, shifts, tiles and borders are a few runs per row, so rows
+  /// are copied and scattered a stretch at a time instead of an index at a time.
+  struct ColumnRun: Sendable, Equatable {
+    /// First output column.
+    var start: Int
+    /// Number of output columns.
+    var count: Int
+    /// Input column of the first output column, or `none`.
+    var source: Int32
+    /// 1 or 0 (meaningless for `none` and for a run of one).
+    var step: Int32
+
+    /// `columns` cut into maximal runs, in column order.
+    static func runs(_ columns: [Int32]) -> [ColumnRun] {
+      var runs: [ColumnRun] = []
+      for (j, k) in columns.enumerated() {
+        if runs.isEmpty || !runs[runs.count - 1].extend(with: k) {
+          runs.append(ColumnRun(start: j, count: 1, source: k, step: 0))
+        }
+      }
+      return runs
+    }
+
+    /// Appends the next column's source `k` when it continues the run (a run of one takes the
+    /// step it implies).
+    mutating func extend(with k: Int32) -> Bool {
+      if source == IndexMap.none || k == IndexMap.none {
+        guard source == k else { return false }
+      } else if count == 1 {
+        guard k == source || k == source + 1 else { return false }
+        step = k - source
+      } else {
+        guard k == source + Int32(count) * step else { return false }
+      }
+      count += 1
+      return true
+    }
   }
 
   /// A separable map: output (y, x) reads input (rows[y], columns[x]); `none` in either gives the
@@ -42,7 +84,7 @@ public struct IndexMap: Sendable, Equatable {
     self.inputWidth = inputWidth
     self.outputHeight = rows.count
     self.outputWidth = columns.count
-    self.storage = .separable(rows: rows, columns: columns)
+    self.storage = .separable(rows: rows, columns: columns, runs: ColumnRun.runs(columns))
   }
 
   /// A dense map: output pixel `k` (row-major, `outputHeight × outputWidth`) reads input pixel
@@ -55,6 +97,16 @@ public struct IndexMap: Sendable, Equatable {
     precondition(
       indices.allSatisfy { $0 == Self.none || ($0 >= 0 && Int($0) < n) },
       "IndexMap: index outside the input")
+    self.init(
+      trustedIndices: indices, outputHeight: outputHeight, outputWidth: outputWidth,
+      inputHeight: inputHeight, inputWidth: inputWidth)
+  }
+
+  /// A dense map whose indices the caller built inside the input (no check).
+  init(
+    trustedIndices indices: [Int32], outputHeight: Int, outputWidth: Int, inputHeight: Int,
+    inputWidth: Int
+  ) {
     self.inputHeight = inputHeight
     self.inputWidth = inputWidth
     self.outputHeight = outputHeight
@@ -79,7 +131,7 @@ public struct IndexMap: Sendable, Equatable {
   public var isIdentity: Bool {
     guard inputHeight == outputHeight && inputWidth == outputWidth else { return false }
     switch storage {
-    case .separable(let rows, let columns):
+    case .separable(let rows, let columns, _):
       return rows.enumerated().allSatisfy { Int($1) == $0 }
         && columns.enumerated().allSatisfy { Int($1) == $0 }
     case .dense(let indices):
@@ -92,7 +144,7 @@ public struct IndexMap: Sendable, Equatable {
     precondition(
       y >= 0 && y < outputHeight && x >= 0 && x < outputWidth, "IndexMap.source: outside")
     switch storage {
-    case .separable(let rows, let columns):
+    case .separable(let rows, let columns, _):
       guard rows[y] != Self.none, columns[x] != Self.none else { return nil }
       return (Int(rows[y]), Int(columns[x]))
     case .dense(let indices):
@@ -123,24 +175,28 @@ public struct IndexMap: Sendable, Equatable {
           return
         }
         switch storage {
-        case .separable(let rows, let columns):
+        case .separable(let rows, _, let runs):
           rows.withUnsafeBufferPointer { rows in
-            columns.withUnsafeBufferPointer { columns in
-              Self.forPlanes(planes, work: oh * ow) { p in
-                let f = fill.isEmpty ? 0 : fill[p % c]
-                let src = srcBase + p * h * w  // (H, W)
-                let dst = dstBase + p * oh * ow  // (OH, OW)
-                for y in 0..<oh {
-                  let d = dst + y * ow
-                  let r = Int(rows[y])
-                  if r < 0 {
-                    d.update(repeating: f, count: ow)
-                    continue
-                  }
-                  let s = src + r * w
-                  for j in 0..<ow {
-                    let k = Int(columns[j])
-                    d[j] = k >= 0 ? s[k] : f
+            Self.forPlanes(planes, work: oh * ow) { p in
+              let f = fill.isEmpty ? 0 : fill[p % c]
+              let src = srcBase + p * h * w  // (H, W)
+              let dst = dstBase + p * oh * ow  // (OH, OW)
+              for y in 0..<oh {
+                let d = dst + y * ow
+                let r = Int(rows[y])
+                if r < 0 {
+                  d.update(repeating: f, count: ow)
+                  continue
+                }
+                let s = src + r * w
+                for run in runs {
+                  let out = d + run.start
+                  if run.source == Self.none {
+                    out.update(repeating: f, count: run.count)
+                  } else if run.step == 0 {
+                    out.update(repeating: s[Int(run.source)], count: run.count)
+                  } else {
+                    out.update(from: s + Int(run.source), count: run.count)
                   }
                 }
               }
@@ -179,20 +235,26 @@ public struct IndexMap: Sendable, Equatable {
       dx.scalars.withUnsafeMutableBufferPointer { dAll in
         guard let gBase = gAll.baseAddress, let dBase = dAll.baseAddress else { return }
         switch storage {
-        case .separable(let rows, let columns):
+        case .separable(let rows, _, let runs):
           rows.withUnsafeBufferPointer { rows in
-            columns.withUnsafeBufferPointer { columns in
-              Self.forPlanes(planes, work: oh * ow) { p in
-                let g = gBase + p * oh * ow  // (OH, OW)
-                let d = dBase + p * h * w  // (H, W)
-                for y in 0..<oh {
-                  let r = Int(rows[y])
-                  if r < 0 { continue }
-                  let dRow = d + r * w
-                  let gRow = g + y * ow
-                  for j in 0..<ow {
-                    let k = Int(columns[j])
-                    if k >= 0 { dRow[k] += gRow[j] }
+            Self.forPlanes(planes, work: oh * ow) { p in
+              let g = gBase + p * oh * ow  // (OH, OW)
+              let d = dBase + p * h * w  // (H, W)
+              // Each input pixel receives its cotangents in output order (rows, then columns).
+              for y in 0..<oh {
+                let r = Int(rows[y])
+                if r < 0 { continue }
+                let dRow = d + r * w
+                let gRow = g + y * ow
+                for run in runs where run.source != Self.none {
+                  let from = gRow + run.start
+                  let to = dRow + Int(run.source)
+                  if run.step == 0 {
+                    var acc = to[0]
+                    for m in 0..<run.count { acc += from[m] }
+                    to[0] = acc
+                  } else {
+                    for m in 0..<run.count { to[m] += from[m] }
                   }
                 }
               }

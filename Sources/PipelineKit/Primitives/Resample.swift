@@ -31,16 +31,14 @@ public struct AxisMap: Sendable, Equatable {
   public let index: [Int32]
   /// Weights, `outCount × width`.
   public let weight: [Float]
-
   /// The map resizing `inCount` samples to `outCount` with `filter`.
   public init(resizing inCount: Int, to outCount: Int, filter: Interpolation) {
     precondition(inCount > 0 && outCount > 0, "AxisMap: empty axis")
-    self.inCount = inCount
-    self.outCount = outCount
     let scale = Double(inCount) / Double(outCount)
     var index: [Int32] = []
     var weight: [Float] = []
     func clampIndex(_ i: Int) -> Int32 { Int32(min(max(i, 0), inCount - 1)) }
+    let width: Int
     switch filter {
     case .nearest:
       width = 1
@@ -69,8 +67,7 @@ public struct AxisMap: Sendable, Equatable {
         }
       }
     }
-    self.index = index
-    self.weight = weight
+    self.init(inCount: inCount, outCount: outCount, width: width, index: index, weight: weight)
   }
 
   /// A map from explicit taps (for crops, shifts and other gathers).
@@ -115,145 +112,193 @@ public struct Resampler: Sendable, Equatable {
     cols = AxisMap(resizing: w, to: width, filter: filter)
   }
 
-  /// Resamples every plane of `x`.
+  /// Resamples every plane of `x`: along W into a scratch plane, then along H.
   public func apply(_ x: Tensor) -> Tensor {
     let (c, h, w) = x.chw
     precondition(h == rows.inCount && w == cols.inCount, "Resampler: input \(x.shape) does not fit")
-    let planes = x.batchCount * c
     let oh = rows.outCount
     let ow = cols.outCount
-    var out = Tensor(shape: Array(x.shape.dropLast(2)) + [oh, ow])
-    withTaps { rIndex, rWeight, cIndex, cWeight in
-      x.scalars.withUnsafeBufferPointer { src in
-        out.scalars.withUnsafeMutableBufferPointer { dst in
-          guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
-          let rk = rows.width
-          let ck = cols.width
-          Self.forPlanes(planes, work: h * ow + oh * ow) { p in
-            let s = srcBase + p * h * w  // (H, W)
-            let d = dstBase + p * oh * ow  // (OH, OW)
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)  // (H, OW)
-            defer { tmp.deallocate() }
-            // Along W: tmp[y, j] = Σ_k wc[j,k] · s[y, ic[j,k]]
-            for y in 0..<h {
-              let sRow = s + y * w
-              let tRow = tmp + y * ow
-              if ck == 4 {
-                // The bicubic case, unrolled (same summation order as the loop below).
-                var t = 0
-                for j in 0..<ow {
-                  var acc: Float = 0
-                  acc += cWeight[t] * sRow[Int(cIndex[t])]
-                  acc += cWeight[t &+ 1] * sRow[Int(cIndex[t &+ 1])]
-                  acc += cWeight[t &+ 2] * sRow[Int(cIndex[t &+ 2])]
-                  acc += cWeight[t &+ 3] * sRow[Int(cIndex[t &+ 3])]
-                  tRow[j] = acc
-                  t &+= 4
-                }
-              } else {
-                var t = 0
-                for j in 0..<ow {
-                  var acc: Float = 0
-                  for _ in 0..<ck {
-                    acc += cWeight[t] * sRow[Int(cIndex[t])]
-                    t &+= 1
-                  }
-                  tRow[j] = acc
-                }
-              }
-            }
-            // Along H: d[i, j] = Σ_k wr[i,k] · tmp[ir[i,k], j]
-            for i in 0..<oh {
-              let dRow = d + i * ow
-              dRow.update(repeating: 0, count: ow)
-              for k in 0..<rk {
-                let t = i * rk + k
-                let wt = rWeight[t]
-                let tRow = tmp + Int(rIndex[t]) * ow
-                for j in 0..<ow { dRow[j] += wt * tRow[j] }
-              }
-            }
-          }
-        }
-      }
+    return Self.run(x, planes: x.batchCount * c, from: (h, w), to: (oh, ow), scratch: h * ow) {
+      s, d, tmp in
+      // s (H, W) → tmp (H, OW) → d (OH, OW)
+      Self.alongWidth(s, width: w, into: tmp, width: ow, rows: h, cols)
+      Self.alongHeight(tmp, into: d, width: ow, rows, transpose: false)
     }
-    return out
   }
 
-  /// The transpose of `apply`: scatters each output cotangent back onto its taps.
+  /// The transpose of `apply`: scatters each output cotangent back onto its taps (the H pass
+  /// transposed, then the W pass transposed).
   public func adjoint(_ dy: Tensor) -> Tensor {
     let (c, oh, ow) = dy.chw
     precondition(
       oh == rows.outCount && ow == cols.outCount, "Resampler: cotangent \(dy.shape) does not fit")
-    let planes = dy.batchCount * c
     let h = rows.inCount
     let w = cols.inCount
-    var dx = Tensor(shape: Array(dy.shape.dropLast(2)) + [h, w])
-    withTaps { rIndex, rWeight, cIndex, cWeight in
-      dy.scalars.withUnsafeBufferPointer { src in
-        dx.scalars.withUnsafeMutableBufferPointer { dst in
-          guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
-          let rk = rows.width
-          let ck = cols.width
-          Self.forPlanes(planes, work: h * ow + oh * ow) { p in
-            let g = srcBase + p * oh * ow  // (OH, OW)
-            let d = dstBase + p * h * w  // (H, W)
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: h * ow)  // (H, OW)
-            defer { tmp.deallocate() }
-            tmp.initialize(repeating: 0, count: h * ow)
-            // Transpose of the H pass: tmp[ir[i,k], j] += wr[i,k] · g[i, j]
-            for i in 0..<oh {
-              let gRow = g + i * ow
-              for k in 0..<rk {
-                let t = i * rk + k
-                let wt = rWeight[t]
-                let tRow = tmp + Int(rIndex[t]) * ow
-                for j in 0..<ow { tRow[j] += wt * gRow[j] }
-              }
-            }
-            // Transpose of the W pass: d[y, ic[j,k]] += wc[j,k] · tmp[y, j]
-            for y in 0..<h {
-              let tRow = tmp + y * ow
-              let dRow = d + y * w
-              var t = 0
-              for j in 0..<ow {
-                let v = tRow[j]
-                for _ in 0..<ck {
-                  dRow[Int(cIndex[t])] += cWeight[t] * v
-                  t &+= 1
-                }
-              }
-            }
+    return Self.run(dy, planes: dy.batchCount * c, from: (oh, ow), to: (h, w), scratch: h * ow) {
+      g, d, tmp in
+      // g (OH, OW) → tmp (H, OW) → d (H, W)
+      tmp.initialize(repeating: 0, count: h * ow)
+      Self.alongHeight(g, into: tmp, width: ow, rows, transpose: true)
+      Self.alongWidthTransposed(tmp, width: ow, into: d, width: w, rows: h, cols)
+    }
+  }
+
+  /// The output `[…, out.h, out.w]` of `body(src, dst, scratch)` run on each of `planes` planes
+  /// of `x` (`[…, from.h, from.w]`), with `scratch` floats of scratch space per call. `body`
+  /// must write every element of `dst`. Planes run on several cores when they are large
+  /// enough to pay for it; each writes only its own output, so results never depend on the
+  /// thread count.
+  private static func run(
+    _ x: Tensor, planes: Int, from: (h: Int, w: Int), to: (h: Int, w: Int), scratch: Int,
+    _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) ->
+      Void
+  ) -> Tensor {
+    let inPlane = from.h * from.w
+    let outPlane = to.h * to.w
+    let total = planes * outPlane
+    let scalars = [Float](unsafeUninitializedCapacity: total) { out, initialized in
+      initialized = total
+      x.scalars.withUnsafeBufferPointer { src in
+        guard let srcBase = src.baseAddress, let dstBase = out.baseAddress else {
+          out.initialize(repeating: 0)
+          return
+        }
+        func plane(_ p: Int) {
+          let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(scratch, 1))
+          defer { tmp.deallocate() }
+          body(srcBase + p * inPlane, dstBase + p * outPlane, tmp)
+        }
+        if planes > 1 && scratch + outPlane >= 16_384 {
+          parallelFor(planes, plane)
+        } else {
+          for p in 0..<planes { plane(p) }
+        }
+      }
+    }
+    return Tensor(shape: Array(x.shape.dropLast(2)) + [to.h, to.w], scalars: scalars)
+  }
+
+  /// Calls `body(index, weight, taps)` with `map`'s taps as buffers and the taps per output —
+  /// a literal 4 for bicubic, so that the loops over taps unroll.
+  @inline(__always)
+  private static func withTaps(
+    _ map: AxisMap, _ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Float>, Int) -> Void
+  ) {
+    map.index.withUnsafeBufferPointer { index in
+      map.weight.withUnsafeBufferPointer { weight in
+        if map.width == 4 { body(index, weight, 4) } else { body(index, weight, map.width) }
+      }
+    }
+  }
+
+  /// Along W: `dst[y, j] = Σ_k wc[j,k] · src[y, ic[j,k]]` for `rows` rows (src `(rows, inW)`,
+  /// dst `(rows, outW)`, overwritten). Four rows are summed side by side: they share the taps,
+  /// and four sums are in flight (each in the same order as one at a time).
+  private static func alongWidth(
+    _ src: UnsafePointer<Float>, width inW: Int, into dst: UnsafeMutablePointer<Float>,
+    width outW: Int, rows: Int, _ map: AxisMap
+  ) {
+    withTaps(map) { index, weight, taps in
+      var y = 0
+      while y + 4 <= rows {
+        let s = (src + y * inW, src + (y + 1) * inW, src + (y + 2) * inW, src + (y + 3) * inW)
+        let d = (dst + y * outW, dst + (y + 1) * outW, dst + (y + 2) * outW, dst + (y + 3) * outW)
+        var t = 0
+        for j in 0..<outW {
+          var acc: (Float, Float, Float, Float) = (0, 0, 0, 0)
+          for _ in 0..<taps {
+            let i = Int(index[t])
+            let wt = weight[t]
+            acc.0 += wt * s.0[i]
+            acc.1 += wt * s.1[i]
+            acc.2 += wt * s.2[i]
+            acc.3 += wt * s.3[i]
+            t &+= 1
+          }
+          (d.0[j], d.1[j], d.2[j], d.3[j]) = acc
+        }
+        y += 4
+      }
+      for y in y..<rows {
+        let sRow = src + y * inW
+        let dRow = dst + y * outW
+        var t = 0
+        for j in 0..<outW {
+          var acc: Float = 0
+          for _ in 0..<taps {
+            acc += weight[t] * sRow[Int(index[t])]
+            t &+= 1
+          }
+          dRow[j] = acc
+        }
+      }
+    }
+  }
+
+  /// The transpose of `alongWidth`: `dst[y, ic[j,k]] += wc[j,k] · src[y, j]` in tap order
+  /// (src `(rows, outW)`, dst `(rows, inW)`, overwritten). Neighbouring taps hit the same
+  /// outputs, so four rows are scattered side by side to keep four chains of additions in
+  /// flight (each output still sums its taps in the same order).
+  private static func alongWidthTransposed(
+    _ src: UnsafePointer<Float>, width outW: Int, into dst: UnsafeMutablePointer<Float>,
+    width inW: Int, rows: Int, _ map: AxisMap
+  ) {
+    dst.update(repeating: 0, count: rows * inW)
+    withTaps(map) { index, weight, taps in
+      var y = 0
+      while y + 4 <= rows {
+        let s = (src + y * outW, src + (y + 1) * outW, src + (y + 2) * outW, src + (y + 3) * outW)
+        let d = (dst + y * inW, dst + (y + 1) * inW, dst + (y + 2) * inW, dst + (y + 3) * inW)
+        var t = 0
+        for j in 0..<outW {
+          let v = (s.0[j], s.1[j], s.2[j], s.3[j])
+          for _ in 0..<taps {
+            let i = Int(index[t])
+            let wt = weight[t]
+            d.0[i] += wt * v.0
+            d.1[i] += wt * v.1
+            d.2[i] += wt * v.2
+            d.3[i] += wt * v.3
+            t &+= 1
+          }
+        }
+        y += 4
+      }
+      for y in y..<rows {
+        let sRow = src + y * outW
+        let dRow = dst + y * inW
+        var t = 0
+        for j in 0..<outW {
+          let v = sRow[j]
+          for _ in 0..<taps {
+            dRow[Int(index[t])] += weight[t] * v
+            t &+= 1
           }
         }
       }
     }
-    return dx
   }
 
-  /// Calls `body` with the tap indices and weights of both axes as buffers.
-  private func withTaps(
-    _ body: (
-      UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>,
-      UnsafeBufferPointer<Float>
-    ) -> Void
+  /// Along H, on rows of `width` floats: `dst[i, :] = Σ_k wr[i,k] · src[ir[i,k], :]` (dst
+  /// `(outCount, width)`, overwritten), or with `transpose` its adjoint
+  /// `dst[ir[i,k], :] += wr[i,k] · src[i, :]` (src `(outCount, width)`, dst `(inCount, width)`,
+  /// accumulated).
+  private static func alongHeight(
+    _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int,
+    _ map: AxisMap, transpose: Bool
   ) {
-    rows.index.withUnsafeBufferPointer { rIndex in
-      rows.weight.withUnsafeBufferPointer { rWeight in
-        cols.index.withUnsafeBufferPointer { cIndex in
-          cols.weight.withUnsafeBufferPointer { cWeight in body(rIndex, rWeight, cIndex, cWeight) }
+    withTaps(map) { index, weight, taps in
+      for i in 0..<map.outCount {
+        if !transpose { (dst + i * width).update(repeating: 0, count: width) }
+        for k in 0..<taps {
+          let t = i * taps + k
+          let wt = weight[t]
+          let r = Int(index[t])
+          let (from, to) =
+            transpose ? (src + i * width, dst + r * width) : (src + r * width, dst + i * width)
+          for j in 0..<width { to[j] += wt * from[j] }
         }
       }
-    }
-  }
-
-  /// Runs `body` for each plane, on several cores when the planes are large enough to pay for
-  /// it. Each plane writes only its own output, so results never depend on the thread count.
-  private static func forPlanes(_ planes: Int, work: Int, _ body: (Int) -> Void) {
-    if planes > 1 && work >= 16_384 {
-      parallelFor(planes, body)
-    } else {
-      for p in 0..<planes { body(p) }
     }
   }
 }

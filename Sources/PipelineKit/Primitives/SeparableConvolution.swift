@@ -102,21 +102,21 @@ public struct SeparableConvolution: Sendable, Equatable {
     let ky = kernelY
     x.scalars.withUnsafeBufferPointer { src in
       out.scalars.withUnsafeMutableBufferPointer { dst in
-        let s = UncheckedSendableBox(src.baseAddress!)
-        let d = UncheckedSendableBox(dst.baseAddress!)
+        guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
+        let s = UncheckedSendableBox(srcBase)
+        let d = UncheckedSendableBox(dstBase)
         let body: (Int) -> Void = { p in
-          var tmp = [Float](repeating: 0, count: plane)  // (H, W)
-          tmp.withUnsafeMutableBufferPointer { t in
-            let input = s.value + p * plane
-            let output = d.value + p * plane
-            if transpose {
-              // (Fy·Fx)ᵀ = Fxᵀ·Fyᵀ: columns first, then rows.
-              Self.alongHeight(input, t.baseAddress!, h: h, w: w, kernel: ky, transpose: true)
-              Self.alongWidth(t.baseAddress!, output, h: h, w: w, kernel: kx, transpose: true)
-            } else {
-              Self.alongWidth(input, t.baseAddress!, h: h, w: w, kernel: kx, transpose: false)
-              Self.alongHeight(t.baseAddress!, output, h: h, w: w, kernel: ky, transpose: false)
-            }
+          let tmp = UnsafeMutablePointer<Float>.allocate(capacity: plane)  // (H, W)
+          defer { tmp.deallocate() }
+          let input = s.value + p * plane
+          let output = d.value + p * plane
+          if transpose {
+            // (Fy·Fx)ᵀ = Fxᵀ·Fyᵀ: columns first, then rows.
+            Self.alongHeight(input, tmp, h: h, w: w, kernel: ky, transpose: true)
+            Self.alongWidth(tmp, output, h: h, w: w, kernel: kx, transpose: true)
+          } else {
+            Self.alongWidth(input, tmp, h: h, w: w, kernel: kx, transpose: false)
+            Self.alongHeight(tmp, output, h: h, w: w, kernel: ky, transpose: false)
           }
         }
         if planes > 1 && plane >= 16_384 {
@@ -130,50 +130,49 @@ public struct SeparableConvolution: Sendable, Equatable {
   }
 
   /// Along each row: `dst[y, i] = Σ_k w[k]·src[y, reflect(i + k − p)]`, or its transpose
-  /// `dst[y, reflect(i + k − p)] += w[k]·src[y, i]`. `dst` is overwritten.
+  /// `dst[y, reflect(i + k − p)] += w[k]·src[y, i]`. `dst` `(H, W)` is overwritten.
   static func alongWidth(
     _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
-    kernel: [Float],
-    transpose: Bool
+    kernel: [Float], transpose: Bool
   ) {
-    let taps = kernel.count
-    let pad = taps / 2
+    let pad = kernel.count / 2
     dst.update(repeating: 0, count: h * w)
     for y in 0..<h {
       let srow = src + y * w
       let drow = dst + y * w
-      for k in 0..<taps {
-        let wk = kernel[k]
+      for (k, wk) in kernel.enumerated() {
         let offset = k - pad
-        // Output indices whose tap stays inside the row: 0 ≤ i + offset < w.
+        // Output indices whose tap stays inside the row: 0 ≤ i + offset < w; the others
+        // mirror (in this order, which the transpose's sums depend on).
         let lo = min(w, max(0, -offset))
         let hi = max(lo, min(w, w - offset))
         if transpose {
           for i in lo..<hi { drow[i + offset] += wk * srow[i] }
-          for i in 0..<lo { drow[reflect(i + offset, w)] += wk * srow[i] }
-          for i in hi..<w { drow[reflect(i + offset, w)] += wk * srow[i] }
         } else {
           for i in lo..<hi { drow[i] += wk * srow[i + offset] }
-          for i in 0..<lo { drow[i] += wk * srow[reflect(i + offset, w)] }
-          for i in hi..<w { drow[i] += wk * srow[reflect(i + offset, w)] }
         }
+        func mirrored(_ range: Range<Int>) {
+          for i in range {
+            let j = reflect(i + offset, w)
+            if transpose { drow[j] += wk * srow[i] } else { drow[i] += wk * srow[j] }
+          }
+        }
+        mirrored(0..<lo)
+        mirrored(hi..<w)
       }
     }
   }
 
-  /// Along each column: `dst[i, :] = Σ_k w[k]·src[reflect(i + k − p), :]`, or its transpose.
-  /// `dst` is overwritten.
+  /// Along each column: `dst[i, :] = Σ_k w[k]·src[reflect(i + k − p), :]`, or its transpose
+  /// `dst[reflect(i + k − p), :] += w[k]·src[i, :]`. `dst` `(H, W)` is overwritten.
   static func alongHeight(
     _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
-    kernel: [Float],
-    transpose: Bool
+    kernel: [Float], transpose: Bool
   ) {
-    let taps = kernel.count
-    let pad = taps / 2
+    let pad = kernel.count / 2
     dst.update(repeating: 0, count: h * w)
     for i in 0..<h {
-      for k in 0..<taps {
-        let wk = kernel[k]
+      for (k, wk) in kernel.enumerated() {
         let j = reflect(i + k - pad, h)
         let (from, to) = transpose ? (src + i * w, dst + j * w) : (src + j * w, dst + i * w)
         for x in 0..<w { to[x] += wk * from[x] }
