@@ -83,6 +83,23 @@ struct ExperimentLoadingTests {
     #expect(e.targets.isEmpty)
   }
 
+  @Test func postprocRejectsResolutionChangingStages() {
+    let m = errorText {
+      _ = try experiment("postproc:\n  - blur: {kernel_size: 3}\n    resize: 100\n")
+    }
+    #expect(
+      m
+        == "test.yaml:3:5: error: 'postproc[0].resize': 'resize' changes the resolution and cannot be used in postproc",
+      "\(m)")
+    let n = errorText {
+      _ = try experiment("targets:\n  - transforms:\n      - random_rotat: {degree: 5}\n")
+    }
+    #expect(
+      n.contains(
+        "test.yaml:3:9: error: 'targets[0].transforms[0].random_rotat': unknown transform 'random_rotat' (did you mean 'random_rotate'?)"
+      ), "\(n)")
+  }
+
   @Test func featureNeedsTextOrImage() {
     let m = errorText { _ = try experiment("targets:\n  - features:\n      - weight: 2\n") }
     #expect(m.contains("a feature needs 'text' or 'image'"), "\(m)")
