@@ -46,3 +46,37 @@ struct SignalTests {
     #expect(yaml.contains("# interrupted at epoch"), "\(yaml.prefix(300))")
   }
 }
+
+@Suite("clipig model")
+struct ModelCommandTests {
+  private func run(_ arguments: [String], cache: String) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: clipigBinary!)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["CLIPIG_CACHE"] = cache
+    environment["HOME"] = cache  // no ~/.cache/clip reuse from the machine running the tests
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  @Test(.enabled(if: clipigBinary != nil, "the clipig executable is not built"))
+  func listAndPathWithAnEmptyCache() throws {
+    let cache = try Repository.temporaryDirectory()
+    let list = try run(["model", "list"], cache: cache)
+    #expect(list.status == 0)
+    #expect(list.output.contains("ViT-B/32"), "\(list.output)")
+    let path = try run(["model", "path", "ViT-B/32"], cache: cache)
+    #expect(path.status != 0, "\(path.output)")
+    #expect(!path.output.isEmpty)
+    let unknown = try run(["model", "path", "ViT-B/33"], cache: cache)
+    #expect(unknown.status != 0)
+    #expect(unknown.output.contains("ViT-B/32"), "\(unknown.output)")
+  }
+}
