@@ -76,6 +76,19 @@ public struct Experiment: Sendable {
     public var location: SourceLocation
   }
 
+}
+
+extension Experiment.Target {
+  /// Views this target adds to each epoch's CLIP batch: `batch_size` when a transform draws
+  /// random numbers (any `.random` stage, unlike CLIPig's shorter list), else at most one, since
+  /// identical views would only repeat the same gradient.
+  public var viewsPerEpoch: Int {
+    transforms.contains { type(of: $0.stage).traits.contains(.random) }
+      ? batchSize : min(batchSize, 1)
+  }
+}
+
+extension Experiment {
   /// `targets[*].features[*]`.
   public struct Feature: Sendable {
     /// Prompt text (wins over `image`).

@@ -49,9 +49,7 @@ public enum Preview {
     var result: [View] = []
     for (ti, target) in experiment.targets.enumerated()
     where target.window.contains(epoch: epoch, t: context.t) {
-      let isRandom = target.transforms.contains { type(of: $0.stage).traits.contains(.random) }
-      let count = isRandom ? target.batchSize : min(target.batchSize, 1)
-      for b in 0..<count {
+      for b in 0..<target.viewsPerEpoch {
         var c = StageContext(variables: context, random: random.fork(UInt64(ti) << 32 | UInt64(b)))
         let y = try Pipeline(target.transforms.map(\.stage)).forward(current, in: &c).value
         result.append(View(target: ti, targetName: target.name, index: b, image: y))

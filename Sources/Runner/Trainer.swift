@@ -195,9 +195,7 @@ public final class Trainer {
     var views: [View] = []
     for (ti, target) in experiment.targets.enumerated()
     where target.window.contains(epoch: epoch, t: context.t) {
-      let isRandom = target.transforms.contains { type(of: $0.stage).traits.contains(.random) }
-      let count = isRandom ? target.batchSize : min(target.batchSize, 1)
-      for b in 0..<count {
+      for b in 0..<target.viewsPerEpoch {
         var viewContext = StageContext(
           variables: context, random: epochRandom.fork(UInt64(ti) << 32 | UInt64(b)))
         let (y, chainPullback) = try Pipeline(target.transforms.map(\.stage)).forward(

@@ -100,6 +100,14 @@ struct ExperimentLoadingTests {
       ), "\(n)")
   }
 
+  @Test func everyRandomTransformMakesABatch() throws {
+    // CLIPig gave random_crop alone one view per epoch whatever batch_size said (spec §16.8).
+    let e = try experiment(
+      "targets:\n  - batch_size: 5\n    transforms: [{random_crop: 8}]\n  - batch_size: 5\n    transforms: [{mul: 2}]\n"
+    )
+    #expect(e.targets.map(\.viewsPerEpoch) == [5, 1])
+  }
+
   @Test func featureNeedsTextOrImage() {
     let m = errorText { _ = try experiment("targets:\n  - features:\n      - weight: 2\n") }
     #expect(m.contains("a feature needs 'text' or 'image'"), "\(m)")
