@@ -257,7 +257,7 @@ struct Parser {
       _ = advance()
       return try node(.literal(.none), at: t.start, children: [])
     case "not":
-      if minPower >= Precedence.not {
+      if minPower > Precedence.not {
         throw ExprError(
           "invalid syntax: 'not' cannot appear here (put the operand in parentheses)",
           column: t.start)
