@@ -130,7 +130,8 @@ struct Lexer {
       }
     }
     if c == "!" {
-      throw ExprError("invalid syntax: '!' (use 'not' for negation, '!=' for inequality)", column: i)
+      throw ExprError(
+        "invalid syntax: '!' (use 'not' for negation, '!=' for inequality)", column: i)
     }
     throw ExprError("invalid character '\(String(c))' in expression", column: i)
   }

@@ -68,11 +68,15 @@ struct APITests {
     #expect(throws: ExprError.self) { try Expr("lr", groups: .learnrateParameter) }
     #expect(throws: ExprError.self) { try Expr("sim", groups: .transformParameter) }
     #expect(throws: ExprError.self) { try Expr("epoch", groups: .constant) }
-    #expect(try Expr("width + sim", groups: .all).usedGroups == [.resolution, .targetFeature, .targetConstraint])
+    #expect(
+      try Expr("width + sim", groups: .all).usedGroups == [
+        .resolution, .targetFeature, .targetConstraint,
+      ])
     #expect(try Expr("sim", groups: .featureParameter).usedGroups.contains(.targetFeature))
-    #expect(VariableGroups.all.names == [
-      "time", "resolution", "learnrate", "target_feature", "target_constraint",
-    ])
+    #expect(
+      VariableGroups.all.names == [
+        "time", "resolution", "learnrate", "target_feature", "target_constraint",
+      ])
   }
 
   @Test func constantExpressions() throws {
@@ -203,8 +207,9 @@ struct APITests {
       for epoch in 0..<8 {
         group.addTask {
           var random = TableRandom(seed: 0)
-          return (try? e.evaluateDouble(
-            in: ExprContext(epoch: epoch, epochs: 9), random: &random)) ?? -1
+          return
+            (try? e.evaluateDouble(
+              in: ExprContext(epoch: epoch, epochs: 9), random: &random)) ?? -1
         }
       }
       var all: [Double] = []

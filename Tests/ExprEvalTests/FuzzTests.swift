@@ -196,8 +196,11 @@ struct FuzzTests {
       thread.start()
     }
     #expect(failures.isEmpty, "\(failures)")
-    #expect(failure(String(repeating: "(", count: 1000) + "1" + String(repeating: ")", count: 1000))?.message == "expression too deeply nested")
-    #expect(failure("1" + String(repeating: "+1", count: 100))?.message == "expression too deeply nested")
+    #expect(
+      failure(String(repeating: "(", count: 1000) + "1" + String(repeating: ")", count: 1000))?
+        .message == "expression too deeply nested")
+    #expect(
+      failure("1" + String(repeating: "+1", count: 100))?.message == "expression too deeply nested")
     #expect(failure("1" + String(repeating: "+1", count: 98)) == nil)
   }
 
