@@ -27,55 +27,24 @@ struct Compiler {
   }
 
   /// Compiles `syntax`, checking every name.
+  ///
+  /// Each kind of node has its own small function, so the recursion (up to `Parser.maxDepth`
+  /// levels) keeps small stack frames even in debug builds.
   func compile(_ syntax: Syntax) throws(ExprError) -> Node {
     let col = syntax.column
     switch syntax.kind {
-    case .literal(let v):
-      return .constant(v)
-    case .name(let name):
-      return try resolve(name, at: col)
-    case .unary(let op, let a):
-      let x = try compile(a)
-      return fold(.unary(op, x, col), [x])
-    case .binary(let op, let a, let b):
-      let x = try compile(a)
-      let y = try compile(b)
-      return fold(.binary(op, x, y, col), [x, y])
-    case .and(let a, let b):
-      let x = try compile(a)
-      let y = try compile(b)
-      if case .constant(let v) = x { return v.isTruthy ? y : x }
-      return .and(x, y)
-    case .or(let a, let b):
-      let x = try compile(a)
-      let y = try compile(b)
-      if case .constant(let v) = x { return v.isTruthy ? x : y }
-      return .or(x, y)
-    case .compare(let first, let links):
-      let head = try compile(first)
-      var compiled: [CompareLink] = []
-      for l in links {
-        compiled.append(CompareLink(op: l.op, node: try compile(l.operand), column: l.column))
-      }
-      return fold(.compare(head, compiled), [head] + compiled.map(\.node))
-    case .conditional(let test, let then, let otherwise):
-      let t = try compile(test)
-      let a = try compile(then)
-      let b = try compile(otherwise)
-      if case .constant(let v) = t { return v.isTruthy ? a : b }
-      return .conditional(test: t, then: a, otherwise: b)
-    case .list(let items):
-      let nodes = try compileAll(items)
-      return fold(.list(nodes), nodes)
-    case .tuple(let items):
-      let nodes = try compileAll(items)
-      return fold(.tuple(nodes), nodes)
-    case .dict(let pairs):
-      let keys = try compileAll(pairs.map(\.key))
-      let values = try compileAll(pairs.map(\.value))
-      return fold(.dict(keys: keys, values: values, col), keys + values)
-    case .item(let object, let index):
-      return try subscription(object, index, at: col)
+    case .literal(let v): return .constant(v)
+    case .name(let name): return try resolve(name, at: col)
+    case .unary(let op, let a): return try unary(op, a, col)
+    case .binary(let op, let a, let b): return try binary(op, a, b, col)
+    case .and(let a, let b): return try logical(isAnd: true, a, b)
+    case .or(let a, let b): return try logical(isAnd: false, a, b)
+    case .compare(let first, let links): return try comparison(first, links)
+    case .conditional(let t, let a, let b): return try conditional(t, a, b)
+    case .list(let items): return try display(items, isList: true)
+    case .tuple(let items): return try display(items, isList: false)
+    case .dict(let pairs): return try dict(pairs, col)
+    case .item(let object, let index): return try subscription(object, index, at: col)
     case .slice:
       throw ExprError("invalid syntax: a slice is only allowed inside [ ]", column: col)
     case .call(let callee, let arguments, let keywords):
@@ -83,6 +52,69 @@ struct Compiler {
     case .method(let object, _, let arguments, let keywords):
       return try get(object, arguments, keywords, at: col)
     }
+  }
+
+  @inline(never)
+  private func unary(_ op: Syntax.UnaryOp, _ a: Syntax, _ col: Int) throws(ExprError) -> Node {
+    let x = try compile(a)
+    return fold(.unary(op, x, col), [x])
+  }
+
+  @inline(never)
+  private func binary(_ op: Semantics.BinaryOp, _ a: Syntax, _ b: Syntax, _ col: Int)
+    throws(ExprError) -> Node
+  {
+    let x = try compile(a)
+    let y = try compile(b)
+    return fold(.binary(op, x, y, col), [x, y])
+  }
+
+  @inline(never)
+  private func logical(isAnd: Bool, _ a: Syntax, _ b: Syntax) throws(ExprError) -> Node {
+    let x = try compile(a)
+    let y = try compile(b)
+    if case .constant(let v) = x { return v.isTruthy == isAnd ? y : x }
+    return isAnd ? .and(x, y) : .or(x, y)
+  }
+
+  @inline(never)
+  private func comparison(_ first: Syntax, _ links: [Syntax.Link]) throws(ExprError) -> Node {
+    let head = try compile(first)
+    var compiled: [CompareLink] = []
+    for l in links {
+      compiled.append(CompareLink(op: l.op, node: try compile(l.operand), column: l.column))
+    }
+    return fold(.compare(head, compiled), [head] + compiled.map(\.node))
+  }
+
+  @inline(never)
+  private func conditional(_ test: Syntax, _ then: Syntax, _ otherwise: Syntax)
+    throws(ExprError) -> Node
+  {
+    let t = try compile(test)
+    let a = try compile(then)
+    let b = try compile(otherwise)
+    if case .constant(let v) = t { return v.isTruthy ? a : b }
+    return .conditional(test: t, then: a, otherwise: b)
+  }
+
+  @inline(never)
+  private func display(_ items: [Syntax], isList: Bool) throws(ExprError) -> Node {
+    let nodes = try compileAll(items)
+    return fold(isList ? .list(nodes) : .tuple(nodes), nodes)
+  }
+
+  @inline(never)
+  private func dict(_ pairs: [(key: Syntax, value: Syntax)], _ col: Int) throws(ExprError)
+    -> Node
+  {
+    var keys: [Node] = []
+    var values: [Node] = []
+    for pair in pairs {
+      keys.append(try compile(pair.key))
+      values.append(try compile(pair.value))
+    }
+    return fold(.dict(keys: keys, values: values, col), keys + values)
   }
 
   private func compileAll(_ items: [Syntax]) throws(ExprError) -> [Node] {
@@ -205,6 +237,7 @@ struct Compiler {
 
   // MARK: Subscripts and .get
 
+  @inline(never)
   private func subscription(_ object: Syntax, _ index: Syntax, at column: Int)
     throws(ExprError) -> Node
   {
@@ -228,6 +261,7 @@ struct Compiler {
     return fold(.index(container, key, column), [container, key])
   }
 
+  @inline(never)
   private func get(
     _ object: Syntax, _ arguments: [Syntax], _ keywords: [Syntax.Keyword], at column: Int
   ) throws(ExprError) -> Node {
@@ -254,6 +288,7 @@ struct Compiler {
 
   // MARK: Calls
 
+  @inline(never)
   private func call(_ callee: Syntax, _ arguments: [Syntax], _ keywords: [Syntax.Keyword])
     throws(ExprError) -> Node
   {

@@ -385,7 +385,8 @@ enum Functions {
   private static func round(_ x: ExprValue, _ digits: ExprValue?) throws(ExprError) -> ExprValue {
     let n: Int? = try digits.map { v throws(ExprError) in try integer(v) }
     switch x {
-    case .int(let i): return .int(try n.map { d throws(ExprError) in try PyMath.round(i, digits: d) } ?? i)
+    case .int(let i):
+      return .int(try n.map { d throws(ExprError) in try PyMath.round(i, digits: d) } ?? i)
     case .bool(let b):
       let i = b ? 1 : 0
       return .int(try n.map { d throws(ExprError) in try PyMath.round(i, digits: d) } ?? i)

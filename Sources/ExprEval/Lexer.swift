@@ -55,7 +55,12 @@ struct Lexer {
     "**=", "//=", ">>=", "<<=", "...", "**", "//", "<<", ">>", "<=", ">=", "==", "!=", ":=", "->",
     "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=", "+", "-", "*", "/", "%", "@", "&", "|",
     "^", "~", "<", ">", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "=",
-  ].map { $0 }
+  ]
+
+  /// The operators as scalar arrays, longest first (so the first match is the longest).
+  private static let operatorScalars: [[Unicode.Scalar]] = operators.map {
+    Array($0.unicodeScalars)
+  }
 
   private static func isDigit(_ c: Unicode.Scalar?) -> Bool {
     guard let c else { return false }
@@ -113,15 +118,20 @@ struct Lexer {
       }
       return Token(kind: .name(name), start: start, end: i)
     }
-    for op in Lexer.operators {
-      let scalars = Array(op.unicodeScalars)
-      if i + scalars.count <= s.count && Array(s[i..<(i + scalars.count)]) == scalars {
-        i += scalars.count
-        return Token(kind: .op(op), start: start, end: i)
+    for (index, op) in Lexer.operatorScalars.enumerated() where i + op.count <= s.count {
+      var matches = true
+      for k in op.indices where s[i + k] != op[k] {
+        matches = false
+        break
+      }
+      if matches {
+        i += op.count
+        return Token(kind: .op(Lexer.operators[index]), start: start, end: i)
       }
     }
     if c == "!" {
-      throw ExprError("invalid syntax: '!' (use 'not' for negation, '!=' for inequality)", column: i)
+      throw ExprError(
+        "invalid syntax: '!' (use 'not' for negation, '!=' for inequality)", column: i)
     }
     throw ExprError("invalid character '\(String(c))' in expression", column: i)
   }

@@ -88,7 +88,7 @@ final class ConstantTable: Sendable {
       }
     }
     if keys.count == dict.count, let lo = keys.min(), let hi = keys.max(),
-      case let (span, overflow) = hi.subtractingReportingOverflow(lo), !overflow, span < 1024
+      case (let span, let overflow) = hi.subtractingReportingOverflow(lo), !overflow, span < 1024
     {
       var table = [ExprValue?](repeating: nil, count: hi - lo + 1)
       for (k, v) in zip(keys, dict.values) { table[k - lo] = v }
@@ -162,7 +162,8 @@ indirect enum Node: Sendable {
     switch self {
     case .constant, .variable: break
     case .unary(_, let a, _), .call1(_, let a, _): a.visit(body)
-    case .binary(_, let a, let b, _), .and(let a, let b), .or(let a, let b), .index(let a, let b, _):
+    case .binary(_, let a, let b, _), .and(let a, let b), .or(let a, let b),
+      .index(let a, let b, _):
       a.visit(body)
       b.visit(body)
     case .compare(let a, let links):

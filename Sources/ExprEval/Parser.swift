@@ -75,7 +75,8 @@ struct Parser {
         column: t.start)
     case .op(":="):
       return ExprError("assignment expressions (:=) are not supported", column: t.start)
-    case .op(let o) where o.count >= 2 && o.hasSuffix("=") && !["==", "!=", "<=", ">="].contains(o):
+    case .op(let o)
+    where o.count >= 2 && o.hasSuffix("=") && !["==", "!=", "<=", ">="].contains(o):
       return ExprError(
         "assignment is not supported: an expression cannot assign", column: t.start)
     case .op("@"), .op("@="):
@@ -257,7 +258,7 @@ struct Parser {
       _ = advance()
       return try node(.literal(.none), at: t.start, children: [])
     case "not":
-      if minPower >= Precedence.not {
+      if minPower > Precedence.not {
         throw ExprError(
           "invalid syntax: 'not' cannot appear here (put the operand in parentheses)",
           column: t.start)
@@ -398,7 +399,8 @@ struct Parser {
     var children: [Syntax?] = []
     while !isOp("}") {
       if isOp("**") || isOp("*") {
-        throw ExprError("unpacking with '\(current.display)' is not supported", column: current.start)
+        throw ExprError(
+          "unpacking with '\(current.display)' is not supported", column: current.start)
       }
       let key = try expression(0)
       if isName("for") { throw unexpected(current) }

@@ -206,7 +206,8 @@ enum PyMath {
         withVaList([Int32(n), x]) { vsnprintf(p.baseAddress, p.count, "%.*f", $0) }
       }
       guard written > 0 else { return x }
-      let text = String(decoding: buffer.prefix(Int(written)).map { UInt8(bitPattern: $0) },
+      let text = String(
+        decoding: buffer.prefix(Int(written)).map { UInt8(bitPattern: $0) },
         as: UTF8.self)
       guard let r = Double(text) else { return x }
       if r.isInfinite { throw ExprError("rounded value too large to represent") }

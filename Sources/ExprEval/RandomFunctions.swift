@@ -133,7 +133,8 @@ enum RandomFunctions {
       swap(&low, &high)
     }
     let product = try Functions.real(try Semantics.binary(.multiply, u, c))
-    let root = ExprValue.float(try Functions.checked(product, product.squareRoot(), canOverflow: false))
+    let root = ExprValue.float(
+      try Functions.checked(product, product.squareRoot(), canOverflow: false))
     let width = try Semantics.binary(.subtract, high, low)
     return try Semantics.binary(.add, low, try Semantics.binary(.multiply, width, root))
   }

@@ -255,7 +255,10 @@ enum Semantics {
     case .add:
       switch (a, b) {
       case (.string(let x), .string(let y)):
-        return .string(String(try concatenated(x.unicodeScalars, y.unicodeScalars)))
+        if x.unicodeScalars.count + y.unicodeScalars.count > PyMath.maxSequenceLength {
+          throw ExprError("sequence too long (limit \(PyMath.maxSequenceLength) items)")
+        }
+        return .string(x + y)
       case (.list(let x), .list(let y)): return .list(try concatenated(x, y))
       case (.tuple(let x), .tuple(let y)): return .tuple(try concatenated(x, y))
       case (.string, _), (.list, _), (.tuple, _):
@@ -277,7 +280,13 @@ enum Semantics {
           throw ExprError("can't multiply sequence by non-int of type '\(count.typeName)'")
         }
         switch sequence {
-        case .string(let s): return .string(String(try repeated(s.unicodeScalars, n)))
+        case .string(let s):
+          let (total, o) = s.unicodeScalars.count.multipliedReportingOverflow(by: max(n, 0))
+          if o || total > PyMath.maxSequenceLength {
+            throw ExprError(
+              "sequence repetition too large (limit \(PyMath.maxSequenceLength) items)")
+          }
+          return .string(String(repeating: s, count: max(n, 0)))
         case .list(let x): return .list(try repeated(x, n))
         case .tuple(let x): return .tuple(try repeated(x, n))
         default: break

@@ -29,7 +29,10 @@ private let syntaxErrors: [ErrorCase] = [
   e("", "empty expression", 0),
   e("   ", "empty expression", 3),
   e("2 $ 3", "invalid character '$' in expression", 2),
-  e("007", "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers", 0),
+  e(
+    "007",
+    "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers",
+    0),
   e("1__0", "invalid decimal literal", 2),
   e("0x", "invalid hexadecimal literal", 2),
   e("2 * 1j", "complex numbers are not supported in expressions", 4),
@@ -50,7 +53,8 @@ private let nameErrors: [ErrorCase] = [
     "variable 'width' (group resolution) is not available here; this parameter allows the group time",
     6, groups: .time),
   e(
-    "1 + sim", "variable 'sim' (group target_feature or target_constraint) is not available here;"
+    "1 + sim",
+    "variable 'sim' (group target_feature or target_constraint) is not available here;"
       + " this parameter allows the groups time, resolution, learnrate", 4,
     groups: .transformParameter),
   e(
@@ -80,7 +84,9 @@ private let unsupported: [ErrorCase] = [
   e(
     "res.count(1)",
     "attribute access ('.count') is not supported; the only method is dict.get(key[, default])", 3),
-  e("(1).real", "attribute access ('.real') is not supported; the only method is dict.get(key[, default])", 3),
+  e(
+    "(1).real",
+    "attribute access ('.real') is not supported; the only method is dict.get(key[, default])", 3),
   e("x = 1", "assignment is not supported: an expression cannot assign (use '==' to compare)", 2),
   e("t += 1", "assignment is not supported: an expression cannot assign", 2),
   e("(y := 2)", "assignment expressions (:=) are not supported", 3),

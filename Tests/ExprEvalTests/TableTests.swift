@@ -71,7 +71,9 @@ indirect enum Encoded: Decodable, Sendable {
     case .dict:
       let pairs = try c.decode([[Encoded]].self, forKey: key)
       var d = ExprDict()
-      for pair in pairs where pair.count == 2 { try d.set(pair[1].exprValue, for: pair[0].exprValue) }
+      for pair in pairs where pair.count == 2 {
+        try d.set(pair[1].exprValue, for: pair[0].exprValue)
+      }
       self = .value(.dict(d))
     }
   }
@@ -90,7 +92,9 @@ private struct TableDocument: Decodable {
 }
 
 private let table: TableDocument? = {
-  guard let url = Bundle.module.url(forResource: "expr_table", withExtension: "json", subdirectory: "Fixtures"),
+  guard
+    let url = Bundle.module.url(
+      forResource: "expr_table", withExtension: "json", subdirectory: "Fixtures"),
     let data = try? Data(contentsOf: url)
   else { return nil }
   return try? JSONDecoder().decode(TableDocument.self, from: data)
