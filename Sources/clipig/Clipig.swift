@@ -12,6 +12,9 @@ struct Clipig: AsyncParsableCommand {
       PreviewCommand.self,
       ExprCommand.self,
       DocsCommand.self,
+      RankCommand.self,
+      BatchCommand.self,
+      GalleryCommand.self,
       Bench.self,
     ])
 }
