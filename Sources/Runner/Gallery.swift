@@ -50,8 +50,8 @@ public struct GalleryData: Codable, Sendable, Equatable {
     public var prompt: String
     /// Similarity to the prompt.
     public var similarity: Double?
-    /// Seed.
-    public var seed: UInt64?
+    /// Seed, as text (JavaScript numbers cannot hold every 64-bit seed).
+    public var seed: String?
     /// Render time.
     public var seconds: Double?
   }
@@ -170,7 +170,7 @@ public enum Gallery {
         grid[r][c] = GalleryData.Cell(
           name: item.name, image: image, thumb: percentEncodedPath(thumb),
           prompt: item.prompts.joined(separator: " | "), similarity: item.similarity,
-          seed: item.seed, seconds: item.seconds)
+          seed: item.seed.map { String($0) }, seconds: item.seconds)
       }
       cells.append(grid)
     }

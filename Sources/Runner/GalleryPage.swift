@@ -151,7 +151,7 @@ enum GalleryPage {
           meta.appendChild(document.createTextNode("similarity "));
           meta.appendChild(make("b", "", fixed(x.similarity)));
           var parts = [];
-          if (typeof x.seed === "number") parts.push("seed " + x.seed);
+          if (x.seed) parts.push("seed " + x.seed);
           if (typeof x.seconds === "number") parts.push(x.seconds.toFixed(1) + " s");
           parts.push(x.name);
           parts.push(d.methods[state.m].label);

@@ -89,7 +89,8 @@ struct RenderJob {
     var session = RenderSession(
       trainer: trainer, imagePath: partialPath,
       resolvedConfig: ResolvedConfig.complete(
-        root, experiment: experiment, seed: seed, output: imagePath),
+        root, experiment: experiment, seed: seed,
+        output: URL(fileURLWithPath: imagePath).standardizedFileURL.path),
       interrupt: interrupt, log: log)
     session.verbosity = verbosity
     let start = Date()
