@@ -318,11 +318,13 @@ public enum Batch {
     }
     let manifest = Manifest(
       format: Manifest.currentFormat, grid: grid.path, label: grid.label,
-      variables: grid.variableNames, key: grid.keyVariables, total: grid.items.count, done: items.count,
+      variables: grid.variableNames, key: grid.keyVariables, total: grid.items.count,
+      done: items.count,
       missing: missing, items: items)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try FileIO.writeAtomically(Array(try encoder.encode(manifest)) + [10], to: dir + "/manifest.json")
+    try FileIO.writeAtomically(
+      Array(try encoder.encode(manifest)) + [10], to: dir + "/manifest.json")
     try OutputFiles.write(csv(manifest), to: dir + "/manifest.csv")
     return manifest
   }
@@ -348,7 +350,8 @@ public enum Batch {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     try FileIO.writeAtomically(
-      Array(try encoder.encode(record)) + [10], to: dir + "/.clipig/records/" + record.name + ".json"
+      Array(try encoder.encode(record)) + [10],
+      to: dir + "/.clipig/records/" + record.name + ".json"
     )
   }
 

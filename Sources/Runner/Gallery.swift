@@ -102,7 +102,9 @@ public enum Gallery {
     let page = options.outputDirectory
     let index = page + "/index.html"
     if FileManager.default.fileExists(atPath: index) {
-      let existing = (try? FileIO.readBytes(path: index)).map { String(decoding: $0, as: UTF8.self) }
+      let existing = (try? FileIO.readBytes(path: index)).map {
+        String(decoding: $0, as: UTF8.self)
+      }
       if existing?.contains("<meta name=\"generator\" content=\"\(generator)\">") != true {
         throw WorkflowError("\(index) exists and was not made by clipig gallery; choose another -o")
       }

@@ -244,7 +244,8 @@ public struct Grid: Sendable {
 
   /// The template with this item's values substituted into its string values.
   public func configuration(for item: Item) throws(ConfigError) -> ConfigNode {
-    let lookup = Dictionary(item.values.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    let lookup = Dictionary(
+      item.values.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
     return try TemplateText.substitute(in: template, values: lookup, path: "")
   }
 
@@ -370,7 +371,8 @@ public struct Grid: Sendable {
           guard let next = target[String(part)] else {
             let available = target.entries?.map(\.key) ?? []
             throw ConfigError(
-              "\(where_) has no key '\(part)'" + Suggestions.didYouMean(String(part), among: available),
+              "\(where_) has no key '\(part)'"
+                + Suggestions.didYouMean(String(part), among: available),
               at: keyNode.location, path: path)
           }
           target = next
@@ -440,7 +442,8 @@ public enum TemplateText {
       guard s.contains("{{") else { return node }
       let trimmed = s.trimmingCharacters(in: .whitespaces)
       if trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}"),
-        let name = placeholders(in: trimmed).first, name.range == trimmed.startIndex..<trimmed.endIndex
+        let name = placeholders(in: trimmed).first,
+        name.range == trimmed.startIndex..<trimmed.endIndex
       {
         guard let value = values[name.name] else {
           throw unknown(name.name, values: values, location: node.location, path: path)
@@ -533,7 +536,8 @@ public enum TemplateText {
   }
 
   static func isIdentifier(_ s: Substring) -> Bool {
-    guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+    guard let first = s.unicodeScalars.first,
+      first == "_" || (first.isASCII && first.properties.isAlphabetic)
     else { return false }
     return s.unicodeScalars.allSatisfy {
       $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))

@@ -134,7 +134,8 @@ public enum Ranking {
     log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
   ) throws -> RankSummary {
     try validate(options)
-    let dir = options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
+    let dir =
+      options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
       ? String(options.outputDirectory.dropLast()) : options.outputDirectory
     let statePath = dir + "/rank.json"
     let csvPath = dir + "/rank.csv"
@@ -174,7 +175,8 @@ public enum Ranking {
       let image = "short/" + runName(id) + ".png"
       let job = RenderJob(
         root: seeded.apply(to: shortRoot), seed: seed, baseDirectory: base,
-        imagePath: dir + "/" + image, partialPath: dir + "/.clipig/partial/short-\(runName(id)).png",
+        imagePath: dir + "/" + image,
+        partialPath: dir + "/.clipig/partial/short-\(runName(id)).png",
         verbosity: options.verbosity >= 2 ? 1 : 0, replacesExisting: true)
       let result = try job.run(model: model, interrupt: interrupt, log: log)
       guard let saved = result.image else { break }

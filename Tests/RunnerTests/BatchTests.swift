@@ -45,7 +45,8 @@ struct BatchTests {
       #expect(item.epochs == 3)
       #expect((item.seconds ?? -1) >= 0)
       let thing = try #require(item.variables["thing"])
-      #expect(item.prompts == ["a \(item.variables["animal"] ?? "") made of \(thing): the \(thing)"])
+      #expect(
+        item.prompts == ["a \(item.variables["animal"] ?? "") made of \(thing): the \(thing)"])
       // The sidecar reproduces the render: it is a valid configuration with the seed.
       let sidecar = try YAML.load(path: out + "/" + item.name + ".yaml")
       let e = try Experiment(sidecar)

@@ -129,11 +129,13 @@ struct GalleryTests {
     #expect(report.errors.isEmpty, "\(report.errors)")
     let s = report.states
     try #require(s.count == 6)
-    #expect(s.map(\.src) == [
-      "../m1/cat-of-piano.png", "../m1/cat-of-coral-reef.png", "../m1/penguin-of-coral-reef.png",
-      "../m2/penguin-of-coral-reef.png", nil, "../m2/penguin-of-coral-reef.png",
-    ])
-    #expect(s.map { "\($0.method)\($0.row)\($0.col)" } == ["000", "010", "011", "111", "101", "111"])
+    #expect(
+      s.map(\.src) == [
+        "../m1/cat-of-piano.png", "../m1/cat-of-coral-reef.png", "../m1/penguin-of-coral-reef.png",
+        "../m2/penguin-of-coral-reef.png", nil, "../m2/penguin-of-coral-reef.png",
+      ])
+    #expect(
+      s.map { "\($0.method)\($0.row)\($0.col)" } == ["000", "010", "011", "111", "101", "111"])
     #expect(s[3].prompt == "a penguin made of coral reef.")
     #expect(s[4].prompt.hasPrefix("not rendered"))
     #expect(s.allSatisfy { $0.loaded }, "every image on the page loaded")

@@ -67,7 +67,9 @@ struct GridTests {
 
     try Workflow.write("templte: t.yaml\n", to: dir + "/key.yaml")
     let k = errorText { _ = try Grid.load(path: dir + "/key.yaml") }
-    #expect(k.contains("key.yaml:1:1: error: unknown grid key 'templte' (did you mean 'template'?)"), "\(k)")
+    #expect(
+      k.contains("key.yaml:1:1: error: unknown grid key 'templte' (did you mean 'template'?)"),
+      "\(k)")
 
     try Workflow.write(
       "template: {epochs: 2}\nrows: {file: rows.json, key: prompt}\n", to: dir + "/rows.yaml")
@@ -104,14 +106,16 @@ struct GridTests {
     let penguin = try #require(grid.items.first { $0.name == "penguin-of-piano" })
     let root = try grid.configuration(for: penguin)
     let text = root["targets"]?.elements?.first?["features"]?.elements?.first?["text"]
-    #expect(text?.value == .string("a penguin made of piano. a penguin with the texture of a piano."))
+    #expect(
+      text?.value == .string("a penguin made of piano. a penguin with the texture of a piano."))
     #expect(grid.items.contains { $0.name == "tapir-of-rubik-s-cube" })
     _ = try Experiment(root)
 
     let two = try Grid.load(
       path: examples + "/grid.yaml", templateFiles: [examples + "/method2.yaml"])
     #expect(two.label == "method2")
-    let root2 = try two.configuration(for: try #require(two.items.first { $0.name == "cat-of-warmth" }))
+    let root2 = try two.configuration(
+      for: try #require(two.items.first { $0.name == "cat-of-warmth" }))
     #expect(
       root2["targets"]?.elements?.first?["features"]?.elements?.first?["text"]?.value
         == .string("a cat made of warmth."))

@@ -58,7 +58,8 @@ struct RankTests {
     let e = try Experiment(sidecar)
     #expect(e.epochs == 4)
     #expect(e.seed == best.seed)
-    #expect(e.initialization.image?.hasSuffix("/rank/short/" + Ranking.runName(best.id) + ".png") == true)
+    #expect(
+      e.initialization.image?.hasSuffix("/rank/short/" + Ranking.runName(best.id) + ".png") == true)
     #expect(e.initialization.mean == [0, 0, 0] && e.initialization.std == [1, 1, 1])
     #expect(e.initialization.resolution == nil)
     #expect(best.articleLine.hasPrefix("#\(best.id) sim: "))
@@ -68,7 +69,8 @@ struct RankTests {
     #expect(csv.count == 7)
     #expect(
       csv[0]
-        == "rank,run,seed,similarity_short,similarity_continued,gain,kept,short_image,continued_image")
+        == "rank,run,seed,similarity_short,similarity_continued,gain,kept,short_image,continued_image"
+    )
     #expect(csv[1].hasPrefix("1,\(best.id),\(best.seed),"))
     #expect(csv[1].contains(",best,short/"))
 
