@@ -129,10 +129,19 @@ enum OutputFiles {
       return
     }
     if link(from, to) != 0 {
-      if errno == EEXIST {
+      let code = errno
+      if code == EEXIST {
         throw WorkflowError("\(to) exists already and was left as it is")
       }
-      throw fileError(to, "cannot move \(from) here")
+      guard code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EXDEV else {
+        throw fileError(to, "cannot move \(from) here")
+      }
+      // A file system without hard links: check, then rename (not atomic, the best there is).
+      if FileManager.default.fileExists(atPath: to) {
+        throw WorkflowError("\(to) exists already and was left as it is")
+      }
+      if rename(from, to) != 0 { throw fileError(to, "cannot move \(from) here") }
+      return
     }
     _ = unlink(from)
   }
