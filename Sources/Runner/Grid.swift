@@ -218,6 +218,13 @@ public struct Grid: Sendable {
         let name = try TemplateText.substitute(
           nameTemplate, values: lookup, location: nameLocation, path: "name",
           transform: TemplateText.fileNamePart)
+        if name.isEmpty || name.utf8.count > 200 {
+          throw ConfigError(
+            "the output name of \(describe(values)) is "
+              + (name.isEmpty ? "empty" : "longer than 200 bytes")
+              + ": choose a 'name' template that gives short, non-empty names", at: nameLocation,
+            path: "name")
+        }
         if let other = byName[name] {
           throw ConfigError(
             "two combinations get the output name '\(name)' (\(describe(items[other].values)) "
