@@ -23,7 +23,8 @@ struct BatchCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var output: String
 
-  @Option(help: "Render only slice I of N (1 ≤ I ≤ N), e.g. 2/10: items I-1, I-1+N, ….")
+  @Option(
+    help: "Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): grid positions I-1, I-1+N, … (from 0).")
   var shard: String?
 
   @Option(
