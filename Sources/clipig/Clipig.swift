@@ -14,6 +14,9 @@ struct Clipig: AsyncParsableCommand {
       DocsCommand.self,
       SimilarityCommand.self,
       ModelCommand.self,
+      RankCommand.self,
+      BatchCommand.self,
+      GalleryCommand.self,
       Bench.self,
     ])
 }

@@ -1,0 +1,409 @@
+import Foundation
+import PipelineKit
+import Synchronization
+
+/// Settings of `clipig batch`.
+public struct BatchOptions: Sendable {
+  /// The grid file.
+  public var gridFile = ""
+  /// Where the images, sidecars and manifests go.
+  public var outputDirectory = ""
+  /// Render only this slice of the grid.
+  public var shard: Shard?
+  /// Renders running at once in this process.
+  public var jobs = 1
+  /// Replaces the grid's template (e.g. the second rendering method).
+  public var templateFiles: [String] = []
+  /// Overrides of every render.
+  public var epochs: Int?
+  /// Resolution override `W [H]`.
+  public var resolution: [Int]?
+  /// CLIP model path.
+  public var model: String?
+  /// Replaces the grid's base seed.
+  public var seed: UInt64?
+  /// 0 errors only, 1 a line per image (and a progress line with one job), 2 statistics.
+  public var verbosity = 1
+
+  /// Default settings.
+  public init() {}
+}
+
+/// One finished output of a batch, as listed in the manifests.
+public struct ManifestItem: Codable, Sendable, Equatable {
+  /// The output stem, e.g. `penguin-of-piano`.
+  public var name: String
+  /// The image, relative to the batch directory.
+  public var image: String
+  /// The variable values as text.
+  public var variables: [String: String]
+  /// The prompts the image was rated against (the template's text features).
+  public var prompts: [String]
+  /// The seed of the render (nil for an image the batch did not make).
+  public var seed: UInt64?
+  /// CLIP similarity of the final image to the prompts (100 × cosine, mean over prompts).
+  public var similarity: Double?
+  /// Wall time of the render in seconds.
+  public var seconds: Double?
+  /// Epochs rendered.
+  public var epochs: Int?
+  /// Image width.
+  public var width: Int?
+  /// Image height.
+  public var height: Int?
+}
+
+/// `manifest.json`: every finished output of a grid in a directory (all shards together).
+public struct Manifest: Codable, Sendable, Equatable {
+  /// `clipig-batch 1`.
+  public var format: String
+  /// The grid file as given.
+  public var grid: String
+  /// The rendering method's label (the gallery shows it).
+  public var label: String
+  /// Variable names in grid order.
+  public var variables: [String]
+  /// The variables that make up the output name, in the name's order (the gallery's rows and
+  /// columns).
+  public var key: [String]
+  /// Number of combinations in the grid.
+  public var total: Int
+  /// Number of finished outputs.
+  public var done: Int
+  /// Names of the combinations without an image yet.
+  public var missing: [String]
+  /// Finished outputs in grid order.
+  public var items: [ManifestItem]
+
+  /// The format tag.
+  public static let currentFormat = "clipig-batch 1"
+
+  /// Reads `manifest.json` from a batch directory.
+  public static func read(directory: String) throws -> Manifest {
+    let path = directory + "/manifest.json"
+    let bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(path: path)
+    } catch {
+      throw WorkflowError("\(error) (is \(directory) the output directory of clipig batch?)")
+    }
+    do {
+      let m = try JSONDecoder().decode(Manifest.self, from: Data(bytes))
+      guard m.format == currentFormat else {
+        throw WorkflowError("\(path): format '\(m.format)', expected '\(currentFormat)'")
+      }
+      return m
+    } catch let e as WorkflowError {
+      throw e
+    } catch {
+      throw WorkflowError("\(path) is not a clipig batch manifest: \(error)")
+    }
+  }
+}
+
+/// How a batch ended.
+public struct BatchSummary: Sendable {
+  /// Finished, or interrupted (finished outputs are kept and listed).
+  public var outcome: RenderOutcome
+  /// Names rendered by this call.
+  public var rendered: [String]
+  /// Items of the shard that already had an image.
+  public var skipped: Int
+  /// Items another process was rendering at the time.
+  public var busy: Int
+  /// Items in this shard.
+  public var shardItems: Int
+  /// The manifest as written (the whole grid).
+  public var manifest: Manifest
+}
+
+/// `clipig batch`: renders every combination of a grid (or one shard of it) into a directory,
+/// skipping outputs that exist, and writes `manifest.csv` and `manifest.json`.
+///
+/// Each output renders into `.clipig/partial/` under a per-output lock and is moved to
+/// `<name>.png` (+ `<name>.yaml`) when finished, so shards, `--jobs` workers and separate
+/// machines sharing the directory never render the same output twice at once, and an
+/// interrupted run leaves no half-finished image under a final name.
+public enum Batch {
+  /// Loads the grid with the options' template and seed overrides.
+  public static func grid(_ options: BatchOptions) throws -> Grid {
+    try Grid.load(path: options.gridFile, templateFiles: options.templateFiles, seed: options.seed)
+  }
+
+  /// The configuration one item renders with: the substituted template plus the command-line
+  /// overrides and the item's seed.
+  public static func configuration(_ grid: Grid, item: Grid.Item, options: BatchOptions)
+    throws(ConfigError) -> ConfigNode
+  {
+    var overrides = RenderOptions()
+    overrides.epochs = options.epochs
+    overrides.resolution = options.resolution
+    overrides.model = options.model
+    overrides.seed = item.seed
+    return overrides.apply(to: try grid.configuration(for: item))
+  }
+
+  /// Renders the grid (or the shard) and rewrites the manifests.
+  public static func run(
+    _ options: BatchOptions, models: ModelPool = ModelPool(), interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
+  ) throws -> BatchSummary {
+    guard !options.outputDirectory.isEmpty else {
+      throw WorkflowError("batch needs an output directory (-o)")
+    }
+    guard options.jobs >= 1 else { throw WorkflowError("--jobs must be at least 1") }
+    let dir = options.outputDirectory
+    let grid = try grid(options)
+    let items = grid.items(in: options.shard)
+    try claimDirectory(dir)
+
+    // Decode every configuration first: errors show before hours of rendering.
+    var plans: [(item: Grid.Item, root: ConfigNode, experiment: Experiment)] = []
+    for item in items {
+      let root = try configuration(grid, item: item, options: options)
+      do {
+        plans.append((item, root, try Experiment(root, random: SeededRandom(seed: item.seed))))
+      } catch {
+        throw WorkflowError("\(error)\n  (in the grid item '\(item.name)')")
+      }
+    }
+    let todo = plans.filter { !exists(dir + "/" + $0.item.name + ".png") }
+    let skipped = plans.count - todo.count
+    if options.verbosity >= 1 {
+      log(
+        "batch \(grid.label): \(grid.items.count) outputs in the grid"
+          + (options.shard.map { ", shard \($0) has \(items.count)" } ?? "")
+          + ", \(skipped) exist, \(todo.count) to render"
+          + (options.jobs > 1 ? " with \(options.jobs) jobs" : "") + "\n")
+    }
+
+    let previousThreads = BLAS.threadCount
+    if options.jobs > 1 {
+      BLAS.setThreadCount(max(1, ProcessorCount.active / options.jobs))
+    }
+    defer { BLAS.setThreadCount(previousThreads) }
+
+    let state = BatchProgress(count: todo.count)
+    let workers = min(options.jobs, max(1, todo.count))
+    let sendablePlans = todo.map {
+      Plan(item: $0.item, root: $0.root, experiment: $0.experiment)
+    }
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      worker(
+        plans: sendablePlans, state: state, directory: dir, grid: grid, options: options,
+        models: models, interrupt: interrupt, log: log, quietSessions: workers > 1)
+    }
+    let manifest = try writeManifests(grid: grid, directory: dir)
+    if let error = state.failure { throw error }
+    let rendered = state.rendered
+    let summary = BatchSummary(
+      outcome: interrupt.isSet ? .interrupted : .finished, rendered: rendered,
+      skipped: skipped + state.skipped,
+      busy: state.busy, shardItems: items.count, manifest: manifest)
+    if options.verbosity >= 1 {
+      log(
+        "batch: rendered \(rendered.count), skipped \(skipped)"
+          + (state.busy > 0 ? ", \(state.busy) busy in another process" : "")
+          + "; \(manifest.done)/\(manifest.total) of the grid done; "
+          + "\(dir)/manifest.csv, \(dir)/manifest.json\n")
+    }
+    return summary
+  }
+
+  struct Plan: Sendable {
+    var item: Grid.Item
+    var root: ConfigNode
+    var experiment: Experiment
+  }
+
+  static func worker(
+    plans: [Plan], state: BatchProgress, directory dir: String, grid: Grid, options: BatchOptions,
+    models: ModelPool, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void,
+    quietSessions: Bool
+  ) {
+    var loaded: [String: (model: any FeatureModel, rater: Rater)] = [:]
+    while !interrupt.isSet, let k = state.next() {
+      let plan = plans[k]
+      let name = plan.item.name
+      do {
+        let image = dir + "/" + name + ".png"
+        if exists(image) {
+          state.skip()
+          continue
+        }
+        guard let lock = try FileLock(path: dir + "/.clipig/locks/" + name + ".lock", wait: false)
+        else {
+          state.markBusy()
+          continue
+        }
+        if exists(image) {
+          state.skip()
+          continue
+        }
+        let modelName = plan.experiment.model
+        if loaded[modelName] == nil {
+          let m = try models.instance(modelName)
+          loaded[modelName] = (m, Rater(model: m))
+        }
+        guard let (model, rater) = loaded[modelName] else { continue }
+        let job = RenderJob(
+          root: plan.root, seed: plan.item.seed, baseDirectory: grid.templateBaseDirectory,
+          imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
+          verbosity: quietSessions ? 0 : options.verbosity, replacesExisting: false)
+        if !quietSessions && options.verbosity >= 1 {
+          log("[\(k + 1)/\(plans.count)] \(name)\n")
+        }
+        let result = try job.run(model: model, interrupt: interrupt, log: log)
+        guard let saved = result.image else { break }
+        let references = try RatingReferences(
+          experiment: result.experiment, rater: rater, baseDirectory: grid.templateBaseDirectory)
+        let similarity = references.score(try rater.imageFeatures(saved))
+        let record = ManifestItem(
+          name: name, image: name + ".png",
+          variables: Dictionary(
+            plan.item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
+            uniquingKeysWith: { a, _ in a }),
+          prompts: references.prompts, seed: plan.item.seed,
+          similarity: TextFormat.rounded(similarity), seconds: TextFormat.rounded(result.seconds),
+          epochs: result.experiment.epochs - result.experiment.startEpoch,
+          width: saved.chw.w, height: saved.chw.h)
+        try writeRecord(record, directory: dir)
+        lock.releaseAndRemove()
+        state.finish(name)
+        if options.verbosity >= 1 {
+          log(
+            String(
+              format: "%@  sim %.2f  %.1f s  (%d/%d)\n", name, similarity, result.seconds,
+              state.rendered.count, plans.count))
+        }
+      } catch {
+        state.fail(WorkflowError("\(name): \(error)"))
+        interrupt.set()
+        return
+      }
+    }
+  }
+
+  /// Rewrites `manifest.json` and `manifest.csv` from the images and records in the directory
+  /// (every shard's), under a lock so concurrent shards never lose each other's outputs.
+  @discardableResult
+  public static func writeManifests(grid: Grid, directory dir: String) throws -> Manifest {
+    guard let lock = try FileLock(path: dir + "/.clipig/manifest.lock", wait: true) else {
+      throw WorkflowError("cannot lock \(dir)/.clipig/manifest.lock")
+    }
+    defer { withExtendedLifetime(lock) {} }
+    var items: [ManifestItem] = []
+    var missing: [String] = []
+    let decoder = JSONDecoder()
+    for item in grid.items {
+      let image = item.name + ".png"
+      guard exists(dir + "/" + image) else {
+        missing.append(item.name)
+        continue
+      }
+      let recordPath = dir + "/.clipig/records/" + item.name + ".json"
+      if let bytes = try? FileIO.readBytes(path: recordPath),
+        let record = try? decoder.decode(ManifestItem.self, from: Data(bytes))
+      {
+        items.append(record)
+      } else {
+        // An image the batch did not make (or whose record was lost): listed without numbers.
+        items.append(
+          ManifestItem(
+            name: item.name, image: image,
+            variables: Dictionary(
+              item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
+              uniquingKeysWith: { a, _ in a }), prompts: []))
+      }
+    }
+    let manifest = Manifest(
+      format: Manifest.currentFormat, grid: grid.path, label: grid.label,
+      variables: grid.variableNames, key: grid.keyVariables, total: grid.items.count,
+      done: items.count,
+      missing: missing, items: items)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try FileIO.writeAtomically(
+      Array(try encoder.encode(manifest)) + [10], to: dir + "/manifest.json")
+    try OutputFiles.write(csv(manifest), to: dir + "/manifest.csv")
+    return manifest
+  }
+
+  /// `manifest.csv`: name, prompt, seed, similarity, seconds, epochs, image, then one
+  /// `var:NAME` column per grid variable.
+  public static func csv(_ m: Manifest) -> String {
+    var out = TextFormat.csvLine(
+      ["name", "prompt", "seed", "similarity", "seconds", "epochs", "image"]
+        + m.variables.map { "var:" + $0 })
+    for item in m.items {
+      out += TextFormat.csvLine(
+        [
+          item.name, item.prompts.joined(separator: " | "), item.seed.map { String($0) } ?? "",
+          TextFormat.fixed2(item.similarity), item.seconds.map { String(format: "%.1f", $0) } ?? "",
+          item.epochs.map { String($0) } ?? "", item.image,
+        ] + m.variables.map { item.variables[$0] ?? "" })
+    }
+    return out
+  }
+
+  static func writeRecord(_ record: ManifestItem, directory dir: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    try FileIO.writeAtomically(
+      Array(try encoder.encode(record)) + [10],
+      to: dir + "/.clipig/records/" + record.name + ".json"
+    )
+  }
+
+  /// Makes `dir` a batch directory: its `.clipig/` folder marks it as one. A directory with a
+  /// manifest but no `.clipig/` holds someone else's files and is refused.
+  static func claimDirectory(_ dir: String) throws {
+    let marker = dir + "/.clipig"
+    if !exists(marker) {
+      for name in ["manifest.json", "manifest.csv"] where exists(dir + "/" + name) {
+        throw WorkflowError(
+          "\(dir)/\(name) exists but \(dir) is not a clipig batch directory; choose another "
+            + "directory")
+      }
+    }
+    try FileManager.default.createDirectory(atPath: marker, withIntermediateDirectories: true)
+  }
+
+  static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+}
+
+/// Work distribution and results of the batch workers.
+final class BatchProgress: Sendable {
+  private struct State {
+    var next = 0
+    var rendered: [String] = []
+    var busy = 0
+    var skipped = 0
+    var failure: WorkflowError?
+  }
+  private let state = Mutex(State())
+  private let count: Int
+
+  init(count: Int) { self.count = count }
+
+  /// The next plan index, or nil when all are taken.
+  func next() -> Int? {
+    state.withLock { s in
+      guard s.next < count else { return nil }
+      defer { s.next += 1 }
+      return s.next
+    }
+  }
+
+  func finish(_ name: String) { state.withLock { $0.rendered.append(name) } }
+  func skip() { state.withLock { $0.skipped += 1 } }
+  func markBusy() { state.withLock { $0.busy += 1 } }
+  func fail(_ error: WorkflowError) {
+    state.withLock { s in if s.failure == nil { s.failure = error } }
+  }
+
+  var rendered: [String] { state.withLock { $0.rendered } }
+  var busy: Int { state.withLock { $0.busy } }
+  var skipped: Int { state.withLock { $0.skipped } }
+  var failure: WorkflowError? { state.withLock { $0.failure } }
+}

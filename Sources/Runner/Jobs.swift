@@ -1,0 +1,227 @@
+import Foundation
+import PipelineKit
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Loads each CLIP model once and hands out independent instances, one per worker thread: the
+/// weights are shared, every instance has its own image workspace.
+public final class ModelPool: Sendable {
+  /// Loads the model `name` and returns a maker of independent instances of it.
+  public typealias Loader = @Sendable (String) throws -> @Sendable () throws -> any FeatureModel
+
+  private let loader: Loader
+  private let makers = Mutex<[String: @Sendable () throws -> any FeatureModel]>([:])
+
+  /// A pool loading models with `loader` (CLIP models from paths by default).
+  public init(loader: @escaping Loader = ModelPool.clipLoader) {
+    self.loader = loader
+  }
+
+  /// A new instance of the model `name`, loading it on first use.
+  public func instance(_ name: String) throws -> any FeatureModel {
+    let make = try makers.withLock { cache throws -> @Sendable () throws -> any FeatureModel in
+      if let make = cache[name] { return make }
+      let make = try loader(name)
+      cache[name] = make
+      return make
+    }
+    return try make()
+  }
+
+  /// Loads a CLIP model with `ModelLoader` and shares its weights between instances.
+  public static let clipLoader: Loader = { name in
+    let first = try ModelLoader.load(name)
+    guard let clip = first as? CLIPFeatureModel else {
+      return { try ModelLoader.load(name) }
+    }
+    let model = clip.model
+    let tokenizer = clip.tokenizer
+    return { CLIPFeatureModel(model: model, tokenizer: tokenizer) }
+  }
+}
+
+/// One render into a hidden partial file that is moved to its final name only when every epoch
+/// ran, so a final name always means a finished image and an interrupted run leaves nothing a
+/// later run would mistake for a result.
+struct RenderJob {
+  /// The configuration with all overrides (seed included).
+  var root: ConfigNode
+  /// The seed of the run.
+  var seed: UInt64
+  /// Relative image paths in the configuration are resolved against this directory.
+  var baseDirectory: String
+  /// Where the finished image goes (its sidecar beside it).
+  var imagePath: String
+  /// Where the image is written while it renders (snapshots, interrupted state).
+  var partialPath: String
+  /// 0 silent, 1 progress line, 2 statistics.
+  var verbosity: Int
+  /// Replace an existing final image (only for files this program made, e.g. in a rank
+  /// directory); otherwise an existing final image is an error and stays untouched.
+  var replacesExisting: Bool
+
+  /// How it went.
+  struct Result {
+    /// Finished or interrupted.
+    var outcome: RenderOutcome
+    /// Wall time of the training in seconds.
+    var seconds: Double
+    /// The final image as saved (8-bit), nil when interrupted.
+    var image: Tensor?
+    /// The decoded experiment.
+    var experiment: Experiment
+  }
+
+  /// Trains and, when finished, publishes image and sidecar.
+  func run(
+    model: any FeatureModel, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void
+  ) throws -> Result {
+    let experiment = try Experiment(root, random: SeededRandom(seed: seed))
+    let trainer = try Trainer(
+      experiment: experiment, model: model, seed: seed, baseDirectory: baseDirectory)
+    var session = RenderSession(
+      trainer: trainer, imagePath: partialPath,
+      resolvedConfig: ResolvedConfig.complete(
+        root, experiment: experiment, seed: seed,
+        output: URL(fileURLWithPath: imagePath).standardizedFileURL.path),
+      interrupt: interrupt, log: log)
+    session.verbosity = verbosity
+    let start = Date()
+    let outcome = try session.run()
+    let seconds = Date().timeIntervalSince(start)
+    guard outcome == .finished else {
+      return Result(outcome: outcome, seconds: seconds, image: nil, experiment: experiment)
+    }
+    let saved = try PNG.read(path: partialPath)
+    try OutputFiles.publish(
+      partial: partialPath, final: imagePath, replacingExisting: replacesExisting)
+    return Result(outcome: outcome, seconds: seconds, image: saved, experiment: experiment)
+  }
+}
+
+/// File moves and locks of the batch commands.
+enum OutputFiles {
+  /// Moves a finished image and its YAML sidecar from their partial names to the final ones.
+  /// The sidecar goes first and the image last, so a final image always has its sidecar. An
+  /// existing final image is replaced only when `replacingExisting`; otherwise it is kept and
+  /// the move fails.
+  static func publish(partial: String, final: String, replacingExisting: Bool) throws {
+    try createParent(of: final)
+    let partialSidecar = OutputNaming.sidecarPath(partial)
+    if FileManager.default.fileExists(atPath: partialSidecar) {
+      try move(partialSidecar, to: OutputNaming.sidecarPath(final), replacing: true)
+    }
+    try move(partial, to: final, replacing: replacingExisting)
+  }
+
+  /// Renames `from` to `to`; without `replacing` the rename fails if `to` exists (a hard link
+  /// then an unlink, which is atomic and never replaces anything).
+  static func move(_ from: String, to: String, replacing: Bool) throws {
+    if replacing {
+      if rename(from, to) != 0 { throw fileError(to, "cannot move \(from) here") }
+      return
+    }
+    if link(from, to) != 0 {
+      let code = errno
+      if code == EEXIST {
+        throw WorkflowError("\(to) exists already and was left as it is")
+      }
+      guard code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EXDEV else {
+        throw fileError(to, "cannot move \(from) here")
+      }
+      // A file system without hard links: check, then rename (not atomic, the best there is).
+      if FileManager.default.fileExists(atPath: to) {
+        throw WorkflowError("\(to) exists already and was left as it is")
+      }
+      if rename(from, to) != 0 { throw fileError(to, "cannot move \(from) here") }
+      return
+    }
+    _ = unlink(from)
+  }
+
+  /// Creates the directory that will hold `path`.
+  static func createParent(of path: String) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    }
+  }
+
+  /// Writes `text` to `path` atomically.
+  static func write(_ text: String, to path: String) throws {
+    try FileIO.writeAtomically(Array(text.utf8), to: path)
+  }
+
+  static func fileError(_ path: String, _ what: String) -> FileIOError {
+    FileIOError(path: path, message: "\(what): \(String(cString: strerror(errno)))")
+  }
+}
+
+/// An advisory lock on a file (`flock`), released when the lock is dropped or the process ends
+/// (also when it is killed), so a crashed worker never leaves a stale lock behind.
+final class FileLock {
+  private let fd: Int32
+  /// The lock file's path.
+  let path: String
+
+  /// Takes the lock on `path` (created if missing). Returns nil when another process holds it
+  /// and `wait` is false.
+  init?(path: String, wait: Bool) throws {
+    try OutputFiles.createParent(of: path)
+    let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+    if fd < 0 { throw OutputFiles.fileError(path, "cannot open the lock file") }
+    while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+      if errno == EINTR { continue }
+      let busy = errno == EWOULDBLOCK
+      close(fd)
+      if busy && !wait { return nil }
+      throw OutputFiles.fileError(path, "cannot lock")
+    }
+    self.fd = fd
+    self.path = path
+  }
+
+  /// Releases the lock and removes the lock file.
+  func releaseAndRemove() {
+    unlink(path)
+  }
+
+  deinit {
+    flock(fd, LOCK_UN)
+    close(fd)
+  }
+}
+
+/// Small text helpers shared by the CSV writers and the gallery.
+enum TextFormat {
+  /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+  static func csvField(_ s: String) -> String {
+    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+      return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+    return s
+  }
+
+  /// One CSV line with a trailing newline.
+  static func csvLine(_ fields: [String]) -> String {
+    fields.map(csvField).joined(separator: ",") + "\n"
+  }
+
+  /// A number with two decimals, or an empty string.
+  static func fixed2(_ x: Double?) -> String {
+    x.map { String(format: "%.2f", $0) } ?? ""
+  }
+
+  /// `x` rounded to 4 decimals (so JSON files stay short and readable).
+  static func rounded(_ x: Double) -> Double {
+    (x * 10_000).rounded() / 10_000
+  }
+}

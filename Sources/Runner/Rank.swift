@@ -1,0 +1,406 @@
+import Foundation
+import PipelineKit
+
+/// Settings of `clipig rank`.
+public struct RankOptions: Sendable {
+  /// The experiment's YAML files, merged in order.
+  public var configFiles: [String] = []
+  /// YAML files of the continuation pass (merged in order); empty: the experiment itself.
+  public var detailFiles: [String] = []
+  /// The directory holding runs, continuations, `rank.json` and `rank.csv`.
+  public var outputDirectory = ""
+  /// Number of short runs.
+  public var runs = 512
+  /// Epochs of each short run.
+  public var epochs = 20
+  /// How many of the best short runs are continued.
+  public var keep = 6
+  /// How many of the worst short runs are continued too.
+  public var worst = 0
+  /// Epochs of each continuation (0: no continuation).
+  public var continueEpochs = 300
+  /// Base seed: run `n` uses seed `base + n`. Nil: the directory's seed, or a random one.
+  public var seed: UInt64?
+  /// CLIP model path (overrides the experiment's `model`).
+  public var model: String?
+  /// Resolution override `W [H]`.
+  public var resolution: [Int]?
+  /// 0 errors only, 1 a line per run and a progress line per continuation, 2 statistics too.
+  public var verbosity = 1
+
+  /// Default settings.
+  public init() {}
+}
+
+/// `rank.json`: what a rank directory has finished. Written atomically after every run, it is
+/// what a restarted `clipig rank` resumes from.
+public struct RankState: Codable, Sendable, Equatable {
+  /// A finished short run.
+  public struct Run: Codable, Sendable, Equatable {
+    /// Run number, 1…runs.
+    public var id: Int
+    /// Its seed (`clipig render --seed` reproduces it).
+    public var seed: UInt64
+    /// Similarity of the image to the experiment's prompts (100 × cosine, mean over prompts).
+    public var similarity: Double
+    /// Training time.
+    public var seconds: Double
+    /// The image, relative to the directory.
+    public var image: String
+  }
+
+  /// A finished continuation of a short run.
+  public struct Continuation: Codable, Sendable, Equatable {
+    /// The short run it continues.
+    public var id: Int
+    /// Epochs of the continuation.
+    public var epochs: Int
+    /// Similarity after the continuation.
+    public var similarity: Double
+    /// Training time.
+    public var seconds: Double
+    /// The image, relative to the directory.
+    public var image: String
+  }
+
+  /// `clipig-rank 1`.
+  public var format = RankState.currentFormat
+  /// The experiment files as given when the directory was started.
+  public var experiment: [String]
+  /// Hash of the short-run configuration (files and overrides, seed aside).
+  public var fingerprint: String
+  /// The base seed.
+  public var seed: UInt64
+  /// Epochs of a short run.
+  public var epochs: Int
+  /// Finished short runs by id.
+  public var runs: [Run] = []
+  /// Finished continuations by id.
+  public var continued: [Continuation] = []
+
+  /// The format tag written into new files.
+  public static let currentFormat = "clipig-rank 1"
+}
+
+/// One line of `rank.csv`.
+public struct RankRow: Sendable, Equatable {
+  /// 1 for the most similar short run.
+  public var rank: Int
+  /// Run number.
+  public var id: Int
+  /// The run's seed.
+  public var seed: UInt64
+  /// Similarity after the short run.
+  public var shortSimilarity: Double
+  /// Similarity after the continuation, if it ran.
+  public var continuedSimilarity: Double?
+  /// `best`, `worst` or nil.
+  public var group: String?
+  /// Short-run image, relative to the directory.
+  public var shortImage: String
+  /// Continued image, relative to the directory.
+  public var continuedImage: String?
+
+  /// The article's notation: `#344 sim: 35.30 ⭢ 48.65`.
+  public var articleLine: String {
+    "#\(id) sim: \(TextFormat.fixed2(shortSimilarity))"
+      + (continuedSimilarity.map { " ⭢ " + TextFormat.fixed2($0) } ?? "")
+  }
+}
+
+/// How `clipig rank` ended.
+public struct RankSummary: Sendable {
+  /// Finished, or interrupted (everything finished so far is recorded).
+  public var outcome: RenderOutcome
+  /// All finished short runs, best first.
+  public var rows: [RankRow]
+  /// `rank.csv`.
+  public var csvPath: String
+  /// `rank.json`.
+  public var statePath: String
+}
+
+/// `clipig rank`: many short runs with different seeds, rated by CLIP similarity to the
+/// experiment's prompts; the best (and optionally worst) are continued from their images with
+/// CLIPig's init-image detail pass (spec §12: `init: {image: …, mean: 0, std: 1}`).
+///
+/// The directory holds `short/run-NNNN.png` (+ `.yaml`), `continued/run-NNNN.png` (+ `.yaml`),
+/// `rank.json` (the state) and `rank.csv`. Runs render into `.clipig/partial/` and are moved
+/// into place when finished, so a restart redoes only unfinished work.
+public enum Ranking {
+  /// Runs (or resumes) a ranking.
+  public static func run(
+    _ options: RankOptions, models: ModelPool = ModelPool(), interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
+  ) throws -> RankSummary {
+    try validate(options)
+    let dir =
+      options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
+      ? String(options.outputDirectory.dropLast()) : options.outputDirectory
+    let statePath = dir + "/rank.json"
+    let csvPath = dir + "/rank.csv"
+
+    var overrides = RenderOptions()
+    overrides.epochs = options.epochs
+    overrides.resolution = options.resolution
+    overrides.model = options.model
+    overrides.snapshotSeconds = 0
+    let shortRoot = overrides.apply(to: try CLIRunner.loadConfig(files: options.configFiles))
+    let shortExperiment = try Experiment(shortRoot)
+    let fingerprint = Fingerprint.of(shortRoot.yamlText())
+
+    var state = try loadOrStart(
+      statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+    try save(state, statePath: statePath, csvPath: csvPath, options: options)
+
+    let base = baseDirectory(of: options.configFiles)
+    let model = try models.instance(shortExperiment.model)
+    let rater = Rater(model: model)
+    let references = try RatingReferences(
+      experiment: shortExperiment, rater: rater, baseDirectory: base)
+    if options.verbosity >= 1 {
+      log(
+        "rank: \(options.runs) runs of \(options.epochs) epochs (seeds \(state.seed &+ 1)…"
+          + "\(state.seed &+ UInt64(options.runs))) in \(dir); rated against "
+          + references.references.map { "'\($0.label)'" }.joined(separator: ", ") + "\n")
+    }
+
+    // Short runs.
+    let done = Set(state.runs.map(\.id))
+    for id in 1...options.runs where !done.contains(id) {
+      if interrupt.isSet { break }
+      let seed = state.seed &+ UInt64(id)
+      var seeded = RenderOptions()
+      seeded.seed = seed
+      let image = "short/" + runName(id) + ".png"
+      let job = RenderJob(
+        root: seeded.apply(to: shortRoot), seed: seed, baseDirectory: base,
+        imagePath: dir + "/" + image,
+        partialPath: dir + "/.clipig/partial/short-\(runName(id)).png",
+        verbosity: options.verbosity >= 2 ? 1 : 0, replacesExisting: true)
+      let result = try job.run(model: model, interrupt: interrupt, log: log)
+      guard let saved = result.image else { break }
+      let similarity = references.score(try rater.imageFeatures(saved))
+      state.runs.append(
+        RankState.Run(
+          id: id, seed: seed, similarity: TextFormat.rounded(similarity),
+          seconds: TextFormat.rounded(result.seconds), image: image))
+      state.runs.sort { $0.id < $1.id }
+      try save(state, statePath: statePath, csvPath: csvPath, options: options)
+      if options.verbosity >= 1 {
+        let best = state.runs.max { a, b in a.similarity < b.similarity }
+        log(
+          String(
+            format: "#%d seed %llu sim %.2f (%.1f s)   best #%d %.2f   %d/%d\n", id, seed,
+            similarity, result.seconds, best?.id ?? id, best?.similarity ?? similarity,
+            state.runs.count, options.runs))
+      }
+    }
+    if state.runs.filter({ $0.id <= options.runs }).count < options.runs {
+      return RankSummary(
+        outcome: .interrupted, rows: rows(state, options: options), csvPath: csvPath,
+        statePath: statePath)
+    }
+
+    // Continuations of the best and worst runs.
+    if options.continueEpochs > 0 {
+      var detailOverrides = RenderOptions()
+      detailOverrides.epochs = options.continueEpochs
+      detailOverrides.resolution = options.resolution
+      detailOverrides.model = options.model
+      let detailFiles = options.detailFiles.isEmpty ? options.configFiles : options.detailFiles
+      let detailRoot = detailOverrides.apply(to: try CLIRunner.loadConfig(files: detailFiles))
+      let detailBase = baseDirectory(of: detailFiles)
+      let detailModel = try Experiment(detailRoot).model
+      let continuationModel =
+        detailModel == shortExperiment.model ? model : try models.instance(detailModel)
+      for row in rows(state, options: options) where row.group != nil {
+        if state.continued.contains(where: { $0.id == row.id }) { continue }
+        if interrupt.isSet { break }
+        let absoluteShort = URL(fileURLWithPath: dir + "/" + row.shortImage).standardizedFileURL
+          .path
+        var seeded = RenderOptions()
+        seeded.seed = row.seed
+        let image = "continued/" + runName(row.id) + ".png"
+        if options.verbosity >= 1 {
+          log(
+            "continuing #\(row.id) (\(row.group ?? ""), sim \(TextFormat.fixed2(row.shortSimilarity)))"
+              + " for \(options.continueEpochs) epochs\n")
+        }
+        let job = RenderJob(
+          root: withInitImage(seeded.apply(to: detailRoot), path: absoluteShort), seed: row.seed,
+          baseDirectory: detailBase, imagePath: dir + "/" + image,
+          partialPath: dir + "/.clipig/partial/continued-\(runName(row.id)).png",
+          verbosity: options.verbosity, replacesExisting: true)
+        let result = try job.run(model: continuationModel, interrupt: interrupt, log: log)
+        guard let saved = result.image else { break }
+        let similarity = references.score(try rater.imageFeatures(saved))
+        state.continued.append(
+          RankState.Continuation(
+            id: row.id, epochs: options.continueEpochs, similarity: TextFormat.rounded(similarity),
+            seconds: TextFormat.rounded(result.seconds), image: image))
+        state.continued.sort { $0.id < $1.id }
+        try save(state, statePath: statePath, csvPath: csvPath, options: options)
+        if options.verbosity >= 1 {
+          log(
+            "#\(row.id) sim: \(TextFormat.fixed2(row.shortSimilarity)) ⭢ "
+              + "\(TextFormat.fixed2(similarity))\n")
+        }
+      }
+    }
+    let final = rows(state, options: options)
+    let complete =
+      options.continueEpochs == 0
+      || final.allSatisfy { $0.group == nil || $0.continuedSimilarity != nil }
+    return RankSummary(
+      outcome: complete ? .finished : .interrupted, rows: final, csvPath: csvPath,
+      statePath: statePath)
+  }
+
+  /// `run-0007`: the run's file stem.
+  public static func runName(_ id: Int) -> String {
+    "run-" + String(format: "%04d", id)
+  }
+
+  /// The finished short runs (ids up to `options.runs`) best first, with the best `keep` and
+  /// worst `worst` marked and their continuations.
+  public static func rows(_ state: RankState, options: RankOptions) -> [RankRow] {
+    let runs = state.runs.filter { $0.id <= options.runs }.sorted {
+      $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.id < $1.id
+    }
+    let best = Set(runs.prefix(options.keep).map(\.id))
+    let worst = Set(runs.suffix(options.worst).map(\.id)).subtracting(best)
+    return runs.enumerated().map { i, run in
+      let continuation = state.continued.first { $0.id == run.id }
+      return RankRow(
+        rank: i + 1, id: run.id, seed: run.seed, shortSimilarity: run.similarity,
+        continuedSimilarity: continuation?.similarity,
+        group: best.contains(run.id) ? "best" : worst.contains(run.id) ? "worst" : nil,
+        shortImage: run.image, continuedImage: continuation?.image)
+    }
+  }
+
+  /// `rank.csv`: one line per finished short run, best first.
+  public static func csv(_ rows: [RankRow]) -> String {
+    var out = TextFormat.csvLine([
+      "rank", "run", "seed", "similarity_short", "similarity_continued", "gain", "kept",
+      "short_image", "continued_image",
+    ])
+    for r in rows {
+      out += TextFormat.csvLine([
+        String(r.rank), String(r.id), String(r.seed), TextFormat.fixed2(r.shortSimilarity),
+        TextFormat.fixed2(r.continuedSimilarity),
+        TextFormat.fixed2(r.continuedSimilarity.map { $0 - r.shortSimilarity }), r.group ?? "",
+        r.shortImage, r.continuedImage ?? "",
+      ])
+    }
+    return out
+  }
+
+  /// The configuration with its `init` section replaced by CLIPig's detail-pass start:
+  /// `{image: path, mean: 0, std: 1}` (the image itself, no noise, no init resolution).
+  public static func withInitImage(_ root: ConfigNode, path: String) -> ConfigNode {
+    let here = SourceLocation.synthetic("<rank continuation>")
+    let initNode = ConfigNode(
+      .mapping([
+        .init(key: "image", keyLocation: here, node: ConfigNode(.string(path), at: here)),
+        .init(key: "mean", keyLocation: here, node: ConfigNode(.int(0), at: here)),
+        .init(key: "std", keyLocation: here, node: ConfigNode(.int(1), at: here)),
+      ]), at: here)
+    var entries = root.entries ?? []
+    if let i = entries.firstIndex(where: { $0.key == "init" }) {
+      entries[i].node = initNode
+    } else {
+      entries.append(.init(key: "init", keyLocation: here, node: initNode))
+    }
+    return ConfigNode(.mapping(entries), at: root.location)
+  }
+
+  static func validate(_ o: RankOptions) throws {
+    if o.configFiles.isEmpty { throw WorkflowError("rank needs an experiment file") }
+    if o.outputDirectory.isEmpty { throw WorkflowError("rank needs an output directory (-o)") }
+    if o.runs < 1 { throw WorkflowError("--runs must be at least 1, got \(o.runs)") }
+    if o.epochs < 1 { throw WorkflowError("--epochs must be at least 1, got \(o.epochs)") }
+    if o.keep < 0 || o.worst < 0 || o.continueEpochs < 0 {
+      throw WorkflowError("--keep, --worst and --continue must not be negative")
+    }
+    if o.keep + o.worst > o.runs {
+      throw WorkflowError(
+        "--keep \(o.keep) plus --worst \(o.worst) is more than the \(o.runs) runs")
+    }
+  }
+
+  static func baseDirectory(of files: [String]) -> String {
+    let base =
+      files.last.map { $0 == "-" ? "." : ($0 as NSString).deletingLastPathComponent } ?? "."
+    return base.isEmpty ? "." : base
+  }
+
+  static func loadOrStart(
+    statePath: String, directory: String, options: RankOptions, fingerprint: String
+  ) throws -> RankState {
+    let fm = FileManager.default
+    if fm.fileExists(atPath: statePath) {
+      let bytes = try FileIO.readBytes(path: statePath)
+      var state: RankState
+      do {
+        state = try JSONDecoder().decode(RankState.self, from: Data(bytes))
+      } catch {
+        throw WorkflowError(
+          "\(statePath) is not a clipig rank state file (\(error)); use another directory")
+      }
+      guard state.format == RankState.currentFormat else {
+        throw WorkflowError("\(statePath) has format '\(state.format)', expected 'clipig-rank 1'")
+      }
+      if state.fingerprint != fingerprint {
+        throw WorkflowError(
+          "\(directory) holds a ranking of a different configuration (the experiment, --epochs, "
+            + "-r or --model changed since it started); use another directory or restore them")
+      }
+      if let seed = options.seed, seed != state.seed {
+        throw WorkflowError(
+          "\(directory) was started with --seed \(state.seed); give that seed or another directory"
+        )
+      }
+      // Results whose image was deleted are redone.
+      state.runs.removeAll { !fm.fileExists(atPath: directory + "/" + $0.image) }
+      state.continued.removeAll { !fm.fileExists(atPath: directory + "/" + $0.image) }
+      return state
+    }
+    if let contents = try? fm.contentsOfDirectory(atPath: directory), !contents.isEmpty {
+      throw WorkflowError(
+        "\(directory) is not empty and holds no rank.json; give a new or empty directory")
+    }
+    return RankState(
+      experiment: options.configFiles, fingerprint: fingerprint,
+      seed: options.seed ?? UInt64.random(in: 0...UInt64(Int64.max)), epochs: options.epochs)
+  }
+
+  static func save(_ state: RankState, statePath: String, csvPath: String, options: RankOptions)
+    throws
+  {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try FileIO.writeAtomically(Array(try encoder.encode(state)) + [10], to: statePath)
+    try OutputFiles.write(csv(rows(state, options: options)), to: csvPath)
+  }
+}
+
+/// FNV-1a hashes for fingerprints and seeds.
+enum Fingerprint {
+  /// 64-bit FNV-1a of the UTF-8 bytes.
+  static func hash(_ text: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in text.utf8 {
+      h ^= UInt64(b)
+      h = h &* 0x100_0000_01b3
+    }
+    return h
+  }
+
+  /// The hash as 16 hex digits.
+  static func of(_ text: String) -> String {
+    let hex = String(hash(text), radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+  }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import PipelineKit
+import Runner
+
+/// `clipig batch GRID.yaml -o DIR [--shard I/N] [--jobs J]`: renders every combination of a
+/// grid's variables (docs/batch.md).
+struct BatchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "batch",
+    abstract: "Render every combination of a grid file's variables (skipping existing outputs).",
+    discussion: """
+      The grid file names an experiment template with {{variable}} placeholders and the \
+      variables' values (inline lists, or JSON/YAML/text files); see docs/batch.md. Outputs \
+      are DIR/<name>.png with a YAML sidecar; DIR/manifest.csv and DIR/manifest.json list \
+      every finished output of the grid (prompt, seed, similarity, seconds). Existing outputs \
+      are skipped, so an interrupted batch resumes when run again.
+      """)
+
+  @Argument(help: "The grid file.")
+  var grid: String
+
+  @Option(name: .shortAndLong, help: "Output directory.")
+  var output: String
+
+  @Option(
+    help: "Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): grid positions I-1, I-1+N, … (from 0).")
+  var shard: String?
+
+  @Option(
+    name: .shortAndLong,
+    help: "Renders at once in this process (BLAS threads are divided among them).")
+  var jobs = 1
+
+  @Option(parsing: .upToNextOption, help: "Template files replacing the grid's template.")
+  var template: [String] = []
+
+  @Option(name: .shortAndLong, help: "Epochs of every render.")
+  var epochs: Int?
+
+  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
+  var resolution: [Int] = []
+
+  @Option(help: "CLIP model: a directory with config.json and model.safetensors, or a file.")
+  var model: String?
+
+  @Option(help: "Base seed replacing the grid's (each output's seed derives from its name).")
+  var seed: UInt64?
+
+  @Flag(help: "Only print the names of the shard's outputs and whether they exist.")
+  var list = false
+
+  @Flag(name: .shortAndLong, help: "Print statistics.")
+  var verbose = false
+
+  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+  var quiet = false
+
+  func run() throws {
+    try reportingConfigErrors {
+      var options = BatchOptions()
+      options.gridFile = grid
+      options.outputDirectory = output
+      options.shard = try shard.map { try Shard(parsing: $0) }
+      options.jobs = jobs
+      options.templateFiles = template
+      options.epochs = epochs
+      options.resolution = resolution.isEmpty ? nil : resolution
+      options.model = model
+      options.seed = seed
+      options.verbosity = quiet ? 0 : verbose ? 2 : 1
+      if list {
+        let g = try Batch.grid(options)
+        for item in g.items(in: options.shard) {
+          let done = FileManager.default.fileExists(atPath: output + "/" + item.name + ".png")
+          print("\(item.name)\t\(done ? "done" : "todo")")
+        }
+        return
+      }
+      let interrupt = InterruptFlag()
+      let sources = interruptOnSignals(interrupt)
+      defer { _ = sources }
+      let summary = try Batch.run(options, interrupt: interrupt)
+      if summary.outcome == .interrupted { throw ExitCode(130) }
+    }
+  }
+}
