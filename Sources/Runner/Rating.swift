@@ -24,7 +24,7 @@ public struct Rater {
     let s = model.imageSize
     let view = ImageOps.clamp(ImageOps.resizeCrop(image, width: s, height: s), 0, 1)
     return FeatureMath.normalized(
-      try model.encodeImages(CLIPNormalization.apply(Tensor.stack([view]))).scalars)
+      try model.encodeImages(Tensor.stack([view])).scalars)
   }
 
   /// 100 × the cosine of two unit feature vectors.
