@@ -1,4 +1,5 @@
 import Foundation
+import PipelineKit
 
 /// Shapes and hyper-parameters of a CLIP model (OpenAI's ViT architecture).
 public struct CLIPConfig: Sendable, Equatable, Hashable {
