@@ -113,7 +113,9 @@ extension ConfigNode: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
   ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral,
   ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+  /// Mapping keys are strings.
   public typealias Key = String
+  /// Mapping values are nodes.
   public typealias Value = ConfigNode
 
   /// A string node (typed as a string, whatever it looks like).
