@@ -49,7 +49,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "CustomTransform", dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting"],
+      name: "CustomTransform",
+      dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner"],
       path: "Examples/CustomTransform"),
 
     .testTarget(

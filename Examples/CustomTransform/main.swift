@@ -1,7 +1,9 @@
-// A custom transform in three steps: write a `Stage` (Vignette.swift), register it, prove its
-// gradient. Run: swift run CustomTransform
+// A custom transform in four steps: write a `Stage` (Vignette.swift), register it, prove its
+// gradient, use it from YAML. Run: swift run CustomTransform
+import Foundation
 import PipelineKit
 import PipelineKitTesting
+import Runner
 import Transforms
 
 // 1. Register: a registry is a value; this one knows every built-in transform plus ours.
@@ -23,3 +25,22 @@ print(
     ? "vignette: gradient harness passed" : failures.map(\.description).joined(separator: "\n"))
 struct HarnessFailed: Error {}
 if !failures.isEmpty { throw HarnessFailed() }
+
+// 4. Compose it in YAML with the built-in stages. `Preview` shows the views CLIP would see;
+//    `CLIRunner.render` with `options.transforms = registry` renders the experiment.
+let yaml = """
+  epochs: 100
+  resolution: 64
+  targets:
+    - batch_size: 2
+      features: [{text: a lighthouse at night}]
+      transforms:
+        - random_rotate: {degree: -10 10}
+        - vignette: 0.8 * ti
+  """
+let experiment = try Experiment(try YAML.parse(yaml, file: "vignette.yaml"), transforms: registry)
+let views = try Preview.views(experiment, epoch: 0, seed: 1)
+print("\(views.count) views of \(views[0].image.shape), corner \(views[0].image.scalars[0])")
+// var options = RenderOptions()
+// options.configFiles = ["vignette.yaml"]; options.transforms = registry
+// _ = try CLIRunner.render(options: options, interrupt: InterruptFlag())

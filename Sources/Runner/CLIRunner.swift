@@ -33,7 +33,9 @@ public enum CLIRunner {
     var withSeed = options
     withSeed.seed = seed
     let root = withSeed.apply(to: try loadConfig(files: options.configFiles))
-    let experiment = try Experiment(root, random: SeededRandom(seed: seed))
+    let experiment = try Experiment(
+      root, transforms: options.transforms, constraints: options.constraints,
+      random: SeededRandom(seed: seed))
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)

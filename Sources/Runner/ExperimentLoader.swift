@@ -294,11 +294,17 @@ extension Experiment {
     }
     var result: [PipelineEntry] = []
     for (k, entry) in entries.enumerated() where !reserved.contains(entry.key) {
-      if entry.node.isNull { continue }  // `- noise:` is skipped, as in CLIPig
       let stagePath = path + "." + entry.key
-      let stage = try registry.make(
-        name: entry.key, parameters: entry.node, path: stagePath, keyLocation: entry.keyLocation,
-        random: random.fork(UInt64(k)))
+      let stage: any Stage
+      do {
+        stage = try registry.make(
+          name: entry.key, parameters: entry.node, path: stagePath, keyLocation: entry.keyLocation,
+          random: random.fork(UInt64(k)))
+      } catch  where entry.node.isNull && registry[entry.key] != nil {
+        // `- noise:` without a value: a stage that needs one is skipped, as in CLIPig; a stage
+        // whose parameters all have defaults (`- blur:`) runs with them.
+        continue
+      }
       result.append(PipelineEntry(stage: stage, path: stagePath))
     }
     return result
@@ -343,7 +349,7 @@ extension Experiment {
         at: node.location, path: path)
     }
     var result: [ConstraintEntry] = []
-    for entry in entries where !entry.node.isNull {
+    for entry in entries {
       let cPath = path + "." + entry.key
       guard let type = registry[entry.key] else {
         throw ConfigError(
@@ -351,6 +357,7 @@ extension Experiment {
             + Suggestions.didYouMean(entry.key, among: registry.names),
           at: entry.keyLocation, path: cPath)
       }
+      if entry.node.isNull { continue }  // `- saturation:` without a value is skipped, as in CLIPig
       let groups = StageRegistry.Kind.constraints.groups
       var r = ParameterReader(node: entry.node, path: cPath, groups: groups, random: random)
       let weight = try r.scalar("weight", Double.self, default: 1, doc: "loss factor")

@@ -1,6 +1,8 @@
+import Constraints
 import Foundation
 import PipelineKit
 import Synchronization
+import Transforms
 
 /// Command-line settings of one `clipig render` call (spec §10), applied over the merged YAML.
 public struct RenderOptions: Sendable {
@@ -22,6 +24,10 @@ public struct RenderOptions: Sendable {
   public var seed: UInt64?
   /// `--model`.
   public var model: String?
+  /// Transforms the experiment may name (extend with `.adding(MyStage.self)` for your own).
+  public var transforms: StageRegistry = .transforms
+  /// Constraints the experiment may name.
+  public var constraints: StageRegistry = .constraints
   /// `-v` (2) / `-q` (0): how much to print; not written into the configuration. Without it
   /// the YAML's `verbose` applies, capped at 1 (progress line only).
   public var verbosity: Int?

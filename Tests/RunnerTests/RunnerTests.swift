@@ -108,6 +108,17 @@ struct ExperimentLoadingTests {
     #expect(e.targets.map(\.viewsPerEpoch) == [5, 1])
   }
 
+  @Test func stagesWithoutAValue() throws {
+    // `- blur:` runs with its defaults, `- noise:` (which needs a value) is skipped as in CLIPig,
+    // and a misspelled name is an error even without a value.
+    let e = try experiment("targets:\n  - transforms:\n      - blur:\n      - noise:\n")
+    #expect(e.targets[0].transforms.map(\.path) == ["targets[0].transforms[0].blur"])
+    let m = errorText { _ = try experiment("targets:\n  - transforms:\n      - nosie:\n") }
+    #expect(m.contains("unknown transform 'nosie' (did you mean 'noise'?)"), "\(m)")
+    let c = errorText { _ = try experiment("targets:\n  - constraints:\n      - saturaton:\n") }
+    #expect(c.contains("unknown constraint 'saturaton' (did you mean 'saturation'?)"), "\(c)")
+  }
+
   @Test func featureNeedsTextOrImage() {
     let m = errorText { _ = try experiment("targets:\n  - features:\n      - weight: 2\n") }
     #expect(m.contains("a feature needs 'text' or 'image'"), "\(m)")
