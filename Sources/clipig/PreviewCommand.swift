@@ -43,7 +43,9 @@ struct PreviewCommand: ParsableCommand {
         experiment, epoch: e, image: start, seed: seed, baseDirectory: base.isEmpty ? "." : base)
       if views.isEmpty { print("no target is active at epoch \(e)") }
       for view in views {
-        let name = "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png"
+        // A free name (never over an existing file): name.png, name-1.png, …
+        let name = try OutputNaming.claim(
+          "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png")
         try PNG.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
       }

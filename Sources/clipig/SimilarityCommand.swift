@@ -61,6 +61,11 @@ struct SimilarityCommand: ParsableCommand {
         Data("Need to define at least one '-t/--text' or '-i/--image'\n".utf8))
       throw ExitCode.failure
     }
+    if let csv, FileManager.default.fileExists(atPath: csv) {
+      FileHandle.standardError.write(
+        Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
+      throw ExitCode.failure
+    }
     let clip = try ModelLoader.load(model)
 
     let rated = try Self.imageFeatures(images, model: clip)
@@ -88,7 +93,7 @@ struct SimilarityCommand: ParsableCommand {
       columns: columns.map(\.name), rows: rows.map(\.name), values: rows.map(\.values))
     print(table.render())
     if let csv {
-      try Data(table.csv().utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
+      try FileIO.writeAtomically(Array(table.csv().utf8), to: csv)
     }
   }
 
