@@ -22,10 +22,9 @@ public enum Preview {
     _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64,
     baseDirectory: String = "."
   ) throws -> [View] {
-    var context = ExprContext(epoch: epoch, epochs: experiment.epochs)
     var random = SeededRandom(seed: seed)
-    let w = try experiment.resolution[0].value(in: context, random: &random)
-    let h = try experiment.resolution[1].value(in: context, random: &random)
+    let context = try experiment.variables(atEpoch: epoch, random: &random)
+    let (w, h) = (Int(context.width), Int(context.height))
     var pixels: Tensor
     if let image {
       pixels = image
@@ -38,13 +37,6 @@ public enum Preview {
       pixels = try Trainer.initialPixels(
         experiment, width: w, height: h, random: &random, baseDirectory: baseDirectory)
     }
-    context.width = Double(w)
-    context.height = Double(h)
-    let lrs = try experiment.learnrateScale.value(in: context, random: &random)
-    context.learnrateScale = lrs
-    context.learnrate =
-      experiment.optimizer.baseLearningRate * lrs
-      * (try experiment.learnrate.value(in: context, random: &random))
     let current = ImageOps.clamp(pixels, 0, 1)
     var result: [View] = []
     for (ti, target) in experiment.targets.enumerated()

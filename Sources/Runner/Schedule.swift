@@ -61,12 +61,7 @@ public enum Schedule {
       var c = ExprContext(epoch: epoch, epochs: experiment.epochs)
       var row = [String(epoch), format(c.t)]
       do {
-        c.width = Double(try experiment.resolution[0].value(in: c, random: &random))
-        c.height = Double(try experiment.resolution[1].value(in: c, random: &random))
-        c.learnrateScale = try experiment.learnrateScale.value(in: c, random: &random)
-        c.learnrate =
-          experiment.optimizer.baseLearningRate * c.learnrateScale
-          * (try experiment.learnrate.value(in: c, random: &random))
+        c = try experiment.variables(atEpoch: epoch, random: &random)
         row += [format(c.width), format(c.height), format(c.learnrate)]
       } catch {
         row += ["error", "error", "error"]

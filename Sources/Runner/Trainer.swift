@@ -52,7 +52,7 @@ public final class Trainer {
     self.random = SeededRandom(seed: seed)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
-    let context = Self.timeContext(experiment: experiment, epoch: experiment.startEpoch)
+    let context = ExprContext(epoch: experiment.startEpoch, epochs: experiment.epochs)
     var r = random.fork(0x1417)
     let (w, h) = try Self.resolution(experiment, context: context, random: &r)
     pixels = try Self.initialPixels(
@@ -61,10 +61,6 @@ public final class Trainer {
   }
 
   // MARK: - Setup
-
-  static func timeContext(experiment: Experiment, epoch: Int) -> ExprContext {
-    ExprContext(epoch: epoch, epochs: experiment.epochs)
-  }
 
   static func resolution(_ e: Experiment, context: ExprContext, random: inout SeededRandom)
     throws(StageError) -> (Int, Int)
@@ -159,25 +155,17 @@ public final class Trainer {
     func seconds(_ d: Duration) -> Double {
       Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
-    var context = Self.timeContext(experiment: experiment, epoch: epoch)
     var epochRandom = random.fork(UInt64(epoch) &+ 1)
+    let context = try experiment.variables(atEpoch: epoch, random: &epochRandom)
+    let (w, h) = (Int(context.width), Int(context.height))
+    let lr = context.learnrate
     // Resolution schedule: resize the raw pixels and reset the optimizer on change.
-    let (w, h) = try Self.resolution(experiment, context: context, random: &epochRandom)
     if w != pixels.chw.w || h != pixels.chw.h {
       pixels = Resampler(
         from: pixels.chw.h, pixels.chw.w, to: h, w, filter: experiment.interpolation
       ).apply(pixels)
       optimizer.reset()
     }
-    context.width = Double(w)
-    context.height = Double(h)
-    // Learning rate.
-    let lrs = try experiment.learnrateScale.value(in: context, random: &epochRandom)
-    let lr =
-      experiment.optimizer.baseLearningRate * lrs
-      * (try experiment.learnrate.value(in: context, random: &epochRandom))
-    context.learnrate = lr
-    context.learnrateScale = lrs
     // Post-processing on the raw pixels, without gradient.
     var stageContext = StageContext(variables: context, random: epochRandom.fork(0x9057))
     for entry in experiment.postproc where entry.window.contains(epoch: epoch, t: context.t) {
