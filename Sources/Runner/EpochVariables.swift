@@ -1,0 +1,22 @@
+import ExprEval
+import PipelineKit
+
+extension Experiment {
+  /// The expression variables of `epoch` (spec §8.3 steps 2 and 4–6): time, the resolution the
+  /// schedule gives (checked to lie in 1…8192), the learning-rate scale and the effective
+  /// learning rate (base rate × learnrate_scale × learnrate). The one place training, preview
+  /// and `clipig schedule` compute them.
+  public func variables(atEpoch epoch: Int, random: inout SeededRandom) throws(StageError)
+    -> ExprContext
+  {
+    var context = ExprContext(epoch: epoch, epochs: epochs)
+    let (w, h) = try Trainer.resolution(self, context: context, random: &random)
+    context.width = Double(w)
+    context.height = Double(h)
+    context.learnrateScale = try learnrateScale.value(in: context, random: &random)
+    context.learnrate =
+      optimizer.baseLearningRate * context.learnrateScale
+      * (try learnrate.value(in: context, random: &random))
+    return context
+  }
+}
