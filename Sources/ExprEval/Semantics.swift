@@ -233,6 +233,7 @@ enum Semantics {
     if o || total > PyMath.maxSequenceLength {
       throw ExprError("sequence repetition too large (limit \(PyMath.maxSequenceLength) items)")
     }
+    if c.count == 1, let only = c.first { return C(repeating: only, count: n) }
     var r = C()
     r.reserveCapacity(total)
     for _ in 0..<n { r.append(contentsOf: c) }

@@ -28,11 +28,21 @@ struct PreviewCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var output: String
 
+  func validate() throws {
+    if let epoch, epoch < 0 {
+      throw ValidationError("--epoch \(epoch): epochs count from 0, so an epoch cannot be negative")
+    }
+  }
+
   func run() throws {
     try reportingConfigErrors {
       let root = try CLIRunner.loadConfig(files: files)
       let experiment = try Experiment(root, random: SeededRandom(seed: seed))
       var e = epoch ?? 0
+      if e >= experiment.epochs {
+        throw ValidationError(
+          "--epoch \(e) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
+      }
       if let t {
         guard (0...1).contains(t) else { throw ValidationError("--t must be between 0 and 1") }
         e = Int((t * Double(max(1, experiment.epochs - 1))).rounded())
