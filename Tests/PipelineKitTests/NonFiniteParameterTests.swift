@@ -42,18 +42,27 @@ struct NonFiniteParameterTests {
     #expect(try read("noise: 'isinf(inf) * 2'", "noise").constantValue == 2)
   }
 
-  /// `mul: 1e308*10*t` is finite at t = 0 and infinite at t = 1: the run stops there, with the
-  /// expression and the moment in the message.
+  /// `mul: 10**t * 1e308` is finite at t = 0 and infinite at t = 1 (CPython: 1e+308, inf): the
+  /// run stops there, with the expression and the moment in the message. The issue's
+  /// `1e308*10*t` is `inf * t`, NaN already at t = 0 (as in CPython).
   @Test func computedNonFiniteValuesStopWithTheExpression() throws {
-    let p = try read("mul: 1e308*10*t", "mul")
+    let p = try read("mul: 10**t * 1e308", "mul")
     var random = SeededRandom(seed: 0)
-    #expect(try p.value(in: ExprContext(epoch: 0, epochs: 10), random: &random) == 0)
+    #expect(try p.value(in: ExprContext(epoch: 0, epochs: 10), random: &random) == 1e308)
     let m = message { _ = try p.value(in: ExprContext(epoch: 9, epochs: 10), random: &random) }
     #expect(m.contains("x.yaml:1:6"), "\(m)")
     #expect(m.contains("'transforms[0].mul'"), "\(m)")
     #expect(m.contains("the expression gave inf, but a parameter must be a finite number"), "\(m)")
-    #expect(m.contains("in expression '1e308*10*t'"), "\(m)")
+    #expect(m.contains("in expression '10**t * 1e308'"), "\(m)")
     #expect(m.contains("epoch=9"), "\(m)")
+    let issue = try read("mul: 1e308*10*t", "mul")
+    for epoch in [0, 9] {
+      let m1 = message {
+        _ = try issue.value(in: ExprContext(epoch: epoch, epochs: 10), random: &random)
+      }
+      #expect(m1.contains("in expression '1e308*10*t'") && m1.contains("epoch=\(epoch)"), "\(m1)")
+      #expect(m1.contains("but a parameter must be a finite number"), "\(m1)")
+    }
     let nan = try read("mul: (t - 1) * inf", "mul")
     let m2 = message { _ = try nan.value(in: ExprContext(epoch: 9, epochs: 10), random: &random) }
     #expect(m2.contains("the expression gave nan"), "\(m2)")
