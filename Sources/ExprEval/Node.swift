@@ -183,7 +183,9 @@ indirect enum Node: Sendable {
   /// A constant node for `value`: charged on use when it is large.
   static func folded(_ value: ExprValue, at column: Int) -> Node {
     if Budget.isScalar(value) { return .constant(value) }
-    let w = Budget.weight(value, limit: Int.max)
+    // A value past the limit (possible only from a display of large constants) stays charged
+    // as just past it, so using it always fails; measuring it never costs more than the limit.
+    let w = Budget.weight(value, limit: Budget.limit)
     return w <= Budget.lightWeight ? .constant(value) : .heavyConstant(value, weight: w, column)
   }
 
