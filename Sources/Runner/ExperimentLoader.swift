@@ -30,6 +30,14 @@ extension Experiment {
     output = try r.scalar(
       "output", String.self, default: "./", doc: "output directory (ending in /) or file name"
     ).constantValue!
+    outputQuality = try r.scalar(
+      "output_quality", Int.self, default: 95, doc: "JPEG/WebP quality 1-100 (WebP 100: lossless)"
+    ).constantValue!
+    guard (1...100).contains(outputQuality) else {
+      throw ConfigError(
+        "output_quality must be between 1 and 100, got \(outputQuality)",
+        at: root["output_quality"]?.location ?? root.location, path: "output_quality")
+    }
     snapshotInterval = try Self.snapshotInterval(&r)
     epochs = try r.scalar("epochs", Int.self, default: 300, doc: "number of optimizer steps")
       .constantValue!

@@ -1,5 +1,6 @@
 import ExprEval
 import Formats
+import ModelStore
 import PipelineKit
 
 /// What one epoch did, for progress lines, statistics and the YAML header.
@@ -84,7 +85,7 @@ public final class Trainer {
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
-      let loaded = try PNG.read(path: resolve(path, in: baseDirectory))
+      let loaded = try ImageInput.load(path, baseDirectory: baseDirectory, key: "init.image")
       image = ImageOps.resizeCrop(loaded, width: r[0], height: r[1])
       image = image.perChannel { c, v in v * Float(i.std[c]) + Float(i.mean[c]) }
     } else {
@@ -104,14 +105,15 @@ public final class Trainer {
 
   func encodeFeatures() throws {
     featureVectors = []
-    for target in experiment.targets {
+    for (ti, target) in experiment.targets.enumerated() {
       var vectors: [[Float]] = []
-      for feature in target.features {
+      for (fi, feature) in target.features.enumerated() {
         let raw: [Float]
         if let text = feature.text {
           raw = try model.encodeText(text)
         } else if let path = feature.image {
-          let image = try PNG.read(path: Self.resolve(path, in: baseDirectory))
+          let image = try ImageInput.load(
+            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image")
           let s = model.imageSize
           let view = ImageOps.resizeCrop(image, width: s, height: s)
           let f = try model.encodeImages(Tensor.stack([view]))

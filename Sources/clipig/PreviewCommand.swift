@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import ModelStore
 import PipelineKit
 import Runner
 
@@ -38,7 +39,7 @@ struct PreviewCommand: ParsableCommand {
         guard (0...1).contains(t) else { throw ValidationError("--t must be between 0 and 1") }
         e = Int((t * Double(max(1, experiment.epochs - 1))).rounded())
       }
-      let start = try image.map { try PNG.read(path: $0) }
+      let start = try image.map { try ImageInput.load($0, key: "--image") }
       let base = files.last.map { ($0 as NSString).deletingLastPathComponent } ?? "."
       let views = try Preview.views(
         experiment, epoch: e, image: start, seed: seed, baseDirectory: base.isEmpty ? "." : base)
@@ -47,7 +48,7 @@ struct PreviewCommand: ParsableCommand {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(
           "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png")
-        try PNG.write(view.image, to: name)
+        try ImageFile.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
       }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLIP
 import Formats
 import Foundation
+import ModelStore
 import PipelineKit
 import Runner
 
@@ -15,11 +16,13 @@ struct SimilarityCommand: ParsableCommand {
       Each image is scaled (bicubic) so its shorter side is the model's input size, centre-cropped,
       CLIP-normalised and encoded; prompts and reference images likewise. The table has one row
       per rated image (sorted by file name unless --sort is given) and one column per prompt,
-      then per reference image, followed by per-column statistics. Files that cannot be read as
-      images are skipped with a message.
+      then per reference image, followed by per-column statistics. Images are PNG, JPEG or WebP
+      files (recognised by content) or http(s) URLs (cached); a directory stands for the .png,
+      .jpg, .jpeg and .webp files in it. Rated files that cannot be read as images are skipped
+      with a message; a reference image that cannot be read is an error.
       """)
 
-  @Argument(help: "Images to rate (PNG).")
+  @Argument(help: "Images to rate (PNG, JPEG, WebP, http(s) URLs, or directories of images).")
   var images: [String] = []
 
   @Option(name: [.customShort("t"), .long], help: "A prompt to compare with (repeatable).")
@@ -69,12 +72,12 @@ struct SimilarityCommand: ParsableCommand {
     }
     let clip = try ModelLoader.load(model)
 
-    let rated = try Self.imageFeatures(images, model: clip)
+    let rated = try Self.imageFeatures(try Self.expandingDirectories(images), model: clip)
     var columns: [(name: String, features: [Float])] = []
     for prompt in prompts {
       columns.append((prompt, Self.normalized(try clip.encodeText(prompt))))
     }
-    for (path, f) in try Self.imageFeatures(references, model: clip) {
+    for (path, f) in try Self.imageFeatures(references, model: clip, key: "--image") {
       columns.append((path, f))
     }
     var rows = rated.map { row in
@@ -98,18 +101,20 @@ struct SimilarityCommand: ParsableCommand {
     }
   }
 
-  /// Unit features of each readable image (others are reported and skipped), in batches of 10.
-  static func imageFeatures(_ paths: [String], model: any FeatureModel) throws -> [(
-    path: String, features: [Float]
-  )] {
+  /// Unit features of each image, in batches of 10. Without `key` (rated images) unreadable
+  /// ones are reported and skipped; with it (reference images) they are an error naming `key`.
+  static func imageFeatures(_ paths: [String], model: any FeatureModel, key: String? = nil)
+    throws -> [(path: String, features: [Float])]
+  {
     var views: [(String, Tensor)] = []
     let s = model.imageSize
     for path in paths {
       do {
-        let image = try PNG.read(path: path)
+        let image = try ImageInput.load(path, key: key)
         views.append(
           (path, ImageOps.resizeCrop(image, width: s, height: s)))
       } catch {
+        if key != nil { throw error }
         FileHandle.standardError.write(
           Data("\(path) seems to be no image (\(error.message))\n".utf8))
       }
@@ -124,6 +129,30 @@ struct SimilarityCommand: ParsableCommand {
         out.append((view.0, normalized(Array(features.scalars[(i * d)..<((i + 1) * d)]))))
       }
       start += 10
+    }
+    return out
+  }
+
+  /// `paths` with each directory replaced by its image files (by extension, sorted); a
+  /// directory without any is an error.
+  static func expandingDirectories(_ paths: [String]) throws -> [String] {
+    var out: [String] = []
+    for path in paths {
+      var isDirectory: ObjCBool = false
+      guard !ImageCache.isURL(path),
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
+        out.append(path)
+        continue
+      }
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+      let images = names.filter { ImageFormat.forExtension(of: $0) != nil && !$0.hasPrefix(".") }
+      if images.isEmpty {
+        throw ValidationError("\(path) is a directory without .png, .jpg, .jpeg or .webp files")
+      }
+      let prefix = path.hasSuffix("/") ? path : path + "/"
+      out += images.sorted().map { prefix + $0 }
     }
     return out
   }
