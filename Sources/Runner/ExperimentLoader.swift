@@ -162,7 +162,8 @@ extension Experiment {
     let std = try r.list(
       "std", Double.self, lengths: [3], default: [0.1, 0.1, 0.1],
       doc: "noise standard deviation per channel")
-    let image = try r.optionalScalar("image", String.self, doc: "start image (PNG)")
+    let image = try r.optionalScalar(
+      "image", String.self, doc: "start image: PNG, JPEG or WebP file, or http(s) URL")
     try r.finish()
     let res = resolution?.map { $0.constantValue! }
     if let res, res.contains(where: { $0 < 1 }) {
@@ -258,7 +259,8 @@ extension Experiment {
   {
     var r = ParameterReader(node: node, path: path, groups: [], random: random)
     let text = try r.optionalScalar("text", String.self, doc: "prompt")?.constantValue
-    let image = try r.optionalScalar("image", String.self, doc: "image path")?.constantValue
+    let image = try r.optionalScalar("image", String.self, doc: "image file or http(s) URL")?
+      .constantValue
     let window = Window(
       start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
       end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
