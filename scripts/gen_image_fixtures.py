@@ -10,6 +10,7 @@ PIL's formula), or for 16-bit gray the stored 16-bit samples (scale 65535). `los
 whose decoder output may differ by one step between library versions.
 
 Hostile files (hostile/): truncated, corrupt markers, huge declared dimensions (JPEG, PNG, WebP),
+1001 empty progressive scans (a CPU bomb),
 zero bytes, random bytes, a text file, bad EXIF offsets; the manifest gives a phrase the error
 must contain, or for files that must still decode the word "decodes" (their pixels are then
 listed with the valid files: EXIF entries beyond the segment are skipped, as PIL skips them).
@@ -165,6 +166,10 @@ def main(root):
     bad["truncated-header.jpg"] = (jpg[:40], "truncated")
     sos = [s for s in jpeg_segments(jpg) if s[0] == 0xDA][0]
     bad["truncated-scan.jpg"] = (jpg[:sos[2] + 20], "truncated")
+    prog = files["progressive.jpg"]
+    first_sos = [seg for seg in jpeg_segments(prog) if seg[0] == 0xDA][0]
+    sos_header = prog[first_sos[1]:first_sos[2]]
+    bad["many-scans.jpg"] = (prog[:first_sos[1]] + sos_header * 1001 + b"\xff\xd9", "scans")
     bad["no-eoi-progressive.jpg"] = (files["progressive.jpg"][:-300], "truncated")
     sof = [s for s in jpeg_segments(jpg) if s[0] in (0xC0, 0xC2)][0]
     huge = bytearray(jpg)
