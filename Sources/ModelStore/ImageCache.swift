@@ -77,11 +77,13 @@ public struct ImageCache: Sendable {
     return path
   }
 
-  /// Downloads `url` to `path`, or revalidates the copy there.
+  /// Downloads `url` to `path`, or revalidates the copy there (conditional request, kept on 304).
   func refresh(url: String, path: String) throws(ModelStoreError) {
-    var options = DownloadOptions(idleTimeout: idleTimeout, attempts: 2, lockTimeout: deadline)
-    options.progress = nil
-    try Downloader.download(url: url, to: path, sha256: nil, options: options)
+    var options = DownloadOptions(
+      idleTimeout: idleTimeout, attempts: 2, lockTimeout: deadline, deadline: deadline,
+      maximumBytes: maxBytes)
+    options.notice = notice
+    _ = try Downloader.revalidate(url: url, to: path, options: options)
   }
 }
 
