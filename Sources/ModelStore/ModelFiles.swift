@@ -3,6 +3,53 @@ import Formats
 import Foundation
 
 extension CLIPModel {
+  /// Loads the model `ModelStore.locate` found, whatever its format.
+  public static func load(files: ModelFiles, parts: Parts = .all) throws -> CLIPModel {
+    switch files.format {
+    case .huggingFaceDirectory:
+      return try load(
+        directory: (files.weights as NSString).deletingLastPathComponent, parts: parts)
+    case .safetensors:
+      return try load(file: files.weights, parts: parts)
+    case .pytorchCheckpoint:
+      return try load(checkpoint: files.weights, parts: parts)
+    case .openCLIP:
+      guard let config = files.config else {
+        throw CLIPError.unreadable(path: files.weights, reason: "no open_clip_config.json")
+      }
+      return try load(openCLIP: files.weights, config: config, parts: parts)
+    }
+  }
+
+  /// Loads open_clip's layout: `weights` (`open_clip_model.safetensors` or the pickled
+  /// `open_clip_pytorch_model.bin`) with the `open_clip_config.json` at `config`.
+  public static func load(openCLIP weights: String, config configPath: String, parts: Parts = .all)
+    throws -> CLIPModel
+  {
+    let bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(path: configPath, maxBytes: 16 << 20)
+    } catch {
+      throw CLIPError.unreadable(path: configPath, reason: error.message)
+    }
+    let open = try OpenCLIPConfig.parse(Data(bytes), source: configPath)
+    let model: CLIPModel
+    if try ModelStore.sniff(weights) == .safetensors {
+      model = try load(
+        archive: try SafeTensorsFile(path: weights), config: open.model, parts: parts)
+    } else {
+      model = try load(
+        archive: try TorchCheckpoint(path: weights), config: open.model, parts: parts)
+    }
+    if open.model == nil, model.config.vision.imageSize != open.imageSize {
+      throw CLIPError.config(
+        path: configPath,
+        reason: "the image size \(open.imageSize) differs from the weights' "
+          + "\(model.config.vision.imageSize)")
+    }
+    return model
+  }
+
   /// Loads a Hugging Face model directory: `config.json` (optional; inferred from the tensor
   /// shapes when absent) and `model.safetensors` (or the directory's only `.safetensors` file).
   public static func load(directory: String, parts: Parts = .all) throws -> CLIPModel {
