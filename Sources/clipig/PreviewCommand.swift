@@ -41,7 +41,9 @@ struct PreviewCommand: ParsableCommand {
   var output: String
 
   func validate() throws {
-    if let epoch, epoch < 0 { throw ValidationError("--epoch must not be negative, got \(epoch)") }
+    if let epoch, epoch < 0 {
+      throw ValidationError("--epoch \(epoch): epochs count from 0, so an epoch cannot be negative")
+    }
     if let t, !(0...1).contains(t) { throw ValidationError("--t must be between 0 and 1") }
     if train && image != nil {
       throw ValidationError("--train starts from the experiment's pixels; drop --image")
@@ -58,10 +60,13 @@ struct PreviewCommand: ParsableCommand {
       let experiment = try Experiment(root, random: SeededRandom(seed: seed))
       var e = epoch ?? experiment.startEpoch
       if let t { e = Int((t * Double(max(1, experiment.epochs - 1))).rounded()) }
-      guard e >= experiment.startEpoch && e < experiment.epochs else {
+      if e >= experiment.epochs {
         throw ValidationError(
-          "epoch \(e) is outside the experiment's epochs \(experiment.startEpoch)…\(experiment.epochs - 1)"
-        )
+          "--epoch \(e) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
+      }
+      if e < experiment.startEpoch {
+        throw ValidationError(
+          "--epoch \(e) is before the experiment's start_epoch (\(experiment.startEpoch))")
       }
       let clip = try ModelLoader.load(experiment.model)
       let base =
