@@ -88,6 +88,12 @@ public struct CacheRecord: Sendable, Equatable {
       record.modified = stamp.modified
     }
     let name = path.split(separator: "/").last.map(String.init) ?? path
+    try render(record, name: name, to: path)
+  }
+
+  private func render(_ record: CacheRecord, name: String, to path: String)
+    throws(ModelStoreError)
+  {
     var text = "\(record.sha256)  \(name)\n"
     if let size = record.size { text += "# size \(size)\n" }
     if let modified = record.modified { text += "# modified \(modified)\n" }
@@ -96,6 +102,11 @@ public struct CacheRecord: Sendable, Equatable {
     if let etag = record.etag, !etag.contains("\n") { text += "# etag \(etag)\n" }
     if let lm = record.lastModified, !lm.contains("\n") { text += "# last-modified \(lm)\n" }
     try ModelCache.writeSmallFile(Array(text.utf8), to: Self.path(for: path))
+  }
+
+  /// Writes this record as it is, without stamping the file (tests: a stale record).
+  func writeRaw(for path: String) throws(ModelStoreError) {
+    try render(self, name: path.split(separator: "/").last.map(String.init) ?? path, to: path)
   }
 
   /// Whether the file at `path` still has the recorded size and modification time (a record

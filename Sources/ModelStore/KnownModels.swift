@@ -89,10 +89,12 @@ public struct ModelSource: Sendable, Equatable {
     return "\(base)/\(repo)/resolve/\(revision)/\(file.name)"
   }
 
-  /// A short description for messages and `model list`: `hub timm/…@a6f597a`.
+  /// A short description for messages and `model list`: `hub timm/…@a6f597a`, with `(.bin)`
+  /// for the pickled weights.
   public var label: String {
     guard let repo, let revision else { return kind.rawValue }
-    return "\(kind.rawValue) \(repo)@\(isPinned ? String(revision.prefix(7)) : revision)"
+    let pickled = weights?.name.hasSuffix(".bin") == true ? " (.bin)" : ""
+    return "\(kind.rawValue) \(repo)@\(isPinned ? String(revision.prefix(7)) : revision)\(pickled)"
   }
 
   /// An open_clip hub repository at `revision` with its weights file `weights` (hash and size

@@ -131,13 +131,25 @@ extension CLIPConfig {
     if let channels = vc?["num_channels"], channels.intValue != 3 {
       throw CLIPError.config(path: source, reason: "only 3-channel images are supported")
     }
-    for tower in [vc, tc] {
+    // One epsilon serves both towers: honoured when they agree, refused when they differ.
+    var epsilons = [(String, Double)]()
+    for (name, tower) in [("vision_config", vc), ("text_config", tc)] {
       if let eps = tower?["layer_norm_eps"] {
-        guard let e = eps.doubleValue else {
-          throw CLIPError.config(path: source, reason: "'layer_norm_eps' must be a number")
+        guard let e = eps.doubleValue, e.isFinite, e > 0 else {
+          throw CLIPError.config(
+            path: source, reason: "'\(name).layer_norm_eps' must be a positive number")
         }
-        config.layerNormEpsilon = Float(e)
+        epsilons.append((name, e))
       }
+    }
+    if let first = epsilons.first {
+      if let other = epsilons.first(where: { $0.1 != first.1 }) {
+        throw CLIPError.config(
+          path: source,
+          reason: "'\(first.0).layer_norm_eps' (\(first.1)) and '\(other.0).layer_norm_eps' "
+            + "(\(other.1)) differ; clipig uses one epsilon for both towers")
+      }
+      config.layerNormEpsilon = Float(first.1)
     }
     let acts = [vc?["hidden_act"], tc?["hidden_act"]].compactMap { $0 }
     for act in acts {

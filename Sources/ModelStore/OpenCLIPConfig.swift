@@ -256,6 +256,10 @@ public struct OpenCLIPConfig: Sendable, Equatable {
             throw fail("preprocess_cfg.interpolation", "is refused: clipig resizes bicubically")
           }
         case "resize_mode", "fill_color": continue
+        case "mode":
+          guard value == .string("RGB") else {
+            throw fail("preprocess_cfg.mode", "is refused: clipig's images are RGB")
+          }
         default:
           throw fail(
             "preprocess_cfg.\(key)", "is not an open_clip option clipig knows; it is refused")

@@ -56,7 +56,6 @@ struct ModelList: ParsableCommand {
     let cache = ModelCache.standard()
     var rows = [["MODEL", "SOURCE", "SIZE", "SHA-256", "CACHED"]]
     for model in KnownModels.all {
-      let found = ModelStore.cached(model, cache: cache)
       for (i, source) in model.sources.enumerated() {
         let name = i == 0 ? model.name + (model.name == KnownModels.defaultName ? " *" : "") : ""
         let weights = source.weights
@@ -65,7 +64,6 @@ struct ModelList: ParsableCommand {
         let here = ModelStore.cachedPath(model, source, cache: cache)
         rows.append([name, source.label, sizeText, hash, here ?? "-"])
       }
-      if found == nil, model.sources.isEmpty { continue }
     }
     let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
     for row in rows {
