@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "Constraints", targets: ["Constraints"]),
     .library(name: "CLIP", targets: ["CLIP"]),
     .library(name: "Runner", targets: ["Runner"]),
+    .library(name: "Parametrizations", targets: ["Parametrizations"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -23,6 +24,9 @@ let package = Package(
     .systemLibrary(
       name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+      providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(
       name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(
@@ -36,6 +40,7 @@ let package = Package(
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
+    .target(name: "Parametrizations", dependencies: ["PipelineKit", "CFFTW"]),
     .target(
       name: "CLIP", dependencies: ["PipelineKit", "CZlib"],
       resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
@@ -63,6 +68,10 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ParametrizationsTests",
+      dependencies: ["Parametrizations", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
