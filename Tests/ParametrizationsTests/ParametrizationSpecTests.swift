@@ -1,3 +1,4 @@
+import Formats
 import Parametrizations
 import PipelineKit
 import Testing
