@@ -60,6 +60,7 @@ let package = Package(
       name: "Runner",
       dependencies: [
         "ExprEval", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP", "ModelStore",
+        "Parametrizations",
       ]),
     // Many renders: batch grids, ranking, galleries, job claiming.
     .target(name: "Workflows", dependencies: ["Runner", "PipelineKit", "Formats"]),
@@ -67,7 +68,7 @@ let package = Package(
       name: "clipig",
       dependencies: [
         "Runner", "Workflows", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP",
-        "ModelStore", "ExprEval",
+        "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

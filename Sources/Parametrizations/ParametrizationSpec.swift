@@ -111,3 +111,19 @@ public struct ParametrizationSpec: Sendable, Equatable {
     }
   }
 }
+
+extension ParametrizationSpec {
+  /// The section with every choice explicit (`{type: fft, decay: 1.0, colors: rgb, mapping:
+  /// clamp}`), for the YAML written beside an image.
+  public var configNode: ConfigNode {
+    let here = SourceLocation.synthetic("<resolved>")
+    func entry(_ key: String, _ value: ConfigValue) -> ConfigNode.Entry {
+      ConfigNode.Entry(key: key, keyLocation: here, node: ConfigNode(value, at: here))
+    }
+    var entries = [entry("type", .string(kind.rawValue))]
+    if kind == .fft { entries.append(entry("decay", .float(decay))) }
+    entries.append(entry("colors", .string(colors.rawValue)))
+    entries.append(entry("mapping", .string(mapping.rawValue)))
+    return ConfigNode(.mapping(entries), at: here)
+  }
+}

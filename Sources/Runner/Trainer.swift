@@ -1,5 +1,6 @@
 import ExprEval
 import Formats
+import Parametrizations
 import PipelineKit
 
 /// What one epoch did, for progress lines, statistics and the YAML header.
@@ -22,6 +23,8 @@ public struct EpochReport: Sendable {
   public var seconds: Double = 0
   /// Of which inside CLIP's image forward and backward passes.
   public var clipSeconds: Double = 0
+  /// Of which making the image from the parameters and its pullback (`parametrization:`).
+  public var parametrizationSeconds: Double = 0
 }
 
 /// CLIPig's training loop (spec §8): owns the pixels, the optimizer and the targets' features,
@@ -32,8 +35,13 @@ public final class Trainer {
   /// The seed all randomness derives from.
   public let seed: UInt64
   let model: any FeatureModel
-  /// The raw pixel parameter `[3, H, W]` (not clamped).
-  public private(set) var pixels: Tensor
+  /// How the parameters make the image (`parametrization:`; CLIPig's raw pixels by default).
+  public private(set) var parametrization: any ImageParametrization
+  /// The trained parameters (for `pixels` the raw RGB planes `[3, H, W]`, flattened).
+  public private(set) var parameters: [Float]
+  /// The image post-processing edits `[3, H, W]`: for the default `pixels` parametrization
+  /// CLIPig's raw pixel parameter (not clamped).
+  public var pixels: Tensor { parametrization.editableImage(parameters) }
   var optimizer: Optimizer
   let random: SeededRandom
   /// Unit feature vectors `[target][feature]`.
@@ -56,8 +64,10 @@ public final class Trainer {
     let context = ExprContext(epoch: experiment.startEpoch, epochs: experiment.epochs)
     var r = random.fork(0x1417)
     let (w, h) = try Self.resolution(experiment, context: context, random: &r)
-    pixels = try Self.initialPixels(
+    let initial = try Self.initialPixels(
       experiment, width: w, height: h, random: &r, baseDirectory: baseDirectory)
+    parametrization = experiment.parametrization.make(width: w, height: h)
+    parameters = parametrization.encode(initial)
     try encodeFeatures()
   }
 
@@ -160,19 +170,35 @@ public final class Trainer {
     let context = try experiment.variables(atEpoch: epoch, random: &epochRandom)
     let (w, h) = (Int(context.width), Int(context.height))
     let lr = context.learnrate
-    // Resolution schedule: resize the raw pixels and reset the optimizer on change.
-    if w != pixels.chw.w || h != pixels.chw.h {
-      pixels = Resampler(
-        from: pixels.chw.h, pixels.chw.w, to: h, w, filter: experiment.interpolation
-      ).apply(pixels)
-      optimizer.reset()
+    // Time spent in the parametrization (resize, encode, image and pullback), for `bench`.
+    var parametrizationTime = Duration.zero
+    let resizeStart = clock.now
+    // Resolution schedule: resize the parameters (pixels: resample the raw pixels and reset the
+    // optimizer; fft: crop or pad the spectrum and keep the kept coefficients' state).
+    if w != parametrization.width || h != parametrization.height {
+      let resized = parametrization.resized(
+        parameters, width: w, height: h, filter: experiment.interpolation)
+      parametrization = resized.parametrization
+      parameters = resized.parameters
+      optimizer.carry(old: resized.kept.old, new: resized.kept.new, count: parameters.count)
     }
-    // Post-processing on the raw pixels, without gradient.
+    parametrizationTime += clock.now - resizeStart
+    // Post-processing on the editable image (pixels: the raw pixels), without gradient; the
+    // result is encoded back into the parameters.
     var stageContext = StageContext(variables: context, random: epochRandom.fork(0x9057))
-    for entry in experiment.postproc where entry.window.contains(epoch: epoch, t: context.t) {
-      pixels = try entry.stage.forward(pixels, in: &stageContext).value
+    let active = experiment.postproc.filter { $0.window.contains(epoch: epoch, t: context.t) }
+    if !active.isEmpty {
+      let editStart = clock.now
+      var edited = pixels
+      parametrizationTime += clock.now - editStart
+      for entry in active { edited = try entry.stage.forward(edited, in: &stageContext).value }
+      let encodeStart = clock.now
+      parameters = parametrization.encode(edited)
+      parametrizationTime += clock.now - encodeStart
     }
-    let current = ImageOps.clamp(pixels, 0, 1)
+    let imageStart = clock.now
+    let (current, imagePullback) = parametrization.image(parameters)
+    parametrizationTime += clock.now - imageStart
 
     // Views of every active target.
     struct View {
@@ -208,6 +234,7 @@ public final class Trainer {
       resolution: (w, h), learningRate: lr, views: views.count)
     guard !views.isEmpty else {
       report.seconds = seconds(clock.now - started)
+      report.parametrizationSeconds = seconds(parametrizationTime)
       return report
     }
 
@@ -310,6 +337,7 @@ public final class Trainer {
     }
     guard totalLoss != 0 else {
       report.seconds = seconds(clock.now - started)
+      report.parametrizationSeconds = seconds(parametrizationTime)
       report.clipSeconds = seconds(clipTime)
       return report
     }
@@ -326,15 +354,16 @@ public final class Trainer {
       // The clamp before CLIP: gradient only where the view is inside [0, 1].
       dCurrent.add(view.pullback(dv))
     }
-    let dPixels = ImageOps.clampPullback(dCurrent, input: pixels, 0, 1)
-    var p = pixels.scalars
-    optimizer.update(&p, gradient: dPixels.scalars, lr: lr)
-    pixels = Tensor(shape: pixels.shape, scalars: p)
+    let pullbackStart = clock.now
+    let dParameters = imagePullback(dCurrent)
+    parametrizationTime += clock.now - pullbackStart
+    optimizer.update(&parameters, gradient: dParameters, lr: lr)
+    report.parametrizationSeconds = seconds(parametrizationTime)
     report.seconds = seconds(clock.now - started)
     report.clipSeconds = seconds(clipTime)
     return report
   }
 
-  /// The current image as it is saved: clamped to [0, 1].
-  public var image: Tensor { ImageOps.clamp(pixels, 0, 1) }
+  /// The current image as it is saved, in [0, 1].
+  public var image: Tensor { parametrization.image(parameters).value }
 }
