@@ -136,3 +136,46 @@ private func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
   precondition(a.count == b.count, "maxAbsDiff: \(a.count) ≠ \(b.count)")
   return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
+
+@Suite("Optimizer state across a resize")
+struct OptimizerCarryTests {
+  private func gradients(_ step: Int, _ n: Int) -> [Float] {
+    (0..<n).map { Float(sin(Double(step * 7 + $0))) }
+  }
+
+  @Test(arguments: OptimizerKind.allCases)
+  func carriedStateContinuesAsIfNothingHappened(kind: OptimizerKind) {
+    // Keeping every parameter in a permuted layout must continue exactly like the original.
+    let n = 6
+    let permutation = [3, 0, 5, 1, 4, 2]  // old k → new permutation[k]
+    var a = Optimizer(kind: kind)
+    var b = Optimizer(kind: kind)
+    var pa: [Float] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    var pb = pa
+    for s in 0..<3 {
+      a.update(&pa, gradient: gradients(s, n), lr: 0.01)
+      b.update(&pb, gradient: gradients(s, n), lr: 0.01)
+    }
+    b.carry(old: Array(0..<n), new: permutation, count: n)
+    var moved = [Float](repeating: 0, count: n)
+    for k in 0..<n { moved[permutation[k]] = pb[k] }
+    pb = moved
+    for s in 3..<6 {
+      a.update(&pa, gradient: gradients(s, n), lr: 0.01)
+      let g = gradients(s, n)
+      var gb = [Float](repeating: 0, count: n)
+      for k in 0..<n { gb[permutation[k]] = g[k] }
+      b.update(&pb, gradient: gb, lr: 0.01)
+    }
+    for k in 0..<n { #expect(pb[permutation[k]] == pa[k]) }
+    #expect(b.step == a.step)
+  }
+
+  @Test func nothingKeptIsAReset() {
+    var o = Optimizer(kind: .adam)
+    var p: [Float] = [1, 2, 3]
+    o.update(&p, gradient: [0.1, 0.2, 0.3], lr: 0.1)
+    o.carry(old: [], new: [], count: 5)
+    #expect(o.step == 0)
+  }
+}
