@@ -5,7 +5,8 @@ Run with the oracle venv (never in CI):
 Writes Tests/ParametrizationsTests/Fixtures/fft.json. Each case builds the image the way
 docs/parametrizations.md describes it, with PyTorch (float64, autograd):
 
-    spectrum = scale * (p_re + i p_im)          scale = 1 / max(f, 1/max(W, H)) ** decay
+    spectrum = scale * (p_re + i p_im)          scale ~ 1 / max(f, 1/max(W, H)) ** decay,
+                                                normalised to unit RMS over the full spectrum
     first (and for even W last) column made Hermitian: X[ky] <- (X[ky] + conj X[-ky]) / 2
     planes   = torch.fft.irfft2(spectrum, s=(H, W), norm="ortho")
     rgb      = M @ planes per pixel             (colors: decorrelated)
@@ -30,10 +31,14 @@ MIXING = LUCID / np.max(np.linalg.norm(LUCID, axis=0))
 
 
 def scale(h, w, decay):
+    """Lucid's scale, normalised to unit root mean square over the full (H, W) spectrum."""
     fy = np.fft.fftfreq(h)[:, None]
+    fx_full = np.fft.fftfreq(w)[None, :]
+    full = 1.0 / np.maximum(np.sqrt(fx_full * fx_full + fy * fy), 1.0 / max(w, h)) ** decay
+    rms = np.sqrt(np.mean(full * full))
     fx = np.fft.rfftfreq(w)[None, :]  # non-negative: 0 .. 1/2
     f = np.sqrt(fx * fx + fy * fy)
-    return 1.0 / np.maximum(f, 1.0 / max(w, h)) ** decay
+    return 1.0 / np.maximum(f, 1.0 / max(w, h)) ** decay / rms
 
 
 def hermitian_column(x, col):

@@ -12,8 +12,9 @@ import PipelineKit
 ///
 /// Layout: `[3, H, W/2+1, 2]`, the real and imaginary part of each coefficient. For plane c,
 /// coefficient (ky, kx) is `scale[ky,kx] · (p_re + i·p_im)` with
-/// `scale = 1 / max(f, 1/max(W,H))^decay`, `f = √((kx/W)² + (ky'/H)²)` in cycles per pixel
-/// and `ky'` the signed frequency of row ky. The plane is the orthonormal inverse real FFT
+/// `scale ∝ 1 / max(f, 1/max(W,H))^decay` (Lucid's scale) normalised to unit root mean square
+/// over the full spectrum, `f = √((kx/W)² + (ky'/H)²)` in cycles per pixel and `ky'` the signed
+/// frequency of row ky. The plane is the orthonormal inverse real FFT
 /// (`torch.fft.irfft2(…, s=(H, W), norm="ortho")`) of the scaled spectrum, with the first
 /// column (and, for even W, the last) made Hermitian first so that the image does not depend
 /// on how an FFT library treats a non-Hermitian input. Then the colour basis and the value
@@ -52,20 +53,27 @@ public struct FourierParametrization: ImageParametrization {
     scale = Self.scale(height: height, width: width, decay: decay)
   }
 
-  /// The spectrum scale (H, W/2+1).
+  /// The spectrum scale (H, W/2+1): 1/max(f, 1/max(W,H))^decay divided by its root mean square
+  /// over the full H × W spectrum, so that a step of the same size in every coefficient moves
+  /// the image as much as with pixels (whatever the decay and size); decay 0 gives all ones.
   static func scale(height: Int, width: Int, decay: Double) -> [Float] {
     let wf = width / 2 + 1
     let floor = 1 / Double(max(width, height))
-    var s = [Float](repeating: 0, count: height * wf)
+    var raw = [Double](repeating: 0, count: height * wf)
+    var sumSquares = 0.0
     for ky in 0..<height {
       let fy = Double(signedFrequency(ky, height)) / Double(height)
       for kx in 0..<wf {
         let fx = Double(kx) / Double(width)
         let f = (fx * fx + fy * fy).squareRoot()
-        s[ky * wf + kx] = Float(1 / pow(max(f, floor), decay))
+        let v = 1 / pow(max(f, floor), decay)
+        raw[ky * wf + kx] = v
+        // Columns 1 ..< ⌈W/2⌉ stand for themselves and their mirror in the full spectrum.
+        sumSquares += (kx >= 1 && kx < (width + 1) / 2 ? 2 : 1) * v * v
       }
     }
-    return s
+    let rms = (sumSquares / Double(height * width)).squareRoot()
+    return raw.map { Float($0 / rms) }
   }
 
   /// The signed frequency of index k of an n-point DFT (NumPy's `fftfreq(n) · n`).
