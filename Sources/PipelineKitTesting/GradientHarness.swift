@@ -219,54 +219,6 @@ public enum GradientHarness {
     return failures
   }
 
-  /// Checks a differentiable piece that is not a registered stage (an image parametrization, for
-  /// example): `f` maps `input` to a value and a pullback. The same checks as for a stage —
-  /// finite output and cotangent, pullback shape, determinism, linearity of the pullback in v,
-  /// the adjoint identity when `traits` contains `.linear`, and finite differences under
-  /// `gradient` — reported under `name`.
-  public static func check(
-    piece name: String, input x: Tensor, traits: StageTraits = [],
-    gradient policy: GradientPolicy = .smooth, options: Options = Options(),
-    _ f: (Tensor) -> (value: Tensor, pullback: Pullback)
-  ) -> [GradientCheckFailure] {
-    var failures: [GradientCheckFailure] = []
-    func fail(_ check: String, _ detail: String) {
-      failures.append(GradientCheckFailure(stage: name, example: 0, check: check, detail: detail))
-    }
-    var rng = SeededRandom(seed: options.seed)
-    let (y, pullback) = f(x)
-    if !y.scalars.allSatisfy(\.isFinite) { fail("forward", "output is not finite") }
-    var v = Tensor(shape: y.shape)
-    rng.fillNormal(&v.scalars)
-    let g = pullback(v)
-    if g.shape != x.shape {
-      fail("pullback shape", "expected \(x.shape), got \(g.shape)")
-      return failures
-    }
-    if !g.scalars.allSatisfy(\.isFinite) { fail("pullback", "cotangent is not finite") }
-    if f(x).value.scalars != y.scalars { fail("determinism", "two forwards differ") }
-    var v2 = Tensor(shape: y.shape)
-    rng.fillNormal(&v2.scalars)
-    let linErr = relativeError(pullback(v * 2 + v2).scalars, (g * 2 + pullback(v2)).scalars)
-    if linErr > options.identityTolerance * 10 {
-      fail(
-        "pullback linearity",
-        "pullback(2v₁+v₂) ≠ 2·pullback(v₁)+pullback(v₂): relative error \(linErr)")
-    }
-    if traits.contains(.linear) {
-      let lhs = y.dot(v)
-      let rhs = x.dot(g)
-      let err = abs(lhs - rhs) / max(absoluteDot(y, v), absoluteDot(x, g), 1e-12)
-      if err > options.identityTolerance {
-        fail("adjoint", "⟨f(x), v⟩ = \(lhs) but ⟨x, fᵀv⟩ = \(rhs) (relative error \(err))")
-      }
-    }
-    failures += finiteDifferences(
-      x: x, g: g, v: v, policy: policy, options: options, rng: &rng,
-      loss: { f($0).value.dot(v) }, report: { fail("finite differences", $0) })
-    return failures
-  }
-
   static func finiteDifferences(
     x: Tensor, g: Tensor, v: Tensor, policy: GradientPolicy, options: Options,
     rng: inout SeededRandom,

@@ -52,8 +52,8 @@ struct ParametrizationPropertyTests {
       let params = p.encode(gappedImage(h, w, seed: UInt64(i)))
       let x = Tensor(shape: [params.count], scalars: params)
       let failures = GradientHarness.check(
-        piece: "\(spec.kind) \(spec.colors) \(spec.mapping) decay \(spec.decay) \(h)×\(w)",
-        input: x, gradient: spec.mapping == .clamp ? .piecewise : .smooth
+        "\(spec.kind) \(spec.colors) \(spec.mapping) decay \(spec.decay) \(h)×\(w)",
+        at: x, policy: spec.mapping == .clamp ? .piecewise : .smooth
       ) { t in
         let (y, pb) = p.image(t.scalars)
         return (y, { Tensor(shape: [t.count], scalars: pb($0)) })
@@ -63,19 +63,26 @@ struct ParametrizationPropertyTests {
   }
 
   @Test func theLinearPartIsTheExactAdjoint() {
-    // Inside [0, 1] the clamp is the identity, so the piece is linear there: ⟨f(x), v⟩ = ⟨x, fᵀv⟩.
+    // Inside [0, 1] the clamp is the identity, so the piece is linear there: finite differences
+    // and the exact adjoint identity ⟨f(x), v⟩ = ⟨x, fᵀv⟩.
     for (h, w) in [(6, 8), (5, 7), (8, 5), (16, 16)] {
       for colors in ColorBasis.allCases {
         let p = FourierParametrization(width: w, height: h, decay: 1.2, colors: colors)
         let params = p.encode(randomImage(h, w, seed: 7, 0.3, 0.7))
         let x = Tensor(shape: [params.count], scalars: params)
-        let failures = GradientHarness.check(
-          piece: "fft \(colors) \(h)×\(w)", input: x, traits: [.linear]
-        ) { t in
+        let failures = GradientHarness.check("fft \(colors) \(h)×\(w)", at: x) { t in
           let (y, pb) = p.image(t.scalars)
           return (y, { Tensor(shape: [t.count], scalars: pb($0)) })
         }
         #expect(failures.isEmpty, "\(failures)")
+        let (y, pullback) = p.image(params)
+        var rng = SeededRandom(seed: 21)
+        var v = Tensor(shape: y.shape)
+        rng.fillNormal(&v.scalars)
+        let g = Tensor(shape: [params.count], scalars: pullback(v))
+        let (lhs, rhs) = (y.dot(v), x.dot(g))
+        let scale = max(abs(lhs), abs(rhs), 1e-9)
+        #expect(abs(lhs - rhs) / scale < 1e-5, "\(colors) \(h)×\(w): \(lhs) vs \(rhs)")
       }
     }
   }
