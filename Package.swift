@@ -17,6 +17,7 @@ let package = Package(
     .library(name: "ModelStore", targets: ["ModelStore"]),
     .library(name: "Runner", targets: ["Runner"]),
     .library(name: "Workflows", targets: ["Workflows"]),
+    .library(name: "Parametrizations", targets: ["Parametrizations"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -26,6 +27,9 @@ let package = Package(
     .systemLibrary(
       name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+      providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(
       name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(
@@ -51,6 +55,8 @@ let package = Package(
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
+    // Image parametrizations (pixels, Fourier spectrum, colour basis, value mapping); FFTW.
+    .target(name: "Parametrizations", dependencies: ["PipelineKit", "CFFTW"]),
     // The network: tokenizer, text and image towers, kernels, backward pass to the pixels.
     .target(
       name: "CLIP", dependencies: ["PipelineKit", "Formats"],
@@ -62,6 +68,7 @@ let package = Package(
       name: "Runner",
       dependencies: [
         "ExprEval", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP", "ModelStore",
+        "Parametrizations",
       ]),
     // Many renders: batch grids, ranking, galleries, job claiming.
     .target(name: "Workflows", dependencies: ["Runner", "PipelineKit", "Formats"]),
@@ -69,7 +76,7 @@ let package = Package(
       name: "clipig",
       dependencies: [
         "Runner", "Workflows", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP",
-        "ModelStore", "ExprEval",
+        "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -90,6 +97,10 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ParametrizationsTests",
+      dependencies: ["Parametrizations", "PipelineKit", "PipelineKitTesting", "Formats"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests",

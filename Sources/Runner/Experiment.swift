@@ -1,4 +1,5 @@
 import ExprEval
+import Parametrizations
 import PipelineKit
 
 /// A fully decoded, validated experiment: every parameter of CLIPig's schema (spec §4) with its
@@ -35,6 +36,8 @@ public struct Experiment: Sendable {
   public var seed: UInt64?
   /// Pixel initialisation.
   public var initialization: Initialization
+  /// How the trained parameters make the image (`parametrization:`; default CLIPig's pixels).
+  public var parametrization: ParametrizationSpec = ParametrizationSpec()
   /// Targets, in configuration order (inactive ones dropped).
   public var targets: [Target]
   /// Post-processing entries.

@@ -1,6 +1,7 @@
 import Constraints
 import ExprEval
 import Foundation
+import Parametrizations
 import PipelineKit
 import Transforms
 
@@ -76,6 +77,8 @@ extension Experiment {
     }
     initialization = try Self.initialization(
       try r.section("init", doc: "pixel initialisation"), random: random)
+    parametrization = try ParametrizationSpec(
+      try r.section("parametrization", doc: "pixels (CLIPig) or fft, colour basis, value mapping"))
     targets = []
     if let node = try r.section("targets", doc: "targets") {
       guard let elements = node.elements else {
