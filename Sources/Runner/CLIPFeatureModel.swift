@@ -8,7 +8,7 @@ public final class CLIPFeatureModel: FeatureModel {
   /// The weights.
   public let model: CLIPModel
   let tokenizer: CLIPTokenizer
-  private var encoder: ImageEncoder?
+  private var encoder: (any ImageEncoding)?
   /// Where warnings (a truncated prompt) go; stderr by default.
   public var warn: @Sendable (String) -> Void = CLIRunner.standardError
 
@@ -19,7 +19,7 @@ public final class CLIPFeatureModel: FeatureModel {
   }
 
   /// The image tower's input side.
-  public var imageSize: Int { model.config.vision.imageSize }
+  public var imageSize: Int { model.config.imageSize }
   /// The joint embedding's length.
   public var featureCount: Int { model.config.embedDimension }
 
