@@ -37,13 +37,16 @@ struct ResNetFullSizeTests {
     let refLoss = Double(try ref.floats("loss")[0])
     print("RN50 loss ours \(loss) ref \(refLoss)")
     #expect(abs(loss - refLoss) < 1e-4 * max(1, abs(refLoss)))
+    // Float32 noise of this deep ReLU network is larger than a ViT's: PyTorch's own fp32
+    // gradient differs from its fp64 one by 1.3e-3 (norm) and 1.3e-2 (max, of max |ref|) —
+    // units near a ReLU kink flip. The criterion is the cosine.
     let grad = encoder.backward(pullback(weights)).scalars
     let sampled = stride(from: 0, to: grad.count, by: 17).map { grad[$0] }
     let c = Comparison(
       "RN50 d loss / d pixels (every 17th)", sampled, try ref.floats("pixel_grad_every_17th")
     )
-    .check(maxRelative: 1e-3)
-    #expect(c.cosine > 0.9999 && c.relativeNorm < 1e-3)
+    .check(maxRelative: 5e-2)
+    #expect(c.cosine > 0.9999 && c.relativeNorm < 5e-3)
     let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     let probe = DeterministicWeights.values(count: grad.count, seed: 0, tensor: 20_002)
     var dot = 0.0
@@ -52,6 +55,7 @@ struct ResNetFullSizeTests {
     let refDot = Double(try ref.floats("pixel_grad_dot_probe")[0])
     print("RN50 full gradient: norm \(norm) vs \(refNorm), ⟨g, probe⟩ \(dot) vs \(refDot)")
     #expect(abs(norm - refNorm) / refNorm < 1e-3)
-    #expect(abs(dot - refDot) / refNorm < 1e-3 * Double(grad.count).squareRoot())
+    // ⟨g, probe⟩ with a ±1 probe: |Δ| ≤ ‖Δg‖·√count, ‖Δg‖ ≤ 5e-3·‖g‖.
+    #expect(abs(dot - refDot) / refNorm < 5e-3 * Double(grad.count).squareRoot())
   }
 }

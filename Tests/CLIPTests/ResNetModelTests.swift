@@ -84,7 +84,8 @@ import Testing
     let one = big.forward(pixels.view(1).reshaped([1, 3, 96, 96]))
     Comparison("image 1 alone vs in batch", one.scalars, Array(b.scalars[24...]))
       .check(maxRelative: 1e-5)
-    let (_, d) = Self.loss(one, Tensor(shape: [1, 24], scalars: try Self.ref("loss_weights").suffix(24)))
+    let (_, d) = Self.loss(
+      one, Tensor(shape: [1, 24], scalars: try Self.ref("loss_weights").suffix(24)))
     let g = big.backward(d)
     #expect(g.shape == [1, 3, 96, 96])
     #expect(g.scalars.allSatisfy { $0.isFinite })

@@ -223,7 +223,8 @@ extension CLIPKernels {
   /// x (C, plane) += bias[c] (+ bias2[c]) per channel, then ReLU when `relu` — the epilogue of
   /// a batch-norm-folded convolution (bias2: a second branch added before the ReLU).
   public static func biasActivation(
-    _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, bias2: UnsafePointer<Float>? = nil,
+    _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
+    bias2: UnsafePointer<Float>? = nil,
     channels: Int, plane: Int, relu: Bool
   ) {
     let blocks = (plane + 4095) / 4096
@@ -269,7 +270,8 @@ extension CLIPKernels {
       let zero = V()
       while i + 16 <= end {
         let mask = VectorMath.load(y + i) .> zero
-        VectorMath.store(V(repeating: 0).replacing(with: VectorMath.load(d + i), where: mask), d + i)
+        VectorMath.store(
+          V(repeating: 0).replacing(with: VectorMath.load(d + i), where: mask), d + i)
         i += 16
       }
       while i < end {

@@ -135,7 +135,8 @@ public final class ResNetTower: Sendable {
       .rows(["q", "k", "v"].map { a + "\($0)_proj.weight" }))
     p.qkvBias = add(
       a + "qkv.bias", [3 * c], .bias, .rows(["q", "k", "v"].map { a + "\($0)_proj.bias" }))
-    p.projWeight = add(a + "c_proj.weight", [e, c], .weight(fanIn: c), .tensor(a + "c_proj.weight"))
+    p.projWeight = add(
+      a + "c_proj.weight", [e, c], .weight(fanIn: c), .tensor(a + "c_proj.weight"))
     p.projBias = add(a + "c_proj.bias", [e], .bias, .tensor(a + "c_proj.bias"))
     return p
   }
