@@ -14,9 +14,13 @@ let package = Package(
     .library(name: "Constraints", targets: ["Constraints"]),
     .library(name: "CLIP", targets: ["CLIP"]),
     .library(name: "Runner", targets: ["Runner"]),
+    .library(name: "Studio", targets: ["Studio"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     // C libraries from the system (see scripts/bootstrap). Each is imported by exactly one Swift module.
@@ -42,10 +46,18 @@ let package = Package(
     .target(
       name: "Runner",
       dependencies: ["ExprEval", "PipelineKit", "Transforms", "Constraints", "CLIP"]),
+    .target(
+      name: "Studio",
+      dependencies: [
+        "Runner", "PipelineKit", "CLIP",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .executableTarget(
       name: "clipig",
       dependencies: [
-        "Runner", "PipelineKit", "Transforms", "Constraints", "CLIP", "ExprEval",
+        "Runner", "Studio", "PipelineKit", "Transforms", "Constraints", "CLIP", "ExprEval",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -68,6 +80,14 @@ let package = Package(
       name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval", "CLIP"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StudioTests",
+      dependencies: [
+        "Studio", "Runner", "PipelineKit",
+        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -146,6 +146,13 @@ public final class Trainer {
 
   // MARK: - One epoch
 
+  /// Continues from another run's raw pixels `[3, H, W]` (the studio's Update): the pixel
+  /// parameter is replaced and the optimizer starts afresh.
+  public func resume(from pixels: Tensor) {
+    self.pixels = pixels
+    optimizer = Optimizer(kind: experiment.optimizer)
+  }
+
   /// Runs epoch `epoch` (spec §8.3) and returns what it did.
   @discardableResult
   public func step(epoch: Int) throws -> EpochReport {
