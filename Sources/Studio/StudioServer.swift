@@ -78,12 +78,22 @@ public final class StudioServer: Sendable {
       port in portBox.withLock { $0 = port }
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await firstApp.run() }
+      group.addTask {
+        do {
+          try await firstApp.run()
+        } catch {
+          self.startFailure.withLock { $0 = "\(error)" }
+          throw error
+        }
+      }
       // Wait for the first listener's port, then start the others on it.
       var port: Int?
       for _ in 0..<6000 {
         port = portBox.withLock { $0 }
         if port != nil { break }
+        if let reason = startFailure.withLock({ $0 }) {
+          throw StudioError("cannot listen on \(first) port \(configuration.port): \(reason)")
+        }
         try await Task.sleep(for: .milliseconds(5))
       }
       guard let port else { throw StudioError("the server did not start on \(first)") }
@@ -110,6 +120,7 @@ public final class StudioServer: Sendable {
   }
 
   private let guardAuthorities = Mutex<Set<String>>([])
+  private let startFailure = Mutex<String?>(nil)
 
   /// Stops training; a running experiment is saved (image + YAML) first. Returns saved paths.
   public func shutdown() -> [String] { session.shutdown() }

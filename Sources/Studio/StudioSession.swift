@@ -34,14 +34,16 @@ final class StudioSession: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   private let workerDone = DispatchSemaphore(value: 0)
   private let saved = Mutex<[String]>([])
+  private let workerStarted = Atomic<Bool>(false)
 
   /// A session; call `startWorker()` to begin training queued tabs.
   init(configuration: StudioConfiguration) {
     self.configuration = configuration
   }
 
-  /// Starts the training thread.
+  /// Starts the training thread (once).
   func startWorker() {
+    guard !workerStarted.exchange(true, ordering: .relaxed) else { return }
     let thread = Thread { [self] in
       var worker = TrainingWorker(session: self)
       worker.loop()
@@ -357,8 +359,11 @@ final class StudioSession: Sendable {
   /// as `render` does on Ctrl-C). Returns every path saved during the session's life.
   func shutdown() -> [String] {
     state.withLock { $0.shuttingDown = true }
-    wake.signal()
-    workerDone.wait()
+    if workerStarted.load(ordering: .relaxed) {
+      wake.signal()
+      workerDone.wait()
+      workerDone.signal()  // a second shutdown returns at once
+    }
     return saved.withLock { $0 }
   }
 

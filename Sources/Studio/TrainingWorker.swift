@@ -77,7 +77,7 @@ struct TrainingWorker {
     var epoch = config.experiment.startEpoch
     do {
       var experiment = config.experiment
-      if let raw = job.1 {
+      if job.1 != nil {
         epoch = (tab.imageEpoch ?? -1) + 1
         experiment.startEpoch = epoch
         session.log(id, "continuing at epoch \(epoch) with the edited YAML")

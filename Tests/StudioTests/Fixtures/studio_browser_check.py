@@ -3,7 +3,8 @@
 
 Usage: studio_browser_check.py BROWSER URL PLAN.json [SCREENSHOT.png]
 
-PLAN.json holds {"bad": YAML with an error, "good": YAML, "edited": YAML for Update}. The
+PLAN.json holds {"bad": YAML with an error, "good": YAML, "edited": YAML for Update} and, for
+the screenshot, optionally "zoom" (percent) and "repeat" (tiles) to set before taking it. The
 script types each into the editor with real keyboard input, clicks Start, Update and Stop with
 real mouse events, and prints one JSON object: the page states it saw at each step and the
 console errors. Talks to the browser over the DevTools pipe (file descriptors 3 and 4), so it
@@ -206,6 +207,12 @@ def main():
         steps["updated"] = browser.until(
             lambda s: "updated at epoch" in s["log"], "Update did not apply")
         if screenshot:
+            # Zoom and tile as a user would, for the picture.
+            for selector, key in (("#zoom-number", "zoom"), ("#repeat", "repeat")):
+                if key in plan:
+                    browser.click(selector)
+                    browser.evaluate("document.querySelector(%s).select()" % json.dumps(selector))
+                    browser.send("Input.insertText", {"text": str(plan[key])})
             time.sleep(0.6)
             shot = browser.send("Page.captureScreenshot", {"format": "png"})
             with open(screenshot, "wb") as f:
