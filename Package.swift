@@ -12,8 +12,11 @@ let package = Package(
     .library(name: "PipelineKitTesting", targets: ["PipelineKitTesting"]),
     .library(name: "Transforms", targets: ["Transforms"]),
     .library(name: "Constraints", targets: ["Constraints"]),
+    .library(name: "Formats", targets: ["Formats"]),
     .library(name: "CLIP", targets: ["CLIP"]),
+    .library(name: "ModelStore", targets: ["ModelStore"]),
     .library(name: "Runner", targets: ["Runner"]),
+    .library(name: "Workflows", targets: ["Workflows"]),
     .library(name: "Studio", targets: ["Studio"]),
   ],
   dependencies: [
@@ -35,21 +38,34 @@ let package = Package(
     .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+    // The expression language of parameters; no dependencies.
     .target(name: "ExprEval"),
-    .target(name: "PipelineKit", dependencies: ["ExprEval", "COpenBLAS", "CPNG", "CYAML"]),
-    .target(name: "PipelineKitTesting", dependencies: ["PipelineKit"]),
+    // Tensor, stage protocol and registries, parameters, configuration tree, primitives, BLAS.
+    .target(name: "PipelineKit", dependencies: ["ExprEval", "COpenBLAS"]),
+    // File formats and file primitives: YAML, PNG, JSON, gzip/deflate, atomic writes, locks.
+    .target(name: "Formats", dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib"]),
+    .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
+    // The network: tokenizer, text and image towers, kernels, backward pass to the pixels.
     .target(
-      name: "CLIP", dependencies: ["PipelineKit", "CZlib"],
+      name: "CLIP", dependencies: ["PipelineKit", "Formats"],
       resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
+    // Weights: known models, download, cache, checkpoint readers (safetensors, .pt, config files).
+    .target(name: "ModelStore", dependencies: ["CLIP", "PipelineKit", "Formats"]),
+    // The training engine: experiment loading, view sampler, objective, optimizers, sessions.
     .target(
       name: "Runner",
-      dependencies: ["ExprEval", "PipelineKit", "Transforms", "Constraints", "CLIP"]),
+      dependencies: [
+        "ExprEval", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP", "ModelStore",
+      ]),
+    // Many renders: batch grids, ranking, galleries, job claiming.
+    .target(name: "Workflows", dependencies: ["Runner", "PipelineKit", "Formats"]),
+    // `clipig studio`: the local web app (Hummingbird server, training queue, page).
     .target(
       name: "Studio",
       dependencies: [
-        "Runner", "PipelineKit", "CLIP",
+        "Runner", "PipelineKit", "Formats", "ExprEval",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
@@ -57,18 +73,21 @@ let package = Package(
     .executableTarget(
       name: "clipig",
       dependencies: [
-        "Runner", "Studio", "PipelineKit", "Transforms", "Constraints", "CLIP", "ExprEval",
+        "Runner", "Workflows", "Studio", "PipelineKit", "Formats", "Transforms", "Constraints",
+        "CLIP", "ModelStore", "ExprEval",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "CustomTransform",
-      dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner"],
+      dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
       path: "Examples/CustomTransform"),
 
     .testTarget(
       name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"],
+      name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"]),
+    .testTarget(
+      name: "FormatsTests", dependencies: ["Formats", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
@@ -77,14 +96,18 @@ let package = Package(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "CLIPTests", dependencies: ["CLIP", "PipelineKit"], resources: [.copy("Fixtures")]),
+      name: "CLIPTests", dependencies: ["CLIP", "ModelStore", "PipelineKit", "Formats"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "RunnerTests", dependencies: ["Runner", "PipelineKit", "ExprEval", "CLIP"],
+      name: "RunnerTests",
+      dependencies: [
+        "Runner", "Workflows", "PipelineKit", "Formats", "ExprEval", "CLIP", "ModelStore",
+      ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StudioTests",
       dependencies: [
-        "Studio", "Runner", "PipelineKit",
+        "Studio", "Runner", "PipelineKit", "Formats",
         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
       ],

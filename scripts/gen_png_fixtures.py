@@ -9,7 +9,7 @@ expected RGB samples row by row (gray copied to R, G, B; palette entries looked 
 gray scaled to 0...255), and for 16-bit files with an alpha channel the alpha samples.
 
 Regenerate (deterministic; CI never runs Python):
-    python3 scripts/gen_png_fixtures.py Tests/PipelineKitTests/Fixtures
+    python3 scripts/gen_png_fixtures.py Tests/FormatsTests/Fixtures
 """
 import json
 import os
@@ -224,7 +224,7 @@ def malformed_cases(good):
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else "Tests/PipelineKitTests/Fixtures"
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else "Tests/FormatsTests/Fixtures"
     png_dir = os.path.join(out_dir, "png")
     os.makedirs(png_dir, exist_ok=True)
     manifest = {"generator": "scripts/gen_png_fixtures.py", "valid": {}, "malformed": {}}

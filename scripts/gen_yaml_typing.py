@@ -6,7 +6,7 @@ for `v`: its type (null, bool, int, float, str, timestamp, error) and its value 
 (ints in decimal, floats as repr(), bools as true/false, timestamps as the source text).
 
 Regenerate (needs PyYAML; CI never runs Python):
-    python3 scripts/gen_yaml_typing.py > Tests/PipelineKitTests/Fixtures/yaml-typing.json
+    python3 scripts/gen_yaml_typing.py > Tests/FormatsTests/Fixtures/yaml-typing.json
 """
 import datetime
 import json

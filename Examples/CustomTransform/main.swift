@@ -1,5 +1,6 @@
 // A custom transform in four steps: write a `Stage` (Vignette.swift), register it, prove its
 // gradient, use it from YAML. Run: swift run CustomTransform
+import Formats
 import Foundation
 import PipelineKit
 import PipelineKitTesting

@@ -7,7 +7,8 @@ import PipelineKit
 public final class CLIPFeatureModel: FeatureModel {
   /// The weights.
   public let model: CLIPModel
-  let tokenizer: CLIPTokenizer
+  /// The prompt tokenizer.
+  public let tokenizer: CLIPTokenizer
   private var encoder: ImageEncoder?
   /// Where warnings (a truncated prompt) go; stderr by default.
   public var warn: @Sendable (String) -> Void = CLIRunner.standardError

@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import ModelStore
 import PipelineKit
 
 /// Finds and loads the CLIP model an experiment names.

@@ -1,4 +1,5 @@
 import Constraints
+import Formats
 import Foundation
 import PipelineKit
 import Synchronization

@@ -1,4 +1,5 @@
 import ExprEval
+import Formats
 import PipelineKit
 
 /// What one epoch did, for progress lines, statistics and the YAML header.

@@ -1,4 +1,5 @@
 import ExprEval
+import Formats
 import Foundation
 import PipelineKit
 import Runner

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipelineKit
 import Runner
+import Workflows
 
 /// `clipig batch GRID.yaml -o DIR [--shard I/N] [--jobs J]`: renders every combination of a
 /// grid's variables (docs/batch.md).

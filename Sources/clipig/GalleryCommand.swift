@@ -1,5 +1,6 @@
 import ArgumentParser
 import Runner
+import Workflows
 
 /// `clipig gallery DIR… -o page/`: a static, offline HTML page of batch results.
 struct GalleryCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import ModelStore
 
 /// `clipig model list | download NAME | path NAME | verify NAME`: the CLIP models clipig knows,
 /// where they are cached and whether the cached files are intact.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Runner
+import Workflows
 
 /// `clipig rank EXPERIMENT.yaml --runs 512 --epochs 20 --keep 6 --continue 300 -o DIR`: many
 /// short runs rated by CLIP similarity; the best (and worst) continued from their images.

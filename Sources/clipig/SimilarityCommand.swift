@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIP
+import Formats
 import Foundation
 import PipelineKit
 import Runner

@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import ModelStore
 import PipelineKit
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CLIP
+@testable import ModelStore
 
 @Suite struct ModelStoreCheckpointTests {
   static let files = ["tiny-openai-jit.pt", "tiny-state-dict.pt", "tiny-state-dict-deflated.pt"]

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CLIP
+@testable import ModelStore
 
 /// The downloader against a loopback server started by each test (127.0.0.1 only).
 @Suite struct ModelStoreDownloadTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CLIP
+@testable import ModelStore
 
 /// Known models, cache folders, paths given by the user and `ModelStore.locate` end to end
 /// (downloads from a loopback server).

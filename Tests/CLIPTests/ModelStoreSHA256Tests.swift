@@ -1,6 +1,7 @@
 import Testing
 
 @testable import CLIP
+@testable import ModelStore
 
 @Suite struct ModelStoreSHA256Tests {
   /// FIPS 180-4 / NIST example vectors.

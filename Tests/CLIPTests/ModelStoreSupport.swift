@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CLIP
+@testable import ModelStore
 
 /// Paths of the model store fixtures (Tests/CLIPTests/Fixtures/modelstore) and scratch folders.
 enum ModelStoreFixture {

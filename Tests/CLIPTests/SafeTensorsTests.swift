@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import ModelStore
 import Testing
 
 /// The safetensors header is untrusted: every malformed file must throw a message naming the

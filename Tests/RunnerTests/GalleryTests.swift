@@ -1,7 +1,9 @@
+import Formats
 import Foundation
 import PipelineKit
 import Runner
 import Testing
+import Workflows
 
 @Suite("clipig gallery")
 struct GalleryTests {

@@ -1,7 +1,9 @@
+import Formats
 import Foundation
 import PipelineKit
 import Runner
 import Testing
+import Workflows
 
 private func errorText(_ body: () throws -> Void) -> String {
   do {

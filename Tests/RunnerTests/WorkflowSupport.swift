@@ -1,7 +1,9 @@
+import Formats
 import Foundation
 import PipelineKit
 import Runner
 import Synchronization
+import Workflows
 
 /// Paths, files and processes shared by the rank, batch and gallery tests.
 enum Workflow {

@@ -1,6 +1,3 @@
-import Foundation
-import PipelineKit
-
 /// Shapes and hyper-parameters of a CLIP model (OpenAI's ViT architecture).
 public struct CLIPConfig: Sendable, Equatable, Hashable {
   /// The MLP non-linearity inside the transformer blocks.
@@ -138,60 +135,5 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
         && t.mlpWidth <= 32768 && t.vocabularySize <= 1 << 20 && t.contextLength <= 1024
         && embedDimension <= 8192,
       "model sizes are implausibly large")
-  }
-
-  /// Reads a Hugging Face `config.json` (`CLIPModel`: `text_config`, `vision_config`,
-  /// `projection_dim`); missing keys take Hugging Face's defaults, which are ViT-B/32's.
-  public static func huggingFace(json data: Data, source: String) throws -> CLIPConfig {
-    guard let root = JSONValue.parse(data), case .object = root else {
-      throw CLIPError.config(path: source, reason: "not a JSON object")
-    }
-    func int(_ object: JSONValue?, _ key: String, _ fallback: Int) throws -> Int {
-      guard let v = object?[key] else { return fallback }
-      guard let i = v.intValue else {
-        throw CLIPError.config(path: source, reason: "'\(key)' must be an integer")
-      }
-      return i
-    }
-    let tc = root["text_config"]
-    let vc = root["vision_config"]
-    let projection = try int(root, "projection_dim", 512)
-    var config = CLIPConfig(
-      vision: Vision(
-        imageSize: try int(vc, "image_size", 224), patchSize: try int(vc, "patch_size", 32),
-        width: try int(vc, "hidden_size", 768), layers: try int(vc, "num_hidden_layers", 12),
-        heads: try int(vc, "num_attention_heads", 12),
-        mlpWidth: try int(vc, "intermediate_size", 3072)),
-      text: Text(
-        vocabularySize: try int(tc, "vocab_size", 49408),
-        contextLength: try int(tc, "max_position_embeddings", 77),
-        width: try int(tc, "hidden_size", 512), layers: try int(tc, "num_hidden_layers", 12),
-        heads: try int(tc, "num_attention_heads", 8),
-        mlpWidth: try int(tc, "intermediate_size", 2048)),
-      embedDimension: projection)
-    if let channels = vc?["num_channels"], channels.intValue != 3 {
-      throw CLIPError.config(path: source, reason: "only 3-channel images are supported")
-    }
-    for tower in [vc, tc] {
-      if let eps = tower?["layer_norm_eps"] {
-        guard let e = eps.doubleValue else {
-          throw CLIPError.config(path: source, reason: "'layer_norm_eps' must be a number")
-        }
-        config.layerNormEpsilon = Float(e)
-      }
-    }
-    let acts = [vc?["hidden_act"], tc?["hidden_act"]].compactMap { $0 }
-    for act in acts {
-      guard let name = act.stringValue, let a = Activation(rawValue: name) else {
-        throw CLIPError.config(
-          path: source, reason: "unsupported hidden_act (quick_gelu and gelu are supported)")
-      }
-      if a != acts.first.flatMap({ $0.stringValue }).flatMap(Activation.init) {
-        throw CLIPError.config(path: source, reason: "towers with different activations")
-      }
-      config.activation = a
-    }
-    try config.validate(source: source)
-    return config
   }
 }

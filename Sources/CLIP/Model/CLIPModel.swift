@@ -23,50 +23,11 @@ public struct CLIPModel: Sendable {
   /// The text tower, when loaded.
   public let text: TextTower?
 
-  /// Loads a Hugging Face model directory: `config.json` (optional; inferred from the tensor
-  /// shapes when absent) and `model.safetensors` (or the directory's only `.safetensors` file).
-  public static func load(directory: String, parts: Parts = .all) throws -> CLIPModel {
-    let fm = FileManager.default
-    let dir = URL(fileURLWithPath: directory)
-    var weights = dir.appendingPathComponent("model.safetensors").path
-    if !fm.fileExists(atPath: weights) {
-      let names = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
-      let candidates = names.filter { $0.hasSuffix(".safetensors") }.sorted()
-      guard candidates.count == 1 else {
-        throw CLIPError.unreadable(
-          path: directory,
-          reason: candidates.isEmpty
-            ? "no model.safetensors in the directory"
-            : "several .safetensors files and no model.safetensors")
-      }
-      weights = dir.appendingPathComponent(candidates[0]).path
-    }
-    let configPath = dir.appendingPathComponent("config.json").path
-    var config: CLIPConfig?
-    if fm.fileExists(atPath: configPath) {
-      let data = try Data(contentsOf: URL(fileURLWithPath: configPath))
-      config = try CLIPConfig.huggingFace(json: data, source: configPath)
-    }
-    return try load(file: weights, config: config, parts: parts)
-  }
-
-  /// Loads a safetensors checkpoint with Hugging Face or OpenAI/open_clip tensor names, fp32,
-  /// fp16 or bf16. Without `config` the shapes are inferred from the tensors (heads = width/64,
-  /// as OpenAI's loader assumes); with it every tensor's shape is checked against it.
-  public static func load(file path: String, config: CLIPConfig? = nil, parts: Parts = .all)
+  /// Loads the towers in `parts` from a tensor archive (safetensors, a PyTorch checkpoint …)
+  /// with Hugging Face or OpenAI/open_clip tensor names. Without `config` the shapes are inferred
+  /// from the tensors; with it every tensor's shape is checked against it.
+  public static func load(archive file: some TensorArchive, config: CLIPConfig?, parts: Parts)
     throws -> CLIPModel
-  {
-    try load(archive: try SafeTensorsFile(path: path), config: config, parts: parts)
-  }
-
-  /// Loads a PyTorch checkpoint: OpenAI's TorchScript `.pt` (as in `~/.cache/clip`) or a
-  /// `torch.save` state dict with OpenAI/open_clip names; shapes are inferred from the tensors.
-  public static func load(checkpoint path: String, parts: Parts = .all) throws -> CLIPModel {
-    try load(archive: try TorchCheckpoint(path: path), config: nil, parts: parts)
-  }
-
-  static func load(archive file: some TensorArchive, config: CLIPConfig?, parts: Parts) throws
-    -> CLIPModel
   {
     let naming = try detectNaming(file)
     let config = try config ?? inferConfig(file, naming: naming)

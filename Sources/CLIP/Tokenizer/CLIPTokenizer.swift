@@ -1,3 +1,5 @@
+import Formats
+
 /// CLIP's byte-level BPE tokenizer, identical in its ids to OpenAI's reference.
 ///
 /// Text is cleaned (`CLIPTextCleaner`), split into words with CLIP's pattern (special tokens,
@@ -34,8 +36,19 @@ public struct CLIPTokenizer: Sendable {
 
   /// The text of a merges file, decompressed when it is gzip.
   public static func readMergesText(path: String) throws -> String {
-    var bytes = try FileBytes.read(path)
-    if FileBytes.isGzip(bytes) { bytes = try FileBytes.gunzip(bytes, path: path) }
+    var bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(path: path, maxBytes: 64 << 20)
+    } catch {
+      throw CLIPError.unreadable(path: path, reason: error.message)
+    }
+    if Compression.isGzip(bytes) {
+      do {
+        bytes = try Compression.gunzip(bytes)
+      } catch {
+        throw CLIPError.unreadable(path: path, reason: error.reason)
+      }
+    }
     return String(decoding: bytes, as: UTF8.self)
   }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import ModelStore
 import PipelineKit
 
 #if canImport(Glibc)

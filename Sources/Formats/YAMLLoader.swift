@@ -1,4 +1,5 @@
 internal import CYAML
+import PipelineKit
 
 /// Loads YAML text into a ``ConfigNode`` tree with libyaml, typing scalars exactly as PyYAML's
 /// `SafeLoader` (YAML 1.1) does, so that CLIPig configurations mean the same thing.

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineKit
 
 /// A parsed JSON document with exact integers kept apart from fractions: model headers and
 /// configuration files are validated against it, and test fixtures decode their cases with it.

@@ -1,3 +1,4 @@
+import CLIP
 import Foundation
 
 #if canImport(Glibc)

@@ -1,5 +1,7 @@
+import Formats
 import Foundation
 import PipelineKit
+import Runner
 
 /// Settings of `clipig gallery`.
 public struct GalleryOptions: Sendable {

@@ -1,5 +1,7 @@
+import Formats
 import Foundation
 import PipelineKit
+import Runner
 import Synchronization
 
 /// Settings of `clipig batch`.

@@ -1,3 +1,5 @@
+import CLIP
+import Formats
 import Foundation
 import PipelineKit
 

@@ -1,4 +1,5 @@
 internal import CPNG
+import PipelineKit
 
 /// An image that could not be read, decoded, encoded or written: which file and what is wrong.
 public struct ImageIOError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import PipelineKit
+
 extension ConfigNode {
   /// Block-style YAML for this tree that `YAML.parse` reads back to an equal tree (locations
   /// aside): mapping order is kept, strings that would otherwise be typed (`yes`, `10`, `null`,

@@ -1,5 +1,7 @@
+import Formats
 import Foundation
 import PipelineKit
+import Runner
 
 /// A grid file (docs/batch.md): an experiment template and the variables whose every
 /// combination `clipig batch` renders.

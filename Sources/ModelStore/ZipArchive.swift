@@ -1,4 +1,5 @@
-internal import CZlib
+import CLIP
+import Formats
 
 #if canImport(Glibc)
   import Glibc
@@ -267,15 +268,7 @@ struct ZipArchive {
   }
 
   private func checkCRC(_ bytes: UnsafeRawBufferPointer, _ entry: Entry) throws(ModelStoreError) {
-    var crc: UInt = crc32(0, nil, 0)
-    var offset = 0
-    while offset < bytes.count {
-      let chunk = min(bytes.count - offset, 1 << 30)
-      let base = bytes.baseAddress.map { $0 + offset }?.assumingMemoryBound(to: Bytef.self)
-      crc = crc32(crc, base, uInt(chunk))
-      offset += chunk
-    }
-    guard UInt32(truncatingIfNeeded: crc) == entry.crc32 else {
+    guard Compression.crc32(bytes) == entry.crc32 else {
       throw fail("\(entry.name) is damaged (CRC-32 mismatch)")
     }
   }
@@ -284,70 +277,10 @@ struct ZipArchive {
   private func inflateRaw(
     _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer, name: String
   ) throws(ModelStoreError) {
-    var stream = z_stream()
-    guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
-    else { throw fail("cannot start inflating \(name)") }
-    defer { inflateEnd(&stream) }
-    var inOffset = 0
-    var outOffset = 0
-    let step = 1 << 30
-    while true {
-      if stream.avail_in == 0 && inOffset < src.count {
-        let n = min(step, src.count - inOffset)
-        stream.next_in = UnsafeMutablePointer(
-          mutating: src.baseAddress.unsafelyUnwrapped.advanced(by: inOffset)
-            .assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(n)
-        inOffset += n
-      }
-      if stream.avail_out == 0 && outOffset < dst.count {
-        let n = min(step, dst.count - outOffset)
-        stream.next_out = dst.baseAddress.unsafelyUnwrapped.advanced(by: outOffset)
-          .assumingMemoryBound(to: Bytef.self)
-        stream.avail_out = uInt(n)
-        outOffset += n
-      }
-      if dst.count == 0 {
-        // Nothing to produce; the stream must still end.
-        var dummy: UInt8 = 0
-        let status = withUnsafeMutablePointer(to: &dummy) { p -> Int32 in
-          stream.next_out = p
-          stream.avail_out = 1
-          return inflate(&stream, Z_FINISH)
-        }
-        guard status == Z_STREAM_END, stream.avail_out == 1 else {
-          throw fail("\(name) does not inflate to its declared size")
-        }
-        return
-      }
-      let before = (stream.avail_in, stream.avail_out)
-      let status = inflate(&stream, Z_NO_FLUSH)
-      if status == Z_STREAM_END {
-        guard outOffset == dst.count, stream.avail_out == 0 else {
-          throw fail("\(name) inflates to fewer bytes than declared")
-        }
-        return
-      }
-      guard status == Z_OK || status == Z_BUF_ERROR else {
-        throw fail("\(name) is not a valid deflate stream")
-      }
-      if stream.avail_out == 0 && outOffset == dst.count {
-        // Output full but the stream has not ended: either it ends with no more output or the
-        // entry is larger than declared.
-        var extra: UInt8 = 0
-        let end = withUnsafeMutablePointer(to: &extra) { p -> Int32 in
-          stream.next_out = p
-          stream.avail_out = 1
-          return inflate(&stream, Z_NO_FLUSH)
-        }
-        guard end == Z_STREAM_END, stream.avail_out == 1 else {
-          throw fail("\(name) inflates to more bytes than declared")
-        }
-        return
-      }
-      if (stream.avail_in, stream.avail_out) == before && inOffset == src.count {
-        throw fail("\(name) ends before its deflate stream does")
-      }
+    do {
+      try Compression.inflateRaw(src, into: dst)
+    } catch {
+      throw fail("\(name) \(error.reason)")
     }
   }
 }
