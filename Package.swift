@@ -101,7 +101,8 @@ let package = Package(
     .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "Formats", "ExprEval", "CLIP", "ModelStore",
+        "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
+        "ModelStore",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(

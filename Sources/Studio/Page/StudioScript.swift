@@ -214,7 +214,7 @@ extension StudioPage {
         $('progress').value = (st.epoch + 1) / st.epochs;
         $('rate').textContent = fixed(st.epochsPerSecond, 2);
         var share = st.seconds > 0 ? st.clipSeconds / st.seconds : 0;
-        $('split').textContent = Math.round(share * 100) + ' % of ' + fixed(st.seconds * 1000, 0) + ' ms';
+        $('split').textContent = Math.round(share * 100) + ' % of ' + fixed(st.seconds * 1000, 0) + ' ms/epoch';
         $('loss').textContent = fixed(st.loss, 4);
         $('size').textContent = st.width + '×' + st.height;
         var parts = [];
