@@ -30,9 +30,21 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
     guard let authority = request.head.authority?.lowercased(),
       allowedAuthorities.contains(authority)
     else { return "unknown Host" }
-    if let origin = request.headers[.origin]?.lowercased() {
-      guard origin.hasPrefix("http://"), allowedAuthorities.contains(String(origin.dropFirst(7)))
-      else { return "foreign Origin" }
+    // Every Origin given must be this server: a page's (http://host:port), or a non-browser
+    // WebSocket client's (ws://host[:port]; no page has a ws: origin).
+    for origin in request.headers[values: .origin].map({ $0.lowercased() }) {
+      let allowed: Bool
+      if origin.hasPrefix("http://") {
+        allowed = allowedAuthorities.contains(String(origin.dropFirst(7)))
+      } else if origin.hasPrefix("ws://") {
+        let rest = String(origin.dropFirst(5))
+        allowed =
+          allowedAuthorities.contains(rest)
+          || allowedAuthorities.contains { $0.hasPrefix(rest + ":") && !rest.isEmpty }
+      } else {
+        allowed = false
+      }
+      guard allowed else { return "foreign Origin" }
     }
     let given =
       request.uri.queryParameters["token"].map(String.init)

@@ -16,7 +16,6 @@ public final class StudioServer: Sendable {
   public let configuration: StudioConfiguration
   let session: StudioSession
   private let boundPort = Mutex<Int?>(nil)
-  private let ready = DispatchSemaphore(value: 0)
 
   /// A server for `configuration`; opens its files as tabs (a file that cannot be read is an
   /// error naming it).
@@ -53,19 +52,20 @@ public final class StudioServer: Sendable {
           - noise: 0.1*(1-t)
     """
 
-  /// The port once listening (waits for it).
-  public func port() -> Int {
-    if let p = boundPort.withLock({ $0 }) { return p }
-    ready.wait()
-    ready.signal()
-    return boundPort.withLock { $0 } ?? configuration.port
+  /// The port once listening (waits for it without blocking a thread).
+  public func port() async -> Int {
+    while true {
+      if let p = boundPort.withLock({ $0 }) { return p }
+      if startFailure.withLock({ $0 }) != nil { return configuration.port }
+      try? await Task.sleep(for: .milliseconds(10))
+    }
   }
 
-  /// The URL to open, with the token.
-  public func url() -> String {
+  /// The URL to open, with the token (once listening).
+  public func url() async -> String {
     let host = configuration.hosts.first ?? "127.0.0.1"
     let shown = host.contains(":") ? "[\(host)]" : host
-    return "http://\(shown):\(port())/?token=\(configuration.token)"
+    return "http://\(shown):\(await port())/?token=\(configuration.token)"
   }
 
   /// Serves until cancelled. The first host decides the port; the others listen on the same.
@@ -114,7 +114,6 @@ public final class StudioServer: Sendable {
         }
       }
       boundPort.withLock { $0 = port }
-      ready.signal()
       try await group.next()
       group.cancelAll()
     }

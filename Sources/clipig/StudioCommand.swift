@@ -50,8 +50,8 @@ struct StudioCommand: AsyncParsableCommand {
     }
     let sources = installSignalHandlers(server)
     defer { _ = sources }
-    DispatchQueue.global().async {
-      let url = server.url()
+    Task {
+      let url = await server.url()
       FileHandle.standardOutput.write(Data("clipig studio: open \(url)\n".utf8))
     }
     do {

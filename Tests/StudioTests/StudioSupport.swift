@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
-import Studio
 import Synchronization
+import Testing
 
 /// Paths and helpers of the studio tests.
 enum Fixture {
@@ -54,50 +54,85 @@ enum Fixture {
     return nil
   }
 
-  /// Polls `condition` every 20 ms for up to `seconds`.
-  static func waitFor(_ seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+  /// Polls `condition` every 20 ms for up to `seconds`, without blocking a thread.
+  static func waitFor(_ seconds: Double = 60, _ condition: () throws -> Bool) async rethrows
+    -> Bool
+  {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
       if try condition() { return true }
-      Thread.sleep(forTimeInterval: 0.02)
+      try? await Task.sleep(for: .milliseconds(20))
     }
     return try condition()
   }
+
+  /// The built `clipig` executable of this test run (release preferred), if there is one.
+  static let clipigBinary: String? = {
+    let candidates = ["release", "debug"].map {
+      repository.appendingPathComponent(".build/\($0)/clipig").path
+    }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }()
 }
 
-/// A studio server on an ephemeral loopback port, run by the test.
+/// The studio suites run one after another: each starts a server that trains on the CPU.
+@Suite("clipig studio", .serialized)
+struct StudioSuite {}
+
+/// `clipig studio` started by the test, as a user starts it: the release binary on an
+/// ephemeral loopback port with the tiny CLIP; the URL and token are read from its output.
 final class RunningStudio: Sendable {
-  let server: StudioServer
-  let task: Task<Void, any Error>
+  let process: Process
   let port: Int
+  let token: String
   let output: String
 
+  struct Unavailable: Error, CustomStringConvertible { var description: String }
+
   init(files: [String] = [], output: String? = nil) throws {
-    var configuration = StudioConfiguration()
-    configuration.hosts = ["127.0.0.1"]
-    configuration.port = 0
-    configuration.model = Fixture.tinyModel
-    configuration.files = files
-    configuration.snapshotSeconds = 0.05
+    guard let binary = Fixture.clipigBinary else {
+      throw Unavailable(description: "the clipig executable is not built")
+    }
     self.output = try output ?? Fixture.temporaryDirectory()
-    configuration.outputDirectory = self.output
-    let server = try StudioServer(configuration: configuration)
-    self.server = server
-    task = Task { try await server.run() }
-    port = server.port()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments =
+      ["studio"] + files + [
+        "--port", "0", "--host", "127.0.0.1", "--model", Fixture.tinyModel, "-o", self.output + "/",
+      ]
+    let stdout = Pipe()
+    process.standardOutput = stdout
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    self.process = process
+    var line = Data()
+    while !line.contains(10) {
+      let chunk = stdout.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      line += chunk
+    }
+    let text = String(decoding: line, as: UTF8.self)
+    guard let match = text.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})/),
+      let port = Int(match.1)
+    else {
+      process.terminate()
+      throw Unavailable(description: "no URL printed: \(text)")
+    }
+    self.port = port
+    token = String(match.2)
   }
 
-  var token: String { server.configuration.token }
   var authority: String { "127.0.0.1:\(port)" }
 
-  /// Stops training (saving what runs) and the server.
-  func stop() -> [String] {
-    let saved = server.shutdown()
-    task.cancel()
-    return saved
+  /// SIGTERM (the running experiment is saved); returns the exit status.
+  @discardableResult
+  func stop() -> Int32 {
+    if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    process.waitUntilExit()
+    return process.terminationStatus
   }
 
-  /// A request with the right token, Host and (optionally) Origin.
+  /// A request with the right token, Host and Origin.
   func call(_ action: String, _ body: [String: Any]) throws -> HTTPReply {
     try RawHTTP.request(
       port: port, method: "POST", path: "/api/\(action)?token=\(token)",
