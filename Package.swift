@@ -85,7 +85,8 @@ let package = Package(
     .testTarget(
       name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "PipelineKitTests", dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval"]),
+      name: "PipelineKitTests",
+      dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval", "Formats"]),
     .testTarget(
       name: "FormatsTests", dependencies: ["Formats", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),

@@ -40,7 +40,7 @@ let yaml = """
         - vignette: 0.8 * ti
   """
 let experiment = try Experiment(try YAML.parse(yaml, file: "vignette.yaml"), transforms: registry)
-let views = try Preview.views(experiment, epoch: 0, seed: 1)
+let views = try Preview.views(experiment, epoch: 0, seed: 1, imageSize: 224)
 print("\(views.count) views of \(views[0].image.shape), corner \(views[0].image.scalars[0])")
 // var options = RenderOptions()
 // options.configFiles = ["vignette.yaml"]; options.transforms = registry

@@ -3,6 +3,18 @@
 struct Compiler {
   let groups: VariableGroups
 
+  /// The work all constant folding of one expression may do together (see `Budget`): once it is
+  /// spent, further subtrees that make large values are left to be evaluated (and refused) when
+  /// the expression is evaluated.
+  private final class FoldBudget {
+    var remaining = Budget.limit
+  }
+  private let foldBudget = FoldBudget()
+
+  init(groups: VariableGroups) {
+    self.groups = groups
+  }
+
   /// Constants of the math module.
   static let constants: [String: Double] = [
     "pi": M.pi, "e": M.e, "tau": M.tau, "inf": .infinity, "nan": .nan,
@@ -33,16 +45,15 @@ struct Compiler {
   func compile(_ syntax: Syntax) throws(ExprError) -> Node {
     let col = syntax.column
     switch syntax.kind {
-    case .literal(let v): return .constant(v)
+    case .literal(let v): return Node.folded(v, at: col)
     case .name(let name): return try resolve(name, at: col)
     case .unary(let op, let a): return try unary(op, a, col)
     case .binary(let op, let a, let b): return try binary(op, a, b, col)
-    case .and(let a, let b): return try logical(isAnd: true, a, b)
-    case .or(let a, let b): return try logical(isAnd: false, a, b)
+    case .chain(let head, let links): return try chain(head, links)
     case .compare(let first, let links): return try comparison(first, links)
     case .conditional(let t, let a, let b): return try conditional(t, a, b)
-    case .list(let items): return try display(items, isList: true)
-    case .tuple(let items): return try display(items, isList: false)
+    case .list(let items): return try display(items, isList: true, col)
+    case .tuple(let items): return try display(items, isList: false, col)
     case .dict(let pairs): return try dict(pairs, col)
     case .item(let object, let index): return try subscription(object, index, at: col)
     case .slice:
@@ -57,7 +68,7 @@ struct Compiler {
   @inline(never)
   private func unary(_ op: Syntax.UnaryOp, _ a: Syntax, _ col: Int) throws(ExprError) -> Node {
     let x = try compile(a)
-    return fold(.unary(op, x, col), [x])
+    return fold(.unary(op, x, col), [x], at: col)
   }
 
   @inline(never)
@@ -66,15 +77,41 @@ struct Compiler {
   {
     let x = try compile(a)
     let y = try compile(b)
-    return fold(.binary(op, x, y, col), [x, y])
+    return fold(.binary(op, x, y, col), [x, y], at: col)
   }
 
+  /// A flat chain `head op₁ x₁ op₂ x₂ …` (left-associative): its constant prefix is folded, a
+  /// single remaining link becomes a plain binary, `and` or `or` node.
   @inline(never)
-  private func logical(isAnd: Bool, _ a: Syntax, _ b: Syntax) throws(ExprError) -> Node {
-    let x = try compile(a)
-    let y = try compile(b)
-    if case .constant(let v) = x { return v.isTruthy == isAnd ? y : x }
-    return isAnd ? .and(x, y) : .or(x, y)
+  private func chain(_ head: Syntax, _ links: [Syntax.ChainLink]) throws(ExprError) -> Node {
+    var value = try compile(head)
+    var compiled: [ChainLink] = []
+    compiled.reserveCapacity(links.count)
+    for l in links {
+      compiled.append(ChainLink(op: l.op, node: try compile(l.operand), column: l.column))
+    }
+    var first = 0
+    folding: while first < compiled.count, let v = value.constantValue {
+      let link = compiled[first]
+      switch link.op {
+      case .and: if v.isTruthy { value = link.node }
+      case .or: if !v.isTruthy { value = link.node }
+      case .binary(let op):
+        let node = Node.binary(op, value, link.node, link.column)
+        let folded = fold(node, [value, link.node], at: link.column)
+        if !folded.isConstant { break folding }
+        value = folded
+      }
+      first += 1
+    }
+    let rest = compiled[first...]
+    guard let only = rest.first else { return value }
+    if rest.count > 1 { return .chain(value, Array(rest)) }
+    switch only.op {
+    case .binary(let op): return .binary(op, value, only.node, only.column)
+    case .and: return .and(value, only.node)
+    case .or: return .or(value, only.node)
+    }
   }
 
   @inline(never)
@@ -84,7 +121,7 @@ struct Compiler {
     for l in links {
       compiled.append(CompareLink(op: l.op, node: try compile(l.operand), column: l.column))
     }
-    return fold(.compare(head, compiled), [head] + compiled.map(\.node))
+    return fold(.compare(head, compiled), [head] + compiled.map(\.node), at: first.column)
   }
 
   @inline(never)
@@ -94,14 +131,14 @@ struct Compiler {
     let t = try compile(test)
     let a = try compile(then)
     let b = try compile(otherwise)
-    if case .constant(let v) = t { return v.isTruthy ? a : b }
+    if let v = t.constantValue { return v.isTruthy ? a : b }
     return .conditional(test: t, then: a, otherwise: b)
   }
 
   @inline(never)
-  private func display(_ items: [Syntax], isList: Bool) throws(ExprError) -> Node {
+  private func display(_ items: [Syntax], isList: Bool, _ col: Int) throws(ExprError) -> Node {
     let nodes = try compileAll(items)
-    return fold(isList ? .list(nodes) : .tuple(nodes), nodes)
+    return fold(isList ? .list(nodes) : .tuple(nodes), nodes, at: col)
   }
 
   @inline(never)
@@ -114,7 +151,7 @@ struct Compiler {
       keys.append(try compile(pair.key))
       values.append(try compile(pair.value))
     }
-    return fold(.dict(keys: keys, values: values, col), keys + values)
+    return fold(.dict(keys: keys, values: values, col), keys + values, at: col)
   }
 
   private func compileAll(_ items: [Syntax]) throws(ExprError) -> [Node] {
@@ -123,9 +160,10 @@ struct Compiler {
     return nodes
   }
 
-  /// `node` itself, or its value when every child is a constant and evaluating succeeds.
-  /// (A failing constant subtree is kept, so its error appears when, and if, it is evaluated.)
-  private func fold(_ node: Node, _ children: [Node]) -> Node {
+  /// `node` itself, or its value when every child is a constant and evaluating succeeds within
+  /// what is left of the folding budget. (A failing constant subtree is kept, so its error
+  /// appears when, and if, it is evaluated.) `column` is where a large result is charged.
+  private func fold(_ node: Node, _ children: [Node], at column: Int) -> Node {
     guard children.allSatisfy(\.isConstant) else { return node }
     switch node {
     case .call(let f, _, _), .call1(let f, _, _):
@@ -133,8 +171,12 @@ struct Compiler {
     default: break
     }
     var random = NoRandom()
+    let available = foldBudget.remaining
+    var budget = Budget(available)
+    defer { foldBudget.remaining -= available - budget.remaining }
     do {
-      return .constant(try Evaluator.evaluate(node, ExprContext(), &random))
+      let value = try Evaluator.evaluate(node, ExprContext(), &random, &budget)
+      return Node.folded(value, at: column)
     } catch {
       return node
     }
@@ -249,7 +291,7 @@ struct Compiler {
       let step = try c.map { s throws(ExprError) in try compile(s) } ?? none
       return fold(
         .slice(container, start: start, stop: stop, step: step, column),
-        [container, start, stop, step])
+        [container, start, stop, step], at: column)
     }
     let key = try compile(index)
     // res[0], res[1], res[-1], res[-2]: read the context directly, without building a list.
@@ -258,7 +300,7 @@ struct Compiler {
     {
       return .variable(i == 0 || i == -2 ? .width : .height)
     }
-    return fold(.index(container, key, column), [container, key])
+    return fold(.index(container, key, column), [container, key], at: column)
   }
 
   @inline(never)
@@ -276,14 +318,14 @@ struct Compiler {
     let container = try compile(object)
     let key = try compile(arguments[0])
     let otherwise = arguments.count > 1 ? try compile(arguments[1]) : nil
-    if case .constant(.dict(let d)) = container {
+    if case .dict(let d)? = container.constantValue {
       return fold(
         .constantGet(ConstantTable(d), key: key, otherwise: otherwise, column),
-        [key] + (otherwise.map { [$0] } ?? []))
+        [key] + (otherwise.map { [$0] } ?? []), at: column)
     }
     return fold(
       .get(container, key: key, otherwise: otherwise, column),
-      [container, key] + (otherwise.map { [$0] } ?? []))
+      [container, key] + (otherwise.map { [$0] } ?? []), at: column)
   }
 
   // MARK: Calls
@@ -315,7 +357,7 @@ struct Compiler {
         throw ExprError("\(name)() takes no keyword arguments", column: k.column)
       }
       let nodes = try compileAll(arguments)
-      return fold(.call(f, nodes, column), nodes)
+      return fold(.call(f, nodes, column), nodes, at: column)
     }
     let positionalCount = sig.positional.count
     if arguments.count > positionalCount {
@@ -361,8 +403,8 @@ struct Compiler {
     for (i, s) in slots.enumerated() {
       nodes.append(s ?? .constant(sig.defaults[i - sig.required]))
     }
-    if nodes.count == 1 { return fold(.call1(f, nodes[0], column), nodes) }
-    return fold(.call(f, nodes, column), nodes)
+    if nodes.count == 1 { return fold(.call1(f, nodes[0], column), nodes, at: column) }
+    return fold(.call(f, nodes, column), nodes, at: column)
   }
 
   private func minMax(
@@ -395,7 +437,7 @@ struct Compiler {
     let nodes = try compileAll(arguments)
     return fold(
       .minMax(isMax: isMax, nodes, otherwise: otherwise, column),
-      nodes + (otherwise.map { [$0] } ?? []))
+      nodes + (otherwise.map { [$0] } ?? []), at: column)
   }
 
   private func arityError(_ name: String, _ sig: Builtin.Signature, given: Int, at column: Int)

@@ -57,8 +57,7 @@ public struct Expression: Sendable, CustomStringConvertible {
   /// The value, when the expression uses neither variables nor random functions and evaluates
   /// without error (constant subtrees are folded when the expression is parsed).
   public var constantValue: ExprValue? {
-    if case .constant(let v) = root { return v }
-    return nil
+    root.constantValue
   }
 
   /// The expression as written.
@@ -80,9 +79,10 @@ public struct Expression: Sendable, CustomStringConvertible {
   private func run<R: RandomSource>(_ context: ExprContext, _ random: inout R)
     throws(ExprError) -> ExprValue
   {
-    if randomUse { return try Evaluator.evaluate(root, context, &random) }
+    var budget = Budget()
+    if randomUse { return try Evaluator.evaluate(root, context, &random, &budget) }
     var none = NoRandom()
-    return try Evaluator.evaluate(root, context, &none)
+    return try Evaluator.evaluate(root, context, &none, &budget)
   }
 
   /// Fast path used every step: the value as Double (int/bool/float results converted; other

@@ -79,7 +79,8 @@ enum Functions {
   /// A call with one argument: the common conversions inline, the rest through `apply`.
   @inline(__always)
   static func apply1<R: RandomSource>(
-    _ f: Builtin, _ x: ExprValue, _ c: ExprContext, _ r: inout R
+    _ f: Builtin, _ x: ExprValue, _ c: ExprContext, _ r: inout R,
+    _ w: inout Budget
   ) throws(ExprError) -> ExprValue {
     switch (f, x) {
     case (.int, .float(let d)): return .int(try PyMath.intFromDouble(d))
@@ -89,12 +90,13 @@ enum Functions {
     default:
       var a = Arguments()
       a.append(x)
-      return try apply(f, a, c, &r)
+      return try apply(f, a, c, &r, &w)
     }
   }
 
   static func apply<R: RandomSource>(
-    _ f: Builtin, _ a: Arguments, _ c: ExprContext, _ r: inout R
+    _ f: Builtin, _ a: Arguments, _ c: ExprContext, _ r: inout R,
+    _ w: inout Budget
   ) throws(ExprError) -> ExprValue {
     switch f {
     // Builtins.
@@ -121,7 +123,7 @@ enum Functions {
       return try minMax(isMax: f == .max, a, otherwise: nil)
     case .round: return try round(a[0], a.optional(1))
     case .sorted: return try sorted(a)
-    case .sum: return try sum(a)
+    case .sum: return try sum(a, &w)
 
     // Math, one argument.
     case .acos: return .float(try checked(try real(a[0]), acos, false))
@@ -267,7 +269,7 @@ enum Functions {
     case .perm:
       let n = try integer(a[0])
       guard let kv = a.optional(1) else {
-        return try apply(.factorial, Arguments([.int(n)]), c, &r)
+        return try apply(.factorial, Arguments([.int(n)]), c, &r, &w)
       }
       let k = try integer(kv)
       if n < 0 { throw ExprError("n must be a non-negative integer") }
@@ -299,7 +301,10 @@ enum Functions {
       return .int(l)
     case .prod:
       var result = a.count > 1 ? a[1] : .int(1)
-      for v in try Semantics.iterate(a[0]) { result = try Semantics.binary(.multiply, result, v) }
+      for v in try Semantics.iterate(a[0]) {
+        result = try Semantics.binary(.multiply, result, v)
+        try w.charge(result, at: 0)
+      }
       return result
 
     // Random.
@@ -398,12 +403,17 @@ enum Functions {
     }
   }
 
-  private static func sum(_ a: Arguments) throws(ExprError) -> ExprValue {
+  /// `sum(iterable, start)`; each partial sum of sequences is charged to `b` (summing lists is
+  /// quadratic).
+  private static func sum(_ a: Arguments, _ w: inout Budget) throws(ExprError) -> ExprValue {
     var total = a.count > 1 ? a[1] : .int(0)
     if case .string = total {
       throw ExprError("sum() can't sum strings [use ''.join(seq) instead]")
     }
-    for v in try Semantics.iterate(a[0]) { total = try Semantics.binary(.add, total, v) }
+    for v in try Semantics.iterate(a[0]) {
+      total = try Semantics.binary(.add, total, v)
+      try w.charge(total, at: 0)
+    }
     return total
   }
 

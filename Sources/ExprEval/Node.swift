@@ -120,6 +120,20 @@ final class ConstantTable: Sendable {
   }
 }
 
+/// What a link of a flat left-associative chain does with the value so far and its operand.
+enum ChainOp: Sendable {
+  case binary(Semantics.BinaryOp)
+  case and
+  case or
+}
+
+/// One `op operand` link of a compiled left-associative chain (`a + b - c`, `a and b and c`).
+struct ChainLink: Sendable {
+  var op: ChainOp
+  var node: Node
+  var column: Int
+}
+
 /// One `op operand` link of a compiled comparison chain.
 struct CompareLink: Sendable {
   var op: Syntax.CompareOp
@@ -131,9 +145,14 @@ struct CompareLink: Sendable {
 /// subtrees folded. Integers are source columns for error messages.
 indirect enum Node: Sendable {
   case constant(ExprValue)
+  /// A folded constant list, tuple, dict or string too large to be free: each use is charged
+  /// its expanded size (`weight`) at `column`.
+  case heavyConstant(ExprValue, weight: Int, Int)
   case variable(Variable)
   case unary(Syntax.UnaryOp, Node, Int)
   case binary(Semantics.BinaryOp, Node, Node, Int)
+  /// A flat chain of left-associative operators, evaluated in a loop (no recursion per link).
+  case chain(Node, [ChainLink])
   case and(Node, Node)
   case or(Node, Node)
   case compare(Node, [CompareLink])
@@ -151,16 +170,33 @@ indirect enum Node: Sendable {
   case minMax(isMax: Bool, [Node], otherwise: Node?, Int)
 
   /// Whether the node is a folded constant.
-  var isConstant: Bool {
-    if case .constant = self { return true }
-    return false
+  var isConstant: Bool { constantValue != nil }
+
+  /// The value of a folded constant.
+  var constantValue: ExprValue? {
+    switch self {
+    case .constant(let v), .heavyConstant(let v, _, _): return v
+    default: return nil
+    }
+  }
+
+  /// A constant node for `value`: charged on use when it is large.
+  static func folded(_ value: ExprValue, at column: Int) -> Node {
+    if Budget.isScalar(value) { return .constant(value) }
+    // A value past the limit (possible only from a display of large constants) stays charged
+    // as just past it, so using it always fails; measuring it never costs more than the limit.
+    let w = Budget.weight(value, limit: Budget.limit)
+    return w <= Budget.lightWeight ? .constant(value) : .heavyConstant(value, weight: w, column)
   }
 
   /// Visits this node and all nodes below it.
   func visit(_ body: (Node) -> Void) {
     body(self)
     switch self {
-    case .constant, .variable: break
+    case .constant, .heavyConstant, .variable: break
+    case .chain(let a, let links):
+      a.visit(body)
+      for l in links { l.node.visit(body) }
     case .unary(_, let a, _), .call1(_, let a, _): a.visit(body)
     case .binary(_, let a, let b, _), .and(let a, let b), .or(let a, let b),
       .index(let a, let b, _):
@@ -245,43 +281,49 @@ extension ExprError {
   }
 }
 
-/// Walks a compiled tree. Recursion depth is bounded by `Parser.maxDepth`.
+/// Walks a compiled tree. Recursion depth is bounded by `Parser.maxDepth` (a flat chain of
+/// operators is one node, walked in a loop).
+///
+/// Every list, tuple, dict or string an operation creates is charged to the budget `w` at the
+/// operation's column, so one evaluation's work is bounded (see `Budget`). Values that only pass
+/// through (`and`, `or`, `if`, indexing) or come from a child were charged where they were made.
 enum Evaluator {
-  static func evaluate<R: RandomSource>(_ node: Node, _ c: ExprContext, _ r: inout R)
-    throws(ExprError) -> ExprValue
-  {
+  static func evaluate<R: RandomSource>(
+    _ node: Node, _ c: ExprContext, _ r: inout R, _ w: inout Budget
+  ) throws(ExprError) -> ExprValue {
     switch node {
     case .constant(let v):
       return v
     case .variable(let v):
       return v.value(in: c)
     case .binary(let op, let a, let b, let column):
-      let x = try evaluate(a, c, &r)
-      let y = try evaluate(b, c, &r)
-      // The float/float and int/int cases inline; everything else in Semantics.
-      if case .float(let u) = x, case .float(let v) = y {
-        switch op {
-        case .add: return .float(u + v)
-        case .subtract: return .float(u - v)
-        case .multiply: return .float(u * v)
-        default: break
-        }
-      }
-      do { return try Semantics.binary(op, x, y) } catch { throw error.at(column) }
+      let x = try evaluate(a, c, &r, &w)
+      let y = try evaluate(b, c, &r, &w)
+      return try binary(op, x, y, column, &w)
     case .call(let f, let nodes, let column):
       var args = Arguments()
-      for n in nodes { args.append(try evaluate(n, c, &r)) }
-      do { return try Functions.apply(f, args, c, &r) } catch { throw error.at(column) }
+      for n in nodes { args.append(try evaluate(n, c, &r, &w)) }
+      let v: ExprValue
+      do { v = try Functions.apply(f, args, c, &r, &w) } catch { throw error.at(column) }
+      if !Budget.isScalar(v) { try w.charge(v, at: column) }
+      return v
     case .call1(let f, let a, let column):
-      let x = try evaluate(a, c, &r)
-      do { return try Functions.apply1(f, x, c, &r) } catch { throw error.at(column) }
+      let x = try evaluate(a, c, &r, &w)
+      let v: ExprValue
+      do { v = try Functions.apply1(f, x, c, &r, &w) } catch { throw error.at(column) }
+      if !Budget.isScalar(v) { try w.charge(v, at: column) }
+      return v
     case .constantGet(let table, let key, let otherwise, let column):
-      let k = try evaluate(key, c, &r)
+      let k = try evaluate(key, c, &r, &w)
       var d = ExprValue.none
-      if let otherwise { d = try evaluate(otherwise, c, &r) }
-      do { return try table.lookup(k) ?? d } catch { throw error.at(column) }
+      if let otherwise { d = try evaluate(otherwise, c, &r, &w) }
+      let v: ExprValue
+      do { v = try table.lookup(k) ?? d } catch { throw error.at(column) }
+      // The table's values are constants, never charged before.
+      if !Budget.isScalar(v) { try w.charge(v, at: column) }
+      return v
     case .unary(let op, let a, let column):
-      let x = try evaluate(a, c, &r)
+      let x = try evaluate(a, c, &r, &w)
       do {
         switch op {
         case .negate: return try Semantics.negate(x)
@@ -291,15 +333,15 @@ enum Evaluator {
         }
       } catch { throw error.at(column) }
     case .and(let a, let b):
-      let x = try evaluate(a, c, &r)
-      return x.isTruthy ? try evaluate(b, c, &r) : x
+      let x = try evaluate(a, c, &r, &w)
+      return x.isTruthy ? try evaluate(b, c, &r, &w) : x
     case .or(let a, let b):
-      let x = try evaluate(a, c, &r)
-      return x.isTruthy ? x : try evaluate(b, c, &r)
+      let x = try evaluate(a, c, &r, &w)
+      return x.isTruthy ? x : try evaluate(b, c, &r, &w)
     case .compare(let first, let links):
-      var left = try evaluate(first, c, &r)
+      var left = try evaluate(first, c, &r, &w)
       for link in links {
-        let right = try evaluate(link.node, c, &r)
+        let right = try evaluate(link.node, c, &r, &w)
         let holds: Bool
         do { holds = try compare(link.op, left, right) } catch { throw error.at(link.column) }
         if !holds { return .bool(false) }
@@ -307,51 +349,99 @@ enum Evaluator {
       }
       return .bool(true)
     case .conditional(let test, let then, let otherwise):
-      return try evaluate(test, c, &r).isTruthy
-        ? try evaluate(then, c, &r) : try evaluate(otherwise, c, &r)
+      return try evaluate(test, c, &r, &w).isTruthy
+        ? try evaluate(then, c, &r, &w) : try evaluate(otherwise, c, &r, &w)
     default:
-      return try evaluateOther(node, c, &r)
+      return try evaluateOther(node, c, &r, &w)
     }
+  }
+
+  /// `x op y`, charging a created sequence; the float cases inline.
+  @inline(__always)
+  private static func binary(
+    _ op: Semantics.BinaryOp, _ x: ExprValue, _ y: ExprValue, _ column: Int, _ w: inout Budget
+  ) throws(ExprError) -> ExprValue {
+    if case .float(let u) = x, case .float(let v) = y {
+      switch op {
+      case .add: return .float(u + v)
+      case .subtract: return .float(u - v)
+      case .multiply: return .float(u * v)
+      default: break
+      }
+    }
+    let v: ExprValue
+    do { v = try Semantics.binary(op, x, y) } catch { throw error.at(column) }
+    if !Budget.isScalar(v) { try w.charge(v, at: column) }
+    return v
+  }
+
+  /// A flat left-associative chain, in a loop: `((head op₁ x₁) op₂ x₂) …`.
+  private static func chain<R: RandomSource>(
+    _ head: Node, _ links: [ChainLink], _ c: ExprContext, _ r: inout R, _ w: inout Budget
+  ) throws(ExprError) -> ExprValue {
+    var value = try evaluate(head, c, &r, &w)
+    for link in links {
+      switch link.op {
+      case .binary(let op):
+        let y = try evaluate(link.node, c, &r, &w)
+        value = try binary(op, value, y, link.column, &w)
+      case .and:
+        if value.isTruthy { value = try evaluate(link.node, c, &r, &w) }
+      case .or:
+        if !value.isTruthy { value = try evaluate(link.node, c, &r, &w) }
+      }
+    }
+    return value
   }
 
   /// The less common nodes, kept out of the hot function so its frame stays small.
   @inline(never)
-  private static func evaluateOther<R: RandomSource>(_ node: Node, _ c: ExprContext, _ r: inout R)
-    throws(ExprError) -> ExprValue
-  {
+  private static func evaluateOther<R: RandomSource>(
+    _ node: Node, _ c: ExprContext, _ r: inout R, _ w: inout Budget
+  ) throws(ExprError) -> ExprValue {
     switch node {
+    case .heavyConstant(let v, let weight, let column):
+      try w.spend(weight, at: column)
+      return v
+    case .chain(let head, let links):
+      return try chain(head, links, c, &r, &w)
     case .list(let items):
       var out: [ExprValue] = []
       out.reserveCapacity(items.count)
-      for n in items { out.append(try evaluate(n, c, &r)) }
+      for n in items { out.append(try evaluate(n, c, &r, &w)) }
       return .list(out)
     case .tuple(let items):
       var out: [ExprValue] = []
       out.reserveCapacity(items.count)
-      for n in items { out.append(try evaluate(n, c, &r)) }
+      for n in items { out.append(try evaluate(n, c, &r, &w)) }
       return .tuple(out)
     case .dict(let keys, let values, let column):
       var d = ExprDict()
       for (k, v) in zip(keys, values) {
-        let key = try evaluate(k, c, &r)
-        let value = try evaluate(v, c, &r)
+        let key = try evaluate(k, c, &r, &w)
+        let value = try evaluate(v, c, &r, &w)
+        // Each insertion compares the key with every key so far (as `Budget` weighs dicts).
+        try w.spend(d.count / 8 + 1, at: column)
         do { try d.set(value, for: key) } catch { throw error.at(column) }
       }
       return .dict(d)
     case .index(let a, let b, let column):
-      let x = try evaluate(a, c, &r)
-      let y = try evaluate(b, c, &r)
+      let x = try evaluate(a, c, &r, &w)
+      let y = try evaluate(b, c, &r, &w)
       do { return try Semantics.index(x, y) } catch { throw error.at(column) }
     case .slice(let a, let start, let stop, let step, let column):
-      let x = try evaluate(a, c, &r)
-      let lo = try evaluate(start, c, &r)
-      let hi = try evaluate(stop, c, &r)
-      let st = try evaluate(step, c, &r)
-      do { return try Semantics.slice(x, lo, hi, st) } catch { throw error.at(column) }
+      let x = try evaluate(a, c, &r, &w)
+      let lo = try evaluate(start, c, &r, &w)
+      let hi = try evaluate(stop, c, &r, &w)
+      let st = try evaluate(step, c, &r, &w)
+      let v: ExprValue
+      do { v = try Semantics.slice(x, lo, hi, st) } catch { throw error.at(column) }
+      try w.charge(v, at: column)
+      return v
     case .get(let a, let key, let otherwise, let column):
-      let x = try evaluate(a, c, &r)
-      let k = try evaluate(key, c, &r)
-      let d = try otherwise.map { n throws(ExprError) in try evaluate(n, c, &r) } ?? .none
+      let x = try evaluate(a, c, &r, &w)
+      let k = try evaluate(key, c, &r, &w)
+      let d = try otherwise.map { n throws(ExprError) in try evaluate(n, c, &r, &w) } ?? .none
       guard case .dict(let dict) = x else {
         throw ExprError("'\(x.typeName)' object has no attribute 'get'", column: column)
       }
@@ -361,8 +451,8 @@ enum Evaluator {
       return dict[k] ?? d
     case .minMax(let isMax, let nodes, let otherwise, let column):
       var args = Arguments()
-      for n in nodes { args.append(try evaluate(n, c, &r)) }
-      let d = try otherwise.map { n throws(ExprError) in try evaluate(n, c, &r) }
+      for n in nodes { args.append(try evaluate(n, c, &r, &w)) }
+      let d = try otherwise.map { n throws(ExprError) in try evaluate(n, c, &r, &w) }
       do { return try Functions.minMax(isMax: isMax, args, otherwise: d) } catch {
         throw error.at(column)
       }

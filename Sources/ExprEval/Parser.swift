@@ -196,16 +196,58 @@ struct Parser {
   // MARK: Expressions
 
   /// Parses an expression whose operators all bind tighter than `minPower`.
+  ///
+  /// Left-associative operators are collected into one flat chain (`1+1+…+1` is a single node
+  /// of depth 2), so only real nesting counts toward `maxDepth`.
   private mutating func expression(_ minPower: Int) throws(ExprError) -> Syntax {
     try enter(current.start)
     defer { nesting -= 1 }
     var left = try prefix(minPower)
+    var links: [Syntax.ChainLink] = []
+    var depth = left.depth
     while true {
       let power = leftBindingPower()
       if power <= minPower { break }
+      if let op = chainOperator() {
+        let t = advance()
+        let operand = try expression(power)
+        depth = max(depth, operand.depth)
+        if depth + 1 > Parser.maxDepth {
+          throw ExprError("expression too deeply nested", column: t.start)
+        }
+        links.append(Syntax.ChainLink(op: op, operand: operand, column: t.start))
+        continue
+      }
+      left = chain(left, &links, depth: &depth)
       left = try infix(left, power: power)
+      depth = left.depth
     }
-    return left
+    return chain(left, &links, depth: &depth)
+  }
+
+  /// The current token as a left-associative chain operator (every binary operator but `**`,
+  /// and `and`/`or`), if it is one.
+  private func chainOperator() -> ChainOp? {
+    switch current.kind {
+    case .op(let o):
+      guard let (op, _) = Parser.binaryOps[o], op != .power else { return nil }
+      return .binary(op)
+    case .name("and"): return .and
+    case .name("or"): return .or
+    default: return nil
+    }
+  }
+
+  /// `head` followed by the collected `links` as one chain node (or `head` when there are none);
+  /// empties `links`. `depth` is the chain's height, already checked against `maxDepth`.
+  private func chain(_ head: Syntax, _ links: inout [Syntax.ChainLink], depth: inout Int)
+    -> Syntax
+  {
+    guard !links.isEmpty else { return head }
+    let result = Syntax(column: links[0].column, depth: depth + 1, kind: .chain(head, links))
+    links = []
+    depth = result.depth
+    return result
   }
 
   private mutating func prefix(_ minPower: Int) throws(ExprError) -> Syntax {
@@ -302,17 +344,11 @@ struct Parser {
       return try subscription(left)
     case .op("."):
       return try attribute(left)
-    case .op(let o):
-      guard let (op, bp) = Parser.binaryOps[o] else { throw unexpected(t) }
+    case .op("**"):
       _ = advance()
       // `**` is right-associative and its right operand may start with a unary operator.
-      let right = try expression(op == .power ? Precedence.unary : bp)
-      return try node(.binary(op, left, right), at: t.start, children: [left, right])
-    case .name("and"), .name("or"):
-      _ = advance()
-      let right = try expression(power)
-      let kind: Syntax.Kind = isName("and", t) ? .and(left, right) : .or(left, right)
-      return try node(kind, at: t.start, children: [left, right])
+      let right = try expression(Precedence.unary)
+      return try node(.binary(.power, left, right), at: t.start, children: [left, right])
     case .name("if"):
       _ = advance()
       let test = try expression(Precedence.conditional)

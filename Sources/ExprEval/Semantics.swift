@@ -233,6 +233,7 @@ enum Semantics {
     if o || total > PyMath.maxSequenceLength {
       throw ExprError("sequence repetition too large (limit \(PyMath.maxSequenceLength) items)")
     }
+    if c.count == 1, let only = c.first { return C(repeating: only, count: n) }
     var r = C()
     r.reserveCapacity(total)
     for _ in 0..<n { r.append(contentsOf: c) }
@@ -286,7 +287,9 @@ enum Semantics {
             throw ExprError(
               "sequence repetition too large (limit \(PyMath.maxSequenceLength) items)")
           }
-          return .string(String(repeating: s, count: max(n, 0)))
+          // `'' * 2**62` is '' at once (String(repeating:count:) would loop 2⁶² times).
+          if s.isEmpty || n <= 0 { return .string("") }
+          return .string(String(repeating: s, count: n))
         case .list(let x): return .list(try repeated(x, n))
         case .tuple(let x): return .tuple(try repeated(x, n))
         default: break

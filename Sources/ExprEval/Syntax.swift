@@ -29,6 +29,13 @@ struct Syntax: Sendable {
     var column: Int
   }
 
+  /// One `op operand` link of a flat left-associative chain.
+  struct ChainLink: Sendable {
+    var op: ChainOp
+    var operand: Syntax
+    var column: Int
+  }
+
   /// A `name=value` argument.
   struct Keyword: Sendable {
     var name: String
@@ -40,9 +47,12 @@ struct Syntax: Sendable {
     case literal(ExprValue)
     case name(String)
     case unary(UnaryOp, Syntax)
+    /// `a ** b` (the one right-associative binary operator).
     case binary(Semantics.BinaryOp, Syntax, Syntax)
-    case and(Syntax, Syntax)
-    case or(Syntax, Syntax)
+    /// `head op₁ x₁ op₂ x₂ …` for the left-associative operators (arithmetic, bitwise, `and`,
+    /// `or`), evaluated left to right: one node however long, so a flat sum of thousands of
+    /// terms is not "deeply nested".
+    case chain(Syntax, [ChainLink])
     case compare(Syntax, [Link])
     case conditional(test: Syntax, then: Syntax, otherwise: Syntax)
     case list([Syntax])

@@ -77,20 +77,7 @@ public enum FileIO {
       directory = "."
       base = path
     }
-    var isDirectory: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-      do {
-        try FileManager.default.createDirectory(
-          atPath: directory, withIntermediateDirectories: true)
-      } catch {
-        throw FileIOError(
-          path: path,
-          message: "cannot create directory '\(directory)': \(error.localizedDescription)"
-        )
-      }
-    } else if !isDirectory.boolValue {
-      throw FileIOError(path: path, message: "'\(directory)' exists and is not a directory")
-    }
+    try createDirectory(directory, for: path)
 
     var generator = SystemRandomNumberGenerator()
     var temporary = ""
@@ -124,6 +111,47 @@ public enum FileIO {
     if let failure {
       _ = unlink(temporary)
       throw FileIOError(path: path, message: "cannot write: \(failure)")
+    }
+  }
+
+  /// Creates the directory that will hold `path` (and its parents) if missing.
+  public static func createParentDirectory(of path: String) throws(FileIOError) {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+    try createDirectory(String(path[..<slash]), for: path)
+  }
+
+  /// Creates `directory` (and its parents) if missing; errors name `path`.
+  static func createDirectory(_ directory: String, for path: String) throws(FileIOError) {
+    var isDirectory: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: directory, withIntermediateDirectories: true)
+      } catch {
+        throw FileIOError(
+          path: path, message: "cannot create the folder '\(directory)': \(reason(error))")
+      }
+    } else if !isDirectory.boolValue {
+      throw FileIOError(path: path, message: "'\(directory)' exists and is not a folder")
+    }
+  }
+
+  /// One short sentence for a Foundation or POSIX error (never a raw error dump).
+  public static func reason(_ error: any Error) -> String {
+    let ns = error as NSError
+    if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain
+    {
+      return String(cString: strerror(Int32(posix.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    if let e = error as? FileIOError { return e.message }
+    switch CocoaError.Code(rawValue: ns.code) {
+    case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+    case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+    case .fileWriteVolumeReadOnly: return "the file system is read-only"
+    case .fileWriteOutOfSpace: return "no space left on the device"
+    case .fileWriteInvalidFileName, .fileReadInvalidFileName: return "the name is not valid here"
+    default: return ns.localizedFailureReason ?? ns.localizedDescription
     }
   }
 

@@ -101,7 +101,7 @@ public enum Downloader {
       .joined(separator: "/")
     try ModelCache.makeDirectory(directory.isEmpty ? "." : directory)
 
-    let lock = try FileLock(
+    let lock = try ModelCache.lock(
       path: (directory.isEmpty ? "." : directory) + "/." + name + ".lock",
       timeout: options.lockTimeout
     ) {

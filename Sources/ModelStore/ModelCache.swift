@@ -1,4 +1,5 @@
 import CLIP
+import Formats
 import Foundation
 
 #if canImport(Glibc)
@@ -154,46 +155,15 @@ public struct ModelCache: Sendable, Equatable {
   }
 }
 
-/// An exclusive advisory lock on a file (`flock`), released by `unlock` or when the process ends,
-/// so a crashed download never leaves the cache locked.
-final class FileLock {
-  private var fd: Int32
-
-  /// Takes the lock on `path` (created if missing). While another process holds it, calls
-  /// `waiting` once and polls every `interval` seconds, for at most `timeout` seconds.
-  init(path: String, timeout: Double, interval: Double = 0.1, waiting: () -> Void)
-    throws(ModelStoreError)
+extension ModelCache {
+  /// The cache's lock on `path` (see `FileLock.lock`), with errors as `ModelStoreError`.
+  static func lock(path: String, timeout: Double, waiting: () -> Void) throws(ModelStoreError)
+    -> FileLock
   {
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-    let deadline = Date().addingTimeInterval(timeout)
-    var told = false
-    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-      let e = errno
-      guard e == EWOULDBLOCK || e == EINTR else {
-        close(fd)
-        throw .io(path: path, reason: "cannot lock: \(String(cString: strerror(e)))")
-      }
-      if !told {
-        waiting()
-        told = true
-      }
-      guard Date() < deadline else {
-        close(fd)
-        throw .io(path: path, reason: "another clipig process has held this lock for too long")
-      }
-      usleep(useconds_t(interval * 1_000_000))
+    do {
+      return try FileLock.lock(path: path, timeout: timeout, waiting: waiting)
+    } catch {
+      throw .io(path: path, reason: error.message)
     }
   }
-
-  /// Releases the lock.
-  func unlock() {
-    if fd >= 0 {
-      flock(fd, LOCK_UN)
-      close(fd)
-      fd = -1
-    }
-  }
-
-  deinit { unlock() }
 }

@@ -2,14 +2,18 @@ import CLIP
 import PipelineKit
 
 /// The real CLIP behind the trainer: text features through the BPE tokenizer and the text
-/// tower, image features and their backward pass through an `ImageEncoder` workspace that is
-/// reused as long as batches fit it.
+/// tower, image features with their pullback through image-encoder workspaces.
+///
+/// A workspace (the activation arena of one batch shape) is lent to each `encodeImages` and
+/// returns to the pool when its pullback is released, so training allocates nothing per step
+/// while every pullback stays valid on its own. Not thread-safe: one instance per task (many
+/// instances may share one `CLIPModel`).
 public final class CLIPFeatureModel: FeatureModel {
   /// The weights.
   public let model: CLIPModel
   /// The prompt tokenizer.
   public let tokenizer: CLIPTokenizer
-  private var encoder: ImageEncoder?
+  private let pool: WorkspacePool
   /// Where warnings (a truncated prompt) go; stderr by default.
   public var warn: @Sendable (String) -> Void = CLIRunner.standardError
 
@@ -17,6 +21,7 @@ public final class CLIPFeatureModel: FeatureModel {
   public init(model: CLIPModel, tokenizer: CLIPTokenizer) {
     self.model = model
     self.tokenizer = tokenizer
+    pool = WorkspacePool(model: model)
   }
 
   /// The image tower's input side.
@@ -48,21 +53,44 @@ public final class CLIPFeatureModel: FeatureModel {
     return try model.encodeText(ids)
   }
 
-  /// Features `[N, D]` of images `[N, 3, S, S]` in [0, 1]; the encoder normalises them.
-  public func encodeImages(_ images: Tensor) throws -> Tensor {
-    let n = images.shape[0]
-    if encoder == nil || encoder!.capacity < n {
-      guard let e = model.makeImageEncoder(capacity: n, normalizesInput: true) else {
-        throw ModelLoader.LoadError(description: "the model has no image tower")
-      }
-      encoder = e
+  /// Features `[N, D]` of images `[N, 3, S, S]` in [0, 1] (the encoder normalises them) and
+  /// their pullback to the images.
+  public func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
+    let lease = try pool.lease(capacity: images.shape[0])
+    let features = lease.encoder.forward(images)
+    return (features, { dFeatures in lease.encoder.backward(dFeatures) })
+  }
+}
+
+/// Image-encoder workspaces waiting to be lent, the largest batch first.
+private final class WorkspacePool {
+  let model: CLIPModel
+  var idle: [ImageEncoder] = []
+
+  init(model: CLIPModel) { self.model = model }
+
+  /// A workspace holding at least `capacity` images, reused when one is idle.
+  func lease(capacity: Int) throws -> Lease {
+    if let i = idle.firstIndex(where: { $0.capacity >= capacity }) {
+      return Lease(encoder: idle.remove(at: i), pool: self)
     }
-    return encoder!.forward(images)
+    guard let encoder = model.makeImageEncoder(capacity: capacity, normalizesInput: true) else {
+      throw ModelLoader.LoadError(description: "the model has no image tower")
+    }
+    return Lease(encoder: encoder, pool: self)
+  }
+}
+
+/// A workspace lent to one encode; it goes back to the pool when the last pullback holding it
+/// is released.
+private final class Lease {
+  let encoder: ImageEncoder
+  let pool: WorkspacePool
+
+  init(encoder: ImageEncoder, pool: WorkspacePool) {
+    self.encoder = encoder
+    self.pool = pool
   }
 
-  /// Cotangent of the last `encodeImages` input.
-  public func backward(_ dFeatures: Tensor) throws -> Tensor {
-    guard let encoder else { throw ModelLoader.LoadError(description: "backward before forward") }
-    return encoder.backward(dFeatures)
-  }
+  deinit { pool.idle.append(encoder) }
 }

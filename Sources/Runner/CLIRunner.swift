@@ -30,14 +30,13 @@ public enum CLIRunner {
     options: RenderOptions, interrupt: InterruptFlag,
     log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
-    let seed = options.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
-    var withSeed = options
-    withSeed.seed = seed
-    let root = withSeed.apply(to: try loadConfig(files: options.configFiles))
+    let root = options.apply(to: try loadConfig(files: options.configFiles))
+    let seed = try options.seed(for: root)
     let experiment = try Experiment(
       root, transforms: options.transforms, constraints: options.constraints,
       random: SeededRandom(seed: seed))
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
+    if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
     let requested = OutputNaming.requestedPath(

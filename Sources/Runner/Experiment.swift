@@ -72,10 +72,17 @@ public struct Experiment: Sendable {
     public var transforms: [PipelineEntry]
     /// Extra losses on each view.
     public var constraints: [ConstraintEntry]
+    /// What the configuration of this target does that is accepted but probably unintended.
+    public var warnings: [String]
     /// Where it was written.
     public var location: SourceLocation
   }
 
+}
+
+extension Experiment {
+  /// Everything accepted but probably unintended, with its place, for the user to read.
+  public var warnings: [String] { targets.flatMap(\.warnings) }
 }
 
 extension Experiment.Target {
@@ -163,16 +170,12 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
 
   /// Accepts CLIPig's names, including `rmsprob`.
   public init?(name: String) {
-    switch name {
-    case "rmsprob", "rmsprop": self = .rmsprop
-    default: self.init(rawValue: name)
-    }
+    guard let value = Self.named(name) else { return nil }
+    self = value
   }
 
-  /// The names a configuration may use.
-  public static let acceptedNames = [
-    "adam", "sgd", "adadelta", "rmsprob", "rmsprop", "sparse_adam",
-  ]
+  /// The name the sidecar YAML writes.
+  public var configName: String { rawValue }
 
   /// CLIPig's hand-tuned base learning rate (effective lr = base × learnrate_scale × learnrate).
   public var baseLearningRate: Double {
@@ -184,6 +187,14 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
     case .sparseAdam: 0.01
     }
   }
+}
+
+extension OptimizerKind: ConfigChoice {
+  /// The names a configuration may use, CLIPig's `rmsprob` included.
+  public static let names: [(name: String, value: OptimizerKind)] = [
+    ("adam", .adam), ("sgd", .sgd), ("adadelta", .adadelta), ("rmsprob", .rmsprop),
+    ("rmsprop", .rmsprop), ("sparse_adam", .sparseAdam),
+  ]
 }
 
 /// How a target combines its features (spec §8.8).
@@ -198,6 +209,22 @@ public enum FeatureSelection: String, Sendable, CaseIterable {
   case mix
 }
 
+extension FeatureSelection: ConfigChoice {
+  /// all, best, worst, mix.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+}
+
+/// How a target scales its features' similarities (spec §8.8).
+public enum FeatureScale: String, Sendable, CaseIterable, ConfigChoice {
+  /// Every feature's similarity as it is.
+  case equal
+  /// Scaled so that every feature starts equally similar to the initial image.
+  case fair
+
+  /// equal, fair.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+}
+
 /// Loss between an image feature and a target feature (spec §8.7).
 public enum FeatureLoss: String, Sendable {
   /// 1 − cos.
@@ -209,11 +236,16 @@ public enum FeatureLoss: String, Sendable {
 
   /// Accepts cosine, l1/mae, l2/mse in any case.
   public init?(name: String) {
-    switch name.lowercased() {
-    case "cosine": self = .cosine
-    case "l1", "mae": self = .l1
-    case "l2", "mse": self = .l2
-    default: return nil
-    }
+    guard let value = Self.named(name) else { return nil }
+    self = value
   }
+}
+
+extension FeatureLoss: ConfigChoice {
+  /// cosine, l1/mae, l2/mse.
+  public static let names: [(name: String, value: FeatureLoss)] = [
+    ("cosine", .cosine), ("l1", .l1), ("l2", .l2), ("mae", .l1), ("mse", .l2),
+  ]
+  /// `L1` and `MSE` are accepted too.
+  public static var ignoresCase: Bool { true }
 }

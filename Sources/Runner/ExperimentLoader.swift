@@ -45,16 +45,7 @@ extension Experiment {
       "resolution", Int.self, lengths: [2], default: [224, 224],
       doc: "width and height of the pixels")
     r.skip("resolution")
-    let interpolationName = try r.scalar(
-      "interpolation", String.self, default: "cubic", doc: "nearest, linear or cubic"
-    ).constantValue!
-    guard let filter = Interpolation(name: interpolationName) else {
-      throw ConfigError(
-        "unknown interpolation '\(interpolationName)'"
-          + Suggestions.didYouMean(interpolationName, among: ["nearest", "linear", "cubic"]),
-        at: root["interpolation"]?.location ?? root.location, path: "interpolation")
-    }
-    interpolation = filter
+    interpolation = try r.choice("interpolation", default: "cubic", doc: "resize filter")
     model = try r.scalar("model", String.self, default: "ViT-B/32", doc: "CLIP model name or path")
       .constantValue!
     device = try r.scalar(
@@ -67,16 +58,7 @@ extension Experiment {
       "learnrate_scale", Double.self, default: 1, doc: "second learning-rate factor")
     r.skip("learnrate")
     r.skip("learnrate_scale")
-    let optimizerName = try r.scalar(
-      "optimizer", String.self, default: "adam", doc: "adam, sgd, adadelta, rmsprob, sparse_adam"
-    ).constantValue!
-    guard let kind = OptimizerKind(name: optimizerName) else {
-      throw ConfigError(
-        "unknown optimizer '\(optimizerName)'"
-          + Suggestions.didYouMean(optimizerName, among: OptimizerKind.acceptedNames),
-        at: root["optimizer"]?.location ?? root.location, path: "optimizer")
-    }
-    optimizer = kind
+    optimizer = try r.choice("optimizer", default: "adam", doc: "the optimizer")
     if let s = try r.optionalScalar("seed", Int.self, doc: "seed of all random draws")?
       .constantValue
     {
@@ -196,18 +178,10 @@ extension Experiment {
         "batch_size must not be negative, got \(batchSize)",
         at: node["batch_size"]?.location ?? node.location, path: path + ".batch_size")
     }
-    let selectName = try r.scalar(
-      "select", String.self, default: "all", doc: "all, best, worst or mix"
-    ).constantValue!
-    guard let select = FeatureSelection(rawValue: selectName) else {
-      throw ConfigError(
-        "unknown feature selection '\(selectName)'"
-          + Suggestions.didYouMean(selectName, among: FeatureSelection.allCases.map(\.rawValue)),
-        at: node["select"]?.location ?? node.location, path: path + ".select")
-    }
-    let featureScale = try r.scalar(
-      "feature_scale", String.self, default: "equal", doc: "equal, or fair for automatic scaling"
-    ).constantValue!
+    let select = try r.choice(
+      "select", FeatureSelection.self, default: "all", doc: "which features make the loss")
+    var warnings: [String] = []
+    let featureScale = try Self.featureScale(&r, path: path, warnings: &warnings)
     var features: [Feature] = []
     if let list = try r.section("features", doc: "texts and images") {
       for (i, element) in try elements(list, path: path + ".features").enumerated() {
@@ -232,9 +206,28 @@ extension Experiment {
     guard active else { return nil }
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
-      fairScaling: featureScale != "equal", features: features, transforms: chain,
-      constraints: constraintEntries,
+      fairScaling: featureScale == .fair, features: features, transforms: chain,
+      constraints: constraintEntries, warnings: warnings,
       location: node.location)
+  }
+
+  /// `feature_scale`: `equal` or `fair`. CLIPig treated every other string as `fair`; clipig
+  /// keeps that meaning but warns, naming the place.
+  static func featureScale(_ r: inout ParameterReader, path: String, warnings: inout [String])
+    throws(ConfigError) -> FeatureScale
+  {
+    let param = try r.scalar(
+      "feature_scale", String.self, default: "equal", doc: "equal, or fair for automatic scaling")
+    guard let name = param.constantValue else {
+      throw ConfigError(
+        "feature_scale must be equal or fair, not an expression", at: param.location,
+        path: param.path)
+    }
+    if let scale = FeatureScale.named(name) { return scale }
+    warnings.append(
+      "\(param.location): \(param.path): unknown feature_scale '\(name)' is taken as 'fair', as "
+        + "CLIPig did" + Suggestions.didYouMean(name, among: FeatureScale.names.map(\.name)))
+    return .fair
   }
 
   static func elements(_ node: ConfigNode, path: String) throws(ConfigError) -> [ConfigNode] {
@@ -262,15 +255,7 @@ extension Experiment {
     let scale = try rw.scalar("scale", Double.self, default: 1, doc: "similarity factor")
     r.skip("weight")
     r.skip("scale")
-    let lossName = try r.scalar(
-      "loss", String.self, default: "cosine", doc: "cosine, l1/mae or l2/mse"
-    ).constantValue!
-    guard let loss = FeatureLoss(name: lossName) else {
-      throw ConfigError(
-        "unknown feature loss '\(lossName)'"
-          + Suggestions.didYouMean(lossName, among: ["cosine", "l1", "mae", "l2", "mse"]),
-        at: node["loss"]?.location ?? node.location, path: path + ".loss")
-    }
+    let loss = try r.choice("loss", FeatureLoss.self, default: "cosine", doc: "feature loss")
     try r.finish()
     if text == nil && image == nil {
       throw ConfigError("a feature needs 'text' or 'image'", at: node.location, path: path)

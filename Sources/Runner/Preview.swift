@@ -2,51 +2,54 @@ import ExprEval
 import Foundation
 import PipelineKit
 
-/// `clipig preview`: the views each target would show CLIP at one moment of training, after its
-/// transforms and before CLIP's normalisation — the tool for tuning augmentation chains.
+/// `clipig preview`: the views each target shows CLIP at one moment of training — CLIP's
+/// inputs after the transforms, the resize and the clamp, before CLIP's normalisation — the tool
+/// for tuning augmentation chains. The views come from the trainer's own sampler and random
+/// streams, so from the same pixels they are exactly the views training uses.
 public enum Preview {
-  /// One view: which target, which batch index, the image.
+  /// One view: which target, which view index, the image.
   public struct View: Sendable {
     /// Target index in the configuration (after dropping inactive targets).
     public var target: Int
     /// Target name.
     public var targetName: String
-    /// View index within the target's batch.
+    /// View index within the target's views of the epoch.
     public var index: Int
-    /// The transformed view `[3, H, W]`.
+    /// CLIP's input `[3, S, S]`.
     public var image: Tensor
   }
 
-  /// The views at `epoch`, starting from `image` (or the experiment's initial pixels).
+  /// The views at `epoch` of a run with `seed`, sampled from `image` (else the experiment's
+  /// initial pixels) after the epoch's resize and post-processing, at CLIP's input side
+  /// `imageSize`.
   public static func views(
-    _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64,
+    _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64, imageSize: Int,
     baseDirectory: String = "."
   ) throws -> [View] {
-    var random = SeededRandom(seed: seed)
-    let context = try experiment.variables(atEpoch: epoch, random: &random)
-    let (w, h) = (Int(context.width), Int(context.height))
-    var pixels: Tensor
-    if let image {
-      pixels = image
-      if image.chw.h != h || image.chw.w != w {
-        pixels = Resampler(
-          from: image.chw.h, image.chw.w, to: h, w, filter: experiment.interpolation
-        ).apply(image)
-      }
-    } else {
-      pixels = try Trainer.initialPixels(
-        experiment, width: w, height: h, random: &random, baseDirectory: baseDirectory)
+    let streams = RandomStreams(seed: seed)
+    var pixels =
+      try image
+      ?? Trainer.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
+    var random = streams.expressions(epoch: epoch)
+    let variables = try Trainer.prepare(
+      experiment, epoch: epoch, pixels: &pixels, streams: streams, random: &random
+    ).variables
+    let sampler = ViewSampler(experiment: experiment, imageSize: imageSize, streams: streams)
+    return views(
+      try sampler.sample(ImageOps.clamp(pixels, 0, 1), epoch: epoch, variables: variables),
+      experiment)
+  }
+
+  /// The views the trainer `trainer` would train on at `epoch` from its current pixels.
+  public static func views(of trainer: Trainer, epoch: Int) throws -> [View] {
+    views(try trainer.views(atEpoch: epoch), trainer.experiment)
+  }
+
+  static func views(_ sampled: ViewSampler.Views, _ experiment: Experiment) -> [View] {
+    sampled.origins.enumerated().map { i, origin in
+      View(
+        target: origin.target, targetName: experiment.targets[origin.target].name,
+        index: origin.index, image: sampled.images.view(i))
     }
-    let current = ImageOps.clamp(pixels, 0, 1)
-    var result: [View] = []
-    for (ti, target) in experiment.targets.enumerated()
-    where target.window.contains(epoch: epoch, t: context.t) {
-      for b in 0..<target.viewsPerEpoch {
-        var c = StageContext(variables: context, random: random.fork(UInt64(ti) << 32 | UInt64(b)))
-        let y = try Pipeline(target.transforms.map(\.stage)).forward(current, in: &c).value
-        result.append(View(target: ti, targetName: target.name, index: b, image: y))
-      }
-    }
-    return result
   }
 }

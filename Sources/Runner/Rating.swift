@@ -1,3 +1,4 @@
+import CLIP
 import Formats
 import Foundation
 import PipelineKit
@@ -17,20 +18,37 @@ public struct Rater {
 
   /// Unit-length features of a prompt.
   public func textFeatures(_ text: String) throws -> [Float] {
-    FeatureMath.normalized(try model.encodeText(text))
+    CLIPFeatures.unit(try model.encodeText(text))
   }
 
   /// Unit-length features of an image `[3, H, W]` in [0, 1] of any size.
   public func imageFeatures(_ image: Tensor) throws -> [Float] {
+    try imageFeatures(batch: [image])[0]
+  }
+
+  /// Unit-length features of each image (any sizes), encoded `batchSize` at a time: each is
+  /// scaled (bicubic) so its shorter side is the model's input size, centre-cropped, clamped.
+  public func imageFeatures(batch images: [Tensor], batchSize: Int = 10) throws -> [[Float]] {
     let s = model.imageSize
-    let view = ImageOps.clamp(ImageOps.resizeCrop(image, width: s, height: s), 0, 1)
-    return FeatureMath.normalized(
-      try model.encodeImages(Tensor.stack([view])).scalars)
+    var out: [[Float]] = []
+    var start = 0
+    while start < images.count {
+      let views = images[start..<min(images.count, start + batchSize)].map {
+        ImageOps.clamp(ImageOps.resizeCrop($0, width: s, height: s), 0, 1)
+      }
+      let features = try model.encodeImages(Tensor.stack(views)).features
+      let d = features.shape[1]
+      for i in views.indices {
+        out.append(CLIPFeatures.unit(Array(features.scalars[i * d..<(i + 1) * d])))
+      }
+      start += batchSize
+    }
+    return out
   }
 
   /// 100 × the cosine of two unit feature vectors.
   public static func similarity(_ a: [Float], _ b: [Float]) -> Double {
-    100 * FeatureMath.dot(a, b)
+    100 * CLIPFeatures.dot(a, b)
   }
 }
 

@@ -18,11 +18,14 @@ public struct RenderOptions: Sendable {
   /// `--learnrate`.
   public var learnrate: Double?
   /// `--optimizer`.
-  public var optimizer: String?
+  public var optimizer: OptimizerKind?
   /// `-s`: snapshot interval in seconds (0 disables).
   public var snapshotSeconds: Double?
-  /// `--seed`.
+  /// `--seed`: wins over the YAML's `seed:`; without either a seed is drawn.
   public var seed: UInt64?
+  /// Which run of `--repeat N` this is (0 for the first): an explicit seed (flag or YAML) is
+  /// offset by it, so repeated runs differ and each can be reproduced.
+  public var repetition = 0
   /// `--model`.
   public var model: String?
   /// Transforms the experiment may name (extend with `.adding(MyStage.self)` for your own).
@@ -35,7 +38,23 @@ public struct RenderOptions: Sendable {
   /// Creates empty options.
   public init() {}
 
-  /// The merged configuration with these overrides written over it.
+  /// The seed of the run: `--seed`, else the configuration's `seed:`, else drawn from the
+  /// system's random source (then printed and saved in the sidecar), offset by `repetition`.
+  public func seed(for root: ConfigNode) throws(ConfigError) -> UInt64 {
+    var base = seed
+    if base == nil, let node = root["seed"], !node.isNull {
+      guard case .int(let value) = node.value else {
+        throw ConfigError(
+          "seed must be an integer, got \(node.kindDescription)", at: node.location, path: "seed")
+      }
+      base = UInt64(bitPattern: Int64(value))
+    }
+    guard let base else { return UInt64.random(in: 0...UInt64(Int64.max)) }
+    return base &+ UInt64(repetition)
+  }
+
+  /// The merged configuration with these overrides written over it (as configuration nodes
+  /// located at `<command line>`, so the sidecar records them and errors name the flag).
   public func apply(to root: ConfigNode) -> ConfigNode {
     var node = root
     func set(_ key: String, _ value: ConfigValue) {
@@ -55,23 +74,11 @@ public struct RenderOptions: Sendable {
       set("resolution", .sequence(r.map { ConfigNode(.int($0), at: .synthetic("<command line>")) }))
     }
     if let learnrate { set("learnrate", .float(learnrate)) }
-    if let optimizer { set("optimizer", .string(optimizer)) }
+    if let optimizer { set("optimizer", .string(optimizer.configName)) }
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
-    if let seed { set("seed", .int(Int(bitPattern: UInt(seed)))) }
     if let model { set("model", .string(model)) }
     return node
   }
-}
-
-/// Set from a signal handler when the user presses Ctrl-C (or the process gets SIGTERM).
-public final class InterruptFlag: Sendable {
-  private let flag = Atomic<Bool>(false)
-  /// A cleared flag.
-  public init() {}
-  /// Whether an interrupt arrived.
-  public var isSet: Bool { flag.load(ordering: .relaxed) }
-  /// Records an interrupt.
-  public func set() { flag.store(true, ordering: .relaxed) }
 }
 
 /// How a render ended.

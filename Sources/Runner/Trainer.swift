@@ -24,24 +24,30 @@ public struct EpochReport: Sendable {
   public var clipSeconds: Double = 0
 }
 
-/// CLIPig's training loop (spec §8): owns the pixels, the optimizer and the targets' features,
-/// and runs one epoch at a time.
+/// CLIPig's training loop (spec §8): owns the pixels and the optimizer, and runs one epoch at a
+/// time as a composition of proven pieces — the view sampler, CLIP's image encoder and the
+/// objective, each a value with its pullback — followed by the optimizer step.
 public final class Trainer {
   /// The experiment being rendered.
   public let experiment: Experiment
-  /// The seed all randomness derives from.
-  public let seed: UInt64
+  /// Every random stream of the run, from its one seed.
+  public let streams: RandomStreams
   let model: any FeatureModel
   /// The raw pixel parameter `[3, H, W]` (not clamped).
   public private(set) var pixels: Tensor
   var optimizer: Optimizer
-  let random: SeededRandom
-  /// Unit feature vectors `[target][feature]`.
-  var featureVectors: [[[Float]]] = []
-  /// Automatic ("fair") similarity scales `[target][feature]`.
-  var autoScales: [[Double]] = []
+  /// The targets' encoded features.
+  public let features: TargetFeatures
+  /// Samples each epoch's views.
+  public let sampler: ViewSampler
+  /// The loss of the views.
+  public let objective: Objective
   /// Images loaded for features and init, resolved relative to this directory.
   let baseDirectory: String
+  private var clipTime = Duration.zero
+
+  /// The seed all randomness derives from.
+  public var seed: UInt64 { streams.seed }
 
   /// Prepares a run: initialises the pixels (spec §8.2) and encodes every feature once.
   public init(
@@ -49,16 +55,14 @@ public final class Trainer {
   ) throws {
     self.experiment = experiment
     self.model = model
-    self.seed = seed
-    self.random = SeededRandom(seed: seed)
+    self.streams = RandomStreams(seed: seed)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
-    let context = ExprContext(epoch: experiment.startEpoch, epochs: experiment.epochs)
-    var r = random.fork(0x1417)
-    let (w, h) = try Self.resolution(experiment, context: context, random: &r)
-    pixels = try Self.initialPixels(
-      experiment, width: w, height: h, random: &r, baseDirectory: baseDirectory)
-    try encodeFeatures()
+    pixels = try Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
+    features = try TargetFeatures(
+      experiment: experiment, model: model, initialImage: pixels, baseDirectory: baseDirectory)
+    sampler = ViewSampler(experiment: experiment, imageSize: model.imageSize, streams: streams)
+    objective = Objective(experiment: experiment, features: features, streams: streams)
   }
 
   // MARK: - Setup
@@ -77,9 +81,14 @@ public final class Trainer {
     return (w, h)
   }
 
-  static func initialPixels(
-    _ e: Experiment, width: Int, height: Int, random: inout SeededRandom, baseDirectory: String
+  /// The pixels a run of `e` starts from (spec §8.2): noise or the init image, at the start
+  /// epoch's resolution, clamped to [0, 1].
+  public static func initialPixels(
+    _ e: Experiment, streams: RandomStreams, baseDirectory: String
   ) throws -> Tensor {
+    var random = streams.initialization
+    let context = ExprContext(epoch: e.startEpoch, epochs: e.epochs)
+    let (width, height) = try resolution(e, context: context, random: &random)
     let i = e.initialization
     let r = i.resolution ?? [width, height]
     var image: Tensor
@@ -102,47 +111,30 @@ public final class Trainer {
     return ImageOps.clamp(image, 0, 1)
   }
 
-  func encodeFeatures() throws {
-    featureVectors = []
-    for target in experiment.targets {
-      var vectors: [[Float]] = []
-      for feature in target.features {
-        let raw: [Float]
-        if let text = feature.text {
-          raw = try model.encodeText(text)
-        } else if let path = feature.image {
-          let image = try PNG.read(path: Self.resolve(path, in: baseDirectory))
-          let s = model.imageSize
-          let view = ImageOps.resizeCrop(image, width: s, height: s)
-          let f = try model.encodeImages(Tensor.stack([view]))
-          raw = f.scalars
-        } else {
-          raw = [Float](repeating: 0, count: model.featureCount)
-        }
-        vectors.append(FeatureMath.normalized(raw))
-      }
-      featureVectors.append(vectors)
-    }
-    // Fair scaling (spec §8.8): from the initial image's similarity to each feature.
-    autoScales = experiment.targets.map { [Double](repeating: 1, count: $0.features.count) }
-    if experiment.targets.contains(where: \.fairScaling) {
-      let s = model.imageSize
-      let view = ImageOps.clamp(
-        Resampler(from: pixels.chw.h, pixels.chw.w, to: s, s, filter: .cubic).apply(pixels), 0, 1)
-      let f = FeatureMath.normalized(
-        try model.encodeImages(Tensor.stack([view])).scalars)
-      for (ti, target) in experiment.targets.enumerated()
-      where target.fairScaling && !target.features.isEmpty {
-        let sims = featureVectors[ti].map { FeatureMath.dot($0, f) }
-        let inv = sims.map { 1 / $0 }
-        let m = inv.max() ?? 1
-        autoScales[ti] = inv.map { $0 / m }
-      }
-    }
-  }
-
   static func resolve(_ path: String, in base: String) -> String {
     path.hasPrefix("/") || base.isEmpty || base == "." ? path : base + "/" + path
+  }
+
+  /// The start of epoch `epoch` (spec §8.3 steps 2–6), shared by training and preview: the
+  /// epoch's variables, the pixels resized when the resolution schedule changes them (then
+  /// `resized` is set), and the post-processing stages applied (without gradient).
+  static func prepare(
+    _ e: Experiment, epoch: Int, pixels: inout Tensor, streams: RandomStreams,
+    random: inout SeededRandom
+  ) throws -> (variables: ExprContext, resized: Bool) {
+    let variables = try e.variables(atEpoch: epoch, random: &random)
+    let (w, h) = (Int(variables.width), Int(variables.height))
+    var resized = false
+    if w != pixels.chw.w || h != pixels.chw.h {
+      pixels = Resampler(from: pixels.chw.h, pixels.chw.w, to: h, w, filter: e.interpolation)
+        .apply(pixels)
+      resized = true
+    }
+    var context = StageContext(variables: variables, random: streams.postproc(epoch: epoch))
+    for entry in e.postproc where entry.window.contains(epoch: epoch, t: variables.t) {
+      pixels = try entry.stage.forward(pixels, in: &context).value
+    }
+    return (variables, resized)
   }
 
   // MARK: - One epoch
@@ -154,192 +146,105 @@ public final class Trainer {
     optimizer = Optimizer(kind: experiment.optimizer)
   }
 
-  /// Runs epoch `epoch` (spec §8.3) and returns what it did.
+  /// The loss of one epoch as a function of the raw pixels (after post-processing): the clamp,
+  /// the view sampler, CLIP's image encoder and the objective composed, with the pullback from
+  /// the loss to the pixels. Nil when no target is active.
+  func loss(
+    of pixels: Tensor, epoch: Int, variables: ExprContext, random: inout SeededRandom,
+    observe: ((ViewSampler.Views) -> Void)? = nil
+  ) throws -> (value: Objective.Value, views: Int, pullback: (Double) -> Tensor)? {
+    let clock = ContinuousClock()
+    let current = ImageOps.clamp(pixels, 0, 1)
+    let views = try sampler.sample(current, epoch: epoch, variables: variables)
+    observe?(views)
+    guard views.count > 0 else { return nil }
+    let forwardStart = clock.now
+    let (raw, encoderPullback) = try model.encodeImages(views.images)  // (N, D)
+    clipTime += clock.now - forwardStart
+    let (value, objectivePullback) = try objective.evaluate(
+      rawFeatures: raw, views: views.images, origins: views.origins, epoch: epoch,
+      variables: variables, random: &random)
+    return (
+      value, views.count,
+      { [self] seed in
+        let cotangents = objectivePullback(seed)
+        let backwardStart = clock.now
+        var dImages = encoderPullback(cotangents.features)  // (N, 3, S, S)
+        clipTime += clock.now - backwardStart
+        dImages.add(cotangents.views)
+        // The clamp before the transforms: gradient only where the pixels lie in [0, 1].
+        return ImageOps.clampPullback(views.pullback(dImages), input: pixels, 0, 1)
+      }
+    )
+  }
+
+  /// The loss of epoch `epoch` at raw pixels `x` (after the epoch's post-processing), as a
+  /// value-and-pullback function for the gradient harness.
+  public func lossFunction(epoch: Int) throws -> (Tensor) throws -> (
+    value: Tensor, pullback: Pullback
+  ) {
+    var random = streams.expressions(epoch: epoch)
+    var copy = pixels
+    let variables = try Self.prepare(
+      experiment, epoch: epoch, pixels: &copy, streams: streams, random: &random
+    ).variables
+    return { [self] x in
+      var r = random
+      guard
+        let (value, _, pullback) = try loss(of: x, epoch: epoch, variables: variables, random: &r)
+      else { return (Tensor(scalar: 0), { _ in Tensor(shape: x.shape) }) }
+      return (Tensor(scalar: Float(value.loss)), { d in pullback(Double(d.scalars[0])) })
+    }
+  }
+
+  /// Runs epoch `epoch` (spec §8.3) and returns what it did; `observe` sees the views it
+  /// trains on.
   @discardableResult
-  public func step(epoch: Int) throws -> EpochReport {
+  public func step(epoch: Int, observe: ((ViewSampler.Views) -> Void)? = nil) throws
+    -> EpochReport
+  {
     let clock = ContinuousClock()
     let started = clock.now
-    var clipTime = Duration.zero
-    func seconds(_ d: Duration) -> Double {
-      Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-    var epochRandom = random.fork(UInt64(epoch) &+ 1)
-    let context = try experiment.variables(atEpoch: epoch, random: &epochRandom)
-    let (w, h) = (Int(context.width), Int(context.height))
-    let lr = context.learnrate
-    // Resolution schedule: resize the raw pixels and reset the optimizer on change.
-    if w != pixels.chw.w || h != pixels.chw.h {
-      pixels = Resampler(
-        from: pixels.chw.h, pixels.chw.w, to: h, w, filter: experiment.interpolation
-      ).apply(pixels)
-      optimizer.reset()
-    }
-    // Post-processing on the raw pixels, without gradient.
-    var stageContext = StageContext(variables: context, random: epochRandom.fork(0x9057))
-    for entry in experiment.postproc where entry.window.contains(epoch: epoch, t: context.t) {
-      pixels = try entry.stage.forward(pixels, in: &stageContext).value
-    }
-    let current = ImageOps.clamp(pixels, 0, 1)
-
-    // Views of every active target.
-    struct View {
-      var target: Int
-      var image: Tensor  // (3, S, S), clamped, not normalised
-      var pullback: Pullback  // from d(image) to d(current)
-    }
-    let s = model.imageSize
-    var views: [View] = []
-    for (ti, target) in experiment.targets.enumerated()
-    where target.window.contains(epoch: epoch, t: context.t) {
-      for b in 0..<target.viewsPerEpoch {
-        var viewContext = StageContext(
-          variables: context, random: epochRandom.fork(UInt64(ti) << 32 | UInt64(b)))
-        let (y, chainPullback) = try Pipeline(target.transforms.map(\.stage)).forward(
-          current, in: &viewContext)
-        let (vh, vw) = (y.chw.h, y.chw.w)
-        let resize = Resampler(from: vh, vw, to: s, s, filter: .cubic)
-        let resized = resize.apply(y)
-        let clamped = ImageOps.clamp(resized, 0, 1)
-        views.append(
-          View(
-            target: ti, image: clamped,
-            pullback: { d in
-              chainPullback(resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1)))
-            }))
-      }
-    }
-
+    clipTime = .zero
+    var random = streams.expressions(epoch: epoch)
+    let (variables, resized) = try Self.prepare(
+      experiment, epoch: epoch, pixels: &pixels, streams: streams, random: &random)
+    if resized { optimizer.reset() }
     var report = EpochReport(
-      epoch: epoch, t: context.t, loss: 0,
+      epoch: epoch, t: variables.t, loss: 0,
       similarities: experiment.targets.map { [Double?](repeating: nil, count: $0.features.count) },
-      resolution: (w, h), learningRate: lr, views: views.count)
-    guard !views.isEmpty else {
-      report.seconds = seconds(clock.now - started)
-      return report
-    }
-
-    let batch = Tensor.stack(views.map(\.image))
-    let forwardStart = clock.now
-    let raw = try model.encodeImages(batch)  // (N, D)
-    clipTime += clock.now - forwardStart
-    let d = model.featureCount
-    var dRaw = Tensor(shape: raw.shape)
-    var dViews = [Tensor?](repeating: nil, count: views.count)
-    var simSums = experiment.targets.map { [Double](repeating: 0, count: $0.features.count) }
-    var simCounts = simSums
-    var totalLoss = 0.0
-
-    for (vi, view) in views.enumerated() {
-      let target = experiment.targets[view.target]
-      let z = Array(raw.scalars[vi * d..<(vi + 1) * d])
-      let x = FeatureMath.normalized(z)
-      var targetContext = context
-      // Similarities, scales and weights of the features (spec §8.8).
-      var sims: [Double] = []
-      for (fi, feature) in target.features.enumerated() {
-        var c = context
-        let base =
-          100 * FeatureMath.dot(featureVectors[view.target][fi], x) * autoScales[view.target][fi]
-        c.similarity = base
-        sims.append(base * (try feature.scale.value(in: c, random: &epochRandom)))
-      }
-      let meanSim = sims.isEmpty ? 0 : sims.reduce(0, +) / Double(sims.count)
-      targetContext.similarity = meanSim
-      let targetWeight = try target.weight.value(in: targetContext, random: &epochRandom)
-      var dx = [Float](repeating: 0, count: d)
-      var featureLoss = 0.0
-      var enabled = target.features.map { $0.window.contains(epoch: epoch, t: context.t) }
-      var weights: [Double] = []
-      for (fi, feature) in target.features.enumerated() {
-        var c = context
-        c.similarity = sims[fi]
-        weights.append(try feature.weight.value(in: c, random: &epochRandom))
-        if enabled[fi] {
-          simSums[view.target][fi] += sims[fi]
-          simCounts[view.target][fi] += 1
-        }
-      }
-      switch target.select {
-      case .all:
-        break
-      case .best, .worst:
-        let order = sims.indices.sorted {
-          target.select == .best ? sims[$0] > sims[$1] : sims[$0] < sims[$1]
-        }
-        var kept = false
-        for i in order where enabled[i] {
-          if kept { enabled[i] = false } else { kept = true }
-        }
-      case .mix:
-        break
-      }
-      if target.select == .mix {
-        var m = [Float](repeating: 0, count: d)
-        var norm = 0.0
-        for fi in target.features.indices where enabled[fi] {
-          norm += abs(weights[fi])
-          for k in 0..<d { m[k] += Float(weights[fi]) * featureVectors[view.target][fi][k] }
-        }
-        if norm > 0, let first = target.features.first {
-          for k in 0..<d { m[k] /= Float(norm) }
-          featureLoss += FeatureMath.loss(first.loss, x: x, f: m, weight: targetWeight, dx: &dx)
-        }
-      } else {
-        for fi in target.features.indices where enabled[fi] {
-          featureLoss += FeatureMath.loss(
-            target.features[fi].loss, x: x, f: featureVectors[view.target][fi],
-            weight: weights[fi] * targetWeight, dx: &dx)
-        }
-      }
-      // Constraints on the view CLIP saw.
-      var constraintLoss = 0.0
-      var dView: Tensor?
-      for constraint in target.constraints
-      where constraint.window.contains(epoch: epoch, t: context.t) {
-        var cc = StageContext(
-          variables: targetContext, random: epochRandom.fork(UInt64(vi) &* 7919))
-        let weight = try constraint.weight.value(in: targetContext, random: &cc.random)
-        let (value, pullback) = try constraint.stage.forward(view.image, in: &cc)
-        constraintLoss += Double(value.scalars[0]) * weight
-        let g = pullback(Tensor(scalar: Float(weight * targetWeight)))
-        if dView == nil { dView = g } else { dView!.add(g) }
-      }
-      totalLoss += featureLoss + constraintLoss * targetWeight
-      let dz = FeatureMath.normalizePullback(z: z, x: x, dx: dx)
-      dRaw.scalars.replaceSubrange(vi * d..<(vi + 1) * d, with: dz)
-      dViews[vi] = dView
-    }
-    report.loss = totalLoss
-    for ti in simSums.indices {
-      for fi in simSums[ti].indices where simCounts[ti][fi] > 0 {
-        report.similarities[ti][fi] = simSums[ti][fi] / simCounts[ti][fi]
+      resolution: (pixels.chw.w, pixels.chw.h), learningRate: variables.learnrate, views: 0)
+    if let (value, views, pullback) = try loss(
+      of: pixels, epoch: epoch, variables: variables, random: &random, observe: observe)
+    {
+      report.loss = value.loss
+      report.similarities = value.similarities
+      report.views = views
+      if value.loss != 0 {
+        let dPixels = pullback(1)
+        var p = pixels.scalars
+        optimizer.update(&p, gradient: dPixels.scalars, lr: variables.learnrate)
+        pixels = Tensor(shape: pixels.shape, scalars: p)
       }
     }
-    guard totalLoss != 0 else {
-      report.seconds = seconds(clock.now - started)
-      report.clipSeconds = seconds(clipTime)
-      return report
-    }
-
-    // Backward: features → CLIP (with its input normalisation) → views → transforms → clamp → pixels.
-    let backwardStart = clock.now
-    let dImages = try model.backward(dRaw)
-    clipTime += clock.now - backwardStart
-    let dBatch = dImages  // (N, 3, S, S)
-    var dCurrent = Tensor(shape: current.shape)
-    for (vi, view) in views.enumerated() {
-      var dv = dBatch.view(vi)
-      if let extra = dViews[vi] { dv.add(extra) }
-      // The clamp before CLIP: gradient only where the view is inside [0, 1].
-      dCurrent.add(view.pullback(dv))
-    }
-    let dPixels = ImageOps.clampPullback(dCurrent, input: pixels, 0, 1)
-    var p = pixels.scalars
-    optimizer.update(&p, gradient: dPixels.scalars, lr: lr)
-    pixels = Tensor(shape: pixels.shape, scalars: p)
-    report.seconds = seconds(clock.now - started)
-    report.clipSeconds = seconds(clipTime)
+    report.seconds = Self.seconds(clock.now - started)
+    report.clipSeconds = Self.seconds(clipTime)
     return report
+  }
+
+  /// The views CLIP sees at `epoch` from the current pixels — those `step(epoch:)` would train
+  /// on next — without changing the trainer.
+  public func views(atEpoch epoch: Int) throws -> ViewSampler.Views {
+    var random = streams.expressions(epoch: epoch)
+    var copy = pixels
+    let variables = try Self.prepare(
+      experiment, epoch: epoch, pixels: &copy, streams: streams, random: &random
+    ).variables
+    return try sampler.sample(ImageOps.clamp(copy, 0, 1), epoch: epoch, variables: variables)
+  }
+
+  static func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
   }
 
   /// The current image as it is saved: clamped to [0, 1].

@@ -39,15 +39,7 @@ public struct Pad: Stage {
     let modeParam = try parameters.scalar(
       "mode", String.self, default: "fill",
       doc: "fill (color), edge (repeat the outermost pixels) or wrap (continue periodically)")
-    let text = modeParam.constantValue ?? ""
-    guard let m = PadMode(rawValue: text) else {
-      let valid = PadMode.allCases.map(\.rawValue)
-      throw ConfigError(
-        "unknown pad mode '\(text)'" + Suggestions.didYouMean(text, among: valid) + "; valid: "
-          + valid.joined(separator: ", "),
-        at: modeParam.location, path: modeParam.path)
-    }
-    mode = m
+    mode = try ParameterReader.resolve(modeParam, PadMode.self)
     try Geometry.requireAtLeast(size, 0, "pad size")
     try Geometry.requireExtent(size, "pad size")
   }

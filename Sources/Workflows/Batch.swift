@@ -233,7 +233,7 @@ public enum Batch {
           state.skip()
           continue
         }
-        guard let lock = try FileLock(path: dir + "/.clipig/locks/" + name + ".lock", wait: false)
+        guard let lock = try FileLock.tryLock(path: dir + "/.clipig/locks/" + name + ".lock")
         else {
           state.markBusy()
           continue
@@ -290,9 +290,7 @@ public enum Batch {
   /// (every shard's), under a lock so concurrent shards never lose each other's outputs.
   @discardableResult
   public static func writeManifests(grid: Grid, directory dir: String) throws -> Manifest {
-    guard let lock = try FileLock(path: dir + "/.clipig/manifest.lock", wait: true) else {
-      throw WorkflowError("cannot lock \(dir)/.clipig/manifest.lock")
-    }
+    let lock = try FileLock.lock(path: dir + "/.clipig/manifest.lock", timeout: 600)
     defer { withExtendedLifetime(lock) {} }
     var items: [ManifestItem] = []
     var missing: [String] = []
@@ -334,11 +332,11 @@ public enum Batch {
   /// `manifest.csv`: name, prompt, seed, similarity, seconds, epochs, image, then one
   /// `var:NAME` column per grid variable.
   public static func csv(_ m: Manifest) -> String {
-    var out = TextFormat.csvLine(
+    var out = CSV.line(
       ["name", "prompt", "seed", "similarity", "seconds", "epochs", "image"]
         + m.variables.map { "var:" + $0 })
     for item in m.items {
-      out += TextFormat.csvLine(
+      out += CSV.line(
         [
           item.name, item.prompts.joined(separator: " | "), item.seed.map { String($0) } ?? "",
           TextFormat.fixed2(item.similarity), item.seconds.map { String(format: "%.1f", $0) } ?? "",

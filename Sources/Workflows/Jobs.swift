@@ -150,11 +150,7 @@ enum OutputFiles {
 
   /// Creates the directory that will hold `path`.
   static func createParent(of path: String) throws {
-    let directory = (path as NSString).deletingLastPathComponent
-    if !directory.isEmpty {
-      try FileManager.default.createDirectory(
-        atPath: directory, withIntermediateDirectories: true)
-    }
+    try FileIO.createParentDirectory(of: path)
   }
 
   /// Writes `text` to `path` atomically.
@@ -167,56 +163,8 @@ enum OutputFiles {
   }
 }
 
-/// An advisory lock on a file (`flock`), released when the lock is dropped or the process ends
-/// (also when it is killed), so a crashed worker never leaves a stale lock behind.
-final class FileLock {
-  private let fd: Int32
-  /// The lock file's path.
-  let path: String
-
-  /// Takes the lock on `path` (created if missing). Returns nil when another process holds it
-  /// and `wait` is false.
-  init?(path: String, wait: Bool) throws {
-    try OutputFiles.createParent(of: path)
-    let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-    if fd < 0 { throw OutputFiles.fileError(path, "cannot open the lock file") }
-    while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
-      if errno == EINTR { continue }
-      let busy = errno == EWOULDBLOCK
-      close(fd)
-      if busy && !wait { return nil }
-      throw OutputFiles.fileError(path, "cannot lock")
-    }
-    self.fd = fd
-    self.path = path
-  }
-
-  /// Releases the lock and removes the lock file.
-  func releaseAndRemove() {
-    unlink(path)
-  }
-
-  deinit {
-    flock(fd, LOCK_UN)
-    close(fd)
-  }
-}
-
-/// Small text helpers shared by the CSV writers and the gallery.
+/// Small number formats shared by the manifests and the gallery.
 enum TextFormat {
-  /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-  static func csvField(_ s: String) -> String {
-    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-      return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-    return s
-  }
-
-  /// One CSV line with a trailing newline.
-  static func csvLine(_ fields: [String]) -> String {
-    fields.map(csvField).joined(separator: ",") + "\n"
-  }
-
   /// A number with two decimals, or an empty string.
   static func fixed2(_ x: Double?) -> String {
     x.map { String(format: "%.2f", $0) } ?? ""

@@ -284,12 +284,12 @@ public enum Ranking {
 
   /// `rank.csv`: one line per finished short run, best first.
   public static func csv(_ rows: [RankRow]) -> String {
-    var out = TextFormat.csvLine([
+    var out = CSV.line([
       "rank", "run", "seed", "similarity_short", "similarity_continued", "gain", "kept",
       "short_image", "continued_image",
     ])
     for r in rows {
-      out += TextFormat.csvLine([
+      out += CSV.line([
         String(r.rank), String(r.id), String(r.seed), TextFormat.fixed2(r.shortSimilarity),
         TextFormat.fixed2(r.continuedSimilarity),
         TextFormat.fixed2(r.continuedSimilarity.map { $0 - r.shortSimilarity }), r.group ?? "",

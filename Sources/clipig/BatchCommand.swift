@@ -79,10 +79,10 @@ struct BatchCommand: ParsableCommand {
         return
       }
       let interrupt = InterruptFlag()
-      let sources = interruptOnSignals(interrupt)
-      defer { _ = sources }
+      let watch = SignalWatch(interrupt)
+      defer { withExtendedLifetime(watch) {} }
       let summary = try Batch.run(options, interrupt: interrupt)
-      if summary.outcome == .interrupted { throw ExitCode(130) }
+      if summary.outcome == .interrupted { throw ExitCode(interrupt.exitStatus) }
     }
   }
 }

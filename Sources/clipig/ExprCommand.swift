@@ -23,8 +23,17 @@ struct ExprCommand: ParsableCommand {
     help: "The expression, e.g. \"1. - .95 * pow(t, 5.)\" (it may start with '-').")
   var expression: [String] = []
 
-  /// The expression: all words joined (so that an unquoted `1 + 2` works too).
-  private var source: String { expression.joined(separator: " ") }
+  /// The expression: all words joined (so that an unquoted `1 + 2` works too), without the
+  /// `--` that ends the options (`clipig expr -- -1` is `-1`; ArgumentParser keeps the `--` in
+  /// an `.allUnrecognized` argument).
+  private var words: [String] {
+    guard let end = expression.firstIndex(of: "--") else { return expression }
+    var w = expression
+    w.remove(at: end)
+    return w
+  }
+
+  private var source: String { words.joined(separator: " ") }
 
   @Option(
     name: .customLong("var"),
@@ -37,7 +46,7 @@ struct ExprCommand: ParsableCommand {
   var seed: UInt64 = 0
 
   func validate() throws {
-    if expression.isEmpty { throw ValidationError("Missing expected argument '<expression>'") }
+    if words.isEmpty { throw ValidationError("Missing expected argument '<expression>'") }
   }
 
   func run() throws {

@@ -4,17 +4,23 @@ import Foundation
 import PipelineKit
 import Runner
 
-/// `clipig preview EXPERIMENT.yaml -o DIR`: writes the views CLIP would see, as PNGs.
+/// `clipig preview EXPERIMENT.yaml -o DIR`: writes the views CLIP sees at one epoch, as PNGs.
 struct PreviewCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "preview",
-    abstract:
-      "Write the views each target shows CLIP at one moment (after transforms) as PNG files.")
+    abstract: "Write the views each target shows CLIP at one epoch as PNG files.",
+    discussion: """
+      The views are CLIP's inputs (after the transforms, resized to the model's input side and \
+      clamped), drawn with the render's own random streams: with the same --seed they are the \
+      views 'clipig render' trains on at that epoch from the same pixels. Without --train the \
+      pixels are the experiment's start (or --image) after the epoch's resize and \
+      post-processing; with --train the epochs before are trained first, so the views are \
+      exactly those of the render's epoch.
+      """)
 
-  @Argument(help: "YAML experiment files, merged in order.")
-  var files: [String]
+  @OptionGroup var experiment: ExperimentFiles
 
-  @Option(help: "Epoch to preview (default 0).")
+  @Option(help: "Epoch to preview (default: the start epoch).")
   var epoch: Int?
 
   @Option(help: "Training time t in [0, 1] to preview instead of an epoch.")
@@ -23,25 +29,61 @@ struct PreviewCommand: ParsableCommand {
   @Option(help: "Start from this PNG instead of the experiment's initial pixels.")
   var image: String?
 
-  @Option(help: "Seed of the random transforms.")
-  var seed: UInt64 = 0
+  @Flag(help: "Train the epochs before the previewed one first (as render would).")
+  var train = false
+
+  @Option(help: "Seed of all random draws (default: the YAML's seed, else 0).")
+  var seed: UInt64?
+
+  @OptionGroup var model: ModelOption
 
   @Option(name: .shortAndLong, help: "Output directory.")
   var output: String
 
+  func validate() throws {
+    if let epoch, epoch < 0 {
+      throw ValidationError("--epoch \(epoch): epochs count from 0, so an epoch cannot be negative")
+    }
+    if let t, !(0...1).contains(t) { throw ValidationError("--t must be between 0 and 1") }
+    if train && image != nil {
+      throw ValidationError("--train starts from the experiment's pixels; drop --image")
+    }
+  }
+
   func run() throws {
     try reportingConfigErrors {
-      let root = try CLIRunner.loadConfig(files: files)
+      var options = RenderOptions()
+      options.model = model.model
+      options.seed = seed
+      let root = options.apply(to: try CLIRunner.loadConfig(files: experiment.files))
+      let seed = self.seed == nil && root["seed"] == nil ? 0 : try options.seed(for: root)
       let experiment = try Experiment(root, random: SeededRandom(seed: seed))
-      var e = epoch ?? 0
-      if let t {
-        guard (0...1).contains(t) else { throw ValidationError("--t must be between 0 and 1") }
-        e = Int((t * Double(max(1, experiment.epochs - 1))).rounded())
+      var e = epoch ?? experiment.startEpoch
+      if let t { e = Int((t * Double(max(1, experiment.epochs - 1))).rounded()) }
+      if e >= experiment.epochs {
+        throw ValidationError(
+          "--epoch \(e) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
       }
-      let start = try image.map { try PNG.read(path: $0) }
-      let base = files.last.map { ($0 as NSString).deletingLastPathComponent } ?? "."
-      let views = try Preview.views(
-        experiment, epoch: e, image: start, seed: seed, baseDirectory: base.isEmpty ? "." : base)
+      if e < experiment.startEpoch {
+        throw ValidationError(
+          "--epoch \(e) is before the experiment's start_epoch (\(experiment.startEpoch))")
+      }
+      let clip = try ModelLoader.load(experiment.model)
+      let base =
+        self.experiment.files.last.map { ($0 as NSString).deletingLastPathComponent } ?? "."
+      let directory = base.isEmpty ? "." : base
+      let views: [Preview.View]
+      if train {
+        let trainer = try Trainer(
+          experiment: experiment, model: clip, seed: seed, baseDirectory: directory)
+        for past in experiment.startEpoch..<e { try trainer.step(epoch: past) }
+        views = try Preview.views(of: trainer, epoch: e)
+      } else {
+        let start = try image.map { try PNG.read(path: $0) }
+        views = try Preview.views(
+          experiment, epoch: e, image: start, seed: seed, imageSize: clip.imageSize,
+          baseDirectory: directory)
+      }
       if views.isEmpty { print("no target is active at epoch \(e)") }
       for view in views {
         // A free name (never over an existing file): name.png, name-1.png, …

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import PipelineKit
 import Runner
 import Workflows
 
@@ -74,8 +75,8 @@ struct RankCommand: ParsableCommand {
       options.resolution = resolution.isEmpty ? nil : resolution
       options.verbosity = quiet ? 0 : verbose ? 2 : 1
       let interrupt = InterruptFlag()
-      let sources = interruptOnSignals(interrupt)
-      defer { _ = sources }
+      let watch = SignalWatch(interrupt)
+      defer { withExtendedLifetime(watch) {} }
       let summary = try Ranking.run(options, interrupt: interrupt)
       if !quiet {
         for row in summary.rows where row.group != nil {
@@ -83,19 +84,7 @@ struct RankCommand: ParsableCommand {
         }
         print("wrote \(summary.csvPath)")
       }
-      if summary.outcome == .interrupted { throw ExitCode(130) }
+      if summary.outcome == .interrupted { throw ExitCode(interrupt.exitStatus) }
     }
-  }
-}
-
-/// Sets `flag` on SIGINT and SIGTERM (renders then save and stop between epochs); keep the
-/// returned sources alive while the work runs.
-func interruptOnSignals(_ flag: InterruptFlag) -> [any DispatchSourceSignal] {
-  [SIGINT, SIGTERM].map { sig in
-    signal(sig, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-    source.setEventHandler { flag.set() }
-    source.resume()
-    return source
   }
 }

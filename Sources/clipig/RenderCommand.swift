@@ -11,8 +11,7 @@ struct RenderCommand: ParsableCommand {
     commandName: "render",
     abstract: "Render an image from YAML experiment files (merged in order; '-' reads stdin).")
 
-  @Argument(help: "YAML experiment files, merged in order ('-' reads standard input).")
-  var files: [String]
+  @OptionGroup var experiment: ExperimentFiles
 
   @Option(name: .shortAndLong, help: "Output file, or directory ending in '/'.")
   var output: String?
@@ -26,10 +25,8 @@ struct RenderCommand: ParsableCommand {
   @Option(name: [.customLong("learnrate"), .customLong("lr")], help: "Learning-rate factor.")
   var learnrate: Double?
 
-  @Option(
-    name: [.customLong("optimizer"), .customLong("opt")],
-    help: "adam, sgd, adadelta, rmsprob/rmsprop, sparse_adam.")
-  var optimizer: String?
+  @Option(name: [.customLong("optimizer"), .customLong("opt")], help: "The optimizer.")
+  var optimizer: OptimizerKind?
 
   @Option(
     name: [.customShort("s"), .customLong("snapshot-interval")],
@@ -42,11 +39,7 @@ struct RenderCommand: ParsableCommand {
   @Option(help: "Run the experiment N times, each into the next free file name.")
   var `repeat`: Int = 1
 
-  @Option(
-    help:
-      "CLIP model: a name (ViT-B/32, downloaded on first use), a directory with config.json and model.safetensors, or a .safetensors or .pt file."
-  )
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   @Flag(name: .shortAndLong, help: "Print statistics.")
   var verbose = false
@@ -61,32 +54,23 @@ struct RenderCommand: ParsableCommand {
 
   func render() throws {
     var options = RenderOptions()
-    options.configFiles = files
+    options.configFiles = experiment.files
     options.output = output
     options.epochs = epochs
     options.resolution = resolution.isEmpty ? nil : resolution
     options.learnrate = learnrate
     options.optimizer = optimizer
     options.snapshotSeconds = snapshotInterval
-    options.model = model
+    options.model = model.model
     options.verbosity = quiet ? 0 : verbose ? 2 : nil
     let interrupt = InterruptFlag()
-    let sources = installSignalHandlers(interrupt)
-    defer { _ = sources }
-    for _ in 0..<max(1, self.repeat) {
-      options.seed = seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+    let watch = SignalWatch(interrupt)
+    defer { withExtendedLifetime(watch) {} }
+    options.seed = seed
+    for i in 0..<max(1, self.repeat) {
+      options.repetition = i
       let outcome = try CLIRunner.render(options: options, interrupt: interrupt)
-      if outcome == .interrupted { throw ExitCode(130) }
-    }
-  }
-
-  func installSignalHandlers(_ flag: InterruptFlag) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { sig in
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler { flag.set() }
-      source.resume()
-      return source
+      if outcome == .interrupted { throw ExitCode(interrupt.exitStatus) }
     }
   }
 }

@@ -20,11 +20,24 @@ struct ScheduleCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Override the number of epochs.")
   var epochs: Int?
 
+  func validate() throws {
+    if let bad = epoch.first(where: { $0 < 0 }) {
+      throw ValidationError("--epoch \(bad): epochs count from 0, so an epoch cannot be negative")
+    }
+    if let epochs, epochs < 1 {
+      throw ValidationError("--epochs must be at least 1, got \(epochs)")
+    }
+  }
+
   func run() throws {
     try reportingConfigErrors {
       var options = RenderOptions()
       options.epochs = epochs
       let experiment = try Experiment(options.apply(to: try CLIRunner.loadConfig(files: files)))
+      if let bad = epoch.first(where: { $0 >= experiment.epochs }) {
+        throw ValidationError(
+          "--epoch \(bad) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
+      }
       var shown = epoch
       if shown.isEmpty {
         // The first and last epoch, every tenth of the run, and every resolution change.

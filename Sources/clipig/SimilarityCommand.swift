@@ -67,18 +67,18 @@ struct SimilarityCommand: ParsableCommand {
         Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
       throw ExitCode.failure
     }
-    let clip = try ModelLoader.load(model)
+    let rater = Rater(model: try ModelLoader.load(model))
 
-    let rated = try Self.imageFeatures(images, model: clip)
+    let rated = try Self.imageFeatures(images, rater: rater)
     var columns: [(name: String, features: [Float])] = []
     for prompt in prompts {
-      columns.append((prompt, Self.normalized(try clip.encodeText(prompt))))
+      columns.append((prompt, try rater.textFeatures(prompt)))
     }
-    for (path, f) in try Self.imageFeatures(references, model: clip) {
+    for (path, f) in try Self.imageFeatures(references, rater: rater) {
       columns.append((path, f))
     }
     var rows = rated.map { row in
-      (name: row.path, values: columns.map { 100 * Self.dot(row.features, $0.features) })
+      (name: row.path, values: columns.map { Rater.similarity(row.features, $0.features) })
     }
     if let sort {
       let k = abs(sort) - 1
@@ -98,34 +98,21 @@ struct SimilarityCommand: ParsableCommand {
     }
   }
 
-  /// Unit features of each readable image (others are reported and skipped), in batches of 10.
-  static func imageFeatures(_ paths: [String], model: any FeatureModel) throws -> [(
+  /// Unit features of each readable image (others are reported and skipped).
+  static func imageFeatures(_ paths: [String], rater: Rater) throws -> [(
     path: String, features: [Float]
   )] {
-    var views: [(String, Tensor)] = []
-    let s = model.imageSize
+    var images: [(String, Tensor)] = []
     for path in paths {
       do {
-        let image = try PNG.read(path: path)
-        views.append(
-          (path, ImageOps.resizeCrop(image, width: s, height: s)))
+        images.append((path, try PNG.read(path: path)))
       } catch {
         FileHandle.standardError.write(
           Data("\(path) seems to be no image (\(error.message))\n".utf8))
       }
     }
-    var out: [(path: String, features: [Float])] = []
-    var start = 0
-    while start < views.count {
-      let batch = Array(views[start..<min(views.count, start + 10)])
-      let features = try model.encodeImages(Tensor.stack(batch.map(\.1)))
-      let d = features.shape[1]
-      for (i, view) in batch.enumerated() {
-        out.append((view.0, normalized(Array(features.scalars[(i * d)..<((i + 1) * d)]))))
-      }
-      start += 10
-    }
-    return out
+    let features = try rater.imageFeatures(batch: images.map(\.1))
+    return zip(images, features).map { ($0.0, $1) }
   }
 
   static func lines(_ path: String) throws -> [String] {
@@ -134,17 +121,6 @@ struct SimilarityCommand: ParsableCommand {
     }
     return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
       .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-  }
-
-  static func dot(_ a: [Float], _ b: [Float]) -> Double {
-    var s = 0.0
-    for k in a.indices { s += Double(a[k]) * Double(b[k]) }
-    return s
-  }
-
-  static func normalized(_ a: [Float]) -> [Float] {
-    let n = dot(a, a).squareRoot()
-    return n > 0 ? a.map { Float(Double($0) / n) } : a
   }
 }
 
@@ -184,16 +160,9 @@ struct SimilarityTable {
 
   /// CSV of the table with full names: header `,column…`, then `file,value…`.
   func csv() -> String {
-    var out = ([""] + columns).map(Self.csvField).joined(separator: ",") + "\n"
-    for (name, v) in zip(rows, values) {
-      out += ([Self.csvField(name)] + v.map { "\($0)" }).joined(separator: ",") + "\n"
-    }
+    var out = CSV.line([""] + columns)
+    for (name, v) in zip(rows, values) { out += CSV.line([name] + v.map { "\($0)" }) }
     return out
-  }
-
-  static func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
-      ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
   }
 
   /// rate.py's shortening: existing paths keep their end ("..tail"), other text its start.

@@ -9,7 +9,6 @@ final class ProjectionModel: FeatureModel {
   let imageSize: Int
   let featureCount: Int
   let weights: [Float]  // (D, 3·S·S)
-  private var lastBatch = 0
 
   init(imageSize: Int = 12, featureCount: Int = 8, seed: UInt64 = 11) {
     self.imageSize = imageSize
@@ -26,11 +25,10 @@ final class ProjectionModel: FeatureModel {
     return (0..<featureCount).map { _ in Float(r.normal()) }
   }
 
-  func encodeImages(_ images: Tensor) throws -> Tensor {
+  func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
     let n = images.shape[0]
     let k = 3 * imageSize * imageSize
     precondition(images.shape == [n, 3, imageSize, imageSize])
-    lastBatch = n
     var out = Tensor(shape: [n, featureCount])
     for i in 0..<n {
       for d in 0..<featureCount {
@@ -39,11 +37,10 @@ final class ProjectionModel: FeatureModel {
         out.scalars[i * featureCount + d] = s
       }
     }
-    return out
+    return (out, { [self] dFeatures in backward(dFeatures, batch: n) })
   }
 
-  func backward(_ dFeatures: Tensor) throws -> Tensor {
-    let n = lastBatch
+  private func backward(_ dFeatures: Tensor, batch n: Int) -> Tensor {
     let k = 3 * imageSize * imageSize
     var dx = Tensor(shape: [n, 3, imageSize, imageSize])
     for i in 0..<n {

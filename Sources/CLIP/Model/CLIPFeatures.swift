@@ -1,39 +1,48 @@
 import PipelineKit
 
-/// Operations on feature rows shared by training and rating.
+/// Operations on feature rows shared by training and rating: the one L2 normalisation (with its
+/// pullback) and the similarity score.
 public enum CLIPFeatures {
-  /// Each row of `features` (N, E) divided by its L2 norm, with the pullback
-  /// d x = (d y − y·⟨y, d y⟩) / |x| per row.
-  public static func normalize(_ features: Tensor) -> (value: Tensor, pullback: (Tensor) -> Tensor)
-  {
+  /// Σ a_k b_k in Double.
+  public static func dot(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count, "CLIPFeatures.dot: lengths differ")
+    var s = 0.0
+    for k in a.indices { s += Double(a[k]) * Double(b[k]) }
+    return s
+  }
+
+  /// a / ‖a‖, each element divided in Double (a zero vector stays zero).
+  public static func unit(_ a: [Float]) -> [Float] {
+    let n = dot(a, a).squareRoot()
+    return n > 0 ? a.map { Float(Double($0) / n) } : a
+  }
+
+  /// Each row of `features` (N, E) divided by its L2 norm (as `unit`), with the pullback
+  /// d x = (d y − y·⟨y, d y⟩) / ‖x‖ per row (zero for a zero row), computed in Double.
+  public static func normalize(_ features: Tensor) -> (value: Tensor, pullback: Pullback) {
     precondition(
       features.rank == 2, "CLIPFeatures.normalize: expected [N, E], got \(features.shape)")
     let (n, e) = (features.shape[0], features.shape[1])
-    var unit = features
-    var norms = [Float](repeating: 0, count: n)
+    var unitRows = [Float]()
+    unitRows.reserveCapacity(n * e)
+    var norms = [Double](repeating: 0, count: n)
     for r in 0..<n {
-      var s = 0.0
-      for j in 0..<e {
-        s += Double(features.scalars[r * e + j]) * Double(features.scalars[r * e + j])
-      }
-      let norm = Float(s.squareRoot())
-      norms[r] = norm
-      let inv = norm > 0 ? 1 / norm : 0
-      for j in 0..<e { unit.scalars[r * e + j] *= inv }
+      let row = Array(features.scalars[r * e..<(r + 1) * e])
+      norms[r] = dot(row, row).squareRoot()
+      unitRows += unit(row)
     }
-    let y = unit
+    let y = Tensor(shape: [n, e], scalars: unitRows)
     return (
-      unit,
+      y,
       { dy in
         precondition(dy.shape == y.shape, "CLIPFeatures.normalize pullback: shape \(dy.shape)")
-        var dx = dy
-        for r in 0..<n {
-          var dot = 0.0
-          for j in 0..<e { dot += Double(y.scalars[r * e + j]) * Double(dy.scalars[r * e + j]) }
-          let inv = norms[r] > 0 ? 1 / norms[r] : 0
-          for j in 0..<e {
-            dx.scalars[r * e + j] =
-              (dy.scalars[r * e + j] - y.scalars[r * e + j] * Float(dot)) * inv
+        var dx = Tensor(shape: dy.shape)
+        for r in 0..<n where norms[r] > 0 {
+          let rows = r * e..<(r + 1) * e
+          let yd = dot(Array(y.scalars[rows]), Array(dy.scalars[rows]))
+          for j in rows {
+            dx.scalars[j] = Float(
+              (Double(dy.scalars[j]) - Double(y.scalars[j]) * yd) / norms[r])
           }
         }
         return dx
@@ -44,14 +53,8 @@ public enum CLIPFeatures {
   /// 100 × cosine similarity of two feature vectors (CLIPig's `rate.py` score).
   public static func similarity(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == b.count, "CLIPFeatures.similarity: lengths differ")
-    var ab = 0.0
-    var aa = 0.0
-    var bb = 0.0
-    for i in 0..<a.count {
-      ab += Double(a[i]) * Double(b[i])
-      aa += Double(a[i]) * Double(a[i])
-      bb += Double(b[i]) * Double(b[i])
-    }
-    return aa > 0 && bb > 0 ? 100 * ab / (aa * bb).squareRoot() : 0
+    let aa = dot(a, a)
+    let bb = dot(b, b)
+    return aa > 0 && bb > 0 ? 100 * dot(a, b) / (aa * bb).squareRoot() : 0
   }
 }

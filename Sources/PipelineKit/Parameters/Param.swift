@@ -11,6 +11,13 @@ public protocol ParamScalar: Sendable, Equatable, CustomStringConvertible {
   static func fromExpression(_ value: ExprValue) -> Self?
   /// This value as a YAML node (for the resolved-configuration sidecar).
   var configValue: ConfigValue { get }
+  /// False for a value no parameter may take: NaN or an infinity.
+  var isFiniteValue: Bool { get }
+}
+
+extension ParamScalar {
+  /// True: only numbers can be NaN or infinite.
+  public var isFiniteValue: Bool { true }
 }
 
 extension Int: ParamScalar {
@@ -53,6 +60,8 @@ extension Double: ParamScalar {
   }
   /// `.float(self)`.
   public var configValue: ConfigValue { .float(self) }
+  /// False for NaN and ±infinity, which parameters refuse.
+  public var isFiniteValue: Bool { isFinite }
 }
 
 extension Bool: ParamScalar {
@@ -178,6 +187,11 @@ public struct Param<Value: ParamScalar>: Sendable, CustomStringConvertible {
         throw StageError(
           parameter: path, location: location, expression: e.source, context: context,
           message: "expected \(Value.typeDescription), the expression gave \(result)")
+      }
+      guard v.isFiniteValue else {
+        throw StageError(
+          parameter: path, location: location, expression: e.source, context: context,
+          message: "the expression gave \(result), but a parameter must be a finite number")
       }
       return v
     }

@@ -222,7 +222,14 @@ public struct ParameterReader {
       throw ConfigError("expected \(T.typeDescription), got null", at: node.location, path: path)
     default: break
     }
-    if let v = T.fromConfig(node.value) { return Param(v, path: path, location: node.location) }
+    if let v = T.fromConfig(node.value) {
+      guard v.isFiniteValue else {
+        throw ConfigError(
+          "expected a finite number, got \(v) (NaN and infinities are refused)",
+          at: node.location, path: path)
+      }
+      return Param(v, path: path, location: node.location)
+    }
     guard case .string(let text) = node.value, T.self != String.self else {
       throw ConfigError(
         "expected \(T.typeDescription), got \(node.kindDescription)", at: node.location, path: path)
@@ -254,6 +261,11 @@ public struct ParameterReader {
     guard let v = T.fromExpression(result) else {
       throw ConfigError(
         "expected \(T.typeDescription), '\(text)' gives \(result)", at: node.location, path: path)
+    }
+    guard v.isFiniteValue else {
+      throw ConfigError(
+        "expected a finite number, '\(text)' gives \(result) (NaN and infinities are refused)",
+        at: node.location, path: path)
     }
     return Param(v, path: path, location: node.location)
   }

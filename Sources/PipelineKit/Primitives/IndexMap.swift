@@ -298,6 +298,11 @@ public enum PadMode: String, Sendable, CaseIterable {
   case wrap
 }
 
+extension PadMode: ConfigChoice {
+  /// fill, edge, wrap.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+}
+
 /// Builders for the 1-D index lists of separable `IndexMap`s. Each returns, per output index, the
 /// input index it reads or `IndexMap.none`.
 public enum AxisIndex {

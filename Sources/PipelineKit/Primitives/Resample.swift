@@ -9,13 +9,19 @@ public enum Interpolation: String, Sendable, CaseIterable {
 
   /// Accepts CLIPig's names and the common aliases (`bilinear`, `bicubic`).
   public init?(name: String) {
-    switch name.lowercased() {
-    case "nearest": self = .nearest
-    case "linear", "bilinear": self = .linear
-    case "cubic", "bicubic": self = .cubic
-    default: return nil
-    }
+    guard let value = Self.named(name) else { return nil }
+    self = value
   }
+}
+
+extension Interpolation: ConfigChoice {
+  /// CLIPig's names and the common aliases, in any case.
+  public static let names: [(name: String, value: Interpolation)] = [
+    ("nearest", .nearest), ("linear", .linear), ("cubic", .cubic), ("bilinear", .linear),
+    ("bicubic", .cubic),
+  ]
+  /// `Cubic` and `cubic` are the same filter.
+  public static var ignoresCase: Bool { true }
 }
 
 /// A 1-D resampling map: each output index is a weighted sum of a fixed number of input taps.

@@ -1,0 +1,58 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A request to stop, set from a signal handler (Ctrl-C, SIGTERM, a closed terminal) or by a
+/// caller, and checked by long work between its steps: a render saves its latest image, a
+/// download keeps its partial file, a batch finishes nothing half-way.
+public final class InterruptFlag: Sendable {
+  private let signalNumber = Atomic<Int32>(0)
+  /// A cleared flag.
+  public init() {}
+  /// Whether an interrupt arrived.
+  public var isSet: Bool { signalNumber.load(ordering: .relaxed) != 0 }
+  /// Records an interrupt (by signal `signal`, SIGINT when a caller asks).
+  public func set(signal: Int32 = SIGINT) {
+    _ = signalNumber.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
+  }
+  /// The first signal that set the flag (SIGINT for a caller's request), nil while clear.
+  public var signal: Int32? {
+    let s = signalNumber.load(ordering: .relaxed)
+    return s == 0 ? nil : s
+  }
+  /// The exit status a command ends with after this interrupt: 128 + the signal's number
+  /// (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), as shells report a signal's end.
+  public var exitStatus: Int32 { 128 + (signal ?? SIGINT) }
+}
+
+/// The process's signal handling, in one place: SIGINT, SIGTERM and SIGHUP set an
+/// `InterruptFlag` instead of ending the process (so the work can save and stop), and SIGPIPE is
+/// ignored (a closed pipe is a write error, not a silent death). Keep the value alive while
+/// the work runs.
+public final class SignalWatch: Sendable {
+  private let sources: Mutex<[any DispatchSourceSignal]>
+
+  /// Routes the stopping signals to `flag`.
+  public init(_ flag: InterruptFlag) {
+    signal(SIGPIPE, SIG_IGN)
+    sources = Mutex(
+      [SIGINT, SIGTERM, SIGHUP].map { sig in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { flag.set(signal: sig) }
+        source.resume()
+        return source
+      })
+  }
+
+  deinit {
+    sources.withLock { list in for source in list { source.cancel() } }
+  }
+}

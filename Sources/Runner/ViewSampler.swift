@@ -1,0 +1,87 @@
+import ExprEval
+import PipelineKit
+
+/// The views CLIP sees in one epoch (spec §8.3 step 7): for each active target, `viewsPerEpoch`
+/// runs of its transform chain on the current image, each resized to CLIP's input side and
+/// clamped to [0, 1] — with the pullback from the views' cotangents to the image's.
+///
+/// Each view's random stream comes from (seed, epoch, target, view) only, so training and
+/// `clipig preview` sample identical views from identical pixels.
+public struct ViewSampler: Sendable {
+  /// The experiment's targets.
+  public let targets: [Experiment.Target]
+  /// CLIP's input side.
+  public let imageSize: Int
+  /// The run's random streams.
+  public let streams: RandomStreams
+
+  /// Where each view of a batch came from.
+  public struct Origin: Sendable, Equatable {
+    /// Target index in the experiment.
+    public var target: Int
+    /// View index within the target's views of the epoch.
+    public var index: Int
+
+    /// The `index`-th view of target `target`.
+    public init(target: Int, index: Int) {
+      self.target = target
+      self.index = index
+    }
+  }
+
+  /// One epoch's views.
+  public struct Views {
+    /// The CLIP inputs `[N, 3, S, S]`, clamped, not normalised.
+    public var images: Tensor
+    /// Target and index of each view, in batch order.
+    public var origins: [Origin]
+    /// From a cotangent of `images` to one of the sampled image `[3, H, W]`.
+    public var pullback: Pullback
+
+    /// Number of views.
+    public var count: Int { origins.count }
+  }
+
+  /// A sampler for `experiment`'s targets at CLIP's input side `imageSize`.
+  public init(experiment: Experiment, imageSize: Int, streams: RandomStreams) {
+    targets = experiment.targets
+    self.imageSize = imageSize
+    self.streams = streams
+  }
+
+  /// The views of `image` `[3, H, W]` (already clamped to [0, 1]) at `epoch`, with the
+  /// expression variables `variables` of that epoch.
+  public func sample(_ image: Tensor, epoch: Int, variables: ExprContext) throws(StageError)
+    -> Views
+  {
+    let s = imageSize
+    var origins: [Origin] = []
+    var images: [Tensor] = []
+    var pullbacks: [Pullback] = []
+    for (ti, target) in targets.enumerated()
+    where target.window.contains(epoch: epoch, t: variables.t) {
+      let chain = Pipeline(target.transforms.map(\.stage))
+      for b in 0..<target.viewsPerEpoch {
+        var context = StageContext(
+          variables: variables, random: streams.view(epoch: epoch, target: ti, view: b))
+        let (y, chainPullback) = try chain.forward(image, in: &context)
+        let resize = Resampler(from: y.chw.h, y.chw.w, to: s, s, filter: .cubic)
+        let resized = resize.apply(y)
+        origins.append(Origin(target: ti, index: b))
+        images.append(ImageOps.clamp(resized, 0, 1))
+        pullbacks.append { d in
+          chainPullback(resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1)))
+        }
+      }
+    }
+    let shape = image.shape
+    let batch = images.isEmpty ? Tensor(shape: [0, 3, s, s]) : Tensor.stack(images)
+    return Views(
+      images: batch, origins: origins,
+      pullback: { dViews in
+        var dImage = Tensor(shape: shape)
+        for (i, pullback) in pullbacks.enumerated() { dImage.add(pullback(dViews.view(i))) }
+        return dImage
+      })
+  }
+}

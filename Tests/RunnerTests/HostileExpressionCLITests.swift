@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// The expression cases of issue 18, driven through the `clipig` executable as the report did:
+/// expensive expressions end with a clear error (also inside a YAML parameter), a flat sum of
+/// many terms evaluates, `expr --` drops the `--`, and `schedule`/`preview` refuse epochs
+/// outside the run. With CI=true a missing executable fails the test instead of skipping it.
+@Suite("Hostile expressions through the clipig binary")
+struct HostileExpressionCLITests {
+  /// The executable, or nil after recording a failure when CI requires it.
+  private func binary() -> String? {
+    if let b = Workflow.clipigBinary { return b }
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+      Issue.record("the clipig executable is not built next to the tests")
+    }
+    return nil
+  }
+
+  private func run(_ arguments: [String], in dir: String? = nil) throws -> (
+    status: Int32, out: String, err: String
+  )? {
+    guard let b = binary() else { return nil }
+    return try Workflow.run(b, arguments, in: dir)
+  }
+
+  @Test func expensiveExpressionsEndWithAClearError() throws {
+    for (source, caret) in [
+      ("[[0]*10**6]*10**6", "             ^"), ("str([[0]*10**6]*10**6)", "                 ^"),
+      ("sorted([[0]*10**6]*10**6)", "                    ^"),
+    ] {
+      guard let r = try run(["expr", source]) else { return }
+      #expect(r.status == 1, "\(source): \(r)")
+      #expect(r.out.isEmpty)
+      #expect(r.err.hasPrefix("error: expression too expensive: "), "\(r.err)")
+      #expect(r.err.contains("\n  \(source)\n\(caret)\n"), "\(r.err)")
+    }
+  }
+
+  @Test func flatSumsEvaluate() throws {
+    for n in [101, 1000, 10_000] {
+      let source = Array(repeating: "1", count: n).joined(separator: "+")
+      guard let r = try run(["expr", source]) else { return }
+      #expect(r.status == 0, "\(r.err)")
+      #expect(r.out == "\(n)\n")
+    }
+  }
+
+  @Test func doubleDashEndsTheOptions() throws {
+    guard let a = try run(["expr", "--", "'abc'"]) else { return }
+    #expect(a.status == 0 && a.out == "'abc'\n", "\(a)")
+    guard let b = try run(["expr", "--", "-1"]) else { return }
+    #expect(b.status == 0 && b.out == "-1\n", "\(b)")
+    guard let c = try run(["expr", "--seed", "3", "--", "'--'", "+", "'x'"]) else { return }
+    #expect(c.status == 0 && c.out == "'--x'\n", "\(c)")
+  }
+
+  /// A YAML parameter with an expensive expression: `schedule` (which evaluates every parameter
+  /// without a model) stops with the file, line, parameter and caret instead of hanging.
+  @Test func expensiveParameterInYAMLIsAnError() throws {
+    let dir = try Workflow.temporaryDirectory("hostile-expr")
+    try Workflow.write(
+      """
+      epochs: 10
+      targets:
+        - features:
+            - text: a cat
+          transforms:
+            - noise: "len(str([[0]*10**6]*10**6)) * t"
+      """, to: dir + "/x.yaml")
+    guard let r = try run(["schedule", dir + "/x.yaml"]) else { return }
+    #expect(r.status == 1, "\(r)")
+    #expect(r.err.contains("x.yaml:6:16: error: 'targets[0].transforms[0].noise[0]': "), "\(r.err)")
+    #expect(r.err.contains("expression too expensive"), "\(r.err)")
+  }
+
+  @Test func epochsOutsideTheRunAreRefused() throws {
+    let dir = try Workflow.temporaryDirectory("hostile-epoch")
+    try Workflow.write(
+      """
+      epochs: 10
+      targets:
+        - features:
+            - text: a cat
+          transforms:
+            - noise: 0.1*t
+      """, to: dir + "/x.yaml")
+    let x = dir + "/x.yaml"
+    let cases: [([String], String)] = [
+      (["schedule", x, "--epoch=-1"], "epochs count from 0, so an epoch cannot be negative"),
+      (
+        ["preview", x, "--epoch=-1", "-o", dir],
+        "epochs count from 0, so an epoch cannot be negative"
+      ),
+      (["schedule", x, "--epoch", "3", "10"], "--epoch 10 is past the last epoch (9)"),
+      (["preview", x, "--epoch", "10", "-o", dir], "--epoch 10 is past the last epoch (9)"),
+      (["schedule", x, "--epochs", "0"], "--epochs must be at least 1"),
+    ]
+    for (arguments, message) in cases {
+      guard let r = try run(arguments) else { return }
+      #expect(r.status != 0, "\(arguments): \(r)")
+      #expect(r.err.contains(message), "\(arguments): \(r.err)")
+    }
+    guard let ok = try run(["schedule", x, "--epoch", "0", "9"]) else { return }
+    #expect(ok.status == 0, "\(ok.err)")
+    // Nothing was written by the refused previews.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["x.yaml"])
+  }
+}
