@@ -333,14 +333,16 @@ final class StudioSession: Sendable {
   /// The views CLIP sees at the tab's current epoch, as PNG data URLs.
   func views(_ id: Int) throws(ActionError) -> [String] {
     let snapshot = state.withLock { s in s.tabs.first { $0.id == id } }
-    guard let tab = snapshot, let config = tab.config, let seed = tab.seed else {
+    guard let tab = snapshot, let config = tab.config, let seed = tab.seed,
+      let imageSize = tab.imageSize
+    else {
       throw ActionError(status: 409, info: ErrorInfo(message: "no experiment yet: press Start"))
     }
     let epoch = (tab.imageEpoch ?? config.experiment.startEpoch - 1) + 1
     do {
       let views = try Preview.views(
         config.experiment, epoch: min(epoch, config.experiment.epochs - 1), image: tab.image,
-        seed: seed, baseDirectory: tab.baseDirectory)
+        seed: seed, imageSize: imageSize, baseDirectory: tab.baseDirectory)
       return try views.prefix(64).map { v in try Self.dataURL(v.image) }
     } catch {
       throw ActionError(status: 422, info: ConfigCheck.info(error, file: tab.name))

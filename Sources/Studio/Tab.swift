@@ -36,6 +36,8 @@ struct Tab: Sendable {
   var stopRequested = false
   /// Epochs at which Updates were applied.
   var updates: [Int] = []
+  /// Input side of the CLIP model of the run (for the views CLIP sees).
+  var imageSize: Int?
   /// The latest image `[3, H, W]` in [0, 1].
   var image: Tensor?
   /// Epoch of `image`.

@@ -88,6 +88,9 @@ struct TrainingWorker {
         experiment: experiment, model: m, seed: seed, baseDirectory: tab.baseDirectory)
       if let raw = job.1 { t.resume(from: raw) }
       trainer = t
+      session.state.withLock { s in
+        if let i = s.tabs.firstIndex(where: { $0.id == id }) { s.tabs[i].imageSize = m.imageSize }
+      }
       session.log(id, "training \(name): epochs \(epoch)–\(experiment.epochs - 1), seed \(seed)")
       var publisher = ProgressPublisher(
         session: session, tab: id, experiment: experiment, seed: seed, startEpoch: epoch)
@@ -122,6 +125,11 @@ struct TrainingWorker {
           let t2 = try Trainer(
             experiment: e2, model: m2, seed: seed, baseDirectory: tab.baseDirectory)
           t2.resume(from: current.pixels)
+          session.state.withLock { s in
+            if let i = s.tabs.firstIndex(where: { $0.id == id }) {
+              s.tabs[i].imageSize = m2.imageSize
+            }
+          }
           current = t2
           trainer = t2
           experiment = e2

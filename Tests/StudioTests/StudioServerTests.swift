@@ -107,6 +107,12 @@ extension StudioSuite {
         #expect(yaml.contains("learnrate: 0.5"), "\(yaml)")
         #expect(yaml.contains("updated at epoch \(at)"), "\(yaml)")
       }
+      // The views CLIP sees: one per batch entry of the target (batch_size 2).
+      let views = try studio.call("views", ["tab": id])
+      #expect(views.status == 200, "\(views.text.prefix(300))")
+      let urls = views.json["views"] as? [String] ?? []
+      #expect(urls.count == 2)
+      #expect(urls.allSatisfy { $0.hasPrefix("data:image/png;base64,") })
       // Update after Stop continues from the stopped image.
       let resumed = try studio.call("update", ["tab": id, "yaml": edited])
       #expect(resumed.status == 200, "\(resumed.text)")
