@@ -58,6 +58,7 @@ public final class Trainer {
     self.streams = RandomStreams(seed: seed)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
+    try MemoryBudget.check(experiment, model: model, streams: streams)
     pixels = try Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     features = try TargetFeatures(
       experiment: experiment, model: model, initialImage: pixels, baseDirectory: baseDirectory)
@@ -72,11 +73,11 @@ public final class Trainer {
   {
     let w = try e.resolution[0].value(in: context, random: &random)
     let h = try e.resolution[1].value(in: context, random: &random)
-    guard w >= 1, h >= 1, w <= 8192, h <= 8192 else {
+    if let problem = ImageLimits.problem(width: w, height: h) {
       throw StageError(
         parameter: "resolution", location: e.resolution[0].location,
         expression: "\(e.resolution[0]) \(e.resolution[1])",
-        context: context, message: "resolution must be between 1 and 8192, got \(w)×\(h)")
+        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch): \(problem)")
     }
     return (w, h)
   }
@@ -200,8 +201,14 @@ public final class Trainer {
     let started = clock.now
     clipTime = .zero
     var random = streams.expressions(epoch: epoch)
+    var prepared = pixels
     let (variables, resized) = try Self.prepare(
-      experiment, epoch: epoch, pixels: &pixels, streams: streams, random: &random)
+      experiment, epoch: epoch, pixels: &prepared, streams: streams, random: &random)
+    if let bad = NonFiniteError.firstNonFinite(prepared.scalars) {
+      throw NonFiniteError(
+        epoch: epoch, what: "the pixels after post-processing", value: Double(bad))
+    }
+    pixels = prepared
     if resized { optimizer.reset() }
     var report = EpochReport(
       epoch: epoch, t: variables.t, loss: 0,
@@ -210,6 +217,9 @@ public final class Trainer {
     if let (value, views, pullback) = try loss(
       of: pixels, epoch: epoch, variables: variables, random: &random, observe: observe)
     {
+      guard value.loss.isFinite else {
+        throw NonFiniteError(epoch: epoch, what: "the loss", value: value.loss)
+      }
       report.loss = value.loss
       report.similarities = value.similarities
       report.views = views
@@ -217,6 +227,10 @@ public final class Trainer {
         let dPixels = pullback(1)
         var p = pixels.scalars
         optimizer.update(&p, gradient: dPixels.scalars, lr: variables.learnrate)
+        if let bad = NonFiniteError.firstNonFinite(p) {
+          throw NonFiniteError(
+            epoch: epoch, what: "the pixels after the optimizer step", value: Double(bad))
+        }
         pixels = Tensor(shape: pixels.shape, scalars: p)
       }
     }
