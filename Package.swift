@@ -84,7 +84,8 @@ let package = Package(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "CLIPTests", dependencies: ["CLIP", "ModelStore", "PipelineKit", "Formats"],
+      name: "CLIPTests",
+      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests",

@@ -212,6 +212,8 @@ public enum FeatureSelection: String, Sendable, CaseIterable {
 extension FeatureSelection: ConfigChoice {
   /// all, best, worst, mix.
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// Named so in errors.
+  public static var kind: String? { "feature selection" }
 }
 
 /// How a target scales its features' similarities (spec §8.8).
@@ -248,4 +250,6 @@ extension FeatureLoss: ConfigChoice {
   ]
   /// `L1` and `MSE` are accepted too.
   public static var ignoresCase: Bool { true }
+  /// Named so in errors.
+  public static var kind: String? { "feature loss" }
 }

@@ -76,6 +76,7 @@ public struct RenderOptions: Sendable {
     if let learnrate { set("learnrate", .float(learnrate)) }
     if let optimizer { set("optimizer", .string(optimizer.configName)) }
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
+    if let seed { set("seed", .int(Int(bitPattern: UInt(seed &+ UInt64(repetition))))) }
     if let model { set("model", .string(model)) }
     return node
   }
