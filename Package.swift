@@ -33,13 +33,21 @@ let package = Package(
       providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+      name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+      providers: [.apt(["libturbojpeg0-dev"])]),
+    .systemLibrary(
+      name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
+    ),
 
     // The expression language of parameters; no dependencies.
     .target(name: "ExprEval"),
     // Tensor, stage protocol and registries, parameters, configuration tree, primitives, BLAS.
     .target(name: "PipelineKit", dependencies: ["ExprEval", "COpenBLAS"]),
-    // File formats and file primitives: YAML, PNG, JSON, gzip/deflate, atomic writes, locks.
-    .target(name: "Formats", dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib"]),
+    // File formats and file primitives: YAML, PNG/JPEG/WebP, JSON, gzip/deflate, atomic writes.
+    .target(
+      name: "Formats",
+      dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP"]),
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),

@@ -38,6 +38,7 @@ public enum CLIRunner {
       configOutput: experiment.output, lastConfigFile: options.configFiles.last,
       commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
+    _ = try ImageFormat.forOutput(path: requested)  // refuse `-o x.tif` before any work
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }

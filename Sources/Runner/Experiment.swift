@@ -9,6 +9,8 @@ public struct Experiment: Sendable {
   public var verbose: Int
   /// Output directory (ending in `/`) or file name.
   public var output: String
+  /// JPEG and WebP quality of the output image, 1…100 (WebP: 100 is lossless).
+  public var outputQuality: Int
   /// When intermediate snapshots are written.
   public var snapshotInterval: SnapshotInterval
   /// Number of optimizer steps.

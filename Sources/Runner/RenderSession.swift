@@ -28,6 +28,8 @@ public struct RenderOptions: Sendable {
   public var repetition = 0
   /// `--model`.
   public var model: String?
+  /// `--quality`: JPEG/WebP quality of the output image (`output_quality`).
+  public var quality: Int?
   /// Transforms the experiment may name (extend with `.adding(MyStage.self)` for your own).
   public var transforms: StageRegistry = .transforms
   /// Constraints the experiment may name.
@@ -78,6 +80,7 @@ public struct RenderOptions: Sendable {
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
     if let seed { set("seed", .int(Int(bitPattern: UInt(seed &+ UInt64(repetition))))) }
     if let model { set("model", .string(model)) }
+    if let quality { set("output_quality", .int(quality)) }
     return node
   }
 }
@@ -158,7 +161,7 @@ public struct RenderSession {
       case .seconds(let s): snapshot = snapshot || now.timeIntervalSince(lastSnapshot) >= s
       }
       if snapshot && !isLast {
-        try PNG.write(trainer.image, to: imagePath)
+        try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
@@ -208,8 +211,8 @@ public struct RenderSession {
   }
 
   func save(last: EpochReport?, start: Date, note: String?) throws {
-    try PNG.write(trainer.image, to: imagePath)
     let e = trainer.experiment
+    try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
     let runtime = Date().timeIntervalSince(start)
     let epochsRun = (last?.epoch ?? e.startEpoch - 1) + 1 - e.startEpoch
     var header = [

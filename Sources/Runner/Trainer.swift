@@ -1,5 +1,6 @@
 import ExprEval
 import Formats
+import ModelStore
 import PipelineKit
 
 /// What one epoch did, for progress lines, statistics and the YAML header.
@@ -94,7 +95,7 @@ public final class Trainer {
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
-      let loaded = try PNG.read(path: resolve(path, in: baseDirectory))
+      let loaded = try ImageInput.load(path, baseDirectory: baseDirectory, key: "init.image")
       image = ImageOps.resizeCrop(loaded, width: r[0], height: r[1])
       image = image.perChannel { c, v in v * Float(i.std[c]) + Float(i.mean[c]) }
     } else {

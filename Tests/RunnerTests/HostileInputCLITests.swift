@@ -184,20 +184,20 @@ struct HostileInputCLITests {
     if !nullPNGExisted { #expect(!FileManager.default.fileExists(atPath: "/dev/null.png")) }
   }
 
-  /// Two runs into one folder with `x.png` and `x.tif` must not share the sidecar `x.yaml`: the
+  /// Two runs into one folder with `x.png` and `x.jpg` must not share the sidecar `x.yaml`: the
   /// sidecar is claimed with the image (the second claim happens while the first run trains).
   @Test func theSidecarIsClaimedWithTheImage() throws {
     let dir = try Workflow.temporaryDirectory("hostile-sidecar")
     let first = try OutputNaming.claim(dir + "/c/x.png")
-    let second = try OutputNaming.claim(dir + "/c/x.tif")
+    let second = try OutputNaming.claim(dir + "/c/x.jpg")
     #expect(first == dir + "/c/x.png")
-    #expect(second == dir + "/c/x-1.tif")
-    #expect(Self.files(dir + "/c") == ["x-1.tif", "x-1.yaml", "x.png", "x.yaml"])
+    #expect(second == dir + "/c/x-1.jpg")
+    #expect(Self.files(dir + "/c") == ["x-1.jpg", "x-1.yaml", "x.png", "x.yaml"])
     // Through the binary: the first run's sidecar stays its own.
     guard let a = try Self.render(Self.config(), in: dir, ["-o", "d/x.png"]) else { return }
-    guard let b = try Self.render(Self.config(), in: dir, ["-o", "d/x.tif"]) else { return }
+    guard let b = try Self.render(Self.config(), in: dir, ["-o", "d/x.jpg"]) else { return }
     #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
-    #expect(Self.files(dir + "/d") == ["x-1.tif", "x-1.yaml", "x.png", "x.yaml"])
+    #expect(Self.files(dir + "/d") == ["x-1.jpg", "x-1.yaml", "x.png", "x.yaml"])
     #expect(try Workflow.read(dir + "/d/x.yaml").contains("/d/x.png"))
   }
 
