@@ -34,6 +34,14 @@ public enum FileIO {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { throw FileIOError(path: path, message: lastErrorMessage()) }
     defer { _ = close(fd) }
+    return try readBytes(fileDescriptor: fd, name: path, maxBytes: maxBytes)
+  }
+
+  /// The bytes readable from the open descriptor `fd` up to its end (a file, a pipe, a
+  /// terminal), failing once more than `maxBytes` arrive; errors name `name`.
+  public static func readBytes(fileDescriptor fd: Int32, name path: String, maxBytes: Int)
+    throws(FileIOError) -> [UInt8]
+  {
     var info = stat()
     if fstat(fd, &info) != 0 { throw FileIOError(path: path, message: lastErrorMessage()) }
     if (info.st_mode & S_IFMT) == S_IFDIR {
@@ -79,12 +87,15 @@ public enum FileIO {
     }
     try createDirectory(directory, for: path)
 
+    let prefix = temporaryPrefix(base)
+    let folder = directory == "/" ? "" : directory
+    removeStaleTemporaries(prefix: prefix, in: directory)
     var generator = SystemRandomNumberGenerator()
     var temporary = ""
     var fd: Int32 = -1
     for _ in 0..<100 {
-      let suffix = String(generator.next() as UInt64, radix: 36)
-      temporary = (directory == "/" ? "" : directory) + "/." + base + "." + suffix + ".tmp"
+      let suffix = "\(getpid())-" + String(generator.next() as UInt64, radix: 36)
+      temporary = folder + "/" + prefix + suffix + ".tmp"
       fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
       if fd >= 0 || errno != EEXIST { break }
     }
@@ -114,25 +125,65 @@ public enum FileIO {
     }
   }
 
+  /// The start of the temporary names of `base`: `.` + `base` (cut to at most 200 bytes, so
+  /// that the temporary name fits the 255-byte limit of a name even for the longest `base`)
+  /// + `.`; the writer's process id, a random part and `.tmp` follow.
+  static func temporaryPrefix(_ base: String) -> String {
+    var cut = Substring(base)
+    while cut.utf8.count > 200 { cut = cut.dropLast() }
+    return "." + cut + "."
+  }
+
+  /// How old a temporary of our naming must be to be removed although its writer still runs.
+  static let staleAge: Double = 3600
+
+  /// Removes temporaries of our naming (`prefix` + `PID-RANDOM.tmp`) left in `directory` by a
+  /// writer that was killed mid-write: those whose process is gone, or older than an hour.
+  static func removeStaleTemporaries(prefix: String, in directory: String) {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+      return
+    }
+    let now = Date().timeIntervalSince1970
+    for entry in entries where entry.hasPrefix(prefix) && entry.hasSuffix(".tmp") {
+      let middle = entry.dropFirst(prefix.count).dropLast(4)
+      let parts = middle.split(separator: "-")
+      guard parts.count == 2, let pid = Int32(parts[0]), pid > 0,
+        parts[1].allSatisfy({ $0.isASCII && ($0.isNumber || $0.isLowercase) })
+      else { continue }
+      let path = (directory == "/" ? "" : directory) + "/" + entry
+      var info = stat()
+      guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+      let gone = kill(pid, 0) != 0 && errno == ESRCH
+      let old = now - Double(info.st_mtim.tv_sec) > staleAge
+      if gone || old { _ = unlink(path) }
+    }
+  }
+
   /// Creates the directory that will hold `path` (and its parents) if missing.
   public static func createParentDirectory(of path: String) throws(FileIOError) {
     guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
     try createDirectory(String(path[..<slash]), for: path)
   }
 
-  /// Creates `directory` (and its parents) if missing; errors name `path`.
+  /// Creates `directory` (and its parents) if missing; errors name `path` and give the system's
+  /// reason (a parent that is a file, a read-only file system, a name too long).
   static func createDirectory(_ directory: String, for path: String) throws(FileIOError) {
-    var isDirectory: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-      do {
-        try FileManager.default.createDirectory(
-          atPath: directory, withIntermediateDirectories: true)
-      } catch {
-        throw FileIOError(
-          path: path, message: "cannot create the folder '\(directory)': \(reason(error))")
+    var info = stat()
+    if stat(directory, &info) == 0 {
+      guard (info.st_mode & S_IFMT) == S_IFDIR else {
+        throw FileIOError(path: path, message: "'\(directory)' exists and is not a folder")
       }
-    } else if !isDirectory.boolValue {
-      throw FileIOError(path: path, message: "'\(directory)' exists and is not a folder")
+      return
+    }
+    var prefix = directory.hasPrefix("/") ? "" : "."
+    for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
+      prefix += "/" + component
+      if mkdir(prefix, 0o777) == 0 || errno == EEXIST {
+        if stat(prefix, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { continue }
+        throw FileIOError(path: path, message: "'\(prefix)' exists and is not a folder")
+      }
+      throw FileIOError(
+        path: path, message: "cannot create the folder '\(prefix)': \(lastErrorMessage())")
     }
   }
 

@@ -44,6 +44,19 @@ public enum YAML {
     return try parse(bytes: bytes, file: path)
   }
 
+  /// Reads and parses standard input (named `<stdin>`), with the size cap of files.
+  public static func loadStandardInput() throws(ConfigError) -> ConfigNode {
+    let bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(fileDescriptor: 0, name: "<stdin>", maxBytes: maxFileBytes)
+    } catch {
+      throw ConfigError(
+        "cannot read configuration: \(error.message)",
+        at: SourceLocation(file: "<stdin>", line: 0, column: 0))
+    }
+    return try parse(bytes: bytes, file: "<stdin>")
+  }
+
   /// Parses YAML given as bytes (UTF-8, or UTF-16 with a byte order mark).
   static func parse(bytes: [UInt8], file: String) throws(ConfigError) -> ConfigNode {
     let result: Result<ConfigNode, ConfigError> = bytes.withUnsafeBufferPointer { buffer in

@@ -39,14 +39,18 @@ public final class InterruptFlag: Sendable {
 public final class SignalWatch: Sendable {
   private let sources: Mutex<[any DispatchSourceSignal]>
 
-  /// Routes the stopping signals to `flag`.
-  public init(_ flag: InterruptFlag) {
+  /// Routes the stopping signals to `flag`, then calls `then` with the signal (for work that
+  /// does not poll the flag: it may end the process, e.g. `exit(flag.exitStatus)`).
+  public init(_ flag: InterruptFlag, then: (@Sendable (Int32) -> Void)? = nil) {
     signal(SIGPIPE, SIG_IGN)
     sources = Mutex(
       [SIGINT, SIGTERM, SIGHUP].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { flag.set(signal: sig) }
+        source.setEventHandler {
+          flag.set(signal: sig)
+          then?(sig)
+        }
         source.resume()
         return source
       })

@@ -53,6 +53,13 @@ public final class CLIPFeatureModel: FeatureModel {
     return try model.encodeText(ids)
   }
 
+  /// Bytes of the image tower's activation arena per image (measured on a one-image workspace,
+  /// which then stays in the pool).
+  public var activationBytesPerImage: Double {
+    guard let lease = try? pool.lease(capacity: 1) else { return 0 }
+    return Double(lease.encoder.arenaBytes)
+  }
+
   /// Features `[N, D]` of images `[N, 3, S, S]` in [0, 1] (the encoder normalises them) and
   /// their pullback to the images.
   public func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {

@@ -10,8 +10,7 @@ public enum CLIRunner {
     for file in files {
       let node: ConfigNode
       if file == "-" {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        node = try YAML.parse(String(decoding: data, as: UTF8.self), file: "<stdin>")
+        node = try YAML.loadStandardInput()
       } else {
         node = try YAML.load(path: file)
       }
@@ -35,12 +34,13 @@ public enum CLIRunner {
     let experiment = try Experiment(
       root, transforms: options.transforms, constraints: options.constraints,
       random: SeededRandom(seed: seed))
-    let verbose = options.verbosity ?? min(experiment.verbose, 1)
-    if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     let requested = OutputNaming.requestedPath(
       configOutput: experiment.output, lastConfigFile: options.configFiles.last,
       commandLine: options.output)
+    try OutputNaming.validate(requested: requested, commandLine: options.output)
     _ = try ImageFormat.forOutput(path: requested)  // refuse `-o x.tif` before any work
+    let verbose = options.verbosity ?? min(experiment.verbose, 1)
+    if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
     let base =
@@ -50,14 +50,22 @@ public enum CLIRunner {
     let trainer = try Trainer(
       experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
     let path = try OutputNaming.claim(requested)
-    if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
-    var session = RenderSession(
-      trainer: trainer, imagePath: path,
-      resolvedConfig: ResolvedConfig.complete(
-        root, experiment: experiment, seed: seed, output: path),
-      interrupt: interrupt, log: log)
-    session.verbosity = verbose
-    return try session.run()
+    // Whatever fails from here on, no empty placeholder stays behind.
+    do {
+      if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
+      var session = RenderSession(
+        trainer: trainer, imagePath: path,
+        resolvedConfig: ResolvedConfig.complete(
+          root, experiment: experiment, seed: seed, output: path),
+        interrupt: interrupt, log: log)
+      session.verbosity = verbose
+      let outcome = try session.run()
+      OutputNaming.releaseClaim(path)
+      return outcome
+    } catch {
+      OutputNaming.releaseClaim(path)
+      throw error
+    }
   }
 
   /// Writes to standard error without buffering.

@@ -3,7 +3,7 @@ import PipelineKit
 
 extension Experiment {
   /// The expression variables of `epoch` (spec §8.3 steps 2 and 4–6): time, the resolution the
-  /// schedule gives (checked to lie in 1…8192), the learning-rate scale and the effective
+  /// schedule gives (checked against ``ImageLimits``), the learning-rate scale and the effective
   /// learning rate (base rate × learnrate_scale × learnrate). The one place training, preview
   /// and `clipig schedule` compute them.
   public func variables(atEpoch epoch: Int, random: inout SeededRandom) throws(StageError)

@@ -49,6 +49,13 @@ extension Experiment {
     }
     startEpoch = try r.scalar("start_epoch", Int.self, default: 0, doc: "first epoch index")
       .constantValue!
+    guard startEpoch >= 0, startEpoch < epochs else {
+      throw ConfigError(
+        startEpoch < 0
+          ? "start_epoch counts from 0 and cannot be negative, got \(startEpoch)"
+          : "start_epoch \(startEpoch) is past the last epoch (\(epochs - 1)) of epochs: \(epochs)",
+        at: root["start_epoch"]?.location ?? root.location, path: "start_epoch")
+    }
     var rTime = ParameterReader(node: root, path: "", groups: [.time], random: random)
     resolution = try rTime.list(
       "resolution", Int.self, lengths: [2], default: [224, 224],
@@ -151,9 +158,9 @@ extension Experiment {
       "image", String.self, doc: "start image: PNG, JPEG or WebP file, or http(s) URL")
     try r.finish()
     let res = resolution?.map { $0.constantValue! }
-    if let res, res.contains(where: { $0 < 1 }) {
+    if let res, let problem = ImageLimits.problem(width: res[0], height: res[1]) {
       throw ConfigError(
-        "init.resolution must be positive, got \(res)",
+        "init.resolution \(res[0])×\(res[1]): \(problem)",
         at: node?["resolution"]?.location ?? .synthetic("init"), path: "init.resolution")
     }
     return Initialization(

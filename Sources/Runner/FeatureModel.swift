@@ -15,4 +15,12 @@ public protocol FeatureModel: AnyObject {
   /// one of the images (no weight gradients). The pullback owns what it needs: further encodes
   /// may run before it is called.
   func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback)
+  /// Bytes of activations one image needs in `encodeImages` and its pullback (for the memory
+  /// check before training).
+  var activationBytesPerImage: Double { get }
+}
+
+extension FeatureModel {
+  /// A guess for stand-in models: ten copies of the input image.
+  public var activationBytesPerImage: Double { Double(imageSize * imageSize * 3 * 4 * 10) }
 }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// Output file names (spec §9.1), with CLIPig's defects fixed: `-o name` without an extension
@@ -36,13 +37,46 @@ public enum OutputNaming {
     return name
   }
 
-  /// Claims a free name for `path` and its `.yaml` sidecar: `img.png`, else `img-N.png` with N
-  /// one above the largest existing number. The image path is created empty with O_EXCL, so two
-  /// processes can never get the same name. Missing directories are created.
-  public static func claim(_ path: String) throws -> String {
+  /// Refuses output names that cannot work: an empty `-o`, a `-o` that is a device or another
+  /// non-regular file (`/dev/null`), an image named `.yaml` (its sidecar would be the same file,
+  /// and with `-o x.yaml` the configuration itself), or an image name without a stem (`.png`).
+  public static func validate(requested: String, commandLine: String?) throws(FileIOError) {
+    if let cli = commandLine {
+      guard !cli.isEmpty else {
+        throw FileIOError(path: "-o ''", message: "-o needs an image file or folder name")
+      }
+      var info = stat()
+      if stat(cli, &info) == 0 {
+        let type = info.st_mode & S_IFMT
+        if type != S_IFDIR && type != S_IFREG {
+          throw FileIOError(
+            path: cli,
+            message: "is not a regular file or a folder; -o names the image file or its folder")
+        }
+      }
+    }
+    let name = (requested as NSString).lastPathComponent
+    let ext = (name as NSString).pathExtension.lowercased()
+    if ext == "yaml" || ext == "yml" {
+      throw FileIOError(
+        path: requested,
+        message: "an image cannot have the extension .\(ext): its .yaml sidecar (the "
+          + "configuration as run) would be the same file; name the image .png")
+    }
+    if name.isEmpty || name.lastIndex(of: ".") == name.startIndex {
+      throw FileIOError(path: requested, message: "the image name has nothing before its extension")
+    }
+  }
+
+  /// Claims a free name for `path` and (with `sidecar`) its `.yaml` sidecar: `img.png`, else
+  /// `img-N.png` with N one above the largest existing number. The image and the sidecar are
+  /// both created with O_EXCL, so two processes can never get the same image or sidecar (also
+  /// `-o c/x.png` beside `-o c/x.tif`). The sidecar placeholder records this process's id, so a
+  /// claim left empty by a killed run is reused. Missing directories are created.
+  public static func claim(_ path: String, sidecar: Bool = true) throws(FileIOError) -> String {
     let url = URL(fileURLWithPath: path).standardizedFileURL
     let directory = url.deletingLastPathComponent().path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try FileIO.createParentDirectory(of: url.path)
     let ext = url.pathExtension
     var stem = url.deletingPathExtension().lastPathComponent
     var remembered = 0
@@ -54,12 +88,61 @@ public enum OutputNaming {
     }
     var candidate = url.path
     for _ in 0..<10_000 {
-      if !exists(sidecarPath(candidate)), create(candidate) { return candidate }
+      if sidecar { removeAbandonedClaim(candidate) }
+      if try create(candidate, content: []) {
+        guard sidecar else { return candidate }
+        let marker = Array("\(placeholderPrefix)\(getpid())\n".utf8)
+        if try create(sidecarPath(candidate), content: marker) { return candidate }
+        _ = unlink(candidate)
+      }
       let largest = largestNumber(stem: stem, ext: ext, in: directory)
       remembered = max(largest, remembered) + 1
       candidate = directory + "/" + stem + "-\(remembered)" + (ext.isEmpty ? "" : "." + ext)
     }
-    throw CocoaError(.fileWriteFileExists)
+    throw FileIOError(path: path, message: "no free name after 10000 tries")
+  }
+
+  /// Removes the claimed image and sidecar of a run that failed before writing them (each only
+  /// while it is still the empty placeholder), so a failure leaves nothing behind.
+  public static func releaseClaim(_ imagePath: String) {
+    let side = sidecarPath(imagePath)
+    if isPlaceholder(side, ofProcess: getpid()) { _ = unlink(side) }
+    if size(imagePath) == 0 && !FileManager.default.fileExists(atPath: side) {
+      _ = unlink(imagePath)
+    }
+  }
+
+  /// The first line of a sidecar placeholder, followed by the claiming process's id.
+  static let placeholderPrefix = "# clipig render in progress, process "
+
+  /// A claim whose process is gone (killed, trapped) and whose image is still empty is freed.
+  static func removeAbandonedClaim(_ imagePath: String) {
+    let side = sidecarPath(imagePath)
+    guard size(imagePath) == 0, let pid = placeholderProcess(side), kill(pid, 0) != 0,
+      errno == ESRCH
+    else { return }
+    _ = unlink(imagePath)
+    _ = unlink(side)
+  }
+
+  static func placeholderProcess(_ path: String) -> pid_t? {
+    guard size(path).map({ $0 < 100 }) == true,
+      let bytes = try? FileIO.readBytes(path: path, maxBytes: 100)
+    else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard text.hasPrefix(placeholderPrefix) else { return nil }
+    return pid_t(
+      text.dropFirst(placeholderPrefix.count).trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+
+  static func isPlaceholder(_ path: String, ofProcess pid: pid_t) -> Bool {
+    placeholderProcess(path) == pid
+  }
+
+  static func size(_ path: String) -> Int? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return Int(info.st_size)
   }
 
   /// The YAML sidecar of an image path: the extension replaced by `.yaml`.
@@ -67,12 +150,22 @@ public enum OutputNaming {
     (imagePath as NSString).deletingPathExtension + ".yaml"
   }
 
-  static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
-
-  static func create(_ path: String) -> Bool {
-    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
-    guard fd >= 0 else { return false }
+  /// Creates `path` with O_EXCL holding `content`: false when it exists, an error for any
+  /// other reason (a read-only file system, a parent that is a file, a name too long).
+  static func create(_ path: String, content: [UInt8]) throws(FileIOError) -> Bool {
+    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      if errno == EEXIST { return false }
+      throw FileIOError(
+        path: path, message: "cannot create the file: \(String(cString: strerror(errno)))")
+    }
+    let written = content.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
+    if written != content.count {
+      _ = unlink(path)
+      throw FileIOError(
+        path: path, message: "cannot write the file: \(String(cString: strerror(errno)))")
+    }
     return true
   }
 

@@ -237,7 +237,6 @@ public struct RenderSession {
       }
     }
     let yaml = resolvedConfig.yamlText(headerComment: header)
-    try Data(yaml.utf8).write(
-      to: URL(fileURLWithPath: OutputNaming.sidecarPath(imagePath)), options: .atomic)
+    try FileIO.writeAtomically(Array(yaml.utf8), to: OutputNaming.sidecarPath(imagePath))
   }
 }

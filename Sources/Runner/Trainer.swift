@@ -68,6 +68,7 @@ public final class Trainer {
     self.streams = RandomStreams(seed: seed)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
+    try MemoryBudget.check(experiment, model: model, streams: streams)
     let initial = try Self.initialPixels(
       experiment, streams: streams, baseDirectory: baseDirectory)
     parametrization = experiment.parametrization.make(
@@ -86,11 +87,11 @@ public final class Trainer {
   {
     let w = try e.resolution[0].value(in: context, random: &random)
     let h = try e.resolution[1].value(in: context, random: &random)
-    guard w >= 1, h >= 1, w <= 8192, h <= 8192 else {
+    if let problem = ImageLimits.problem(width: w, height: h) {
       throw StageError(
         parameter: "resolution", location: e.resolution[0].location,
         expression: "\(e.resolution[0]) \(e.resolution[1])",
-        context: context, message: "resolution must be between 1 and 8192, got \(w)×\(h)")
+        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch): \(problem)")
     }
     return (w, h)
   }
@@ -250,9 +251,17 @@ public final class Trainer {
     let started = clock.now
     clipTime = .zero
     var random = streams.expressions(epoch: epoch)
+    var preparedParametrization = parametrization
+    var preparedParameters = parameters
     let (variables, resized, prepareTime) = try Self.prepare(
-      experiment, epoch: epoch, parametrization: &parametrization, parameters: &parameters,
-      streams: streams, random: &random)
+      experiment, epoch: epoch, parametrization: &preparedParametrization,
+      parameters: &preparedParameters, streams: streams, random: &random)
+    if let bad = NonFiniteError.firstNonFinite(preparedParameters) {
+      throw NonFiniteError(
+        epoch: epoch, what: "the pixels after post-processing", value: Double(bad))
+    }
+    parametrization = preparedParametrization
+    parameters = preparedParameters
     parametrizationTime = prepareTime
     // Pixels: CLIPig's reset; fft: the kept coefficients keep their state.
     if let resized {
@@ -267,12 +276,21 @@ public final class Trainer {
       of: parameters, in: parametrization, epoch: epoch, variables: variables, random: &random,
       observe: observe)
     {
+      guard value.loss.isFinite else {
+        throw NonFiniteError(epoch: epoch, what: "the loss", value: value.loss)
+      }
       report.loss = value.loss
       report.similarities = value.similarities
       report.views = views
       if value.loss != 0 {
         let dParameters = pullback(1)
-        optimizer.update(&parameters, gradient: dParameters, lr: variables.learnrate)
+        var updated = parameters
+        optimizer.update(&updated, gradient: dParameters, lr: variables.learnrate)
+        if let bad = NonFiniteError.firstNonFinite(updated) {
+          throw NonFiniteError(
+            epoch: epoch, what: "the pixels after the optimizer step", value: Double(bad))
+        }
+        parameters = updated
       }
     }
     report.seconds = Self.seconds(clock.now - started)

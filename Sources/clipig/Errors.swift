@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import PipelineKit
 
@@ -12,7 +13,25 @@ func reportingConfigErrors(_ body: () throws -> Void) throws {
   } catch let error as CleanExit {
     throw error
   } catch {
-    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    FileHandle.standardError.write(Data("\(UserFacingError.text(of: error))\n".utf8))
     throw ExitCode.failure
+  }
+}
+
+/// The one line printed for an error: its own description, except for Foundation's errors
+/// (`CocoaError`, `POSIXError`, `NSError`), whose raw dumps become "error: PATH: REASON".
+enum UserFacingError {
+  /// One line for `error`.
+  static func text(of error: any Error) -> String {
+    let own = "\(error)"
+    let raw =
+      error is CocoaError || error is POSIXError || own.contains("Error Domain=")
+      || own.hasPrefix("CocoaError(") || own.hasPrefix("POSIXError(")
+    guard raw else { return own }
+    let ns = error as NSError
+    let path =
+      (ns.userInfo[NSFilePathErrorKey] as? String)
+      ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+    return "error: " + (path.map { "\($0): " } ?? "") + FileIO.reason(error)
   }
 }

@@ -117,6 +117,8 @@ struct ModelDownload: ParsableCommand {
   var quiet = false
 
   func run() throws {
+    let watch = exitingOnSignals()
+    defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors {
       let model = try knownModel(name)
       let progress = quiet ? nil : ProgressBar().handler
@@ -178,6 +180,8 @@ struct ModelVerify: ParsableCommand {
   var name: String = KnownModels.defaultName
 
   func run() throws {
+    let watch = exitingOnSignals()
+    defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors {
       let model = try knownModel(name)
       let results = try ModelStore.verify(model)

@@ -52,6 +52,8 @@ struct PreviewCommand: ParsableCommand {
   }
 
   func run() throws {
+    let watch = exitingOnSignals()
+    defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors {
       var options = RenderOptions()
       options.model = model.model
@@ -89,7 +91,7 @@ struct PreviewCommand: ParsableCommand {
       for view in views {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(
-          "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png")
+          "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png", sidecar: false)
         try ImageFile.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
       }

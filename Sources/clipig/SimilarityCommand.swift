@@ -54,6 +54,8 @@ struct SimilarityCommand: ParsableCommand {
   var model = "ViT-B/32"
 
   func run() throws {
+    let watch = exitingOnSignals()
+    defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors { try rate() }
   }
 

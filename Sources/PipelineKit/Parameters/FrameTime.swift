@@ -30,6 +30,18 @@ public enum FrameTime: Sendable, Equatable, CustomStringConvertible {
     throws(ConfigError)
     -> FrameTime
   {
+    let time = try convertValue(node, path: path, random: &random)
+    if case .fraction(let f) = time, !f.isFinite {
+      throw ConfigError(
+        "expected a finite fraction of the training time, got \(f)", at: node.location, path: path)
+    }
+    return time
+  }
+
+  private static func convertValue(_ node: ConfigNode, path: String, random: inout SeededRandom)
+    throws(ConfigError)
+    -> FrameTime
+  {
     switch node.value {
     case .int(let i): return .epoch(i)
     case .float(let d): return .fraction(d)

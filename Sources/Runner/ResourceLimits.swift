@@ -1,0 +1,101 @@
+import ExprEval
+import Formats
+import Foundation
+import PipelineKit
+
+/// The sizes of images a run may have: what the PNG writer can save and the reader can load
+/// back (``PNG/maxSide`` per side, ``PNG/maxPixels`` in total — about 5792×5792 for a square).
+/// libpng's simplified writer itself allows up to 2³²−1 bytes of rows, so PNG.swift's own limit
+/// is the one a user meets.
+public enum ImageLimits {
+  /// Why a `width`×`height` image cannot be trained and saved, or nil when it can.
+  public static func problem(width: Int, height: Int) -> String? {
+    if width < 1 || height < 1 { return "width and height must be at least 1" }
+    if width > PNG.maxSide || height > PNG.maxSide {
+      return "a side can have at most \(PNG.maxSide) pixels (the limit of the PNG writer)"
+    }
+    let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+    if overflow || pixels > PNG.maxPixels {
+      let side = Int(Double(PNG.maxPixels).squareRoot())
+      return "an image can have at most \(PNG.maxPixels) pixels (e.g. \(side)×\(side)), "
+        + "the limit of the PNG writer"
+    }
+    return nil
+  }
+}
+
+/// A run too large for this machine, found before training starts.
+public struct ResourceError: Error, Sendable, CustomStringConvertible {
+  /// One sentence: what is too large and what to lower.
+  public var description: String
+}
+
+/// The memory a run needs, estimated before training from the experiment and the model, and
+/// compared with what the machine (or its cgroup) has.
+public enum MemoryBudget {
+  /// Bytes this process may use: the physical memory, or a smaller cgroup limit.
+  public static var available: Double {
+    var limit = Double(ProcessInfo.processInfo.physicalMemory)
+    for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+      if let text = try? String(contentsOfFile: path, encoding: .utf8),
+        let value = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), value > 0
+      {
+        limit = min(limit, value)
+      }
+    }
+    return limit
+  }
+
+  /// The largest resolution of the run, checked at every epoch with the streams training uses
+  /// (runs of more than 100 000 epochs are checked at 100 000 evenly spread epochs).
+  public static func largestResolution(_ e: Experiment, streams: RandomStreams) throws -> (
+    width: Int, height: Int
+  ) {
+    let count = e.epochs - e.startEpoch
+    let constant = e.resolution.allSatisfy { $0.constantValue != nil }
+    let samples = constant ? 1 : min(count, 100_000)
+    var largest = (width: 1, height: 1)
+    for i in 0..<samples {
+      let offset = samples == count ? i : Int(Double(i) / Double(samples) * Double(count))
+      let epoch = e.startEpoch + offset
+      var random = streams.expressions(epoch: epoch)
+      let context = ExprContext(epoch: epoch, epochs: e.epochs)
+      let (w, h) = try Trainer.resolution(e, context: context, random: &random)
+      if w * h > largest.width * largest.height { largest = (w, h) }
+    }
+    return largest
+  }
+
+  /// The estimated peak bytes of a run: the pixels and the optimizer's state at the largest
+  /// resolution, and every view of one epoch at CLIP's input size through the image tower.
+  public static func estimate(
+    _ e: Experiment, model: any FeatureModel, resolution: (width: Int, height: Int)
+  ) -> (total: Double, views: Int, viewBytes: Double, pixelBytes: Double) {
+    let views = e.targets.reduce(0.0) { $0 + Double($1.viewsPerEpoch) }
+    let side = Double(model.imageSize)
+    // The pixels, their clamp, gradient, the optimizer's moments, an update and resize copy.
+    let pixelBytes = Double(resolution.width) * Double(resolution.height) * 3 * 4 * 8
+    // Views, their gradient and one transform intermediate, plus the activation arena.
+    let perView = side * side * 3 * 4 * 3 + model.activationBytesPerImage
+    let viewBytes = views * perView
+    let count = views < Double(Int.max) ? Int(views) : Int.max
+    return (pixelBytes + viewBytes, count, viewBytes, pixelBytes)
+  }
+
+  /// Refuses a run whose estimated memory exceeds what is available, naming the sizes to lower.
+  public static func check(_ e: Experiment, model: any FeatureModel, streams: RandomStreams)
+    throws
+  {
+    let resolution = try largestResolution(e, streams: streams)
+    let need = estimate(e, model: model, resolution: resolution)
+    let have = available
+    guard need.total > have else { return }
+    func gb(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
+    throw ResourceError(
+      description:
+        "this run needs about \(gb(need.total)) of memory, more than the \(gb(have)) available: "
+        + "\(need.views) views per epoch (the sum of the targets' batch_size) take "
+        + "\(gb(need.viewBytes)), a \(resolution.width)×\(resolution.height) image takes "
+        + "\(gb(need.pixelBytes)); lower batch_size or resolution")
+  }
+}
