@@ -103,6 +103,13 @@ public struct RenderSession {
   public let log: @Sendable (String) -> Void
   /// 0 silent, 1 progress line, 2 also statistics every few seconds.
   public var verbosity: Int
+  /// Where an interrupted run writes its `Checkpoint` (removed when the run finishes); nil
+  /// writes none.
+  public var checkpointPath: String?
+  /// The configuration's SHA-256 recorded in the checkpoint (`Checkpoint.digest`).
+  public var configDigest = ""
+  /// The first epoch to run: a restored checkpoint's `nextEpoch` (default: the start epoch).
+  public var firstEpoch: Int?
 
   /// A session writing to `imagePath`.
   public init(
@@ -123,15 +130,25 @@ public struct RenderSession {
     let e = trainer.experiment
     let start = Date()
     var lastSnapshot = start
-    var lastSnapshotEpoch = e.startEpoch
+    let first = firstEpoch ?? e.startEpoch
+    var lastSnapshotEpoch = first
     var last: EpochReport?
     var lastProgress = Date.distantPast
     var lastStatistics = start
     var statistics = Statistics(experiment: e)
-    for epoch in e.startEpoch..<e.epochs {
+    for epoch in first..<e.epochs {
       if interrupt.isSet {
         try save(last: last, start: start, note: "interrupted at epoch \(epoch)")
-        if verbosity >= 1 { log("\ninterrupted: saved \(imagePath)\n") }
+        if let checkpointPath {
+          try trainer.checkpoint(nextEpoch: epoch, configDigest: configDigest)
+            .write(to: checkpointPath)
+        }
+        if verbosity >= 1 {
+          log(
+            "\ninterrupted: saved \(imagePath)"
+              + (checkpointPath.map { " and \($0) (run the same command to resume)" } ?? "")
+              + "\n")
+        }
         return .interrupted
       }
       do {
@@ -150,7 +167,7 @@ public struct RenderSession {
             + statistics.block(
               pixels: trainer.image, optimizer: e.optimizer, lr: last?.learningRate ?? 0))
       }
-      var snapshot = epoch == e.startEpoch || isLast
+      var snapshot = epoch == first || isLast
       switch e.snapshotInterval {
       case .never: snapshot = false
       case .epochs(let n): snapshot = snapshot || epoch - lastSnapshotEpoch >= n
@@ -174,6 +191,7 @@ public struct RenderSession {
       }
     }
     try save(last: last, start: start, note: nil)
+    if let checkpointPath { Checkpoint.remove(path: checkpointPath) }
     if verbosity >= 2 { log("saved \(imagePath)\n") }
     return .finished
   }
