@@ -34,7 +34,8 @@ public enum CLIRunner {
     // A seed given by flag or YAML is part of the configuration; a drawn one is taken from the
     // checkpoint when an interrupted run of this command is continued.
     let seedNode = root["seed"]
-    let chosenSeed = options.seed != nil || !(seedNode?.isNull ?? true) ? try options.seed(for: root) : nil
+    let chosenSeed =
+      options.seed != nil || !(seedNode?.isNull ?? true) ? try options.seed(for: root) : nil
     let digest = Checkpoint.digest(root, seed: chosenSeed, repetition: options.repetition)
     let provisional = try Experiment(
       root, transforms: options.transforms, constraints: options.constraints,

@@ -116,7 +116,8 @@ public struct Checkpoint: Sendable, Equatable {
   /// Decodes a checkpoint file's bytes; `path` names it in errors.
   public init(decoding bytes: [UInt8], path: String) throws(CheckpointError) {
     func fail(_ why: String) -> CheckpointError {
-      CheckpointError(path: path, "not a usable clipig checkpoint (\(why)); delete it to start afresh")
+      CheckpointError(
+        path: path, "not a usable clipig checkpoint (\(why)); delete it to start afresh")
     }
     guard bytes.count >= 16 + 32, Array(bytes[0..<8]) == Self.magic else {
       throw fail("no checkpoint header")
@@ -127,7 +128,9 @@ public struct Checkpoint: Sendable, Equatable {
       throw fail("format version \(version); this clipig reads version \(Self.version)")
     }
     var hash = SHA256()
-    bytes.withUnsafeBytes { hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 32)])) }
+    bytes.withUnsafeBytes {
+      hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 32)]))
+    }
     guard hash.finalize() == Array(bytes[(bytes.count - 32)...]) else {
       throw fail("its checksum does not match: the file is truncated or damaged")
     }
@@ -209,9 +212,9 @@ public struct Checkpoint: Sendable, Equatable {
   /// (`NAME-N.png`), whose configuration digest is `digest`. A checkpoint beside `requested`
   /// itself from another configuration is an error (it would otherwise be silently left
   /// behind); nil when there is nothing to continue.
-  public static func resumable(forRequested requested: String, digest: String) throws(
-    CheckpointError
-  ) -> (imagePath: String, checkpoint: Checkpoint)? {
+  public static func resumable(forRequested requested: String, digest: String)
+    throws(CheckpointError) -> (imagePath: String, checkpoint: Checkpoint)?
+  {
     let url = URL(fileURLWithPath: requested).standardizedFileURL
     let directory = url.deletingLastPathComponent().path
     let ext = url.pathExtension

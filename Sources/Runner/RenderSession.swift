@@ -175,6 +175,11 @@ public struct RenderSession {
       }
       if snapshot && !isLast {
         try PNG.write(trainer.image, to: imagePath)
+        // With the snapshot a checkpoint, so that even a SIGKILL loses only the epochs since.
+        if let checkpointPath {
+          try trainer.checkpoint(nextEpoch: epoch + 1, configDigest: configDigest)
+            .write(to: checkpointPath)
+        }
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
@@ -198,8 +203,9 @@ public struct RenderSession {
 
   func progressLine(_ r: EpochReport, start: Date, now: Date) -> String {
     let e = trainer.experiment
-    let done = r.epoch - e.startEpoch + 1
-    let total = e.epochs - e.startEpoch
+    let first = firstEpoch ?? e.startEpoch
+    let done = r.epoch - first + 1
+    let total = e.epochs - first
     let elapsed = now.timeIntervalSince(start)
     let rate = Double(done) / max(elapsed, 1e-9)
     let eta = Double(total - done) / max(rate, 1e-9)

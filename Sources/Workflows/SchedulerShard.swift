@@ -1,4 +1,5 @@
 import Foundation
+import Runner
 
 /// The shard a task of a scheduler's job array renders, from its environment: what `clipig
 /// batch` and `clipig rank` use when `--shard` is absent.
@@ -21,7 +22,9 @@ public struct SchedulerShard: Sendable, Equatable {
       if count != nil { throw WorkflowError("give either --shard or --shard-count, not both") }
       return SchedulerShard(shard: try Shard(parsing: flag), reason: "--shard \(flag)")
     }
-    if let count, count < 1 { throw WorkflowError("--shard-count must be at least 1, got \(count)") }
+    if let count, count < 1 {
+      throw WorkflowError("--shard-count must be at least 1, got \(count)")
+    }
     func integer(_ name: String) throws -> Int? {
       guard let text = environment[name] else { return nil }
       let trimmed = text.trimmingCharacters(in: .whitespaces)

@@ -65,7 +65,8 @@ struct RankCommand: ParsableCommand {
   var shardCount: Int?
 
   @Flag(
-    help: "The step after the shards: rank their short runs (none is rendered) and continue the best.")
+    help:
+      "The step after the shards: rank their short runs (none is rendered) and continue the best.")
   var merge = false
 
   @Flag(name: .shortAndLong, help: "Print progress lines of the short runs and statistics.")

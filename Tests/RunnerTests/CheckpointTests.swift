@@ -200,7 +200,8 @@ struct CheckpointTests {
     let error = #expect(throws: CheckpointError.self) {
       try CLIRunner.render(options: changed, interrupt: InterruptFlag())
     }
-    #expect(error?.description.contains(".b.png.checkpoint") == true, "\(String(describing: error))")
+    #expect(
+      error?.description.contains(".b.png.checkpoint") == true, "\(String(describing: error))")
     #expect(error?.description.contains("another configuration") == true)
     #expect(try CLIRunner.render(options: seeded, interrupt: InterruptFlag()) == .finished)
   }

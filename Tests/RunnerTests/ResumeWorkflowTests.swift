@@ -19,7 +19,9 @@ private func images(in dir: String) throws -> [String: [UInt8]] {
 private func checkpoints(in dir: String) -> [String] {
   let e = FileManager.default.enumerator(atPath: dir)
   var out: [String] = []
-  while let f = e?.nextObject() as? String where f.hasSuffix(".checkpoint") { out.append(f) }
+  while let f = e?.nextObject() as? String {
+    if f.hasSuffix(".checkpoint") { out.append(f) }
+  }
   return out
 }
 
@@ -164,7 +166,12 @@ struct ResumeWorkflowTests {
 private final class EncodeCounter: Sendable {
   private let count = Mutex(0)
   /// Adds one and returns the new count.
-  func increment() -> Int { count.withLock { $0 += 1; return $0 } }
+  func increment() -> Int {
+    count.withLock {
+      $0 += 1
+      return $0
+    }
+  }
 }
 
 /// A feature model calling `onImages` before every image encode.

@@ -43,10 +43,13 @@ struct SchedulerShardTests {
         count: 5) == "2/5")
     #expect(try shard(["SLURM_ARRAY_TASK_ID": "2"], flag: "1/3") == "1/3")
     #expect(try shard([:]) == nil)
-    let reason = try SchedulerShard.resolve(
-      flag: nil, count: nil,
-      environment: ["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1",
-        "SLURM_ARRAY_TASK_COUNT": "8"])?.reason ?? ""
+    let reason =
+      try SchedulerShard.resolve(
+        flag: nil, count: nil,
+        environment: [
+          "SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1",
+          "SLURM_ARRAY_TASK_COUNT": "8",
+        ])?.reason ?? ""
     #expect(reason.contains("SLURM_ARRAY_TASK_ID=5"), "\(reason)")
   }
 
