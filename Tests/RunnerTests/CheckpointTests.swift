@@ -58,14 +58,13 @@ struct CheckpointTests {
   static func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
 
   @Test func encodingRoundTripsAndDamageIsRefused() throws {
+    let first: [Float] = [1, -2, 3.14159, 4, 5, 6, 7, 8, 9, 10, 11, 1e-30, 0, 0, 0, 0, 0, 0.5]
+    let second = [Float](repeating: -0.25, count: 18)
+    let third = [Float](repeating: 3e7, count: 18)
     let c = Checkpoint(
       seed: 0xFFFF_FFFF_FFFF_FFF1, nextEpoch: 7, configDigest: String(repeating: "ab", count: 32),
       pixels: Tensor(shape: [3, 2, 3], generator: { Float($0) * 0.37 - 1 }),
-      optimizer: Optimizer.State(
-        kind: .rmsprop, step: 12,
-        buffers: [[1, -2, .pi, 4, 5, 6, 7, 8, 9, 10, 11, 1e-30, 0, 0, 0, 0, 0, 0.5]] + [
-          [Float](repeating: -0.25, count: 18), [Float](repeating: 3e7, count: 18),
-        ]),
+      optimizer: Optimizer.State(kind: .rmsprop, step: 12, buffers: [first, second, third]),
       scales: [[1, 0.123456789012345], [], [0.5]])
     let bytes = c.encoded()
     #expect(try Checkpoint(decoding: bytes, path: "x") == c)

@@ -134,7 +134,7 @@ struct ResumeWorkflowTests {
     let dir = try Workflow.temporaryDirectory("render-sigterm")
     let arguments = [
       "render", Repository.examples + "/method1.yaml", "--model", Workflow.tinyModel, "-e",
-      "3000", "-r", "16", "--seed", "11", "-s", "0", "-q",
+      "3000", "-r", "16", "--seed", "11", "-q",
     ]
     let process = try Workflow.Spawned(binary, arguments + ["-o", dir + "/out/"])
     let checkpoint = dir + "/out/.method1.png.checkpoint"

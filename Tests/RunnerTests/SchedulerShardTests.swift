@@ -74,7 +74,7 @@ struct SchedulerShardTests {
       ]).contains("sparse"))
     #expect(
       message([
-        "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_STEP": "2",
+        "SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_STEP": "2",
         "SLURM_ARRAY_TASK_COUNT": "4",
       ]).contains("step"))
     #expect(
