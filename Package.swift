@@ -17,6 +17,7 @@ let package = Package(
     .library(name: "ModelStore", targets: ["ModelStore"]),
     .library(name: "Runner", targets: ["Runner"]),
     .library(name: "Workflows", targets: ["Workflows"]),
+    .library(name: "Parametrizations", targets: ["Parametrizations"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -27,22 +28,35 @@ let package = Package(
       name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(
+      name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+      providers: [.apt(["libfftw3-dev"])]),
+    .systemLibrary(
       name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     .systemLibrary(
       name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
       providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(
       name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+      name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+      providers: [.apt(["libturbojpeg0-dev"])]),
+    .systemLibrary(
+      name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
+    ),
 
     // The expression language of parameters; no dependencies.
     .target(name: "ExprEval"),
     // Tensor, stage protocol and registries, parameters, configuration tree, primitives, BLAS.
     .target(name: "PipelineKit", dependencies: ["ExprEval", "COpenBLAS"]),
-    // File formats and file primitives: YAML, PNG, JSON, gzip/deflate, atomic writes, locks.
-    .target(name: "Formats", dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib"]),
+    // File formats and file primitives: YAML, PNG/JPEG/WebP, JSON, gzip/deflate, atomic writes.
+    .target(
+      name: "Formats",
+      dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP"]),
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
+    // Image parametrizations (pixels, Fourier spectrum, colour basis, value mapping); FFTW.
+    .target(name: "Parametrizations", dependencies: ["PipelineKit", "CFFTW"]),
     // The network: tokenizer, text and image towers, kernels, backward pass to the pixels.
     .target(
       name: "CLIP", dependencies: ["PipelineKit", "Formats"],
@@ -54,6 +68,7 @@ let package = Package(
       name: "Runner",
       dependencies: [
         "ExprEval", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP", "ModelStore",
+        "Parametrizations",
       ]),
     // Many renders: batch grids, ranking, galleries, job claiming.
     .target(name: "Workflows", dependencies: ["Runner", "PipelineKit", "Formats"]),
@@ -61,7 +76,7 @@ let package = Package(
       name: "clipig",
       dependencies: [
         "Runner", "Workflows", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP",
-        "ModelStore", "ExprEval",
+        "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -84,7 +99,12 @@ let package = Package(
       name: "ConstraintsTests", dependencies: ["Constraints", "PipelineKit", "PipelineKitTesting"],
       resources: [.copy("Fixtures")]),
     .testTarget(
-      name: "CLIPTests", dependencies: ["CLIP", "ModelStore", "PipelineKit", "Formats"],
+      name: "ParametrizationsTests",
+      dependencies: ["Parametrizations", "PipelineKit", "PipelineKitTesting", "Formats"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "CLIPTests",
+      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests",

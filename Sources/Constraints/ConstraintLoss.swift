@@ -3,27 +3,23 @@ import PipelineKit
 /// A constraint's loss function (`loss`): the mean over all elements of the squared (`l2`,
 /// `mse`) or absolute (`l1`, `mae`) differences. Names are accepted in any case (CLIPig's were
 /// case-sensitive and only checked when first used; clipig checks them at load).
-public enum ConstraintLoss: String, Sendable {
+public enum ConstraintLoss: String, Sendable, ConfigChoice {
   /// Mean absolute difference.
   case l1
   /// Mean squared difference.
   case l2
 
+  /// l1/mae and l2/mse.
+  public static let names: [(name: String, value: ConstraintLoss)] = [
+    ("l1", .l1), ("mae", .l1), ("l2", .l2), ("mse", .l2),
+  ]
+  /// `L1` and `MSE` are accepted too.
+  public static var ignoresCase: Bool { true }
+
   /// Reads `loss` (default `l2`).
   public init(reading parameters: inout ParameterReader) throws(ConfigError) {
-    let p = try parameters.scalar(
-      "loss", String.self, default: "l2", doc: "l1/mae (mean absolute) or l2/mse (mean squared)")
-    let name = p.constantValue ?? p.description
-    switch name.lowercased() {
-    case "l1", "mae": self = .l1
-    case "l2", "mse": self = .l2
-    default:
-      throw ConfigError(
-        "unknown loss '\(name)'"
-          + Suggestions.didYouMean(name.lowercased(), among: ["l1", "mae", "l2", "mse"])
-          + "; valid: l1, mae, l2, mse",
-        at: p.location, path: p.path)
-    }
+    self = try parameters.choice(
+      "loss", Self.self, default: "l2", doc: "l1/mae (mean absolute) or l2/mse (mean squared)")
   }
 
   /// The loss of one difference: d² or |d|.

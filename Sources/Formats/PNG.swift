@@ -7,15 +7,26 @@ public struct ImageIOError: Error, Sendable, Equatable, CustomStringConvertible 
   public var file: String
   /// One sentence saying what is wrong.
   public var message: String
+  /// The configuration key or option that named the file (`init.image`,
+  /// `targets[0].features[1].image`, `--image`), when known.
+  public var key: String?
 
-  /// An error about `file`.
-  public init(file: String, message: String) {
+  /// An error about `file`, named by `key` when given.
+  public init(file: String, message: String, key: String? = nil) {
     self.file = file
     self.message = message
+    self.key = key
   }
 
-  /// `file: message`.
-  public var description: String { "\(file): \(message)" }
+  /// The same error, saying that `key` named the file.
+  public func named(by key: String) -> ImageIOError {
+    ImageIOError(file: file, message: message, key: key)
+  }
+
+  /// `key: file: message`, or `file: message` without a key.
+  public var description: String {
+    (key.map { "\($0): " } ?? "") + "\(file): \(message)"
+  }
 }
 
 /// PNG reading and writing with libpng's simplified API (which reports errors by return value,
@@ -47,6 +58,7 @@ public enum PNG {
 
   /// Reads the PNG file at `path` as an RGB image `[3,H,W]` in [0, 1].
   public static func read(path: String) throws(ImageIOError) -> Tensor {
+    try ImageFile.requireRegularFile(path)
     let bytes: [UInt8]
     do {
       bytes = try FileIO.readBytes(path: path, maxBytes: maxFileBytes)
@@ -90,7 +102,7 @@ public enum PNG {
 
   // MARK: - Encoding
 
-  private static func encode(_ image: Tensor, name: String) throws(ImageIOError) -> [UInt8] {
+  static func encode(_ image: Tensor, name: String) throws(ImageIOError) -> [UInt8] {
     guard image.rank == 3, image.shape[0] == 3 || image.shape[0] == 1 else {
       throw ImageIOError(
         file: name, message: "expected an image of shape [3,H,W] or [1,H,W], got \(image.shape)")

@@ -60,21 +60,88 @@ public struct DownloadOptions: Sendable {
   public var attempts: Int
   /// Seconds to wait for another process downloading the same file.
   public var lockTimeout: Double
+  /// Seconds the whole download (every attempt) may take; nil for no limit.
+  public var deadline: Double?
+  /// Bytes per second a transfer must average over every `speedWindow` seconds (0: no minimum),
+  /// so that a server trickling a byte now and then is abandoned.
+  public var minimumSpeed: Double
+  /// The window of `minimumSpeed`, in seconds.
+  public var speedWindow: Double
+  /// The largest file accepted, in bytes; nil for no limit. A larger answer keeps nothing.
+  public var maximumBytes: Int64?
+  /// Extra request headers (say, `Authorization`); dropped when a redirect leaves the host.
+  public var headers: [String: String]
+  /// Polled while transferring; returning true stops the download (`interrupted`).
+  public var isCancelled: (@Sendable () -> Bool)?
+  /// Whether SIGINT, SIGTERM and SIGHUP stop a transfer (`interrupted`), also where the
+  /// program ignores them to handle them itself.
+  public var stopOnSignals: Bool
+  /// Called with one-line notes for the user (a source failed, resuming is disabled, …).
+  public var notice: (@Sendable (String) -> Void)?
   /// Called with the state of the download (from a background thread).
   public var progress: (@Sendable (DownloadProgress) -> Void)?
+  /// The environment consulted for proxies (`https_proxy`, `no_proxy`, …).
+  public var environment: [String: String]
   /// Tests only: writing more than this many bytes fails as a full disk would.
   var simulatedFreeSpace: Int64?
 
-  /// Options with the given timeouts and progress handler.
+  /// Options with the given timeouts and progress handler; notes go to standard error.
   public init(
     idleTimeout: Double = 60, attempts: Int = 3, lockTimeout: Double = 4 * 3600,
+    deadline: Double? = nil, minimumSpeed: Double = 1024, speedWindow: Double = 60,
+    maximumBytes: Int64? = nil, headers: [String: String] = [:],
     progress: (@Sendable (DownloadProgress) -> Void)? = nil
   ) {
     self.idleTimeout = idleTimeout
     self.attempts = max(1, attempts)
     self.lockTimeout = lockTimeout
+    self.deadline = deadline
+    self.minimumSpeed = minimumSpeed
+    self.speedWindow = speedWindow
+    self.maximumBytes = maximumBytes
+    self.headers = headers
+    self.isCancelled = nil
+    self.stopOnSignals = true
+    self.notice = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
     self.progress = progress
+    self.environment = ProcessInfo.processInfo.environment
   }
+
+  /// The longest time any option may name: about 11.5 days (longer values overflow timers).
+  public static let maximumSeconds: Double = 1_000_000
+
+  /// Throws `invalidOption` for a time that is not a finite positive number of seconds up to
+  /// `maximumSeconds`, or a negative speed or size.
+  public func validate() throws(ModelStoreError) {
+    func seconds(_ name: String, _ value: Double?) throws(ModelStoreError) {
+      guard let value else { return }
+      guard value.isFinite, value > 0, value <= Self.maximumSeconds else {
+        throw .invalidOption(
+          name: name,
+          reason: "must be a number of seconds greater than 0 and at most "
+            + "\(Int(Self.maximumSeconds)), not \(value)")
+      }
+    }
+    try seconds("the idle timeout", idleTimeout)
+    try seconds("the lock timeout", lockTimeout)
+    try seconds("the deadline", deadline)
+    try seconds("the speed window", speedWindow)
+    guard minimumSpeed.isFinite, minimumSpeed >= 0 else {
+      throw .invalidOption(
+        name: "the minimum speed", reason: "must be a number of bytes per second >= 0")
+    }
+    if let maximumBytes, maximumBytes < 0 {
+      throw .invalidOption(name: "the maximum size", reason: "must not be negative")
+    }
+  }
+}
+
+/// What `Downloader.revalidate` found.
+public enum Revalidation: Sendable, Equatable {
+  /// The server said the cached file is current (HTTP 304); it was kept. Its SHA-256.
+  case notModified(sha256: String)
+  /// A new file arrived and replaced the cached one (or there was none). Its SHA-256.
+  case downloaded(sha256: String)
 }
 
 /// Downloads one file into the cache: HTTP(S) through URLSession, resumable with `Range`,
@@ -84,15 +151,45 @@ public struct DownloadOptions: Sendable {
 /// While downloading, the data goes to `<file>.partial`; an interrupted download keeps it and
 /// the next attempt (or run) asks the server for the rest. The hash is computed as data
 /// arrives (after re-reading a resumed part) and compared with the expected one; a mismatch
-/// deletes the partial file, so the cache never holds a bad file under its real name.
+/// deletes the partial file, so the cache never holds a bad file under its real name. A file
+/// with no known hash must at least have the size announced (by the caller or the server).
 public enum Downloader {
   /// Downloads `url` to `path` unless it is already there. `sha256` is the expected hash (nil
   /// if unknown: then a SHA-256 the server declares for the file is used if any, and the hash
-  /// of what arrived is recorded). Returns the file's SHA-256.
+  /// of what arrived is recorded); `size` the expected size, if known. Returns the file's
+  /// SHA-256.
   @discardableResult
   public static func download(
-    url: String, to path: String, sha256 expected: String?, options: DownloadOptions = .init()
+    url: String, to path: String, sha256 expected: String?, size: Int64? = nil,
+    options: DownloadOptions = .init()
   ) throws(ModelStoreError) -> String {
+    try run(url: url, to: path, sha256: expected, size: size, revalidate: false, options: options)
+      .sha256
+  }
+
+  /// Makes sure `path` holds the current version of `url`: a cached file with recorded
+  /// validators (`ETag`, `Last-Modified`) is revalidated with a conditional request
+  /// (`If-None-Match`, `If-Modified-Since`) and kept on HTTP 304; otherwise, or when the server
+  /// sends a new version, the file is downloaded (atomically replacing the old one).
+  public static func revalidate(url: String, to path: String, options: DownloadOptions = .init())
+    throws(ModelStoreError) -> Revalidation
+  {
+    let result = try run(
+      url: url, to: path, sha256: nil, size: nil, revalidate: true, options: options)
+    return result.notModified
+      ? .notModified(sha256: result.sha256) : .downloaded(sha256: result.sha256)
+  }
+
+  private struct RunResult {
+    var sha256: String
+    var notModified: Bool
+  }
+
+  private static func run(
+    url: String, to path: String, sha256 expected: String?, size expectedSize: Int64?,
+    revalidate: Bool, options: DownloadOptions
+  ) throws(ModelStoreError) -> RunResult {
+    try options.validate()
     guard let remote = URL(string: url), let scheme = remote.scheme?.lowercased(),
       scheme == "https" || scheme == "http"
     else { throw .io(path: url, reason: "not an http(s) URL") }
@@ -112,37 +209,61 @@ public enum Downloader {
     }
     defer { lock.unlock() }
 
-    // Another process may have finished it while we waited. A file in place that contradicts
-    // the expected hash (say, recorded before an official checksum was known) is replaced.
+    // Another process may have finished it while we waited. A file in place is trusted when
+    // its record's size and time still match; otherwise it is hashed again. One that
+    // contradicts the expected hash or size is replaced.
+    var validators: (etag: String?, lastModified: String?)?
     if ModelCache.fileSize(path) != nil {
-      let recorded = ModelCache.recordedHash(path)
-      if let recorded, expected == nil || recorded == expected { return recorded }
-      let actual = try ModelCache.hashFile(path)
-      if expected == nil || actual == expected {
-        try ModelCache.recordHash(actual, for: path)
-        return actual
+      let record = CacheRecord.read(for: path)
+      if let actual = try verifiedInPlace(
+        path, record: record, sha256: expected, size: expectedSize)
+      {
+        if !revalidate { return RunResult(sha256: actual, notModified: false) }
+        if let record, record.etag != nil || record.lastModified != nil {
+          validators = (record.etag, record.lastModified)
+        }
+      } else {
+        unlink(path)
+        unlink(ModelCache.hashRecordPath(path))
       }
-      unlink(path)
-      unlink(ModelCache.hashRecordPath(path))
     }
+
+    let watch = options.stopOnSignals ? SignalWatch() : nil
+    defer { watch?.stop() }
+    let started = Date()
+    let deadline = options.deadline.map { started.addingTimeInterval($0) }
+    let proxy = Proxy.variable(for: remote, environment: options.environment)
 
     let partial = path + ".partial"
     var sink = try FileSink(path: partial, freeSpace: options.simulatedFreeSpace)
     defer { sink.closeFile() }
+    if let proxy, sink.written > 0 {
+      options.notice?(
+        "note: resuming is disabled because \(proxy) is set (a proxy can garble partial "
+          + "answers); downloading \(name) from the start")
+      try sink.reset()
+    }
     var declared = expected
     var failure: ModelStoreError?
+    var answer = Transfer.Outcome(result: .complete)
     for _ in 0..<options.attempts {
-      let transfer = Transfer(url: remote, name: name, options: options)
-      let outcome = transfer.run(sink: &sink)
-      if declared == nil, let linked = outcome.linkedSHA256 { declared = linked }
-      switch outcome.result {
-      case .complete:
+      let transfer = Transfer(
+        url: remote, name: name, options: options, deadline: deadline,
+        canResume: proxy == nil, conditional: validators, watch: watch)
+      answer = transfer.run(sink: &sink)
+      if declared == nil, let linked = answer.linkedSHA256 { declared = linked }
+      switch answer.result {
+      case .complete, .notModified:
         failure = nil
       case .retry(let error):
         failure = error
         continue
       case .fail(let error):
         failure = error
+      case .discard(let error):
+        sink.closeFile()
+        unlink(partial)
+        throw error
       }
       break
     }
@@ -153,6 +274,13 @@ public enum Downloader {
         unlink(partial)
       }
       throw failure
+    }
+    if case .notModified = answer.result {
+      sink.closeFile()
+      if sink.written == 0 { unlink(partial) }
+      var sha = CacheRecord.read(for: path)?.sha256 ?? ""
+      if sha.isEmpty { sha = try ModelCache.hashFile(path) }
+      return RunResult(sha256: sha, notModified: true)
     }
 
     options.progress?(
@@ -166,16 +294,99 @@ public enum Downloader {
       unlink(partial)
       throw .checksumMismatch(file: name, expected: declared, actual: actual)
     }
+    // Without a hash, the size is the only check: the caller's, else the server's.
+    let announced = expectedSize ?? answer.announcedSize
+    if declared == nil, let announced, announced != sink.written {
+      sink.closeFile()
+      if sink.written > announced { unlink(partial) }
+      throw .sizeMismatch(file: name, expected: announced, actual: sink.written)
+    }
+    if let expectedSize, expectedSize != sink.written {
+      sink.closeFile()
+      unlink(partial)
+      throw .sizeMismatch(file: name, expected: expectedSize, actual: sink.written)
+    }
     sink.closeFile()
     guard rename(partial, path) == 0 else {
       throw .io(path: path, reason: String(cString: strerror(errno)))
     }
-    try ModelCache.recordHash(actual, for: path)
+    let provenance: CacheRecord.Provenance =
+      expected != nil ? .table : declared != nil ? .server : .unverified
+    try CacheRecord(
+      sha256: actual, provenance: provenance, etag: answer.etag, lastModified: answer.lastModified
+    ).write(for: path)
     options.progress?(
       DownloadProgress(
         file: name, url: url, phase: .finished, received: sink.written, total: sink.written,
         resumedFrom: 0, bytesPerSecond: 0, elapsed: 0))
+    return RunResult(sha256: actual, notModified: false)
+  }
+
+  /// The SHA-256 of the file in place if it is acceptable, nil if it must be replaced.
+  /// A record whose size and time match is trusted without hashing.
+  private static func verifiedInPlace(
+    _ path: String, record: CacheRecord?, sha256 expected: String?, size: Int64?
+  ) throws(ModelStoreError) -> String? {
+    if let size, ModelCache.fileSize(path) != size { return nil }
+    if let record, record.stampMatches(path) {
+      return expected == nil || record.sha256 == expected ? record.sha256 : nil
+    }
+    let actual = try ModelCache.hashFile(path)
+    if let expected { return actual == expected ? actual : nil }
+    // No expectation: a record that disagrees with the bytes means the file changed.
+    if let record, record.sha256 != actual { return nil }
+    var updated = record ?? CacheRecord(sha256: actual, provenance: .unverified)
+    updated.sha256 = actual
+    try updated.write(for: path)
     return actual
+  }
+}
+
+/// Watches SIGINT, SIGTERM and SIGHUP during a download (beside any other handler).
+final class SignalWatch: @unchecked Sendable {
+  private let lock = NSLock()
+  private var caught = false
+  private var sources: [any DispatchSourceSignal] = []
+
+  init() {
+    sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler { [weak self] in self?.lock.withLock { self?.caught = true } }
+      source.resume()
+      return source
+    }
+  }
+
+  /// Whether a signal arrived.
+  var isSet: Bool { lock.withLock { caught } }
+
+  /// Stops watching.
+  func stop() {
+    for s in sources { s.cancel() }
+    sources = []
+  }
+}
+
+/// Which proxy variable applies to a URL, as libcurl (under URLSession) reads them.
+enum Proxy {
+  /// The name of the variable that sends `url` through a proxy, nil when none applies.
+  static func variable(for url: URL, environment: [String: String]) -> String? {
+    let scheme = url.scheme?.lowercased() ?? ""
+    // libcurl ignores upper-case HTTP_PROXY (a CGI header could set it).
+    let names =
+      scheme == "https"
+      ? ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+      : ["http_proxy", "all_proxy", "ALL_PROXY"]
+    guard let name = names.first(where: { !(environment[$0] ?? "").isEmpty }) else { return nil }
+    let host = (url.host ?? "").lowercased()
+    let exclusions = (environment["no_proxy"] ?? environment["NO_PROXY"] ?? "")
+      .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    for entry in exclusions where !entry.isEmpty {
+      if entry == "*" { return nil }
+      let bare = entry.hasPrefix(".") ? String(entry.dropFirst()) : entry
+      if host == bare || host.hasSuffix("." + bare) { return nil }
+    }
+    return name
   }
 }
 
@@ -269,28 +480,41 @@ struct FileSink {
 }
 
 /// One HTTP request for the rest of a file, run to its end on URLSession's delegate queue while
-/// the calling thread waits and watches for silence.
+/// the calling thread waits and watches for silence, slowness, the deadline and signals.
 private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
   enum Result {
     case complete
+    /// HTTP 304 to a conditional request: the cached file is current.
+    case notModified
     case retry(ModelStoreError)
     case fail(ModelStoreError)
+    /// A final error after which the partial file must not be kept.
+    case discard(ModelStoreError)
   }
 
   struct Outcome {
     var result: Result
     var linkedSHA256: String?
+    /// The size of the whole file as the server announced it (Content-Length/Content-Range).
+    var announcedSize: Int64?
+    var etag: String?
+    var lastModified: String?
   }
 
   private let url: URL
   private let name: String
   private let options: DownloadOptions
+  private let deadline: Date?
+  private let canResume: Bool
+  private let conditional: (etag: String?, lastModified: String?)?
+  private let watch: SignalWatch?
   private let lock = NSLock()
   private let finished = DispatchSemaphore(value: 0)
 
   // Guarded by `lock`.
   private var sink: FileSink?
   private var failure: ModelStoreError?
+  private var discard: ModelStoreError?
   private var retryError: ModelStoreError?
   private var transportError: (any Error)?
   private var expectedEnd: Int64?
@@ -298,16 +522,35 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
   private var started = Date()
   private var startOffset: Int64 = 0
   private var linkedSHA256: String?
+  private var etag: String?
+  private var lastModified: String?
+  private var notModified = false
   private var responseStarted = false
+  /// Set when the answer is refused: later data is dropped, never written.
+  private var rejected = false
   private var lastReport = Date.distantPast
 
-  init(url: URL, name: String, options: DownloadOptions) {
+  init(
+    url: URL, name: String, options: DownloadOptions, deadline: Date?, canResume: Bool,
+    conditional: (etag: String?, lastModified: String?)?, watch: SignalWatch?
+  ) {
     self.url = url
     self.name = name
     self.options = options
+    self.deadline = deadline
+    self.canResume = canResume
+    self.conditional = conditional
+    self.watch = watch
   }
 
   func run(sink: inout FileSink) -> Outcome {
+    if !canResume && sink.written > 0 {
+      do {
+        try sink.reset()
+      } catch {
+        return Outcome(result: .fail(error))
+      }
+    }
     let offset = sink.written
     lock.withLock {
       self.sink = sink
@@ -317,12 +560,20 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     }
     var request = URLRequest(url: url)
     request.cachePolicy = .reloadIgnoringLocalCacheData
+    for (key, value) in options.headers { request.setValue(value, forHTTPHeaderField: key) }
     request.setValue("clipig", forHTTPHeaderField: "User-Agent")
+    // Compressed answers have lengths and ranges of the compressed bytes: ask for none.
     request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
     if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
+    if offset == 0, let conditional {
+      if let tag = conditional.etag { request.setValue(tag, forHTTPHeaderField: "If-None-Match") }
+      if let date = conditional.lastModified {
+        request.setValue(date, forHTTPHeaderField: "If-Modified-Since")
+      }
+    }
     let configuration = URLSessionConfiguration.ephemeral
     configuration.timeoutIntervalForRequest = options.idleTimeout + 30
-    configuration.timeoutIntervalForResource = 7 * 24 * 3600
+    configuration.timeoutIntervalForResource = DownloadOptions.maximumSeconds
     configuration.urlCache = nil
     let queue = OperationQueue()
     queue.maxConcurrentOperationCount = 1
@@ -330,12 +581,38 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     let task = session.dataTask(with: request)
     task.resume()
 
-    // Watch for silence: cancel when nothing arrives for idleTimeout seconds.
-    var timedOut = false
+    // Watch: silence, slowness, the overall deadline, signals and the caller's cancellation.
+    var stopped: ModelStoreError?
+    var windowStart = Date()
+    var windowBytes = offset
+    let urlText = url.absoluteString
     while finished.wait(timeout: .now() + 0.05) == .timedOut {
-      let silent = lock.withLock { Date().timeIntervalSince(lastActivity) }
+      let now = Date()
+      let (silent, written) = lock.withLock {
+        (now.timeIntervalSince(lastActivity), self.sink?.written ?? 0)
+      }
       if silent > options.idleTimeout {
-        timedOut = true
+        stopped = .timedOut(url: urlText, seconds: options.idleTimeout)
+      } else if let deadline, now > deadline {
+        stopped = .tooSlow(
+          url: urlText,
+          reason: "it took longer than the deadline of \(Self.seconds(options.deadline ?? 0))")
+      } else if watch?.isSet == true || options.isCancelled?() == true {
+        stopped = .interrupted(url: urlText)
+      } else if options.minimumSpeed > 0, now.timeIntervalSince(windowStart) >= options.speedWindow
+      {
+        let speed = Double(written - windowBytes) / now.timeIntervalSince(windowStart)
+        if speed < options.minimumSpeed {
+          stopped = .tooSlow(
+            url: urlText,
+            reason: "it averaged \(Int(speed)) bytes/s over \(Self.seconds(options.speedWindow)), "
+              + "below the minimum of \(Int(options.minimumSpeed)) bytes/s")
+        }
+        windowStart = now
+        windowBytes = written
+      }
+      if stopped != nil {
+        lock.withLock { rejected = true }
         task.cancel()
         _ = finished.wait(timeout: .now() + 10)
         break
@@ -346,14 +623,17 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     return lock.withLock {
       if let s = self.sink { sink = s }
       self.sink = nil
-      let urlText = url.absoluteString
       let result: Result
-      if let failure {
+      if let discard {
+        result = .discard(discard)
+      } else if let failure {
         result = .fail(failure)
+      } else if let stopped {
+        result = .fail(stopped)
       } else if let retryError {
         result = .retry(retryError)
-      } else if timedOut {
-        result = .fail(.timedOut(url: urlText, seconds: options.idleTimeout))
+      } else if notModified {
+        result = .notModified
       } else if let transportError {
         result = Self.classify(
           transportError, url: urlText, options: options, received: sink.written,
@@ -363,8 +643,14 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
       } else {
         result = .complete
       }
-      return Outcome(result: result, linkedSHA256: linkedSHA256)
+      return Outcome(
+        result: result, linkedSHA256: linkedSHA256, announcedSize: expectedEnd, etag: etag,
+        lastModified: lastModified)
     }
+  }
+
+  private static func seconds(_ s: Double) -> String {
+    s == s.rounded() && abs(s) < 1e15 ? "\(Int(s)) s" : "\(s) s"
   }
 
   /// Maps a transport error to a retry (connection cut) or a final error.
@@ -400,6 +686,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
 
   private func fail(_ error: ModelStoreError, _ task: URLSessionTask) {
     if failure == nil { failure = error }
+    rejected = true
     task.cancel()
   }
 
@@ -429,7 +716,15 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         return false
       }
       captureLinkedHash(http)
-      let length = http.expectedContentLength >= 0 ? http.expectedContentLength : nil
+      etag = http.value(forHTTPHeaderField: "ETag")
+      lastModified = http.value(forHTTPHeaderField: "Last-Modified")
+      var length = http.expectedContentLength >= 0 ? http.expectedContentLength : nil
+      // A compressed answer (sent although identity was asked for) is decoded on the way in:
+      // its Content-Length counts the compressed bytes, so only the hash can check it.
+      let encoding = http.value(forHTTPHeaderField: "Content-Encoding")?.lowercased()
+        .trimmingCharacters(in: .whitespaces)
+      let encoded = encoding.map { !$0.isEmpty && $0 != "identity" } ?? false
+      if encoded { length = nil }
       switch http.statusCode {
       case 200:
         // The whole file: start over if something was present.
@@ -445,19 +740,33 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
           startOffset = 0
         }
         expectedEnd = length
+      case 206 where encoded:
+        rejected = true
+        _ = try? sink?.reset()
+        retryError = .badResponse(
+          url: url.absoluteString, reason: "a compressed partial answer cannot be resumed")
+        return false
       case 206:
         let range = Self.contentRange(http.value(forHTTPHeaderField: "Content-Range"))
         guard let range, range.start == startOffset else {
-          // A range we did not ask for: drop the partial file and let the next attempt restart.
+          // A range we did not ask for: write none of it, drop the partial file and let the
+          // next attempt ask for the whole file.
+          rejected = true
           _ = try? sink?.reset()
-          retryError = .incomplete(
-            url: url.absoluteString, received: 0, expected: range?.total ?? -1)
+          retryError = .badResponse(
+            url: url.absoluteString,
+            reason: "it sent bytes from \(range.map { String($0.start) } ?? "an unknown offset") "
+              + "when bytes from \(startOffset) were asked for")
           return false
         }
         expectedEnd = range.total ?? length.map { $0 + startOffset }
+      case 304 where conditional != nil && startOffset == 0:
+        notModified = true
+        return false
       case 416:
         // Nothing left to send: complete if the server's size is what we hold, else start over.
         let total = Self.contentRange(http.value(forHTTPHeaderField: "Content-Range"))?.total
+        rejected = true
         if let total, total == sink?.written {
           expectedEnd = total
         } else {
@@ -469,6 +778,11 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         fail(.http(url: url.absoluteString, status: http.statusCode), dataTask)
         return false
       }
+      if let limit = options.maximumBytes, let expectedEnd, expectedEnd > limit {
+        rejected = true
+        discard = .tooLarge(url: url.absoluteString, limit: limit)
+        return false
+      }
       responseStarted = true
       report(.started, force: true)
       return true
@@ -478,8 +792,26 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
 
   func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
     lock.withLock {
-      guard failure == nil, sink != nil else { return }
+      guard !rejected, failure == nil, discard == nil, retryError == nil, sink != nil else {
+        return
+      }
       lastActivity = Date()
+      if let limit = options.maximumBytes, let written = sink?.written,
+        written + Int64(data.count) > limit
+      {
+        rejected = true
+        discard = .tooLarge(url: url.absoluteString, limit: limit)
+        dataTask.cancel()
+        return
+      }
+      if let expectedEnd, let written = sink?.written, written + Int64(data.count) > expectedEnd {
+        rejected = true
+        discard = .badResponse(
+          url: url.absoluteString,
+          reason: "it sent more than the \(expectedEnd) bytes it announced")
+        dataTask.cancel()
+        return
+      }
       do {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws(ModelStoreError) in
           try sink?.append(raw)
@@ -489,10 +821,6 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         return
       } catch {
         fail(.io(path: name, reason: "\(error)"), dataTask)
-        return
-      }
-      if let expectedEnd, let written = sink?.written, written > expectedEnd {
-        fail(.http(url: url.absoluteString, status: 200), dataTask)
         return
       }
       report(.receiving, force: false)
@@ -509,6 +837,13 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
       lastActivity = Date()
       captureLinkedHash(response)
       if startOffset > 0 { next.setValue("bytes=\(startOffset)-", forHTTPHeaderField: "Range") }
+      // Credentials are for the host they were given for (Hugging Face's CDN needs none).
+      if request.url?.host?.lowercased() != url.host?.lowercased() {
+        for key in options.headers.keys where key.lowercased() == "authorization" {
+          next.setValue(nil, forHTTPHeaderField: key)
+        }
+        next.setValue(nil, forHTTPHeaderField: "Authorization")
+      }
     }
     completionHandler(next)
   }
@@ -531,7 +866,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     guard let value = response.value(forHTTPHeaderField: "X-Linked-Etag") else { return }
     var tag = value.trimmingCharacters(in: .whitespaces)
     if tag.hasPrefix("W/") { tag.removeFirst(2) }
-    tag = tag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    tag = tag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
     if ModelCache.isHexDigest(tag) { linkedSHA256 = tag }
   }
 

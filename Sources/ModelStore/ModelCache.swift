@@ -16,7 +16,8 @@ import Foundation
 /// a `<file>.sha256` line in `sha256sum` format records the verified hash.
 ///
 /// CLIPig's own cache (`~/.cache/clip`, where OpenAI's `clip.load` downloads) is searched too, so
-/// an existing `ViT-B-32.pt` is reused instead of downloaded again.
+/// an existing `ViT-B-32.pt` is reused instead of downloaded again, and so is the Hugging Face
+/// cache where open_clip downloads (`models--ORG--NAME/snapshots/REV/FILE`).
 public struct ModelCache: Sendable, Equatable {
   /// The cache folder.
   public var directory: String
@@ -24,13 +25,27 @@ public struct ModelCache: Sendable, Equatable {
   public var legacyDirectories: [String]
   /// The home folder (for `~/` in paths).
   public var home: String
+  /// The Hugging Face hub to download from: `$HF_ENDPOINT` (a mirror), else huggingface.co.
+  public var hubEndpoint: String
+  /// `$HF_TOKEN`, sent to the hub as `Authorization: Bearer` (gated or private repositories).
+  public var hubToken: String?
+  /// The Hugging Face cache whose files are used in place (`$HF_HUB_CACHE`, else
+  /// `$HF_HOME/hub`, else `~/.cache/huggingface/hub`); nil to use none.
+  public var hubCache: String?
 
-  /// A cache in `directory`, also looking in `legacyDirectories`.
-  public init(directory: String, legacyDirectories: [String] = [], home: String = NSHomeDirectory())
-  {
+  /// A cache in `directory`, also looking in `legacyDirectories` and the Hugging Face cache
+  /// `hubCache`, downloading hub files from `hubEndpoint`.
+  public init(
+    directory: String, legacyDirectories: [String] = [], home: String = NSHomeDirectory(),
+    hubEndpoint: String = "https://huggingface.co", hubToken: String? = nil,
+    hubCache: String? = nil
+  ) {
     self.directory = directory
     self.legacyDirectories = legacyDirectories
     self.home = home
+    self.hubEndpoint = hubEndpoint
+    self.hubToken = hubToken
+    self.hubCache = hubCache
   }
 
   /// The cache the environment selects (see the type's summary).
@@ -46,7 +61,14 @@ public struct ModelCache: Sendable, Equatable {
     } else {
       directory = home + "/.cache/clipig"
     }
-    return ModelCache(directory: directory, legacyDirectories: [home + "/.cache/clip"], home: home)
+    func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+    let hubCache =
+      value("HF_HUB_CACHE") ?? value("HF_HOME").map { $0 + "/hub" }
+      ?? home + "/.cache/huggingface/hub"
+    return ModelCache(
+      directory: directory, legacyDirectories: [home + "/.cache/clip"], home: home,
+      hubEndpoint: value("HF_ENDPOINT") ?? "https://huggingface.co", hubToken: value("HF_TOKEN"),
+      hubCache: hubCache)
   }
 
   /// The folder of `source` in the cache.
@@ -58,19 +80,16 @@ public struct ModelCache: Sendable, Equatable {
   }
 
   /// The path of the hash record of a cached file.
-  static func hashRecordPath(_ path: String) -> String { path + ".sha256" }
+  static func hashRecordPath(_ path: String) -> String { CacheRecord.path(for: path) }
 
   /// The SHA-256 recorded next to `path`, if any.
-  static func recordedHash(_ path: String) -> String? {
-    guard let data = FileManager.default.contents(atPath: hashRecordPath(path)) else { return nil }
-    let word = String(decoding: data.prefix(64), as: UTF8.self)
-    return isHexDigest(word) ? word : nil
-  }
+  static func recordedHash(_ path: String) -> String? { CacheRecord.read(for: path)?.sha256 }
 
-  /// Records `sha256` next to `path`, as `sha256sum` would print it.
-  static func recordHash(_ sha256: String, for path: String) throws(ModelStoreError) {
-    let name = path.split(separator: "/").last.map(String.init) ?? path
-    try writeSmallFile(Array("\(sha256)  \(name)\n".utf8), to: hashRecordPath(path))
+  /// Records `sha256` next to `path`, as `sha256sum` would print it, with the file's stamp.
+  static func recordHash(
+    _ sha256: String, for path: String, provenance: CacheRecord.Provenance? = nil
+  ) throws(ModelStoreError) {
+    try CacheRecord(sha256: sha256, provenance: provenance).write(for: path)
   }
 
   /// `s` is 64 lowercase hexadecimal digits.

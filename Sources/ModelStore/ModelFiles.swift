@@ -3,6 +3,53 @@ import Formats
 import Foundation
 
 extension CLIPModel {
+  /// Loads the model `ModelStore.locate` found, whatever its format.
+  public static func load(files: ModelFiles, parts: Parts = .all) throws -> CLIPModel {
+    switch files.format {
+    case .huggingFaceDirectory:
+      return try load(
+        directory: (files.weights as NSString).deletingLastPathComponent, parts: parts)
+    case .safetensors:
+      return try load(file: files.weights, parts: parts)
+    case .pytorchCheckpoint:
+      return try load(checkpoint: files.weights, parts: parts)
+    case .openCLIP:
+      guard let config = files.config else {
+        throw CLIPError.unreadable(path: files.weights, reason: "no open_clip_config.json")
+      }
+      return try load(openCLIP: files.weights, config: config, parts: parts)
+    }
+  }
+
+  /// Loads open_clip's layout: `weights` (`open_clip_model.safetensors` or the pickled
+  /// `open_clip_pytorch_model.bin`) with the `open_clip_config.json` at `config`.
+  public static func load(openCLIP weights: String, config configPath: String, parts: Parts = .all)
+    throws -> CLIPModel
+  {
+    let bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(path: configPath, maxBytes: 16 << 20)
+    } catch {
+      throw CLIPError.unreadable(path: configPath, reason: error.message)
+    }
+    let open = try OpenCLIPConfig.parse(Data(bytes), source: configPath)
+    let model: CLIPModel
+    if try ModelStore.sniff(weights) == .safetensors {
+      model = try load(
+        archive: try SafeTensorsFile(path: weights), config: open.model, parts: parts)
+    } else {
+      model = try load(
+        archive: try TorchCheckpoint(path: weights), config: open.model, parts: parts)
+    }
+    if open.model == nil, model.config.vision.imageSize != open.imageSize {
+      throw CLIPError.config(
+        path: configPath,
+        reason: "the image size \(open.imageSize) differs from the weights' "
+          + "\(model.config.vision.imageSize)")
+    }
+    return model
+  }
+
   /// Loads a Hugging Face model directory: `config.json` (optional; inferred from the tensor
   /// shapes when absent) and `model.safetensors` (or the directory's only `.safetensors` file).
   public static func load(directory: String, parts: Parts = .all) throws -> CLIPModel {
@@ -84,13 +131,25 @@ extension CLIPConfig {
     if let channels = vc?["num_channels"], channels.intValue != 3 {
       throw CLIPError.config(path: source, reason: "only 3-channel images are supported")
     }
-    for tower in [vc, tc] {
+    // One epsilon serves both towers: honoured when they agree, refused when they differ.
+    var epsilons = [(String, Double)]()
+    for (name, tower) in [("vision_config", vc), ("text_config", tc)] {
       if let eps = tower?["layer_norm_eps"] {
-        guard let e = eps.doubleValue else {
-          throw CLIPError.config(path: source, reason: "'layer_norm_eps' must be a number")
+        guard let e = eps.doubleValue, e.isFinite, e > 0 else {
+          throw CLIPError.config(
+            path: source, reason: "'\(name).layer_norm_eps' must be a positive number")
         }
-        config.layerNormEpsilon = Float(e)
+        epsilons.append((name, e))
       }
+    }
+    if let first = epsilons.first {
+      if let other = epsilons.first(where: { $0.1 != first.1 }) {
+        throw CLIPError.config(
+          path: source,
+          reason: "'\(first.0).layer_norm_eps' (\(first.1)) and '\(other.0).layer_norm_eps' "
+            + "(\(other.1)) differ; clipig uses one epsilon for both towers")
+      }
+      config.layerNormEpsilon = Float(first.1)
     }
     let acts = [vc?["hidden_act"], tc?["hidden_act"]].compactMap { $0 }
     for act in acts {

@@ -20,6 +20,9 @@ public struct ModelFiles: Sendable, Equatable {
     /// A zip-format PyTorch checkpoint: OpenAI's TorchScript `.pt` or a `torch.save` state dict;
     /// read it with `TorchCheckpoint`.
     case pytorchCheckpoint
+    /// open_clip's hub layout: `open_clip_config.json` (in `config`) with
+    /// `open_clip_model.safetensors` or the pickled `open_clip_pytorch_model.bin`.
+    case openCLIP
   }
 
   /// How the weights are stored.
@@ -58,7 +61,10 @@ public struct VerifiedFile: Sendable, Equatable {
   public enum Expectation: String, Sendable {
     /// The official checksum in clipig's table.
     case documented
-    /// The hash recorded when the file was first downloaded (no official checksum is known).
+    /// The SHA-256 the server stated for the file when it was downloaded.
+    case stated
+    /// The hash recorded when the file was first downloaded; no hash was known to check it
+    /// against, so the file is unverified.
     case recorded
     /// Neither: the file is only hashed.
     case none
@@ -90,14 +96,16 @@ public enum ModelStore {
     _ nameOrPath: String, download: Bool = true, source: ModelSource.Kind? = nil,
     cache: ModelCache = .standard(), options: DownloadOptions = .init()
   ) throws(ModelStoreError) -> ModelFiles {
-    if let model = KnownModels.named(nameOrPath) {
+    if let model = KnownModels.named(nameOrPath) ?? KnownModels.hubModel(nameOrPath) {
       return try locate(model, download: download, source: source, cache: cache, options: options)
     }
     let path = expandTilde(nameOrPath, home: cache.home)
     if FileManager.default.fileExists(atPath: path) {
       return try files(atPath: path, cache: cache)
     }
-    try KnownModels.rejectUnsupported(nameOrPath)
+    if nameOrPath.lowercased().hasPrefix("hf-hub:") {
+      throw .unknownModel(nameOrPath, known: ["hf-hub:ORG/NAME or hf-hub:ORG/NAME@REVISION"])
+    }
     throw .unknownModel(nameOrPath, known: KnownModels.all.map(\.name))
   }
 
@@ -109,25 +117,34 @@ public enum ModelStore {
     try locate(nameOrPath, download: download, options: DownloadOptions(progress: progress))
   }
 
-  /// The files of a known model (see `locate(_:download:source:cache:options:)`).
+  /// The files of a known model (see `locate(_:download:source:cache:options:)`): from the
+  /// cache, else the Hugging Face cache, else CLIPig's cache, else downloaded from the first
+  /// source that works (an unreachable host, an HTTP error or a file contradicting its hash or
+  /// size moves on to the next source, with a note saying so).
   public static func locate(
     _ model: KnownModel, download: Bool, source: ModelSource.Kind? = nil, cache: ModelCache,
     options: DownloadOptions
   ) throws(ModelStoreError) -> ModelFiles {
     let candidates =
       source.map { kind in model.sources.filter { $0.kind == kind } } ?? model.sources
-    guard let preferred = candidates.first else {
+    guard !candidates.isEmpty else {
       throw .unsupportedModel(model.name, reason: "no \(source?.rawValue ?? "") source is known")
     }
     // 1. Complete in the cache.
-    for s in candidates where missingFiles(s, cache: cache).isEmpty {
+    for s in candidates where try isComplete(s, cache: cache, options: options) {
       return files(model, s, cache: cache)
     }
-    // 2. OpenAI's file in CLIPig's cache.
-    if let openAI = candidates.first(where: { $0.kind == .openAI }) {
-      try adoptLegacy(openAI, cache: cache)
+    // 2. In the Hugging Face cache, used in place.
+    for s in candidates {
+      if let found = try HubCache.files(of: s, model: model, cache: cache, options: options) {
+        return found
+      }
     }
-    // 3. Weights present (maybe adopted): fetch what is missing if allowed.
+    // 3. OpenAI's file in CLIPig's cache.
+    if let openAI = candidates.first(where: { $0.kind == .openAI }) {
+      try adoptLegacy(openAI, cache: cache, options: options)
+    }
+    // 4. Weights present (maybe adopted): fetch what is missing if allowed.
     for s in candidates {
       guard let weights = s.weights, cachedWeights(weights, in: s, cache: cache) != nil else {
         continue
@@ -137,10 +154,32 @@ public enum ModelStore {
       }
       return files(model, s, cache: cache)
     }
-    // 4. Download.
+    // 5. Download, trying each source in turn.
     guard download else { throw .notDownloaded(model.name) }
-    try fetch(missingFiles(preferred, cache: cache), of: preferred, cache: cache, options: options)
-    return files(model, preferred, cache: cache)
+    var failures = [String]()
+    for (i, s) in candidates.enumerated() {
+      do {
+        try fetch(missingFiles(s, cache: cache), of: s, cache: cache, options: options)
+        return files(model, s, cache: cache)
+      } catch {
+        guard Self.movesToNextSource(error) else { throw error }
+        failures.append("\(s.label): \(error.description)")
+        let next = i + 1 < candidates.count ? "trying \(candidates[i + 1].label)" : "no source left"
+        options.notice?("source \(s.label) failed (\(error.description)); \(next)")
+      }
+    }
+    throw .allSourcesFailed(model: model.name, failures: failures)
+  }
+
+  /// Errors after which the next source is tried; others (a full disk, an interrupt) stop.
+  static func movesToNextSource(_ error: ModelStoreError) -> Bool {
+    switch error {
+    case .unreachable, .http, .checksumMismatch, .sizeMismatch, .badResponse, .timedOut,
+      .tooSlow, .incomplete:
+      return true
+    default:
+      return false
+    }
   }
 
   /// Downloads every missing file of `model` from `source` (its default source if nil).
@@ -149,9 +188,25 @@ public enum ModelStore {
     _ model: KnownModel, source: ModelSource.Kind? = nil, cache: ModelCache = .standard(),
     options: DownloadOptions = .init()
   ) throws(ModelStoreError) -> ModelFiles {
-    try locate(
-      model, download: true, source: source ?? model.sources.first?.kind, cache: cache,
-      options: options)
+    try locate(model, download: true, source: source, cache: cache, options: options)
+  }
+
+  /// Where the weights of `model` from `source` are on disk (clipig's cache, an adopted
+  /// `~/.cache/clip` file, or the Hugging Face cache), without checking them; nil if nowhere.
+  public static func cachedPath(_ model: KnownModel, _ source: ModelSource, cache: ModelCache)
+    -> String?
+  {
+    guard let weights = source.weights else { return nil }
+    if let path = cachedWeights(weights, in: source, cache: cache) { return path }
+    if let snapshot = HubCache.snapshot(of: source, cache: cache) {
+      return present(snapshot + "/" + weights.name)
+    }
+    if source.kind == .openAI {
+      for folder in cache.legacyDirectories {
+        if let p = present(folder + "/" + weights.name) { return p }
+      }
+    }
+    return nil
   }
 
   /// The model's files already in the cache (no download, no hashing), if its weights are there.
@@ -177,9 +232,12 @@ public enum ModelStore {
             : present(cache.path(file, in: s))
         else { continue }
         let actual = try ModelCache.hashFile(path)
-        let recorded = ModelCache.recordedHash(cache.path(file, in: s))
+        let record = CacheRecord.read(for: cache.path(file, in: s))
+        let stated: VerifiedFile.Expectation =
+          record?.provenance == .server || record?.provenance == .table ? .stated : .recorded
         let (expected, expectation): (String?, VerifiedFile.Expectation) =
-          file.sha256.map { ($0, .documented) } ?? recorded.map { ($0, .recorded) } ?? (nil, .none)
+          file.sha256.map { ($0, .documented) } ?? record.map { ($0.sha256, stated) }
+          ?? (nil, .none)
         results.append(
           VerifiedFile(path: path, expected: expected, expectation: expectation, actual: actual))
       }
@@ -194,6 +252,7 @@ public enum ModelStore {
   static func files(atPath path: String, cache: ModelCache) throws(ModelStoreError) -> ModelFiles {
     if ModelCache.isDirectory(path) {
       let folder = path.hasSuffix("/") ? String(path.dropLast()) : path
+      if let openCLIP = openCLIPFiles(in: folder, cache: cache) { return openCLIP }
       let safetensors = folder + "/model.safetensors"
       if ModelCache.fileSize(safetensors) != nil {
         return ModelFiles(
@@ -207,19 +266,40 @@ public enum ModelStore {
         throw .io(
           path: path,
           reason: weights.isEmpty
-            ? "this folder holds no model.safetensors or .pt file"
+            ? "this folder holds no model.safetensors, open_clip_config.json or .pt file"
             : "this folder holds several weights files (\(weights.joined(separator: ", "))); "
               + "name one")
       }
       return try files(atPath: folder + "/" + only, cache: cache)
     }
+    guard ModelCache.fileSize(path) != nil else {
+      throw .io(path: path, reason: "not a regular file or folder")
+    }
     let format = try sniff(path)
     let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
       .joined(separator: "/")
     let near = folder.isEmpty ? "." : folder
+    if let config = present(near + "/open_clip_config.json") {
+      return ModelFiles(
+        format: .openCLIP, weights: path, config: config, merges: merges(near: near, cache: cache))
+    }
     return ModelFiles(
       format: format, weights: path, config: present(near + "/config.json"),
       merges: merges(near: near, cache: cache), vocabulary: present(near + "/vocab.json"))
+  }
+
+  /// open_clip's layout in `folder`: `open_clip_config.json` with `open_clip_model.safetensors`
+  /// (preferred, as open_clip prefers it) or `open_clip_pytorch_model.bin`.
+  static func openCLIPFiles(in folder: String, cache: ModelCache) -> ModelFiles? {
+    guard let config = present(folder + "/open_clip_config.json") else { return nil }
+    let weights =
+      present(folder + "/open_clip_model.safetensors")
+      ?? present(folder + "/open_clip_pytorch_model.bin")
+    guard let weights else { return nil }
+    return ModelFiles(
+      format: .openCLIP, weights: weights, config: config,
+      merges: merges(near: folder, cache: cache)
+    )
   }
 
   /// The format of a weights file from its first bytes.
@@ -227,19 +307,28 @@ public enum ModelStore {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
     defer { close(fd) }
-    var head = [UInt8](repeating: 0, count: 9)
-    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 9) }
+    var head = [UInt8](repeating: 0, count: 10)
+    let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 10) }
     if n >= 4, head[0] == 0x50, head[1] == 0x4B, head[2] == 0x03, head[3] == 0x04 {
       return .pytorchCheckpoint
     }
-    if n == 9, head[8] == 0x7B {  // 8-byte header length, then the JSON header's "{"
-      return .safetensors
-    }
-    if n >= 2, head[0] == 0x80 {
+    // torch.save's legacy format starts with a protocol-2 pickle of its magic number (LONG1, 10
+    // bytes).
+    if n >= 4, head[0] == 0x80, head[1] == 0x02, head[2] == 0x8A, head[3] == 0x0A {
       throw .checkpoint(
         path: path,
         reason: "it is in PyTorch's legacy (pre-1.6) format, which clipig does not read; load it "
           + "in PyTorch and save it again with torch.save")
+    }
+    // safetensors: an 8-byte little-endian header length, then the JSON header; the reader
+    // says what is wrong with a header that is not a JSON object.
+    if n >= 9 {
+      var length: UInt64 = 0
+      for i in (0..<8).reversed() { length = length << 8 | UInt64(head[i]) }
+      let size = UInt64(ModelCache.fileSize(path) ?? 0)
+      if length >= 2, length <= 100 << 20, length + 8 <= size {
+        return .safetensors
+      }
     }
     throw .io(path: path, reason: "not a safetensors file or a PyTorch zip checkpoint")
   }
@@ -253,12 +342,55 @@ public enum ModelStore {
 
   // MARK: Cache
 
-  private static func present(_ path: String) -> String? {
+  static func present(_ path: String) -> String? {
     ModelCache.fileSize(path) != nil ? path : nil
   }
 
   private static func missingFiles(_ s: ModelSource, cache: ModelCache) -> [RemoteFile] {
     s.files.filter { present(cache.path($0, in: s)) == nil }
+  }
+
+  /// Whether every file of `s` is in the cache and trustworthy: its size is the table's, and
+  /// its record's size and time match (else it is hashed again and compared with the table's
+  /// or the recorded hash). A file that fails is removed, with a note.
+  private static func isComplete(_ s: ModelSource, cache: ModelCache, options: DownloadOptions)
+    throws(ModelStoreError) -> Bool
+  {
+    for file in s.files {
+      let path = cache.path(file, in: s)
+      if file.role == .weights, present(path) == nil, AdoptionRecord.read(for: path) != nil {
+        continue
+      }
+      guard present(path) != nil else { return false }
+      if try !isTrustworthy(file, at: path) {
+        options.notice?(
+          "note: \(path) does not match its \(file.size != nil ? "size or " : "")hash; "
+            + "it was removed and will be downloaded again")
+        unlink(path)
+        unlink(ModelCache.hashRecordPath(path))
+        return false
+      }
+    }
+    return true
+  }
+
+  /// See `isComplete`.
+  private static func isTrustworthy(_ file: RemoteFile, at path: String) throws(ModelStoreError)
+    -> Bool
+  {
+    if let size = file.size, ModelCache.fileSize(path) != size { return false }
+    let record = CacheRecord.read(for: path)
+    if let record, record.stampMatches(path) {
+      return file.sha256 == nil || record.sha256 == file.sha256
+    }
+    let expected = file.sha256 ?? record?.sha256
+    let actual = try ModelCache.hashFile(path)
+    if let expected, actual != expected { return false }
+    var updated =
+      record ?? CacheRecord(sha256: actual, provenance: file.sha256 != nil ? .table : .unverified)
+    updated.sha256 = actual
+    try updated.write(for: path)
+    return true
   }
 
   /// The weights in the cache, or where an adopted legacy file lives if it could not be linked.
@@ -268,6 +400,15 @@ public enum ModelStore {
     let path = cache.path(file, in: s)
     if present(path) != nil { return path }
     return AdoptionRecord.read(for: path)
+  }
+
+  /// The format of a source's files.
+  static func format(of s: ModelSource) -> ModelFiles.Format {
+    switch s.kind {
+    case .openAI: return .pytorchCheckpoint
+    case .huggingFace: return .huggingFaceDirectory
+    case .hub: return .openCLIP
+    }
   }
 
   private static func files(_ model: KnownModel, _ s: ModelSource, cache: ModelCache) -> ModelFiles
@@ -281,36 +422,62 @@ public enum ModelStore {
     let weightsPath = path(.weights) ?? weightsFile.map { cache.path($0, in: s) } ?? ""
     let sha = weightsFile.flatMap { $0.sha256 ?? ModelCache.recordedHash(cache.path($0, in: s)) }
     return ModelFiles(
-      format: s.kind == .openAI ? .pytorchCheckpoint : .huggingFaceDirectory, weights: weightsPath,
-      config: path(.config), merges: path(.merges), vocabulary: path(.vocabulary),
-      model: model.name,
-      sha256: sha)
+      format: format(of: s), weights: weightsPath,
+      config: path(s.kind == .hub ? .openCLIPConfig : .config), merges: path(.merges),
+      vocabulary: path(.vocabulary), model: model.name, sha256: sha)
+  }
+
+  /// Request headers for `s`: the hub token for hub-hosted sources on the configured endpoint.
+  static func options(_ options: DownloadOptions, for s: ModelSource, cache: ModelCache)
+    -> DownloadOptions
+  {
+    var o = options
+    if s.repo != nil, let token = cache.hubToken {
+      o.headers["Authorization"] = "Bearer \(token)"
+    }
+    return o
   }
 
   private static func fetch(
     _ files: [RemoteFile], of s: ModelSource, cache: ModelCache, options: DownloadOptions
   ) throws(ModelStoreError) {
+    let o = Self.options(options, for: s, cache: cache)
     // Weights last, so a failure on a small file is reported before the long download.
     for file in files.sorted(by: { ($0.role == .weights ? 1 : 0) < ($1.role == .weights ? 1 : 0) })
     {
       try Downloader.download(
-        url: file.url, to: cache.path(file, in: s), sha256: file.sha256, options: options)
+        url: s.url(of: file, endpoint: cache.hubEndpoint), to: cache.path(file, in: s),
+        sha256: file.sha256, size: file.size, options: o)
     }
   }
 
   /// Reuses OpenAI's `.pt` from CLIPig's cache: verified against the official hash, then
   /// hard-linked into the cache (or, across file systems, recorded so it is used in place).
-  private static func adoptLegacy(_ s: ModelSource, cache: ModelCache) throws(ModelStoreError) {
+  /// A file that contradicts the hash is reported once and remembered (by size and time) so
+  /// that it is not hashed again on every run.
+  private static func adoptLegacy(_ s: ModelSource, cache: ModelCache, options: DownloadOptions)
+    throws(ModelStoreError)
+  {
     guard let weights = s.weights, let expected = weights.sha256 else { return }
     let target = cache.path(weights, in: s)
     guard present(target) == nil, AdoptionRecord.read(for: target) == nil else { return }
     for folder in cache.legacyDirectories {
       let legacy = folder + "/" + weights.name
       guard present(legacy) != nil else { continue }
-      guard (try? ModelCache.hashFile(legacy)) == expected else { continue }
+      let rejected = target + ".rejected"
+      if AdoptionRecord.read(recordAt: rejected) == legacy { continue }
+      let actual = try ModelCache.hashFile(legacy)
+      guard actual == expected else {
+        try ModelCache.makeDirectory(cache.folder(s))
+        try AdoptionRecord.write(legacy, recordAt: rejected)
+        options.notice?(
+          "note: \(legacy) is damaged (SHA-256 \(actual) instead of \(expected)); it is not "
+            + "used (delete it, or let clipig download the model)")
+        continue
+      }
       try ModelCache.makeDirectory(cache.folder(s))
       if link(legacy, target) == 0 {
-        try ModelCache.recordHash(expected, for: target)
+        try ModelCache.recordHash(expected, for: target, provenance: .table)
       } else {
         try AdoptionRecord.write(legacy, for: target)
       }
@@ -325,11 +492,18 @@ public enum ModelStore {
 
 /// `<cached path>.adopted`: a verified file outside the cache used in place, with its size and
 /// modification time so that a changed file is noticed (and verified again).
-private enum AdoptionRecord {
+enum AdoptionRecord {
   static func recordPath(_ target: String) -> String { target + ".adopted" }
 
-  static func read(for target: String) -> String? {
-    guard let data = FileManager.default.contents(atPath: recordPath(target)) else { return nil }
+  static func read(for target: String) -> String? { read(recordAt: recordPath(target)) }
+
+  static func write(_ path: String, for target: String) throws(ModelStoreError) {
+    try write(path, recordAt: recordPath(target))
+  }
+
+  /// The path named by the record at `record`, if that file still has the recorded stamp.
+  static func read(recordAt record: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: record) else { return nil }
     let fields = String(decoding: data, as: UTF8.self).split(
       separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
     guard fields.count == 3, let size = Int64(fields[0]), let mtime = Int64(fields[1]) else {
@@ -340,9 +514,10 @@ private enum AdoptionRecord {
     return path
   }
 
-  static func write(_ path: String, for target: String) throws(ModelStoreError) {
+  /// Records `path` with its stamp at `record`.
+  static func write(_ path: String, recordAt record: String) throws(ModelStoreError) {
     guard let (size, mtime) = stamp(path) else { return }
-    try ModelCache.writeSmallFile(Array("\(size) \(mtime) \(path)\n".utf8), to: recordPath(target))
+    try ModelCache.writeSmallFile(Array("\(size) \(mtime) \(path)\n".utf8), to: record)
   }
 
   private static func stamp(_ path: String) -> (Int64, Int64)? {

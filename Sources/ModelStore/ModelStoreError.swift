@@ -24,6 +24,20 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
   case io(path: String, reason: String)
   /// A checkpoint (zip, pickle, tensor records) is malformed or unsupported.
   case checkpoint(path: String, reason: String)
+  /// A download option has a value that cannot be used (`--timeout nan`).
+  case invalidOption(name: String, reason: String)
+  /// The transfer was too slow: below the minimum speed, or past the overall deadline.
+  case tooSlow(url: String, reason: String)
+  /// The file is larger than the allowed maximum; nothing was kept.
+  case tooLarge(url: String, limit: Int64)
+  /// A signal (Ctrl-C, SIGTERM, SIGHUP) or the caller stopped the download.
+  case interrupted(url: String)
+  /// The server's answer does not make sense (wrong range, more bytes than announced, …).
+  case badResponse(url: String, reason: String)
+  /// The file's size differs from the announced one; nothing was kept under its name.
+  case sizeMismatch(file: String, expected: Int64, actual: Int64)
+  /// Every source of a model failed; `failures` says how each one did.
+  case allSourcesFailed(model: String, failures: [String])
 
   /// A one-sentence, user-facing description.
   public var description: String {
@@ -54,6 +68,22 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
       return "\(path): \(reason)"
     case .checkpoint(let path, let reason):
       return "\(path): cannot read this PyTorch checkpoint: \(reason)"
+    case .invalidOption(let name, let reason):
+      return "\(name) \(reason)"
+    case .tooSlow(let url, let reason):
+      return "the download of \(Self.fileName(url)) from \(Self.host(url)) was abandoned: "
+        + "\(reason); the part received is kept and the next run resumes it"
+    case .tooLarge(let url, let limit):
+      return "\(url) is larger than the limit of \(limit) bytes; nothing was kept"
+    case .interrupted(let url):
+      return "the download of \(Self.fileName(url)) was interrupted; the part received is kept "
+        + "and the next run resumes it"
+    case .badResponse(let url, let reason):
+      return "the server's answer for \(url) is not usable: \(reason)"
+    case .sizeMismatch(let file, let expected, let actual):
+      return "\(file) has \(actual) bytes instead of the \(expected) announced; it was not used"
+    case .allSourcesFailed(let model, let failures):
+      return "no source of \(model) worked: " + failures.joined(separator: "; ")
     }
   }
 

@@ -11,6 +11,7 @@ extension SafeTensorsFile: TensorArchive {
     throws
   {
     try read(name, expectedShape: Optional(expectedShape), into: buffer)
+    try checkFinite(buffer, tensor: name, path: path)
   }
 }
 
@@ -29,5 +30,20 @@ extension TorchCheckpoint: TensorArchive {
         path: path, tensor: name, reason: "has \(values.count) values, expected \(buffer.count)")
     }
     _ = buffer.initialize(from: values)
+    try checkFinite(buffer, tensor: name, path: path)
+  }
+}
+
+/// Throws for a weight that is NaN or infinite: such a file is damaged, and would make every
+/// feature NaN (a black image) instead of failing.
+func checkFinite(_ buffer: UnsafeMutableBufferPointer<Float>, tensor: String, path: String) throws {
+  var bad = 0
+  for v in buffer where !v.isFinite { bad += 1 }
+  if bad > 0 {
+    throw CLIPError.safetensors(
+      path: path, tensor: tensor,
+      reason:
+        "holds \(bad) NaN or infinite value\(bad == 1 ? "" : "s") of \(buffer.count); the file "
+        + "is damaged")
   }
 }

@@ -1,4 +1,5 @@
 import ExprEval
+import Parametrizations
 import PipelineKit
 
 /// A fully decoded, validated experiment: every parameter of CLIPig's schema (spec §4) with its
@@ -9,6 +10,8 @@ public struct Experiment: Sendable {
   public var verbose: Int
   /// Output directory (ending in `/`) or file name.
   public var output: String
+  /// JPEG and WebP quality of the output image, 1…100 (WebP: 100 is lossless).
+  public var outputQuality: Int
   /// When intermediate snapshots are written.
   public var snapshotInterval: SnapshotInterval
   /// Number of optimizer steps.
@@ -33,6 +36,8 @@ public struct Experiment: Sendable {
   public var seed: UInt64?
   /// Pixel initialisation.
   public var initialization: Initialization
+  /// How the trained parameters make the image (`parametrization:`; default CLIPig's pixels).
+  public var parametrization: ParametrizationSpec = ParametrizationSpec()
   /// Targets, in configuration order (inactive ones dropped).
   public var targets: [Target]
   /// Post-processing entries.
@@ -212,6 +217,8 @@ public enum FeatureSelection: String, Sendable, CaseIterable {
 extension FeatureSelection: ConfigChoice {
   /// all, best, worst, mix.
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// Named so in errors.
+  public static var kind: String? { "feature selection" }
 }
 
 /// How a target scales its features' similarities (spec §8.8).
@@ -248,4 +255,6 @@ extension FeatureLoss: ConfigChoice {
   ]
   /// `L1` and `MSE` are accepted too.
   public static var ignoresCase: Bool { true }
+  /// Named so in errors.
+  public static var kind: String? { "feature loss" }
 }

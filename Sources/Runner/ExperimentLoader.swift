@@ -1,6 +1,7 @@
 import Constraints
 import ExprEval
 import Foundation
+import Parametrizations
 import PipelineKit
 import Transforms
 
@@ -30,6 +31,14 @@ extension Experiment {
     output = try r.scalar(
       "output", String.self, default: "./", doc: "output directory (ending in /) or file name"
     ).constantValue!
+    outputQuality = try r.scalar(
+      "output_quality", Int.self, default: 95, doc: "JPEG/WebP quality 1-100 (WebP 100: lossless)"
+    ).constantValue!
+    guard (1...100).contains(outputQuality) else {
+      throw ConfigError(
+        "output_quality must be between 1 and 100, got \(outputQuality)",
+        at: root["output_quality"]?.location ?? root.location, path: "output_quality")
+    }
     snapshotInterval = try Self.snapshotInterval(&r)
     epochs = try r.scalar("epochs", Int.self, default: 300, doc: "number of optimizer steps")
       .constantValue!
@@ -68,6 +77,8 @@ extension Experiment {
     }
     initialization = try Self.initialization(
       try r.section("init", doc: "pixel initialisation"), random: random)
+    parametrization = try ParametrizationSpec(
+      try r.section("parametrization", doc: "pixels (CLIPig) or fft, colour basis, value mapping"))
     targets = []
     if let node = try r.section("targets", doc: "targets") {
       guard let elements = node.elements else {
@@ -136,7 +147,8 @@ extension Experiment {
     let std = try r.list(
       "std", Double.self, lengths: [3], default: [0.1, 0.1, 0.1],
       doc: "noise standard deviation per channel")
-    let image = try r.optionalScalar("image", String.self, doc: "start image (PNG)")
+    let image = try r.optionalScalar(
+      "image", String.self, doc: "start image: PNG, JPEG or WebP file, or http(s) URL")
     try r.finish()
     let res = resolution?.map { $0.constantValue! }
     if let res, res.contains(where: { $0 < 1 }) {
@@ -243,7 +255,8 @@ extension Experiment {
   {
     var r = ParameterReader(node: node, path: path, groups: [], random: random)
     let text = try r.optionalScalar("text", String.self, doc: "prompt")?.constantValue
-    let image = try r.optionalScalar("image", String.self, doc: "image path")?.constantValue
+    let image = try r.optionalScalar("image", String.self, doc: "image file or http(s) URL")?
+      .constantValue
     let window = Window(
       start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
       end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))

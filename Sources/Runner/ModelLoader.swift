@@ -21,15 +21,7 @@ public enum ModelLoader {
   {
     let files = try ModelStore.locate(
       name, download: download, progress: quiet ? nil : ProgressBar().handler)
-    let model: CLIPModel
-    switch files.format {
-    case .huggingFaceDirectory:
-      model = try CLIPModel.load(directory: (files.weights as NSString).deletingLastPathComponent)
-    case .safetensors:
-      model = try CLIPModel.load(file: files.weights)
-    case .pytorchCheckpoint:
-      model = try CLIPModel.load(checkpoint: files.weights)
-    }
+    let model = try CLIPModel.load(files: files)
     let tokenizer: CLIPTokenizer
     if let merges = files.merges, FileManager.default.fileExists(atPath: merges) {
       tokenizer = try CLIPTokenizer(mergesFile: merges)

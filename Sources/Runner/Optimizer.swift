@@ -54,6 +54,22 @@ public struct Optimizer: Sendable {
     c = []
   }
 
+  /// Moves the state to a resized parameter vector of `count` values: the state of parameter
+  /// `old[k]` becomes that of `new[k]`, every other starts at zero, the step count goes on.
+  /// With nothing kept this is `reset()` (CLIPig's behaviour on a change of resolution).
+  public mutating func carry(old: [Int], new: [Int], count: Int) {
+    precondition(old.count == new.count, "Optimizer.carry: index lists differ in length")
+    guard !old.isEmpty, !a.isEmpty else { return reset() }
+    func moved(_ state: [Float]) -> [Float] {
+      var out = [Float](repeating: 0, count: count)
+      for k in old.indices { out[new[k]] = state[old[k]] }
+      return out
+    }
+    a = moved(a)
+    b = moved(b)
+    c = moved(c)
+  }
+
   /// Updates `parameters` in place from `gradient` with learning rate `lr`.
   public mutating func update(_ parameters: inout [Float], gradient g: [Float], lr: Double) {
     precondition(parameters.count == g.count, "Optimizer: gradient size differs from parameters")

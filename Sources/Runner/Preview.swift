@@ -1,5 +1,6 @@
 import ExprEval
 import Foundation
+import Parametrizations
 import PipelineKit
 
 /// `clipig preview`: the views each target shows CLIP at one moment of training — CLIP's
@@ -27,16 +28,21 @@ public enum Preview {
     baseDirectory: String = "."
   ) throws -> [View] {
     let streams = RandomStreams(seed: seed)
-    var pixels =
+    let pixels =
       try image
       ?? Trainer.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
+    var parametrization = experiment.parametrization.make(
+      width: pixels.chw.w, height: pixels.chw.h)
+    var parameters = parametrization.encode(pixels)
     var random = streams.expressions(epoch: epoch)
     let variables = try Trainer.prepare(
-      experiment, epoch: epoch, pixels: &pixels, streams: streams, random: &random
+      experiment, epoch: epoch, parametrization: &parametrization, parameters: &parameters,
+      streams: streams, random: &random
     ).variables
     let sampler = ViewSampler(experiment: experiment, imageSize: imageSize, streams: streams)
     return views(
-      try sampler.sample(ImageOps.clamp(pixels, 0, 1), epoch: epoch, variables: variables),
+      try sampler.sample(
+        parametrization.image(parameters).value, epoch: epoch, variables: variables),
       experiment)
   }
 

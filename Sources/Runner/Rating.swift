@@ -1,6 +1,7 @@
 import CLIP
 import Formats
 import Foundation
+import ModelStore
 import PipelineKit
 
 /// Rates images by CLIP similarity, as CLIPig's `rate.py` does (spec §11): an image is
@@ -76,14 +77,15 @@ public struct RatingReferences {
   /// Throws when the experiment has nothing to rate against.
   public init(experiment: Experiment, rater: Rater, baseDirectory: String) throws {
     references = []
-    for target in experiment.targets {
-      for feature in target.features {
+    for (ti, target) in experiment.targets.enumerated() {
+      for (fi, feature) in target.features.enumerated() {
         if let w = feature.weight.constantValue, w <= 0 { continue }
         if let text = feature.text {
           references.append(
             Reference(label: text, isText: true, vector: try rater.textFeatures(text)))
         } else if let path = feature.image {
-          let image = try PNG.read(path: Trainer.resolve(path, in: baseDirectory))
+          let image = try ImageInput.load(
+            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image")
           references.append(
             Reference(label: path, isText: false, vector: try rater.imageFeatures(image)))
         }

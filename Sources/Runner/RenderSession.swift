@@ -28,6 +28,8 @@ public struct RenderOptions: Sendable {
   public var repetition = 0
   /// `--model`.
   public var model: String?
+  /// `--quality`: JPEG/WebP quality of the output image (`output_quality`).
+  public var quality: Int?
   /// Transforms the experiment may name (extend with `.adding(MyStage.self)` for your own).
   public var transforms: StageRegistry = .transforms
   /// Constraints the experiment may name.
@@ -76,7 +78,9 @@ public struct RenderOptions: Sendable {
     if let learnrate { set("learnrate", .float(learnrate)) }
     if let optimizer { set("optimizer", .string(optimizer.configName)) }
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
+    if let seed { set("seed", .int(Int(bitPattern: UInt(seed &+ UInt64(repetition))))) }
     if let model { set("model", .string(model)) }
+    if let quality { set("output_quality", .int(quality)) }
     return node
   }
 }
@@ -174,12 +178,16 @@ public struct RenderSession {
       case .seconds(let s): snapshot = snapshot || now.timeIntervalSince(lastSnapshot) >= s
       }
       if snapshot && !isLast {
+<<<<<<< HEAD
         try PNG.write(trainer.image, to: imagePath)
         // With the snapshot a checkpoint, so that even a SIGKILL loses only the epochs since.
         if let checkpointPath {
           try trainer.checkpoint(nextEpoch: epoch + 1, configDigest: configDigest)
             .write(to: checkpointPath)
         }
+=======
+        try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
+>>>>>>> main
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
@@ -231,8 +239,8 @@ public struct RenderSession {
   }
 
   func save(last: EpochReport?, start: Date, note: String?) throws {
-    try PNG.write(trainer.image, to: imagePath)
     let e = trainer.experiment
+    try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
     let runtime = Date().timeIntervalSince(start)
     let epochsRun = (last?.epoch ?? e.startEpoch - 1) + 1 - e.startEpoch
     var header = [

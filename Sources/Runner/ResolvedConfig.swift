@@ -37,6 +37,11 @@ public enum ResolvedConfig {
         entries.append(ConfigNode.Entry(key: key, keyLocation: here, node: value))
       }
     }
+    // A parametrization section the user wrote is written with every choice explicit; without
+    // one the sidecar stays CLIPig's YAML.
+    if let i = entries.firstIndex(where: { $0.key == "parametrization" }) {
+      entries[i].node = e.parametrization.configNode
+    }
     return pruned(ConfigNode(.mapping(entries), at: root.location)) ?? node(.mapping([]))
   }
 

@@ -1,5 +1,6 @@
 import CLIP
 import Formats
+import ModelStore
 import PipelineKit
 
 /// The targets' features as the objective uses them: unit CLIP vectors of every text and image
@@ -21,13 +22,14 @@ public struct TargetFeatures: Sendable {
       CLIPFeatures.unit(try model.encodeImages(Tensor.stack([view])).features.scalars)
     }
     vectors = []
-    for target in experiment.targets {
+    for (ti, target) in experiment.targets.enumerated() {
       var row: [[Float]] = []
-      for feature in target.features {
+      for (fi, feature) in target.features.enumerated() {
         if let text = feature.text {
           row.append(CLIPFeatures.unit(try model.encodeText(text)))
         } else if let path = feature.image {
-          let image = try PNG.read(path: Trainer.resolve(path, in: baseDirectory))
+          let image = try ImageInput.load(
+            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image")
           row.append(try unitImageFeatures(ImageOps.resizeCrop(image, width: s, height: s)))
         } else {
           row.append([Float](repeating: 0, count: model.featureCount))

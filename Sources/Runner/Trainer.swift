@@ -1,5 +1,7 @@
 import ExprEval
 import Formats
+import ModelStore
+import Parametrizations
 import PipelineKit
 
 /// What one epoch did, for progress lines, statistics and the YAML header.
@@ -22,6 +24,8 @@ public struct EpochReport: Sendable {
   public var seconds: Double = 0
   /// Of which inside CLIP's image forward and backward passes.
   public var clipSeconds: Double = 0
+  /// Of which in the parametrization: resize, encode, image and its pullback.
+  public var parametrizationSeconds: Double = 0
 }
 
 /// CLIPig's training loop (spec §8): owns the pixels and the optimizer, and runs one epoch at a
@@ -33,8 +37,13 @@ public final class Trainer {
   /// Every random stream of the run, from its one seed.
   public let streams: RandomStreams
   let model: any FeatureModel
-  /// The raw pixel parameter `[3, H, W]` (not clamped).
-  public private(set) var pixels: Tensor
+  /// How the parameters make the image (`parametrization:`; CLIPig's raw pixels by default).
+  public private(set) var parametrization: any ImageParametrization
+  /// The trained parameters (for `pixels` the raw RGB planes `[3, H, W]`, flattened).
+  public private(set) var parameters: [Float]
+  /// The image post-processing edits `[3, H, W]`: for the default `pixels` parametrization
+  /// CLIPig's raw pixel parameter (not clamped).
+  public var pixels: Tensor { parametrization.editableImage(parameters) }
   var optimizer: Optimizer
   /// The targets' encoded features.
   public let features: TargetFeatures
@@ -45,6 +54,7 @@ public final class Trainer {
   /// Images loaded for features and init, resolved relative to this directory.
   let baseDirectory: String
   private var clipTime = Duration.zero
+  private var parametrizationTime = Duration.zero
 
   /// The seed all randomness derives from.
   public var seed: UInt64 { streams.seed }
@@ -58,9 +68,13 @@ public final class Trainer {
     self.streams = RandomStreams(seed: seed)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
-    pixels = try Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
+    let initial = try Self.initialPixels(
+      experiment, streams: streams, baseDirectory: baseDirectory)
+    parametrization = experiment.parametrization.make(
+      width: initial.chw.w, height: initial.chw.h)
+    parameters = parametrization.encode(initial)
     features = try TargetFeatures(
-      experiment: experiment, model: model, initialImage: pixels, baseDirectory: baseDirectory)
+      experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
     sampler = ViewSampler(experiment: experiment, imageSize: model.imageSize, streams: streams)
     objective = Objective(experiment: experiment, features: features, streams: streams)
   }
@@ -129,7 +143,7 @@ public final class Trainer {
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
-      let loaded = try PNG.read(path: resolve(path, in: baseDirectory))
+      let loaded = try ImageInput.load(path, baseDirectory: baseDirectory, key: "init.image")
       image = ImageOps.resizeCrop(loaded, width: r[0], height: r[1])
       image = image.perChannel { c, v in v * Float(i.std[c]) + Float(i.mean[c]) }
     } else {
@@ -152,38 +166,56 @@ public final class Trainer {
   }
 
   /// The start of epoch `epoch` (spec §8.3 steps 2–6), shared by training and preview: the
-  /// epoch's variables, the pixels resized when the resolution schedule changes them (then
-  /// `resized` is set), and the post-processing stages applied (without gradient).
+  /// epoch's variables, the parameters resized when the resolution schedule changes it (then
+  /// `resized` says which parameters continue old ones: none for pixels, the kept coefficients
+  /// for fft), and the post-processing stages applied (without gradient) to the editable image,
+  /// which is encoded back. `time` is what the parametrization itself took.
   static func prepare(
-    _ e: Experiment, epoch: Int, pixels: inout Tensor, streams: RandomStreams,
-    random: inout SeededRandom
-  ) throws -> (variables: ExprContext, resized: Bool) {
+    _ e: Experiment, epoch: Int, parametrization: inout any ImageParametrization,
+    parameters: inout [Float], streams: RandomStreams, random: inout SeededRandom
+  ) throws -> (variables: ExprContext, resized: KeptParameters?, time: Duration) {
+    let clock = ContinuousClock()
+    var time = Duration.zero
     let variables = try e.variables(atEpoch: epoch, random: &random)
     let (w, h) = (Int(variables.width), Int(variables.height))
-    var resized = false
-    if w != pixels.chw.w || h != pixels.chw.h {
-      pixels = Resampler(from: pixels.chw.h, pixels.chw.w, to: h, w, filter: e.interpolation)
-        .apply(pixels)
-      resized = true
+    var resized: KeptParameters?
+    if w != parametrization.width || h != parametrization.height {
+      let start = clock.now
+      let r = parametrization.resized(parameters, width: w, height: h, filter: e.interpolation)
+      parametrization = r.parametrization
+      parameters = r.parameters
+      resized = r.kept
+      time += clock.now - start
     }
-    var context = StageContext(variables: variables, random: streams.postproc(epoch: epoch))
-    for entry in e.postproc where entry.window.contains(epoch: epoch, t: variables.t) {
-      pixels = try entry.stage.forward(pixels, in: &context).value
+    let active = e.postproc.filter { $0.window.contains(epoch: epoch, t: variables.t) }
+    if !active.isEmpty {
+      var context = StageContext(variables: variables, random: streams.postproc(epoch: epoch))
+      var start = clock.now
+      var edited = parametrization.editableImage(parameters)
+      time += clock.now - start
+      for entry in active { edited = try entry.stage.forward(edited, in: &context).value }
+      start = clock.now
+      parameters = parametrization.encode(edited)
+      time += clock.now - start
     }
-    return (variables, resized)
+    return (variables, resized, time)
   }
 
   // MARK: - One epoch
 
-  /// The loss of one epoch as a function of the raw pixels (after post-processing): the clamp,
-  /// the view sampler, CLIP's image encoder and the objective composed, with the pullback from
-  /// the loss to the pixels. Nil when no target is active.
+  /// The loss of one epoch as a function of the parameters (after post-processing): the
+  /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
+  /// objective composed, with the pullback from the loss to the parameters. Nil when no target
+  /// is active.
   func loss(
-    of pixels: Tensor, epoch: Int, variables: ExprContext, random: inout SeededRandom,
+    of parameters: [Float], in parametrization: any ImageParametrization, epoch: Int,
+    variables: ExprContext, random: inout SeededRandom,
     observe: ((ViewSampler.Views) -> Void)? = nil
-  ) throws -> (value: Objective.Value, views: Int, pullback: (Double) -> Tensor)? {
+  ) throws -> (value: Objective.Value, views: Int, pullback: (Double) -> [Float])? {
     let clock = ContinuousClock()
-    let current = ImageOps.clamp(pixels, 0, 1)
+    let imageStart = clock.now
+    let (current, imagePullback) = parametrization.image(parameters)
+    parametrizationTime += clock.now - imageStart
     let views = try sampler.sample(current, epoch: epoch, variables: variables)
     observe?(views)
     guard views.count > 0 else { return nil }
@@ -201,28 +233,38 @@ public final class Trainer {
         var dImages = encoderPullback(cotangents.features)  // (N, 3, S, S)
         clipTime += clock.now - backwardStart
         dImages.add(cotangents.views)
-        // The clamp before the transforms: gradient only where the pixels lie in [0, 1].
-        return ImageOps.clampPullback(views.pullback(dImages), input: pixels, 0, 1)
+        // The parametrization before the transforms (pixels: the clamp's mask).
+        let dImage = views.pullback(dImages)
+        let pullbackStart = clock.now
+        defer { parametrizationTime += clock.now - pullbackStart }
+        return imagePullback(dImage)
       }
     )
   }
 
-  /// The loss of epoch `epoch` at raw pixels `x` (after the epoch's post-processing), as a
-  /// value-and-pullback function for the gradient harness.
+  /// The loss of epoch `epoch` at parameters `x` (after the epoch's post-processing; any shape
+  /// with the parameters' count, for pixels the raw pixels `[3, H, W]`), as a value-and-pullback
+  /// function for the gradient harness.
   public func lossFunction(epoch: Int) throws -> (Tensor) throws -> (
     value: Tensor, pullback: Pullback
   ) {
     var random = streams.expressions(epoch: epoch)
-    var copy = pixels
+    var copy = parameters
+    var shape = parametrization
     let variables = try Self.prepare(
-      experiment, epoch: epoch, pixels: &copy, streams: streams, random: &random
+      experiment, epoch: epoch, parametrization: &shape, parameters: &copy,
+      streams: streams, random: &random
     ).variables
-    return { [self] x in
+    return { [self, shape] x in
       var r = random
       guard
-        let (value, _, pullback) = try loss(of: x, epoch: epoch, variables: variables, random: &r)
+        let (value, _, pullback) = try loss(
+          of: x.scalars, in: shape, epoch: epoch, variables: variables, random: &r)
       else { return (Tensor(scalar: 0), { _ in Tensor(shape: x.shape) }) }
-      return (Tensor(scalar: Float(value.loss)), { d in pullback(Double(d.scalars[0])) })
+      return (
+        Tensor(scalar: Float(value.loss)),
+        { d in Tensor(shape: x.shape, scalars: pullback(Double(d.scalars[0]))) }
+      )
     }
   }
 
@@ -236,28 +278,34 @@ public final class Trainer {
     let started = clock.now
     clipTime = .zero
     var random = streams.expressions(epoch: epoch)
-    let (variables, resized) = try Self.prepare(
-      experiment, epoch: epoch, pixels: &pixels, streams: streams, random: &random)
-    if resized { optimizer.reset() }
+    let (variables, resized, prepareTime) = try Self.prepare(
+      experiment, epoch: epoch, parametrization: &parametrization, parameters: &parameters,
+      streams: streams, random: &random)
+    parametrizationTime = prepareTime
+    // Pixels: CLIPig's reset; fft: the kept coefficients keep their state.
+    if let resized {
+      optimizer.carry(old: resized.old, new: resized.new, count: parameters.count)
+    }
     var report = EpochReport(
       epoch: epoch, t: variables.t, loss: 0,
       similarities: experiment.targets.map { [Double?](repeating: nil, count: $0.features.count) },
-      resolution: (pixels.chw.w, pixels.chw.h), learningRate: variables.learnrate, views: 0)
+      resolution: (parametrization.width, parametrization.height),
+      learningRate: variables.learnrate, views: 0)
     if let (value, views, pullback) = try loss(
-      of: pixels, epoch: epoch, variables: variables, random: &random, observe: observe)
+      of: parameters, in: parametrization, epoch: epoch, variables: variables, random: &random,
+      observe: observe)
     {
       report.loss = value.loss
       report.similarities = value.similarities
       report.views = views
       if value.loss != 0 {
-        let dPixels = pullback(1)
-        var p = pixels.scalars
-        optimizer.update(&p, gradient: dPixels.scalars, lr: variables.learnrate)
-        pixels = Tensor(shape: pixels.shape, scalars: p)
+        let dParameters = pullback(1)
+        optimizer.update(&parameters, gradient: dParameters, lr: variables.learnrate)
       }
     }
     report.seconds = Self.seconds(clock.now - started)
     report.clipSeconds = Self.seconds(clipTime)
+    report.parametrizationSeconds = Self.seconds(parametrizationTime)
     return report
   }
 
@@ -265,17 +313,19 @@ public final class Trainer {
   /// on next — without changing the trainer.
   public func views(atEpoch epoch: Int) throws -> ViewSampler.Views {
     var random = streams.expressions(epoch: epoch)
-    var copy = pixels
+    var copy = parameters
+    var shape = parametrization
     let variables = try Self.prepare(
-      experiment, epoch: epoch, pixels: &copy, streams: streams, random: &random
+      experiment, epoch: epoch, parametrization: &shape, parameters: &copy, streams: streams,
+      random: &random
     ).variables
-    return try sampler.sample(ImageOps.clamp(copy, 0, 1), epoch: epoch, variables: variables)
+    return try sampler.sample(shape.image(copy).value, epoch: epoch, variables: variables)
   }
 
   static func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
   }
 
-  /// The current image as it is saved: clamped to [0, 1].
-  public var image: Tensor { ImageOps.clamp(pixels, 0, 1) }
+  /// The current image as it is saved, in [0, 1].
+  public var image: Tensor { parametrization.image(parameters).value }
 }

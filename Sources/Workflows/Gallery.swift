@@ -246,8 +246,8 @@ public enum Gallery {
 
   static func writeThumbnail(of source: String, to path: String, maxSide: Int) throws {
     if isUpToDate(path, comparedTo: source) { return }
-    let image = try PNG.read(path: source)
-    try PNG.write(thumbnail(image, maxSide: maxSide), to: path)
+    let image = try ImageFile.read(path: source)
+    try ImageFile.write(thumbnail(image, maxSide: maxSide), to: path)
   }
 
   static func copyIfNewer(_ source: String, to path: String) throws {

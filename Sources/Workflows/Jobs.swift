@@ -114,7 +114,7 @@ struct RenderJob {
     guard outcome == .finished else {
       return Result(outcome: outcome, seconds: seconds, image: nil, experiment: experiment)
     }
-    let saved = try PNG.read(path: partialPath)
+    let saved = try ImageFile.read(path: partialPath)
     try OutputFiles.publish(
       partial: partialPath, final: imagePath, replacingExisting: replacesExisting)
     return Result(outcome: outcome, seconds: seconds, image: saved, experiment: experiment)

@@ -11,21 +11,29 @@ struct ModelCommand: ParsableCommand {
     abstract: "List, download, locate and verify CLIP models.",
     discussion: """
       Models are cached in $CLIPIG_CACHE, else $XDG_CACHE_HOME/clipig, else ~/.cache/clipig. \
-      An existing ~/.cache/clip/ViT-B-32.pt (CLIPig's cache) is verified and reused.
+      Files already in the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else \
+      ~/.cache/huggingface/hub, where open_clip downloads) and CLIPig's ~/.cache/clip/*.pt are \
+      verified and used in place. Sources are tried in order: open_clip's repository on the \
+      Hugging Face hub ($HF_ENDPOINT for a mirror, $HF_TOKEN for access), pinned to a commit \
+      where the hash is known, then its main branch, then OpenAI's URLs.
       """,
     subcommands: [ModelList.self, ModelDownload.self, ModelPath.self, ModelVerify.self])
 }
 
 /// The `--source` option shared by the model subcommands.
 struct ModelSourceOption: ParsableArguments {
-  @Option(help: "Where to download from: openai (original .pt, default) or huggingface.")
+  @Option(
+    help: """
+      Only this source: hub (open_clip's hub repository), openai (original .pt) or huggingface \
+      (openai/clip-* repositories). Default: each in the order of `clipig model list`.
+      """)
   var source: String?
 
-  /// The chosen source kind, nil for the model's default.
+  /// The chosen source kind, nil for all in order.
   func kind() throws -> ModelSource.Kind? {
     guard let source else { return nil }
     guard let kind = ModelSource.Kind(rawValue: source.lowercased()) else {
-      throw ValidationError("--source must be openai or huggingface, not '\(source)'")
+      throw ValidationError("--source must be hub, openai or huggingface, not '\(source)'")
     }
     return kind
   }
@@ -33,7 +41,7 @@ struct ModelSourceOption: ParsableArguments {
 
 /// The known model `name`, or a clear error.
 private func knownModel(_ name: String) throws -> KnownModel {
-  guard let model = KnownModels.named(name) else {
+  guard let model = KnownModels.named(name) ?? KnownModels.hubModel(name) else {
     throw ModelStoreError.unknownModel(name, known: KnownModels.all.map(\.name))
   }
   return model
@@ -50,15 +58,11 @@ struct ModelList: ParsableCommand {
     for model in KnownModels.all {
       for (i, source) in model.sources.enumerated() {
         let name = i == 0 ? model.name + (model.name == KnownModels.defaultName ? " *" : "") : ""
-        let size = source.files.compactMap(\.size).reduce(0, +)
-        let sizeText = source.files.allSatisfy { $0.size != nil } ? ProgressBar.bytes(size) : "?"
-        let documented = source.files.allSatisfy { $0.sha256 != nil }
-        let weightsPath = source.weights.map { cache.path($0, in: source) }
-        let cached = weightsPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
-        rows.append([
-          name, source.kind.rawValue, sizeText, documented ? "official" : "first download",
-          cached ?? "-",
-        ])
+        let weights = source.weights
+        let sizeText = weights?.size.map(ProgressBar.bytes) ?? "?"
+        let hash = weights?.sha256 != nil ? (source.isPinned ? "pinned" : "table") : "server"
+        let here = ModelStore.cachedPath(model, source, cache: cache)
+        rows.append([name, source.label, sizeText, hash, here ?? "-"])
       }
     }
     let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
@@ -68,7 +72,13 @@ struct ModelList: ParsableCommand {
       }
       print(cells.joined(separator: "  "))
     }
-    print("* default model. Cache: \(cache.directory)")
+    print("* default model. Sources are tried top to bottom. SHA-256: pinned/table = known hash,")
+    print(
+      "  server = the hub's stated hash is checked. Also: any hf-hub:ORG/NAME[@REV] in open_clip's layout."
+    )
+    print(
+      "Cache: \(cache.directory); Hugging Face cache: \(cache.hubCache ?? "-"); hub: \(cache.hubEndpoint)"
+    )
   }
 }
 
@@ -85,6 +95,24 @@ struct ModelDownload: ParsableCommand {
   @Option(help: "Seconds without data after which the download stops (it resumes next time).")
   var timeout: Double = 60
 
+  @Option(help: "Seconds the whole download may take (default: no limit).")
+  var deadline: Double?
+
+  @Option(help: "Bytes per second a transfer must average over each minute (0: no minimum).")
+  var minSpeed: Double = 1024
+
+  func validate() throws {
+    do {
+      try DownloadOptions(idleTimeout: timeout, deadline: deadline, minimumSpeed: minSpeed)
+        .validate()
+    } catch {
+      throw ValidationError(
+        error.description.replacingOccurrences(of: "the idle timeout", with: "--timeout")
+          .replacingOccurrences(of: "the deadline", with: "--deadline")
+          .replacingOccurrences(of: "the minimum speed", with: "--min-speed"))
+    }
+  }
+
   @Flag(name: .shortAndLong, help: "Print nothing but errors.")
   var quiet = false
 
@@ -92,9 +120,13 @@ struct ModelDownload: ParsableCommand {
     try reportingConfigErrors {
       let model = try knownModel(name)
       let progress = quiet ? nil : ProgressBar().handler
+      // Ctrl-C, SIGTERM and SIGHUP stop the transfer (the downloader watches them), keeping
+      // the part received; the process then exits with an error instead of dying mid-write.
+      for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_IGN) }
       let files = try ModelStore.download(
         model, source: try source.kind(), cache: .standard(),
-        options: DownloadOptions(idleTimeout: timeout, progress: progress))
+        options: DownloadOptions(
+          idleTimeout: timeout, deadline: deadline, minimumSpeed: minSpeed, progress: progress))
       if !quiet { print(files.weights) }
     }
   }
@@ -152,7 +184,8 @@ struct ModelVerify: ParsableCommand {
       guard !results.isEmpty else { throw ModelStoreError.notDownloaded(model.name) }
       for r in results {
         switch (r.isValid, r.expectation) {
-        case (true, .none): print("unchecked  \(r.path)  sha256 \(r.actual)")
+        case (true, .none), (true, .recorded):
+          print("unverified  \(r.path)  sha256 \(r.actual) (no published or server-stated hash)")
         case (true, _): print("ok  \(r.path)  (\(r.expectation.rawValue) SHA-256)")
         case (false, _):
           print("DAMAGED  \(r.path)  sha256 \(r.actual), expected \(r.expected ?? "?")")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import ModelStore
 import PipelineKit
 import Runner
 
@@ -26,7 +27,7 @@ struct PreviewCommand: ParsableCommand {
   @Option(help: "Training time t in [0, 1] to preview instead of an epoch.")
   var t: Double?
 
-  @Option(help: "Start from this PNG instead of the experiment's initial pixels.")
+  @Option(help: "Start from this image (PNG, JPEG, WebP or URL) instead of the initial pixels.")
   var image: String?
 
   @Flag(help: "Train the epochs before the previewed one first (as render would).")
@@ -79,7 +80,7 @@ struct PreviewCommand: ParsableCommand {
         for past in experiment.startEpoch..<e { try trainer.step(epoch: past) }
         views = try Preview.views(of: trainer, epoch: e)
       } else {
-        let start = try image.map { try PNG.read(path: $0) }
+        let start = try image.map { try ImageInput.load($0, key: "--image") }
         views = try Preview.views(
           experiment, epoch: e, image: start, seed: seed, imageSize: clip.imageSize,
           baseDirectory: directory)
@@ -89,7 +90,7 @@ struct PreviewCommand: ParsableCommand {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(
           "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png")
-        try PNG.write(view.image, to: name)
+        try ImageFile.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
       }
     }

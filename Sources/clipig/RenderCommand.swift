@@ -36,6 +36,9 @@ struct RenderCommand: ParsableCommand {
   @Option(help: "Seed of all random draws (random when absent; printed and saved in the YAML).")
   var seed: UInt64?
 
+  @Option(help: "JPEG/WebP quality of the output image, 1-100 (default 95; WebP 100: lossless).")
+  var quality: Int?
+
   @Option(help: "Run the experiment N times, each into the next free file name.")
   var `repeat`: Int = 1
 
@@ -62,6 +65,7 @@ struct RenderCommand: ParsableCommand {
     options.optimizer = optimizer
     options.snapshotSeconds = snapshotInterval
     options.model = model.model
+    options.quality = quality
     options.verbosity = quiet ? 0 : verbose ? 2 : nil
     let interrupt = InterruptFlag()
     let watch = SignalWatch(interrupt)

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLIP
 import Formats
 import Foundation
+import ModelStore
 import PipelineKit
 import Runner
 
@@ -15,11 +16,13 @@ struct SimilarityCommand: ParsableCommand {
       Each image is scaled (bicubic) so its shorter side is the model's input size, centre-cropped,
       CLIP-normalised and encoded; prompts and reference images likewise. The table has one row
       per rated image (sorted by file name unless --sort is given) and one column per prompt,
-      then per reference image, followed by per-column statistics. Files that cannot be read as
-      images are skipped with a message.
+      then per reference image, followed by per-column statistics. Images are PNG, JPEG or WebP
+      files (recognised by content) or http(s) URLs (cached); a directory stands for the .png,
+      .jpg, .jpeg and .webp files in it. Rated files that cannot be read as images are skipped
+      with a message; a reference image that cannot be read is an error.
       """)
 
-  @Argument(help: "Images to rate (PNG).")
+  @Argument(help: "Images to rate (PNG, JPEG, WebP, http(s) URLs, or directories of images).")
   var images: [String] = []
 
   @Option(name: [.customShort("t"), .long], help: "A prompt to compare with (repeatable).")
@@ -69,12 +72,12 @@ struct SimilarityCommand: ParsableCommand {
     }
     let rater = Rater(model: try ModelLoader.load(model))
 
-    let rated = try Self.imageFeatures(images, rater: rater)
+    let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []
     for prompt in prompts {
       columns.append((prompt, try rater.textFeatures(prompt)))
     }
-    for (path, f) in try Self.imageFeatures(references, rater: rater) {
+    for (path, f) in try Self.imageFeatures(references, rater: rater, key: "--image") {
       columns.append((path, f))
     }
     var rows = rated.map { row in
@@ -98,21 +101,47 @@ struct SimilarityCommand: ParsableCommand {
     }
   }
 
-  /// Unit features of each readable image (others are reported and skipped).
-  static func imageFeatures(_ paths: [String], rater: Rater) throws -> [(
+  /// Unit features of each image. Without `key` (rated images) unreadable ones are reported
+  /// and skipped; with it (reference images) they are an error naming `key`.
+  static func imageFeatures(_ paths: [String], rater: Rater, key: String? = nil) throws -> [(
     path: String, features: [Float]
   )] {
     var images: [(String, Tensor)] = []
     for path in paths {
       do {
-        images.append((path, try PNG.read(path: path)))
+        images.append((path, try ImageInput.load(path, key: key)))
       } catch {
+        if key != nil { throw error }
         FileHandle.standardError.write(
           Data("\(path) seems to be no image (\(error.message))\n".utf8))
       }
     }
     let features = try rater.imageFeatures(batch: images.map(\.1))
     return zip(images, features).map { ($0.0, $1) }
+  }
+
+  /// `paths` with each directory replaced by its image files (by extension, sorted); a
+  /// directory without any is an error.
+  static func expandingDirectories(_ paths: [String]) throws -> [String] {
+    var out: [String] = []
+    for path in paths {
+      var isDirectory: ObjCBool = false
+      guard !ImageCache.isURL(path),
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
+        out.append(path)
+        continue
+      }
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+      let images = names.filter { ImageFormat.forExtension(of: $0) != nil && !$0.hasPrefix(".") }
+      if images.isEmpty {
+        throw ValidationError("\(path) is a directory without .png, .jpg, .jpeg or .webp files")
+      }
+      let prefix = path.hasSuffix("/") ? path : path + "/"
+      out += images.sorted().map { prefix + $0 }
+    }
+    return out
   }
 
   static func lines(_ path: String) throws -> [String] {

@@ -1,53 +1,35 @@
 import CLIP
 import Foundation
 import PipelineKit
+import PipelineKitTesting
 import Testing
 
-/// Finite-difference checks of each kernel pair (forward, backward-to-input), and forward
-/// checks against naive Double references.
-///
-/// For L(x) = ⟨v, f(x)⟩ with a random cotangent v, the backward's vᵀJ is compared with central
-/// differences of L (accumulated in Double; ε = 3e-3·max(1, |x|); ≤ 256 sampled coordinates);
-/// the norm-relative error must stay ≤ 1e-3.
+/// Finite-difference checks of each kernel pair (forward, backward-to-input) through the generic
+/// gradient harness, and forward checks against naive Double references.
 enum GradientCheck {
-  /// Returns the norm-relative error between the analytic and numeric gradients.
-  static func error(
-    x: [Float], v: [Float], forward: ([Float]) -> [Float], backward: ([Float]) -> [Float]
-  ) -> Double {
-    let analytic = backward(v)
-    precondition(analytic.count == x.count, "backward returned \(analytic.count) for \(x.count)")
-    func loss(_ x: [Float]) -> Double {
-      let y = forward(x)
-      var s = 0.0
-      for i in 0..<y.count { s += Double(v[i]) * Double(y[i]) }
-      return s
+  /// The harness's failures for the kernel pair at `x` (flat arrays; v is unused: the harness
+  /// draws its own random cotangents).
+  static func failures(
+    x: [Float], forward: @escaping ([Float]) -> [Float],
+    backward: @escaping ([Float]) -> [Float], name: String
+  ) -> [GradientCheckFailure] {
+    GradientHarness.check(name, at: Tensor(shape: [x.count], scalars: x)) { input in
+      let y = forward(input.scalars)
+      return (
+        Tensor(shape: [y.count], scalars: y),
+        { dy in Tensor(shape: [input.count], scalars: backward(dy.scalars)) }
+      )
     }
-    var rng = TestRandom(seed: 11)
-    let indices =
-      x.count <= 256 ? Array(0..<x.count) : (0..<256).map { _ in Int(rng.next() % UInt64(x.count)) }
-    var num = 0.0
-    var den = 0.0
-    for i in indices {
-      let eps = 3e-3 * max(1, abs(x[i]))
-      var plus = x
-      plus[i] += eps
-      var minus = x
-      minus[i] -= eps
-      let numeric = (loss(plus) - loss(minus)) / Double(plus[i] - minus[i])
-      num += (numeric - Double(analytic[i])) * (numeric - Double(analytic[i]))
-      den += numeric * numeric
-    }
-    return (num / max(den, 1e-30)).squareRoot()
   }
 
-  /// Records an issue unless the error is ≤ 1e-3.
+  /// Records an issue unless the kernel pair passes the harness (norm-relative error ≤ 1e-3).
   static func expectPasses(
-    _ name: String, x: [Float], v: [Float], forward: ([Float]) -> [Float],
-    backward: ([Float]) -> [Float], sourceLocation: Testing.SourceLocation = #_sourceLocation
+    _ name: String, x: [Float], v: [Float], forward: @escaping ([Float]) -> [Float],
+    backward: @escaping ([Float]) -> [Float],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
   ) {
-    let e = error(x: x, v: v, forward: forward, backward: backward)
-    print(String(format: "%@: finite-difference rel. error %.2e", name, e))
-    #expect(e <= 1e-3, "\(name): \(e)", sourceLocation: sourceLocation)
+    let failures = failures(x: x, forward: forward, backward: backward, name: name)
+    #expect(failures.isEmpty, "\(failures)", sourceLocation: sourceLocation)
   }
 }
 
@@ -428,9 +410,8 @@ func withPointers<R>(
   @Test func harnessRejectsWrongBackward() {
     var rng = TestRandom(seed: 19)
     let x = rng.array(50, scale: 3)
-    let v = rng.array(50)
-    let wrong = GradientCheck.error(
-      x: x, v: v, forward: { Self.activation(.quickGELU, $0) },
+    let wrong = GradientCheck.failures(
+      x: x, forward: { Self.activation(.quickGELU, $0) },
       backward: { (v: [Float]) -> [Float] in
         let n = x.count
         var dx = [Float](repeating: 0, count: n)
@@ -443,7 +424,7 @@ func withPointers<R>(
           }
         }
         return dx.map { $0 * 1.01 }
-      })
-    #expect(wrong > 1e-3)
+      }, name: "wrong GELU backward")
+    #expect(wrong.contains { $0.check == "finite differences" }, "\(wrong)")
   }
 }

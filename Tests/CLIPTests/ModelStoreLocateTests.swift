@@ -16,7 +16,11 @@ import Testing
       for n in [model.name] + model.aliases {
         #expect(names.insert(n.lowercased()).inserted, "\(n)")
       }
-      #expect(model.sources.first?.kind == .openAI)
+      // open_clip's hub repository first; a pinned revision only where the hash is known.
+      #expect(model.sources.first?.kind == .hub)
+      for source in model.sources where source.isPinned && source.kind == .hub {
+        #expect(source.weights?.sha256 != nil, "\(source.label)")
+      }
       for source in model.sources {
         #expect(source.weights != nil)
         for file in source.files {
@@ -25,9 +29,32 @@ import Testing
         }
       }
       // OpenAI's URLs embed the checksum they are verified against.
-      let openAI = model.source(.openAI)?.weights
-      #expect(openAI.map { $0.url.contains("/\($0.sha256 ?? "-")/") } == true)
+      if let openAI = model.source(.openAI)?.weights {
+        #expect(openAI.url.contains("/\(openAI.sha256 ?? "-")/"))
+      }
     }
+    // open_clip's names and hf-hub ids of the zoo.
+    #expect(KnownModels.named("ViT-B-32/openai")?.name == "ViT-B/32")
+    #expect(
+      KnownModels.named("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")?.name
+        == "ViT-B-32/laion2b_s34b_b79k")
+    for name in [
+      "ViT-B-32/laion2b_s34b_b79k", "ViT-B-16/laion2b_s34b_b88k", "ViT-L-14/laion2b_s32b_b82k",
+      "ViT-H-14/laion2b_s32b_b79k", "ViT-L-14/datacomp_xl_s13b_b90k", "RN50", "RN101", "RN50x4",
+      "RN50x16", "RN50x64",
+    ] {
+      #expect(KnownModels.named(name) != nil, "\(name)")
+    }
+    // The pins and hashes issue 12 lists.
+    let b32 = KnownModels.named("ViT-B/32")?.sources.first
+    #expect(b32?.repo == "timm/vit_base_patch32_clip_224.openai")
+    #expect(b32?.revision == "a6f597a30f7b82c51704746581f9a4e41421e878")
+    #expect(
+      b32?.weights?.sha256 == "e6d1bd7789aa45192b3bf90570a789b478bae1b74ebcce7eddd908e83a2b7c31")
+    #expect(b32?.weights?.size == 605_143_284)
+    #expect(
+      KnownModels.named("RN50")?.sources.first?.weights?.sha256
+        == "da0baa37fb2211eee5729ab69ed587eb10d48f5b7076ceeed01552fc3d4cb4ee")
     #expect(KnownModels.named("vit-b-32")?.name == "ViT-B/32")
     #expect(KnownModels.named("openai/clip-vit-large-patch14")?.name == "ViT-L/14")
     #expect(KnownModels.named("ViT-B/64") == nil)
@@ -41,11 +68,9 @@ import Testing
       guard let e = error as? ModelStoreError, case .unknownModel = e else { return false }
       return e.description.contains("ViT-B/32, ViT-B/16, ViT-L/14")
     }
-    #expect {
+    // OpenAI's ResNets are known models now (issue 18: not "not a known model").
+    #expect(throws: ModelStoreError.notDownloaded("RN50")) {
       _ = try ModelStore.locate("RN50", download: false, cache: cache)
-    } throws: { error in
-      guard let e = error as? ModelStoreError, case .unsupportedModel = e else { return false }
-      return e.description.contains("ResNet")
     }
   }
 
@@ -284,8 +309,11 @@ import Testing
         model, download: true, cache: ModelCache(directory: dir),
         options: DownloadOptions(idleTimeout: 1, attempts: 1))
     } throws: { error in
-      guard let e = error as? ModelStoreError, case .unreachable = e else { return false }
-      return !e.description.contains("\n") && e.description.contains("cannot reach")
+      guard let e = error as? ModelStoreError, case .allSourcesFailed(_, let failures) = e else {
+        return false
+      }
+      return !e.description.contains("\n") && failures.count == 2
+        && failures.allSatisfy { $0.contains("cannot reach") }
     }
   }
 

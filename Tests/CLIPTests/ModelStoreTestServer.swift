@@ -25,12 +25,27 @@ final class LoopbackServer: @unchecked Sendable {
     case redirect(location: String, headers: [String: String])
     /// An HTTP status with a short body.
     case status(Int)
+    /// Headers for the whole file, then one byte every `interval` seconds (a trickle).
+    case trickle([UInt8], interval: Double)
+    /// Answers any request with 206 for bytes from `start`, whatever was asked.
+    case wrongRange([UInt8], start: Int)
+    /// The file gzip-compressed (stored blocks), `Content-Encoding: gzip`, ignoring Range.
+    case gzip([UInt8])
+    /// No Content-Length: the first `sent` bytes, then the connection closes.
+    case noLength([UInt8], sent: Int)
+    /// The file with `ETag: tag` and `Last-Modified`; 304 when the request's
+    /// `If-None-Match` is `tag`.
+    case conditional([UInt8], tag: String)
+    /// The file with extra response headers (for the hub's `X-Linked-Etag`).
+    case withHeaders([UInt8], headers: [String: String])
   }
 
   /// One request as the server saw it.
   struct Request: Sendable, Equatable {
     var path: String
     var range: String?
+    /// Every header, names in lower case.
+    var headers: [String: String] = [:]
   }
 
   let port: UInt16
@@ -123,9 +138,10 @@ final class LoopbackServer: @unchecked Sendable {
   // MARK: Connections
 
   private func handle(_ fd: Int32) {
-    guard let (path, range) = readRequest(fd) else { return }
+    guard let (path, headers) = readRequest(fd) else { return }
+    let range = headers["range"]
     let (behavior, count): (Behavior?, Int) = lock.withLock {
-      log.append(Request(path: path, range: range))
+      log.append(Request(path: path, range: range, headers: headers))
       served[path, default: 0] += 1
       return (routes[path], served[path, default: 1])
     }
@@ -172,6 +188,54 @@ final class LoopbackServer: @unchecked Sendable {
       transmit(fd, Array((head + "\r\n").utf8))
     case .status(let code):
       transmit(fd, Array("HTTP/1.1 \(code) Nope\r\nContent-Length: 4\r\n\r\nnope".utf8))
+    case .trickle(let bytes, let interval):
+      transmit(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: \(bytes.count)\r\n\r\n".utf8))
+      var i = 0
+      let until = Date().addingTimeInterval(lifetime)
+      while i < bytes.count && !isStopped && Date() < until {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&p, 1, Int32(interval * 1000)) > 0 {
+          var scratch = [UInt8](repeating: 0, count: 256)
+          if scratch.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, 256, 0) }) <= 0 { break }
+        }
+        if !transmitChecked(fd, [bytes[i]]) { break }
+        i += 1
+      }
+    case .wrongRange(let bytes, let start):
+      let body = Array(bytes[min(bytes.count, start)...])
+      transmit(
+        fd,
+        Array(
+          ("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes \(start)-\(bytes.count - 1)/"
+            + "\(bytes.count)\r\nContent-Length: \(body.count)\r\n\r\n").utf8) + body)
+    case .gzip(let bytes):
+      let body = Self.gzipStored(bytes)
+      transmit(
+        fd,
+        Array(
+          ("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: \(body.count)\r\n\r\n")
+            .utf8) + body)
+    case .noLength(let bytes, let sent):
+      transmit(
+        fd, Array("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".utf8) + bytes.prefix(sent))
+    case .conditional(let bytes, let tag):
+      let validators = "ETag: \(tag)\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+      if headers["if-none-match"] == tag {
+        transmit(fd, Array("HTTP/1.1 304 Not Modified\r\n\(validators)\r\n".utf8))
+      } else {
+        transmit(
+          fd,
+          Array(
+            "HTTP/1.1 200 OK\r\n\(validators)Content-Length: \(bytes.count)\r\n\r\n".utf8)
+            + bytes)
+      }
+    case .withHeaders(let bytes, let extra):
+      var head = responseHead(bytes, start: start).head
+      head.removeLast(2)
+      for (k, v) in extra.sorted(by: { $0.key < $1.key }) { head += Array("\(k): \(v)\r\n".utf8) }
+      head += Array("\r\n".utf8)
+      transmit(fd, head)
+      if start < bytes.count { transmit(fd, Array(bytes[start...])) }
     case nil:
       transmit(fd, Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".utf8))
     }
@@ -202,6 +266,41 @@ final class LoopbackServer: @unchecked Sendable {
     if start < bytes.count { transmit(fd, Array(bytes[start...])) }
   }
 
+  /// gzip of `bytes` with stored (uncompressed) deflate blocks, as RFC 1952/1951 define them.
+  static func gzipStored(_ bytes: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]
+    var i = 0
+    repeat {
+      let n = min(65535, bytes.count - i)
+      let final: UInt8 = i + n >= bytes.count ? 1 : 0
+      out += [final, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+      out += bytes[i..<(i + n)]
+      i += n
+    } while i < bytes.count
+    var crc: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+      crc ^= UInt32(b)
+      for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+    }
+    crc ^= 0xFFFF_FFFF
+    let size = UInt32(truncatingIfNeeded: bytes.count)
+    for v in [crc, size] {
+      out += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+    }
+    return out
+  }
+
+  /// `transmit`, returning false when the peer is gone.
+  private func transmitChecked(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    #if canImport(Glibc)
+      let flags = Int32(MSG_NOSIGNAL)
+    #else
+      let flags: Int32 = 0
+    #endif
+    let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress, bytes.count, flags) }
+    return n == bytes.count
+  }
+
   private func transmit(_ fd: Int32, _ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
@@ -218,8 +317,9 @@ final class LoopbackServer: @unchecked Sendable {
     }
   }
 
-  /// Reads the request head (at most 16 KiB, 5 s); returns the path and the Range header.
-  private func readRequest(_ fd: Int32) -> (String, String?)? {
+  /// Reads the request head (at most 16 KiB, 5 s); returns the path and the headers (names in
+  /// lower case).
+  private func readRequest(_ fd: Int32) -> (String, [String: String])? {
     var data = [UInt8]()
     let until = Date().addingTimeInterval(5)
     while data.count < 16384 && Date() < until {
@@ -233,9 +333,13 @@ final class LoopbackServer: @unchecked Sendable {
         let lines = text.components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ")
         guard parts.count >= 2 else { return nil }
-        let range = lines.first { $0.lowercased().hasPrefix("range:") }
-          .map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) }
-        return (String(parts[1]), range)
+        var headers = [String: String]()
+        for line in lines.dropFirst() {
+          guard let colon = line.firstIndex(of: ":") else { continue }
+          headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...])
+            .trimmingCharacters(in: .whitespaces)
+        }
+        return (String(parts[1]), headers)
       }
     }
     return nil

@@ -292,14 +292,14 @@ struct EpochTests {
   @Test(arguments: [
     ("optimizer: adma\n", "unknown optimizer 'adma' (did you mean 'adam'?)"),
     ("interpolation: cubc\n", "unknown interpolation 'cubc' (did you mean 'cubic'?)"),
-    ("targets:\n  - select: bset\n", "unknown select 'bset' (did you mean 'best'?)"),
+    ("targets:\n  - select: bset\n", "unknown feature selection 'bset' (did you mean 'best'?)"),
     (
       "targets:\n  - features: [{text: a, loss: cosin}]\n",
-      "unknown loss 'cosin' (did you mean 'cosine'?)"
+      "unknown feature loss 'cosin' (did you mean 'cosine'?)"
     ),
     (
       "targets:\n  - transforms: [{pad: {size: 1, mode: edg}}]\n",
-      "unknown mode 'edg' (did you mean 'edge'?)"
+      "unknown pad mode 'edg' (did you mean 'edge'?)"
     ),
   ])
   func misspelledChoicesSuggestTheClosest(yaml: String, message: String) throws {

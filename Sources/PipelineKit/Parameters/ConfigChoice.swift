@@ -7,11 +7,15 @@ public protocol ConfigChoice: Sendable {
   static var names: [(name: String, value: Self)] { get }
   /// Whether names match regardless of case (false unless a choice says so).
   static var ignoresCase: Bool { get }
+  /// What the choice is, for errors ("pad mode"); the parameter's key by default.
+  static var kind: String? { get }
 }
 
 extension ConfigChoice {
   /// Names match exactly by default.
   public static var ignoresCase: Bool { false }
+  /// Errors name the parameter's key.
+  public static var kind: String? { nil }
 
   /// The value named `name`, or nil.
   public static func named(_ name: String) -> Self? {
@@ -44,7 +48,7 @@ extension ParameterReader {
     }
     if let value = T.named(name) { return value }
     let valid = T.names.map(\.name)
-    let key = param.path.split(separator: ".").last.map(String.init) ?? param.path
+    let key = T.kind ?? param.path.split(separator: ".").last.map(String.init) ?? param.path
     throw ConfigError(
       "unknown \(key) '\(name)'"
         + Suggestions.didYouMean(T.ignoresCase ? name.lowercased() : name, among: valid)

@@ -301,6 +301,8 @@ public enum PadMode: String, Sendable, CaseIterable {
 extension PadMode: ConfigChoice {
   /// fill, edge, wrap.
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// Named so in errors.
+  public static var kind: String? { "pad mode" }
 }
 
 /// Builders for the 1-D index lists of separable `IndexMap`s. Each returns, per output index, the

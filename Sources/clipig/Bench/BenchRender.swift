@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Parametrizations
 import PipelineKit
 import Runner
 
@@ -42,11 +43,13 @@ struct BenchRender: ParsableCommand {
       try trainer.step(epoch: first)  // warm-up: buffers, caches
       var total = 0.0
       var clip = 0.0
+      var parametrization = 0.0
       var views = 0
       for k in 0..<epochs {
         let r = try trainer.step(epoch: min(first + 1 + k, experiment.epochs - 1))
         total += r.seconds
         clip += r.clipSeconds
+        parametrization += r.parametrizationSeconds
         views = r.views
       }
       let perEpoch = total / Double(max(1, epochs))
@@ -59,6 +62,11 @@ struct BenchRender: ParsableCommand {
           format: "CLIP forward+backward %.3f s/epoch, outside CLIP %.3f s/epoch (%.1f %%)",
           clip / Double(max(1, epochs)), (total - clip) / Double(max(1, epochs)),
           100 * (total - clip) / max(total, 1e-12)))
+      print(
+        "parametrization (\(experiment.parametrization.kind.rawValue)) image and pullback "
+          + String(
+            format: "%.4f s/epoch (%.2f %%)", parametrization / Double(max(1, epochs)),
+            100 * parametrization / max(total, 1e-12)))
     }
   }
 }

@@ -1,0 +1,129 @@
+import PipelineKit
+
+/// The experiment's `parametrization:` section: how the trained parameters make the image.
+///
+/// `parametrization: fft` or `parametrization: {type: fft, decay: 1.0, colors: decorrelated,
+/// mapping: sigmoid}`; absent means `pixels` with `rgb` and `clamp`, CLIPig's behaviour.
+public struct ParametrizationSpec: Sendable, Equatable {
+  /// What the parameters are.
+  public enum Kind: String, Sendable, CaseIterable {
+    /// The image's planes (CLIPig).
+    case pixels
+    /// The image's scaled half spectrum.
+    case fft
+  }
+
+  /// What the parameters are.
+  public var kind: Kind = .pixels
+  /// Spectrum scale exponent (`fft` only).
+  public var decay: Double = 1
+  /// Colour space of the planes.
+  public var colors: ColorBasis = .rgb
+  /// How values are brought into [0, 1].
+  public var mapping: ValueMapping = .clamp
+
+  /// The default: CLIPig's raw RGB pixels, clamped.
+  public init() {}
+
+  /// A spec with the given choices.
+  public init(
+    kind: Kind, decay: Double = 1, colors: ColorBasis = .rgb, mapping: ValueMapping = .clamp
+  ) {
+    self.kind = kind
+    self.decay = decay
+    self.colors = colors
+    self.mapping = mapping
+  }
+
+  /// Decodes the section at `path` (nil or null: the default); every problem is a
+  /// `ConfigError` naming file:line:column, with the closest valid name for misspellings.
+  public init(_ node: ConfigNode?, path: String = "parametrization") throws(ConfigError) {
+    guard let node, !node.isNull else { return }
+    if case .string(let name) = node.value {
+      kind = try Self.choice(name, Kind.self, what: "parametrization type", node: node, path: path)
+      return
+    }
+    guard node.entries != nil else {
+      throw ConfigError(
+        "expected a parametrization type (pixels, fft) or a mapping such as"
+          + " '{type: fft, decay: 1.0}', got \(node.kindDescription)",
+        at: node.location, path: path)
+    }
+    var r = ParameterReader(node: node, path: path, groups: [])
+    let typeName =
+      try r.scalar("type", String.self, default: "pixels", doc: "pixels or fft")
+      .constantValue ?? "pixels"
+    kind = try Self.choice(
+      typeName, Kind.self, what: "parametrization type", node: node["type"] ?? node,
+      path: path + ".type")
+    let decayParam = try r.optionalScalar(
+      "decay", Double.self, doc: "fft: spectrum scale 1/f^decay (0 to 4)")
+    let colorName =
+      try r.scalar(
+        "colors", String.self, default: "rgb", doc: "rgb or decorrelated"
+      ).constantValue ?? "rgb"
+    colors = try Self.choice(
+      colorName, ColorBasis.self, what: "colour basis", node: node["colors"] ?? node,
+      path: path + ".colors")
+    let mappingName =
+      try r.scalar(
+        "mapping", String.self, default: "clamp", doc: "clamp (CLIPig) or sigmoid"
+      ).constantValue ?? "clamp"
+    mapping = try Self.choice(
+      mappingName, ValueMapping.self, what: "value mapping", node: node["mapping"] ?? node,
+      path: path + ".mapping")
+    try r.finish()
+    if let decayParam {
+      let location = node["decay"]?.location ?? node.location
+      guard kind == .fft else {
+        throw ConfigError(
+          "'decay' only applies to 'type: fft'", at: location, path: path + ".decay")
+      }
+      guard let d = decayParam.constantValue, d.isFinite, d >= 0, d <= 4 else {
+        throw ConfigError(
+          "decay must be a constant between 0 and 4, got \(decayParam)", at: location,
+          path: path + ".decay")
+      }
+      decay = d
+    }
+  }
+
+  static func choice<T: RawRepresentable & CaseIterable>(
+    _ name: String, _ type: T.Type, what: String, node: ConfigNode, path: String
+  ) throws(ConfigError) -> T where T.RawValue == String {
+    if let value = T(rawValue: name) { return value }
+    let names = T.allCases.map(\.rawValue)
+    let suggestion = Suggestions.didYouMean(name, among: names)
+    throw ConfigError(
+      "unknown \(what) '\(name)'"
+        + (suggestion.isEmpty ? "; valid: " + names.joined(separator: ", ") : suggestion),
+      at: node.location, path: path)
+  }
+
+  /// The parametrization of a `width` × `height` image.
+  public func make(width: Int, height: Int) -> any ImageParametrization {
+    switch kind {
+    case .pixels:
+      PixelParametrization(width: width, height: height, colors: colors, mapping: mapping)
+    case .fft:
+      FourierParametrization(
+        width: width, height: height, decay: decay, colors: colors, mapping: mapping)
+    }
+  }
+}
+
+extension ParametrizationSpec {
+  /// The section with every choice explicit (`{type: fft, decay: 1.0, colors: rgb, mapping:
+  /// clamp}`), for the YAML written beside an image.
+  public var configNode: ConfigNode {
+    let here = SourceLocation.synthetic("<resolved>")
+    func entry(_ key: String, _ value: ConfigValue) -> ConfigNode.Entry {
+      ConfigNode.Entry(key: key, keyLocation: here, node: ConfigNode(value, at: here))
+    }
+    var entries = [entry("type", .string(kind.rawValue))]
+    if kind == .fft { entries.append(entry("decay", .float(decay))) }
+    entries.append(entry("colors", .string(colors.rawValue)))
+    entries.append(entry("mapping", .string(mapping.rawValue)))
+    return ConfigNode(.mapping(entries), at: here)
+  }
+}

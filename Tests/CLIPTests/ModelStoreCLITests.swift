@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+@testable import ModelStore
+
+/// `clipig model …` as users drive it: the release binary against loopback servers, real
+/// signals. With `CI=true` a missing binary fails instead of skipping.
+@Suite(.serialized) struct ModelStoreCLITests {
+  static let binary: String? = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.appendingPathComponent(".build/release/clipig").path
+    return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+  }()
+
+  static var available: Bool {
+    binary != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+  }
+
+  let weights: [UInt8]
+  let config: [UInt8]
+
+  init() throws {
+    let folder = Fixture.path("openclip/quickgelu-safetensors")
+    weights = [UInt8](
+      try Data(contentsOf: URL(fileURLWithPath: folder + "/open_clip_model.safetensors")))
+    config = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/open_clip_config.json")))
+  }
+
+  /// A started `clipig` with its output collected.
+  final class Run: @unchecked Sendable {
+    let process = Process()
+    private let pipe = Pipe()
+    private let lock = NSLock()
+    private var data = Data()
+
+    init(_ arguments: [String], environment: [String: String]) throws {
+      let binary = try #require(ModelStoreCLITests.binary, "the release clipig is not built")
+      process.executableURL = URL(fileURLWithPath: binary)
+      process.arguments = arguments
+      process.environment = environment
+      process.standardOutput = pipe
+      process.standardError = pipe
+      pipe.fileHandleForReading.readabilityHandler = { [self] h in
+        let chunk = h.availableData
+        lock.withLock { data.append(chunk) }
+      }
+      try process.run()
+    }
+
+    /// Waits at most `seconds`; kills the process (and fails) if it is still running.
+    func wait(_ seconds: Double = 30) -> (status: Int32, exited: Bool, output: String) {
+      let deadline = Date().addingTimeInterval(seconds)
+      while process.isRunning && Date() < deadline { usleep(20_000) }
+      if process.isRunning {
+        process.terminate()
+        Issue.record("clipig did not end within \(seconds) s")
+      }
+      process.waitUntilExit()
+      usleep(50_000)
+      pipe.fileHandleForReading.readabilityHandler = nil
+      let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+      let text = lock.withLock { String(decoding: data + rest, as: UTF8.self) }
+      return (process.terminationStatus, process.terminationReason == .exit, text)
+    }
+  }
+
+  private func environment(_ dir: String, endpoint: String, extra: [String: String] = [:])
+    -> [String: String]
+  {
+    var env = [
+      "PATH": "/usr/bin:/bin", "HOME": dir, "CLIPIG_CACHE": dir + "/cache",
+      "HF_ENDPOINT": endpoint,
+    ]
+    for (k, v) in extra { env[k] = v }
+    return env
+  }
+
+  private func hubRoutes(_ revision: String = "main") -> [String: LoopbackServer.Behavior] {
+    [
+      "/org/tiny/resolve/\(revision)/open_clip_config.json": .file(config),
+      "/org/tiny/resolve/\(revision)/open_clip_model.safetensors": .redirect(
+        location: "/cdn/w", headers: ["X-Linked-Etag": "\"\(SHA256.hex(of: weights))\""]),
+      "/cdn/w": .file(weights),
+    ]
+  }
+
+  @Test(.enabled(if: available)) func timeoutsThatAreNotFiniteSecondsAreUsageErrors() throws {
+    let server = try LoopbackServer(routes: hubRoutes())
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-timeout")
+    for value in ["nan", "inf", "1e300", "-1", "0"] {
+      let run = try Run(
+        ["model", "download", "hf-hub:org/tiny", "--timeout=\(value)"],
+        environment: environment(dir, endpoint: server.url("")))
+      let result = run.wait()
+      #expect(result.exited, "\(value): killed by a signal")
+      #expect(result.status != 0, "\(value)")
+      #expect(result.output.contains("--timeout"), "\(value): \(result.output)")
+    }
+    #expect(server.requests.isEmpty)
+  }
+
+  @Test(.enabled(if: available)) func downloadsAHubModelAndVerifySaysWhatIsUnverified() throws {
+    let server = try LoopbackServer(routes: hubRoutes())
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-hub")
+    let env = environment(dir, endpoint: server.url(""))
+    let download = try Run(["model", "download", "hf-hub:org/tiny", "-q"], environment: env).wait()
+    #expect(download.status == 0, "\(download.output)")
+    let verify = try Run(["model", "verify", "hf-hub:org/tiny"], environment: env).wait()
+    #expect(verify.status == 0, "\(verify.output)")
+    let lines = verify.output.split(separator: "\n")
+    #expect(
+      lines.contains { $0.hasPrefix("unverified") && $0.contains("open_clip_config.json") },
+      "\(verify.output)")
+    #expect(
+      lines.contains { $0.hasPrefix("ok") && $0.contains("open_clip_model.safetensors") },
+      "\(verify.output)")
+  }
+
+  @Test(.enabled(if: available)) func resNetsAreKnownModels() throws {
+    let server = try LoopbackServer(routes: [:])
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-rn50")
+    let run = try Run(
+      ["model", "download", "RN50", "--source", "hub"],
+      environment: environment(dir, endpoint: server.url("")))
+    let result = run.wait()
+    #expect(result.status != 0)
+    #expect(!result.output.contains("not a known"), "\(result.output)")
+    #expect(result.output.contains("timm/resnet50_clip.openai"), "\(result.output)")
+    #expect(result.output.contains("404"), "\(result.output)")
+  }
+
+  @Test(.enabled(if: available)) func sigtermStopsADownloadAndKeepsThePart() throws {
+    var routes = hubRoutes()
+    routes["/cdn/w"] = .stall(weights, after: 5000)
+    let server = try LoopbackServer(routes: routes, lifetime: 60)
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-term")
+    let run = try Run(
+      ["model", "download", "hf-hub:org/tiny", "--timeout", "60", "-q"],
+      environment: environment(dir, endpoint: server.url("")))
+    let partial = dir + "/cache/hub/org--tiny/main/open_clip_model.safetensors.partial"
+    let until = Date().addingTimeInterval(20)
+    while (ModelCache.fileSize(partial) ?? 0) < 5000 && Date() < until { usleep(20_000) }
+    #expect(ModelCache.fileSize(partial) == 5000)
+    let sent = Date()
+    kill(run.process.processIdentifier, SIGTERM)
+    let result = run.wait(10)
+    #expect(Date().timeIntervalSince(sent) < 5)
+    #expect(result.status != 0)
+    #expect(result.output.contains("interrupted"), "\(result.output)")
+    #expect(ModelCache.fileSize(partial) == 5000)
+  }
+
+  @Test(.enabled(if: available)) func behindAProxyResumingIsDisabledWithANote() throws {
+    // The proxy answers absolute-form requests itself; the hub's address is a dead port, so
+    // only the proxy can answer.
+    let dead = try LoopbackServer(routes: [:])
+    let endpoint = dead.url("")
+    dead.stop()
+    var routes = [String: LoopbackServer.Behavior]()
+    routes[endpoint + "/org/tiny/resolve/main/open_clip_config.json"] = .file(config)
+    routes[endpoint + "/org/tiny/resolve/main/open_clip_model.safetensors"] = .withHeaders(
+      weights, headers: ["X-Linked-Etag": "\"\(SHA256.hex(of: weights))\""])
+    let proxy = try LoopbackServer(routes: routes)
+    defer { proxy.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-proxy")
+    let folder = dir + "/cache/hub/org--tiny/main"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try Data(repeating: 0x55, count: 3000).write(
+      to: URL(fileURLWithPath: folder + "/open_clip_model.safetensors.partial"))
+    let result = try Run(
+      ["model", "download", "hf-hub:org/tiny", "--timeout", "10"],
+      environment: environment(dir, endpoint: endpoint, extra: ["http_proxy": proxy.url("")])
+    ).wait()
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.output.contains("resuming is disabled"), "\(result.output)")
+    #expect(!proxy.requests.isEmpty)
+    #expect(proxy.requests.allSatisfy { $0.range == nil }, "\(proxy.requests)")
+    #expect(
+      FileManager.default.contents(atPath: folder + "/open_clip_model.safetensors")
+        .map { [UInt8]($0) } == weights)
+  }
+}
