@@ -53,13 +53,7 @@ public enum CLIRunner {
         random: SeededRandom(seed: seed))
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
-<<<<<<< HEAD
-=======
-    let requested = OutputNaming.requestedPath(
-      configOutput: experiment.output, lastConfigFile: options.configFiles.last,
-      commandLine: options.output)
     _ = try ImageFormat.forOutput(path: requested)  // refuse `-o x.tif` before any work
->>>>>>> main
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
     let base =

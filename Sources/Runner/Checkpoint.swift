@@ -41,8 +41,13 @@ public struct Checkpoint: Sendable, Equatable {
   public var nextEpoch: Int
   /// The SHA-256 (hex) of the configuration text (`Checkpoint.digest`).
   public var configDigest: String
-  /// The raw pixel parameter `[3, H, W]`.
+  /// The trained parameters of the image parametrization (for raw pixels `[3, H, W]`; else
+  /// `[1, 1, count]`).
   public var pixels: Tensor
+  /// The image width the parameters make.
+  public var width: Int
+  /// The image height the parameters make.
+  public var height: Int
   /// The optimizer's state.
   public var optimizer: Optimizer.State
   /// The similarity scales `[target][feature]` (fair scaling) of the run.
@@ -51,8 +56,10 @@ public struct Checkpoint: Sendable, Equatable {
   /// A checkpoint from its parts.
   public init(
     seed: UInt64, nextEpoch: Int, configDigest: String, pixels: Tensor,
-    optimizer: Optimizer.State, scales: [[Double]]
+    optimizer: Optimizer.State, scales: [[Double]], width: Int? = nil, height: Int? = nil
   ) {
+    self.width = width ?? pixels.shape.last ?? 1
+    self.height = height ?? (pixels.shape.count == 3 ? pixels.shape[1] : 1)
     self.seed = seed
     self.nextEpoch = nextEpoch
     self.configDigest = configDigest
@@ -88,6 +95,8 @@ public struct Checkpoint: Sendable, Equatable {
     var pixelShape: [Int]
     var bufferLength: Int
     var scaleCounts: [Int]
+    var width: Int
+    var height: Int
   }
 
   /// The file's bytes.
@@ -96,7 +105,8 @@ public struct Checkpoint: Sendable, Equatable {
     let header = Header(
       seed: String(seed), nextEpoch: nextEpoch, configSHA256: configDigest,
       optimizer: optimizer.kind.rawValue, optimizerStep: optimizer.step,
-      pixelShape: pixels.shape, bufferLength: length, scaleCounts: scales.map(\.count))
+      pixelShape: pixels.shape, bufferLength: length, scaleCounts: scales.map(\.count),
+      width: width, height: height)
     let json = (try? JSONEncoder().encode(header)).map { [UInt8]($0) } ?? []
     var out = Self.magic
     Self.append(Self.version, to: &out)
@@ -139,7 +149,9 @@ public struct Checkpoint: Sendable, Equatable {
       let header = try? JSONDecoder().decode(
         Header.self, from: Data(bytes[reader.offset..<(reader.offset + jsonLength)])),
       let seed = UInt64(header.seed), let kind = OptimizerKind(rawValue: header.optimizer),
-      header.pixelShape.count == 3, header.pixelShape.allSatisfy({ $0 >= 1 && $0 <= 8192 }),
+      header.pixelShape.count == 3, header.pixelShape.allSatisfy({ $0 >= 1 && $0 <= 1 << 28 }),
+      header.pixelShape.reduce(1, *) <= 1 << 28, (1...8192).contains(header.width),
+      (1...8192).contains(header.height),
       header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0
     else { throw fail("its header is invalid") }
     reader.offset += jsonLength
@@ -162,7 +174,7 @@ public struct Checkpoint: Sendable, Equatable {
       seed: seed, nextEpoch: header.nextEpoch, configDigest: header.configSHA256,
       pixels: Tensor(shape: header.pixelShape, scalars: pixelScalars),
       optimizer: Optimizer.State(kind: kind, step: header.optimizerStep, buffers: buffers),
-      scales: scales)
+      scales: scales, width: header.width, height: header.height)
   }
 
   /// Reads the checkpoint at `path`; nil when there is none.

@@ -178,16 +178,12 @@ public struct RenderSession {
       case .seconds(let s): snapshot = snapshot || now.timeIntervalSince(lastSnapshot) >= s
       }
       if snapshot && !isLast {
-<<<<<<< HEAD
-        try PNG.write(trainer.image, to: imagePath)
+        try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
         // With the snapshot a checkpoint, so that even a SIGKILL loses only the epochs since.
         if let checkpointPath {
           try trainer.checkpoint(nextEpoch: epoch + 1, configDigest: configDigest)
             .write(to: checkpointPath)
         }
-=======
-        try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
->>>>>>> main
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }

@@ -84,8 +84,10 @@ public final class Trainer {
   /// The state to continue from before epoch `nextEpoch` (see `Checkpoint`).
   public func checkpoint(nextEpoch: Int, configDigest: String) -> Checkpoint {
     Checkpoint(
-      seed: seed, nextEpoch: nextEpoch, configDigest: configDigest, pixels: pixels,
-      optimizer: optimizer.state, scales: features.scales)
+      seed: seed, nextEpoch: nextEpoch, configDigest: configDigest,
+      pixels: Tensor(shape: [1, 1, parameters.count], scalars: parameters),
+      optimizer: optimizer.state, scales: features.scales, width: parametrization.width,
+      height: parametrization.height)
   }
 
   /// Continues from `checkpoint`: its pixels and optimizer state replace the fresh ones. The
@@ -111,7 +113,20 @@ public final class Trainer {
       throw CheckpointError(
         path: path, "the checkpoint does not fit this experiment; delete it to start afresh")
     }
-    pixels = checkpoint.pixels
+    var restoredParametrization = parametrization
+    if checkpoint.width != parametrization.width || checkpoint.height != parametrization.height {
+      restoredParametrization =
+        parametrization.resized(
+          parameters, width: checkpoint.width, height: checkpoint.height,
+          filter: experiment.interpolation
+        ).parametrization
+    }
+    guard restoredParametrization.parameterCount == checkpoint.pixels.count else {
+      throw CheckpointError(
+        path: path, "the checkpoint's parameters do not fit this experiment's parametrization")
+    }
+    parametrization = restoredParametrization
+    parameters = checkpoint.pixels.scalars
     optimizer = restored
   }
 
