@@ -18,9 +18,13 @@ let package = Package(
     .library(name: "Runner", targets: ["Runner"]),
     .library(name: "Workflows", targets: ["Workflows"]),
     .library(name: "Parametrizations", targets: ["Parametrizations"]),
+    .library(name: "Studio", targets: ["Studio"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     // C libraries from the system (see scripts/bootstrap). Each is imported by exactly one Swift module.
@@ -72,11 +76,20 @@ let package = Package(
       ]),
     // Many renders: batch grids, ranking, galleries, job claiming.
     .target(name: "Workflows", dependencies: ["Runner", "PipelineKit", "Formats"]),
+    // `clipig studio`: the local web app (Hummingbird server, training queue, page).
+    .target(
+      name: "Studio",
+      dependencies: [
+        "Runner", "PipelineKit", "Formats", "ExprEval",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
     .executableTarget(
       name: "clipig",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "Formats", "Transforms", "Constraints", "CLIP",
-        "ModelStore", "ExprEval", "Parametrizations",
+        "Runner", "Workflows", "Studio", "PipelineKit", "Formats", "Transforms", "Constraints",
+        "CLIP", "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -109,7 +122,16 @@ let package = Package(
     .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "Formats", "ExprEval", "CLIP", "ModelStore",
+        "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
+        "ModelStore",
+      ],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "StudioTests",
+      dependencies: [
+        "Studio", "Runner", "PipelineKit", "Formats",
+        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.copy("Fixtures")]),
   ]

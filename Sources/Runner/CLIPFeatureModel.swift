@@ -25,7 +25,7 @@ public final class CLIPFeatureModel: FeatureModel {
   }
 
   /// The image tower's input side.
-  public var imageSize: Int { model.config.vision.imageSize }
+  public var imageSize: Int { model.config.imageSize }
   /// The joint embedding's length.
   public var featureCount: Int { model.config.embedDimension }
 
@@ -65,7 +65,7 @@ public final class CLIPFeatureModel: FeatureModel {
 /// Image-encoder workspaces waiting to be lent, the largest batch first.
 private final class WorkspacePool {
   let model: CLIPModel
-  var idle: [ImageEncoder] = []
+  var idle: [any ImageEncoding] = []
 
   init(model: CLIPModel) { self.model = model }
 
@@ -84,10 +84,10 @@ private final class WorkspacePool {
 /// A workspace lent to one encode; it goes back to the pool when the last pullback holding it
 /// is released.
 private final class Lease {
-  let encoder: ImageEncoder
+  let encoder: any ImageEncoding
   let pool: WorkspacePool
 
-  init(encoder: ImageEncoder, pool: WorkspacePool) {
+  init(encoder: any ImageEncoding, pool: WorkspacePool) {
     self.encoder = encoder
     self.pool = pool
   }

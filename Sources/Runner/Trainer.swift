@@ -218,6 +218,14 @@ public final class Trainer {
 
   // MARK: - One epoch
 
+  /// Continues from another run's image `[3, H, W]` (the studio's Update): it is encoded into
+  /// this run's parametrization (at its size) and the optimizer starts afresh.
+  public func resume(from image: Tensor) {
+    parametrization = experiment.parametrization.make(width: image.chw.w, height: image.chw.h)
+    parameters = parametrization.encode(image)
+    optimizer = Optimizer(kind: experiment.optimizer)
+  }
+
   /// The loss of one epoch as a function of the parameters (after post-processing): the
   /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
   /// objective composed, with the pullback from the loss to the parameters. Nil when no target

@@ -17,6 +17,7 @@ struct Clipig: AsyncParsableCommand {
       RankCommand.self,
       BatchCommand.self,
       GalleryCommand.self,
+      StudioCommand.self,
       Bench.self,
     ])
 }

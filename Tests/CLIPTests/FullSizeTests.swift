@@ -11,7 +11,7 @@ struct FullSizeTests {
   @Test func vitB32MatchesPyTorch() throws {
     let ref = try SafeTensorsFile(path: Fixture.path("b32-reference.safetensors"))
     let model = CLIPModel.deterministic(.vitB32)
-    let encoder = try #require(model.makeImageEncoder(capacity: 2))
+    let encoder = try #require(model.makeImageEncoder(capacity: 2) as? ImageEncoder)
     let n = 2
     let pixels = Tensor(
       shape: [n, 3, 224, 224],

@@ -40,7 +40,7 @@ import Testing
 
   @Test func imageForwardAndIntermediatesMatchPyTorch() throws {
     let model = try Self.model.get()
-    let encoder = try #require(model.makeImageEncoder(capacity: 2))
+    let encoder = try #require(model.makeImageEncoder(capacity: 2) as? ImageEncoder)
     let features = encoder.forward(try Self.tensor("pixels"))
     Comparison("embeddings", encoder.embeddings.scalars, try Self.ref("embeddings")).check(
       maxRelative: 1e-5)

@@ -1,4 +1,5 @@
-/// Shapes and hyper-parameters of a CLIP model (OpenAI's ViT architecture).
+/// Shapes and hyper-parameters of a CLIP model: OpenAI's ViT architecture, or its modified
+/// ResNet image tower when `resNet` is set (the text tower is the same transformer for both).
 public struct CLIPConfig: Sendable, Equatable, Hashable {
   /// The MLP non-linearity inside the transformer blocks.
   public enum Activation: String, Sendable, Hashable {
@@ -70,8 +71,15 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
     }
   }
 
-  /// The image tower's shapes.
+  /// The image tower's shapes (ViT). For a ResNet model a summary kept consistent by
+  /// `init(resNet:text:embedDimension:)`: `imageSize`, the total stride 32 as `patchSize` (so
+  /// `grid`/`tokens` are the attention pool's), the pool's `width` and `heads`, and the number of
+  /// bottlenecks as `layers`.
   public var vision: Vision
+  /// The modified-ResNet image tower's shapes; nil for a ViT.
+  public var resNet: ResNetVision?
+  /// The image tower's input side in pixels (either architecture).
+  public var imageSize: Int { resNet?.imageSize ?? vision.imageSize }
   /// The text tower's shapes.
   public var text: Text
   /// Dimension of the joint feature space both towers project to.
@@ -93,6 +101,16 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
     self.activation = activation
   }
 
+  /// Creates the configuration of a model with OpenAI's modified-ResNet image tower.
+  public init(
+    resNet: ResNetVision, text: Text, embedDimension: Int, layerNormEpsilon: Float = 1e-5
+  ) {
+    self.init(
+      vision: resNet.summary, text: text, embedDimension: embedDimension,
+      layerNormEpsilon: layerNormEpsilon, activation: .quickGELU)
+    self.resNet = resNet
+  }
+
   /// OpenAI's ViT-B/32.
   public static let vitB32 = CLIPConfig(
     vision: Vision(imageSize: 224, patchSize: 32, width: 768, layers: 12, heads: 12),
@@ -110,6 +128,15 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
   public func validate(source: String) throws {
     func check(_ ok: Bool, _ reason: String) throws {
       if !ok { throw CLIPError.config(path: source, reason: reason) }
+    }
+    if let r = resNet {
+      // The text tower's checks are the same for both architectures.
+      try r.validate(source: source)
+      var vit = self
+      vit.resNet = nil
+      vit.vision = .init(imageSize: 32, patchSize: 32, width: 64, layers: 1, heads: 1)
+      try vit.validate(source: source)
+      return
     }
     let v = vision
     let t = text

@@ -18,8 +18,10 @@ public struct CLIPModel: Sendable {
 
   /// Shapes and hyper-parameters.
   public let config: CLIPConfig
-  /// The image tower, when loaded.
+  /// The ViT image tower, when loaded (nil for a ResNet model).
   public let vision: VisionTower?
+  /// The modified-ResNet image tower, when loaded (nil for a ViT model).
+  public let resNet: ResNetTower?
   /// The text tower, when loaded.
   public let text: TextTower?
 
@@ -33,24 +35,35 @@ public struct CLIPModel: Sendable {
     let config = try config ?? inferConfig(file, naming: naming)
     try config.validate(source: file.path)
     if parts.contains(.vision) {
-      try file.checkContains(VisionTower.plan(config).0.specs, naming: naming)
+      try file.checkContains(
+        config.resNet != nil
+          ? ResNetTower.plan(config).layout.specs : VisionTower.plan(config).0.specs,
+        naming: naming)
     }
     if parts.contains(.text) {
       try file.checkContains(TextTower.plan(config).0.specs, naming: naming)
     }
     var vision: VisionTower?
+    var resNet: ResNetTower?
     var text: TextTower?
     if parts.contains(.vision) {
-      let tower = VisionTower(config: config)
-      try tower.storage.load(tower.specs, from: file, naming: naming)
-      vision = tower
+      if config.resNet != nil {
+        let tower = ResNetTower(config: config)
+        try tower.storage.load(tower.specs, from: file, naming: naming)
+        tower.foldBatchNorms()
+        resNet = tower
+      } else {
+        let tower = VisionTower(config: config)
+        try tower.storage.load(tower.specs, from: file, naming: naming)
+        vision = tower
+      }
     }
     if parts.contains(.text) {
       let tower = TextTower(config: config)
       try tower.storage.load(tower.specs, from: file, naming: naming)
       text = tower
     }
-    return CLIPModel(config: config, vision: vision, text: text)
+    return CLIPModel(config: config, vision: vision, resNet: resNet, text: text)
   }
 
   /// A model of the given shapes with weights from `DeterministicWeights` (benchmarks and
@@ -59,8 +72,15 @@ public struct CLIPModel: Sendable {
     -> CLIPModel
   {
     var vision: VisionTower?
+    var resNet: ResNetTower?
     var text: TextTower?
-    if parts.contains(.vision) {
+    if parts.contains(.vision), config.resNet != nil {
+      let tower = ResNetTower(config: config)
+      tower.storage.fillDeterministic(
+        tower.specs, seed: seed, firstTensor: DeterministicWeights.visionTensorBase)
+      tower.foldBatchNorms()
+      resNet = tower
+    } else if parts.contains(.vision) {
       let tower = VisionTower(config: config)
       tower.storage.fillDeterministic(
         tower.specs, seed: seed, firstTensor: DeterministicWeights.visionTensorBase)
@@ -72,13 +92,16 @@ public struct CLIPModel: Sendable {
         tower.specs, seed: seed, firstTensor: DeterministicWeights.textTensorBase)
       text = tower
     }
-    return CLIPModel(config: config, vision: vision, text: text)
+    return CLIPModel(config: config, vision: vision, resNet: resNet, text: text)
   }
 
-  /// Creates a model from towers built for `config`.
-  public init(config: CLIPConfig, vision: VisionTower?, text: TextTower?) {
+  /// Creates a model from towers built for `config` (`resNet` for a ResNet configuration).
+  public init(
+    config: CLIPConfig, vision: VisionTower?, resNet: ResNetTower? = nil, text: TextTower?
+  ) {
     self.config = config
     self.vision = vision
+    self.resNet = resNet
     self.text = text
   }
 
@@ -89,8 +112,16 @@ public struct CLIPModel: Sendable {
   }
 
   /// A workspace for batches of up to `capacity` images; nil if the image tower was not loaded.
-  public func makeImageEncoder(capacity: Int, normalizesInput: Bool = true) -> ImageEncoder? {
-    vision.map { ImageEncoder(tower: $0, capacity: capacity, normalizesInput: normalizesInput) }
+  /// A `ImageEncoder` for a ViT, a `ResNetEncoder` for a ResNet.
+  public func makeImageEncoder(capacity: Int, normalizesInput: Bool = true)
+    -> (any ImageEncoding)?
+  {
+    if let resNet {
+      return ResNetEncoder(tower: resNet, capacity: capacity, normalizesInput: normalizesInput)
+    }
+    return vision.map {
+      ImageEncoder(tower: $0, capacity: capacity, normalizesInput: normalizesInput)
+    }
   }
 
   // MARK: Checkpoint inspection
@@ -119,6 +150,9 @@ public struct CLIPModel: Sendable {
       return n
     }
     let hf = naming == .huggingFace
+    if !hf && file.contains("visual.layer1.0.conv1.weight") {
+      return try inferResNetConfig(file)
+    }
     // Vision.
     let conv = try shape(
       hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight")
@@ -138,7 +172,25 @@ public struct CLIPModel: Sendable {
     let vProj = try shape(hf ? "visual_projection.weight" : "visual.proj")
     guard vProj.count == 2 else { throw fail("projection is not a matrix") }
     let embed = hf ? vProj[0] : vProj[1]
-    // Text (defaults if the file has no text tower).
+    return CLIPConfig(
+      vision: .init(
+        imageSize: grid * conv[2], patchSize: conv[2], width: width, layers: vLayers,
+        heads: max(1, width / 64), mlpWidth: vMLP),
+      text: try inferTextConfig(file, naming: naming), embedDimension: embed)
+  }
+
+  /// The text tower's shapes from the tensors (ViT-B/32's if the file has no text tower).
+  static func inferTextConfig(_ file: some TensorArchive, naming: CheckpointNaming) throws
+    -> CLIPConfig.Text
+  {
+    func shape(_ name: String) throws -> [Int] { try file.shape(of: name) }
+    func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
+    func countLayers(_ prefix: String, _ suffix: String) -> Int {
+      var n = 0
+      while file.contains(prefix + "\(n)." + suffix) { n += 1 }
+      return n
+    }
+    let hf = naming == .huggingFace
     var text = CLIPConfig.vitB32.text
     let tokName = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"
     if file.contains(tokName) {
@@ -153,10 +205,6 @@ public struct CLIPModel: Sendable {
         heads: max(1, tok[1] / 64),
         mlpWidth: try shape(tPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0])
     }
-    return CLIPConfig(
-      vision: .init(
-        imageSize: grid * conv[2], patchSize: conv[2], width: width, layers: vLayers,
-        heads: max(1, width / 64), mlpWidth: vMLP),
-      text: text, embedDimension: embed)
+    return text
   }
 }

@@ -8,7 +8,8 @@ import PipelineKit
 /// u(seed, tensor, index) ∈ [−1, 1): z = seed + tensor·0x9E3779B97F4A7C15 + index·0xD1B54A32D192ED03
 /// (mod 2⁶⁴), then SplitMix64's finaliser; u = (z >> 40)·2⁻²³ − 1 (exact in Float32).
 /// Parameters: layer-norm gains 1 + u/8, shifts u/16, biases u/32, weights u·fl(1/√fanIn),
-/// embeddings u·scale. Tensor ids number a tower's parameters in canonical order (vision from
+/// embeddings u·scale, batch-norm running variances 1 + u/4 (running means are embeddings of
+/// scale 1/8). Tensor ids number a tower's parameters in canonical order (vision from
 /// 0, text from 10 000).
 public enum DeterministicWeights {
   /// First tensor id of the vision tower.
@@ -52,6 +53,7 @@ public enum DeterministicWeights {
     case .bias: (scale, offset) = (0.031_25, 0)
     case .weight(let fanIn): (scale, offset) = (Float(1 / Double(fanIn).squareRoot()), 0)
     case .embedding(let s): (scale, offset) = (s, 0)
+    case .variance: (scale, offset) = (0.25, 1)
     }
     let base = UncheckedPointer(buffer.baseAddress)
     parallelChunks(buffer.count) { range in

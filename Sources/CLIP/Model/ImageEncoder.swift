@@ -7,7 +7,8 @@ import PipelineKit
 /// and `backward` allocate nothing but their returned tensors (the `into:` variants allocate
 /// nothing at all). Input pixels are CLIP-normalised inside unless `normalizesInput` is false
 /// (then they must already be (x − mean)/std). The last block is computed for the class token
-/// only after its attention, since nothing else reaches the features.
+/// only — its query, attention output, MLP and their pullbacks — since nothing else reaches
+/// the features (keys and values still cover every token).
 ///
 /// Not thread-safe: one encoder per task; many encoders may share one `VisionTower`.
 public final class ImageEncoder {
@@ -191,9 +192,19 @@ public final class ImageEncoder {
       CLIPKernels.layerNormForward(
         x: r, weight: tower.p(w.ln1Weight), bias: tower.p(w.ln1Bias), out: a, mean: buf(L.ln1Mean),
         rstd: buf(L.ln1Rstd), rows: n * t, width: c, epsilon: eps)
-      CLIPKernels.linearForward(
-        x: a, weight: tower.p(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv), rows: n * t,
-        inWidth: c, outWidth: 3 * c)
+      if last {
+        // Keys and values for every token, the query for the class token only.
+        CLIPKernels.linearForward(
+          x: a, weight: tower.p(w.qkvWeight) + c * c, bias: tower.p(w.qkvBias) + c,
+          out: buf(L.qkv) + c, rows: n * t, inWidth: c, outWidth: 2 * c, outStride: 3 * c)
+        CLIPKernels.linearForward(
+          x: a, weight: tower.p(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv), rows: n,
+          inWidth: c, outWidth: c, xStride: t * c, outStride: t * 3 * c)
+      } else {
+        CLIPKernels.linearForward(
+          x: a, weight: tower.p(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv),
+          rows: n * t, inWidth: c, outWidth: 3 * c)
+      }
       let attn = buf(scratchAttn)  // (B, Tq, C)
       CLIPKernels.attentionForward(
         qkv: buf(L.qkv), out: attn, probs: buf(L.probs), batch: n,
@@ -308,9 +319,19 @@ public final class ImageEncoder {
         dOut: dAttn, qkv: buf(L.qkv), probs: buf(L.probs), dQKV: buf(dQKV),
         scratch: buf(attentionScratch), batch: n, tokens: t,
         queries: tq, heads: heads, width: c, causal: false)
-      CLIPKernels.linearBackward(
-        dOut: buf(dQKV), weight: tower.p(w.qkvWeight), dX: dA, rows: n * t, inWidth: c,
-        outWidth: 3 * c, accumulate: false)
+      if last {
+        // dA = dK·Wk + dV·Wv for every token, + dQ·Wq for the class token (the only query).
+        CLIPKernels.linearBackward(
+          dOut: buf(dQKV) + c, weight: tower.p(w.qkvWeight) + c * c, dX: dA, rows: n * t,
+          inWidth: c, outWidth: 2 * c, accumulate: false, dOutStride: 3 * c)
+        BLAS.sgemm(
+          transA: false, transB: false, m: n, n: c, k: c, a: buf(dQKV), lda: t * 3 * c,
+          b: tower.p(w.qkvWeight), ldb: c, beta: 1, c: dA, ldc: t * c)
+      } else {
+        CLIPKernels.linearBackward(
+          dOut: buf(dQKV), weight: tower.p(w.qkvWeight), dX: dA, rows: n * t, inWidth: c,
+          outWidth: 3 * c, accumulate: false)
+      }
       if last {
         // The residual path reaches only the class rows.
         dr.update(repeating: 0, count: n * t * c)

@@ -10,6 +10,8 @@ enum ParameterKind: Sendable, Equatable {
   case weight(fanIn: Int)
   /// Embedding table or vector: u·scale (a power of two).
   case embedding(scale: Float)
+  /// Batch-norm running variance: 1 + u/4.
+  case variance
 }
 
 /// Where a parameter is stored in a checkpoint.

@@ -9,14 +9,17 @@ import PipelineKit
 #endif
 
 /// `clipig bench clip`: seconds per training step of the CLIP image tower (forward + backward
-/// to the pixels) at 224², its GFLOP/s, and the fraction of this machine's sgemm peak.
+/// to the pixels) at the model's input size, its GFLOP/s, and the fraction of this machine's
+/// sgemm peak.
 struct BenchCLIP: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clip",
-    abstract: "Time CLIP's image tower: forward + backward to the pixels for a batch at 224².",
+    abstract: "Time CLIP's image tower: forward + backward to the pixels for a batch.",
     discussion: """
-      Uses ViT-B/32 shapes with deterministic weights unless --model names a model directory or \
-      safetensors file. The sgemm peak is measured first on this machine; the step's GFLOP/s \
+      Uses ViT-B/32 shapes with deterministic weights unless --model names an architecture \
+      (ViT-B/32, ViT-B/16, ViT-L/14, RN50, RN101, RN50x4, RN50x16, RN50x64: deterministic \
+      weights of its shapes), a model directory, a safetensors file or a PyTorch .pt file. \
+      The sgemm peak is measured first on this machine; the step's GFLOP/s \
       are counted from the model's shapes (the full forward, and the backward's input-gradient \
       GEMMs and attention), so they compare directly with a framework computing the same step. \
       Compare with PyTorch on the same machine: scripts/bench_clip_torch.py.
@@ -32,8 +35,17 @@ struct BenchCLIP: ParsableCommand {
   var threads: Int?
 
   @Option(
-    help: "A CLIP model directory or .safetensors file instead of generated ViT-B/32 weights.")
+    help: """
+      An architecture name (RN50, ViT-B/32, …) for generated weights, or a CLIP model \
+      directory, .safetensors or .pt file.
+      """)
   var model: String?
+
+  /// Architectures benchmarked with deterministic weights.
+  static let architectures: [String: CLIPConfig] = [
+    "ViT-B/32": .vitB32, "ViT-B/16": .vitB16, "ViT-L/14": .vitL14, "RN50": .rn50,
+    "RN101": .rn101, "RN50x4": .rn50x4, "RN50x16": .rn50x16, "RN50x64": .rn50x64,
+  ]
 
   @Flag(help: "Also time each kernel alone at the model's shapes (per layer, whole batch).")
   var kernels = false
@@ -50,13 +62,18 @@ struct BenchCLIP: ParsableCommand {
       String(format: "sgemm peak: %.1f GFLOP/s (best of square and CLIP-shaped products)", peak))
 
     let clip: CLIPModel
-    if let model {
+    if let model, let config = Self.architectures[model] {
+      clip = CLIPModel.deterministic(config, parts: .vision)
+    } else if let model {
       var isDirectory: ObjCBool = false
       _ = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
-      clip =
-        try isDirectory.boolValue
-        ? CLIPModel.load(directory: model, parts: .vision)
-        : CLIPModel.load(file: model, parts: .vision)
+      if isDirectory.boolValue {
+        clip = try CLIPModel.load(directory: model, parts: .vision)
+      } else if model.hasSuffix(".pt") || model.hasSuffix(".bin") {
+        clip = try CLIPModel.load(checkpoint: model, parts: .vision)
+      } else {
+        clip = try CLIPModel.load(file: model, parts: .vision)
+      }
     } else {
       clip = CLIPModel.deterministic(.vitB32, parts: .vision)
     }
@@ -64,7 +81,7 @@ struct BenchCLIP: ParsableCommand {
       throw ValidationError("the model has no image tower")
     }
     let v = clip.config.vision
-    let size = v.imageSize
+    let size = clip.config.imageSize
     let pixels = Tensor(
       shape: [batch, 3, size, size],
       scalars: DeterministicWeights.values(
@@ -75,18 +92,29 @@ struct BenchCLIP: ParsableCommand {
         count: batch * clip.config.embedDimension, seed: 1, tensor: 20_001))
     var dPixels = Tensor(shape: [batch, 3, size, size])
 
-    if let tower = clip.vision {
+    if let count = clip.vision?.parameterCount ?? clip.resNet?.parameterCount {
       print(
         String(
-          format: "image tower: %.1f M parameters (%.0f MB)", Double(tower.parameterCount) / 1e6,
-          Double(tower.parameterCount * 4) / 1e6))
+          format: "image tower: %.1f M parameters (%.0f MB)", Double(count) / 1e6,
+          Double(count * 4) / 1e6))
     }
-    let flops = Self.stepFlops(clip.config, batch: batch)
-    print(
-      String(
-        format:
-          "model: %d px, patch %d, width %d, %d layers; batch %d; step %.4g GFLOP (forward %.4g)",
-        size, v.patchSize, v.width, v.layers, batch, flops.step / 1e9, flops.forward / 1e9))
+    let flops: (forward: Double, step: Double)
+    if let r = clip.config.resNet {
+      flops = ResNetEncoder.flops(clip.config, batch: batch)
+      print(
+        String(
+          format:
+            "model: ResNet %d px, width %d, stages %@; batch %d; step %.4g GFLOP (forward %.4g)",
+          size, r.width, r.layers.map(String.init).joined(separator: "-"), batch,
+          flops.step / 1e9, flops.forward / 1e9))
+    } else {
+      flops = Self.stepFlops(clip.config, batch: batch)
+      print(
+        String(
+          format:
+            "model: %d px, patch %d, width %d, %d layers; batch %d; step %.4g GFLOP (forward %.4g)",
+          size, v.patchSize, v.width, v.layers, batch, flops.step / 1e9, flops.forward / 1e9))
+    }
 
     // Warm-up, then timed steps.
     _ = encoder.forward(pixels)
@@ -118,7 +146,13 @@ struct BenchCLIP: ParsableCommand {
       String(
         format: "memory: activation arena %.0f MB, peak resident set %.0f MB",
         Double(encoder.arenaBytes) / 1e6, Self.peakResidentMB()))
-    if kernels { Self.timeKernels(clip.config, batch: batch) }
+    if kernels {
+      if clip.config.resNet != nil {
+        print("--kernels times the ViT's kernels; not available for a ResNet")
+      } else {
+        Self.timeKernels(clip.config, batch: batch)
+      }
+    }
   }
 
   /// Times each kernel alone on random data at one layer's shapes for the whole batch.

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PipelineKit
+import Runner
+import Studio
+
+/// `clipig studio [exp.yaml …]`: the live editor as a local web app (spec §13).
+struct StudioCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "studio",
+    abstract: "Edit experiments in a browser while they train (a local web app).",
+    discussion: """
+      Prints a URL with a secret token; open it in a browser on this machine. Ctrl-C saves the
+      running experiment's image and YAML into the output folder and exits.
+      """)
+
+  @Argument(help: "YAML experiment files, each opened as a tab.")
+  var files: [String] = []
+
+  @Option(help: "TCP port (0: any free port).")
+  var port: Int = 8000
+
+  @Option(
+    name: .customLong("host"),
+    help: "Address to listen on (repeatable; default 127.0.0.1 and ::1). Open the page by it.")
+  var hosts: [String] = []
+
+  @Option(help: "CLIP model for every experiment (as for render).")
+  var model: String?
+
+  @Option(name: .shortAndLong, help: "Output folder for Save and Ctrl-C.")
+  var output: String = "./"
+
+  func run() async throws {
+    ProcessTuning.forLongComputations()
+    var configuration = StudioConfiguration()
+    configuration.files = files
+    configuration.port = port
+    if !hosts.isEmpty { configuration.hosts = hosts }
+    configuration.model = model
+    configuration.outputDirectory = output
+    let server: StudioServer
+    do {
+      try FileManager.default.createDirectory(
+        atPath: output, withIntermediateDirectories: true)
+      server = try StudioServer(configuration: configuration)
+    } catch {
+      FileHandle.standardError.write(Data("\(error)\n".utf8))
+      throw ExitCode.failure
+    }
+    let sources = installSignalHandlers(server)
+    defer { _ = sources }
+    Task {
+      let url = await server.url()
+      FileHandle.standardOutput.write(Data("clipig studio: open \(url)\n".utf8))
+    }
+    do {
+      try await server.run()
+    } catch {
+      FileHandle.standardError.write(Data("clipig studio: \(error)\n".utf8))
+      throw ExitCode.failure
+    }
+  }
+
+  /// Ctrl-C / SIGTERM: save what is running, then exit 130; a second signal exits at once.
+  func installSignalHandlers(_ server: StudioServer) -> [any DispatchSourceSignal] {
+    let stopping = InterruptFlag()
+    return [SIGINT, SIGTERM].map { (sig: Int32) in
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        if stopping.isSet { Foundation.exit(130) }
+        stopping.set()
+        FileHandle.standardError.write(Data("clipig studio: stopping…\n".utf8))
+        DispatchQueue.global().async {
+          _ = server.shutdown()
+          Foundation.exit(130)
+        }
+      }
+      source.resume()
+      return source
+    }
+  }
+}

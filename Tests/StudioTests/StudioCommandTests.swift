@@ -1,0 +1,77 @@
+import Formats
+import Foundation
+import PipelineKit
+import Testing
+
+/// The built `clipig` executable next to this test run (release preferred), if there is one.
+private let clipigBinary: String? = {
+  let candidates = ["release", "debug"].map {
+    Fixture.repository.appendingPathComponent(".build/\($0)/clipig").path
+  }
+  return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+}()
+
+extension StudioSuite {
+  /// `clipig studio` as users start it: the binary, its printed URL, a real signal.
+  @Suite("command")
+  struct StudioCommandTests {
+    @Test func sigtermSavesTheRunningExperimentAndExits() async throws {
+      guard let binary = clipigBinary else {
+        if Fixture.isCI { Issue.record("the clipig executable is not built") }
+        return
+      }
+      let dir = try Fixture.temporaryDirectory()
+      let yaml = dir + "/cat.yaml"
+      try Fixture.experiment().write(toFile: yaml, atomically: true, encoding: .utf8)
+      let out = dir + "/out"
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: binary)
+      process.arguments = [
+        "studio", yaml, "--port", "0", "--host", "127.0.0.1", "--model", Fixture.tinyModel, "-o",
+        out + "/",
+      ]
+      let stdout = Pipe()
+      process.standardOutput = stdout
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      defer { if process.isRunning { process.terminate() } }
+      // The first line names the URL with the token.
+      var line = Data()
+      while !line.contains(10) {
+        let chunk = stdout.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line += chunk
+      }
+      let text = String(decoding: line, as: UTF8.self)
+      let match = try #require(
+        text.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})/))
+      let port = try #require(Int(match.1))
+      let token = String(match.2)
+      let host = "127.0.0.1:\(port)"
+      let start = try RawHTTP.request(
+        port: port, method: "POST", path: "/api/start?token=\(token)", headers: ["Host": host],
+        body: try JSONSerialization.data(withJSONObject: ["tab": 1, "yaml": Fixture.experiment()]))
+      #expect(start.status == 200, "\(start.text)")
+      func epoch() throws -> Int {
+        let r = try RawHTTP.request(
+          port: port, method: "GET", path: "/api/state?token=\(token)", headers: ["Host": host])
+        let tabs = (try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["tabs"]
+        let st = ((tabs as? [[String: Any]])?.first?["statistics"] as? [String: Any])
+        return st?["epoch"] as? Int ?? -1
+      }
+      #expect(try await Fixture.waitFor { try epoch() >= 3 })
+      kill(process.processIdentifier, SIGTERM)
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 130)
+      #expect(try PNG.read(path: out + "/cat.png").shape == [3, 16, 16])
+      let saved = try String(contentsOfFile: out + "/cat.yaml", encoding: .utf8)
+      #expect(saved.contains("# interrupted at epoch"), "\(saved.prefix(400))")
+      #expect(saved.contains("seed: "))
+      // Nothing else was written anywhere in the folder.
+      #expect(
+        try FileManager.default.contentsOfDirectory(atPath: out).sorted() == [
+          "cat.png", "cat.yaml",
+        ])
+    }
+  }
+}
