@@ -30,14 +30,27 @@ public enum CLIRunner {
     log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
     let root = options.apply(to: try loadConfig(files: options.configFiles))
-    let seed = try options.seed(for: root)
-    let experiment = try Experiment(
+    // A seed given by flag or YAML is part of the configuration; a drawn one is taken from the
+    // checkpoint when an interrupted run of this command is continued.
+    let seedNode = root["seed"]
+    let chosenSeed =
+      options.seed != nil || !(seedNode?.isNull ?? true) ? try options.seed(for: root) : nil
+    let digest = Checkpoint.digest(root, seed: chosenSeed, repetition: options.repetition)
+    let provisional = try Experiment(
       root, transforms: options.transforms, constraints: options.constraints,
-      random: SeededRandom(seed: seed))
+      random: SeededRandom(seed: chosenSeed ?? 0))
     let requested = OutputNaming.requestedPath(
-      configOutput: experiment.output, lastConfigFile: options.configFiles.last,
+      configOutput: provisional.output, lastConfigFile: options.configFiles.last,
       commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
+    let resume = try Checkpoint.resumable(forRequested: requested, digest: digest)
+    let seed = try resume?.checkpoint.seed ?? chosenSeed ?? options.seed(for: root)
+    let experiment =
+      seed == (chosenSeed ?? 0)
+      ? provisional
+      : try Experiment(
+        root, transforms: options.transforms, constraints: options.constraints,
+        random: SeededRandom(seed: seed))
     _ = try ImageFormat.forOutput(path: requested)  // refuse `-o x.tif` before any work
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
@@ -49,15 +62,27 @@ public enum CLIRunner {
     if verbose >= 2 { log("initializing pixels (seed \(seed))\n") }
     let trainer = try Trainer(
       experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
-    let path = try OutputNaming.claim(requested)
+    let path: String
+    if let resume {
+      try trainer.restore(resume.checkpoint, path: Checkpoint.path(forImage: resume.imagePath))
+      path = resume.imagePath
+      if verbose >= 1 {
+        log("resuming \(path) at epoch \(resume.checkpoint.nextEpoch + 1) (seed \(seed))\n")
+      }
+    } else {
+      path = try OutputNaming.claim(requested)
+      if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
+    }
     // Whatever fails from here on, no empty placeholder stays behind.
     do {
-      if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
       var session = RenderSession(
         trainer: trainer, imagePath: path,
         resolvedConfig: ResolvedConfig.complete(
           root, experiment: experiment, seed: seed, output: path),
         interrupt: interrupt, log: log)
+      session.checkpointPath = Checkpoint.path(forImage: path)
+      session.configDigest = digest
+      session.firstEpoch = resume?.checkpoint.nextEpoch
       session.verbosity = verbose
       let outcome = try session.run()
       OutputNaming.releaseClaim(path)

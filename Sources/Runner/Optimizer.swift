@@ -12,6 +12,40 @@ public struct Optimizer: Sendable {
   /// A fresh optimizer (all state zero).
   public init(kind: OptimizerKind) { self.kind = kind }
 
+  /// Everything an optimizer remembers between steps, for checkpoints: restoring it makes the
+  /// following steps bit-identical to those of the optimizer it was taken from.
+  public struct State: Sendable, Equatable {
+    /// The algorithm.
+    public var kind: OptimizerKind
+    /// Steps taken since the last reset.
+    public var step: Int
+    /// The per-parameter buffers (empty before the first step), in the order the update uses.
+    public var buffers: [[Float]]
+
+    /// A state from its parts.
+    public init(kind: OptimizerKind, step: Int, buffers: [[Float]]) {
+      self.kind = kind
+      self.step = step
+      self.buffers = buffers
+    }
+  }
+
+  /// The current state.
+  public var state: State { State(kind: kind, step: step, buffers: [a, b, c]) }
+
+  /// An optimizer continuing from `state`; nil when the state is inconsistent (not three
+  /// buffers of one length, or a negative step).
+  public init?(state: State) {
+    guard state.buffers.count == 3, state.step >= 0,
+      state.buffers.allSatisfy({ $0.count == state.buffers[0].count })
+    else { return nil }
+    kind = state.kind
+    step = state.step
+    a = state.buffers[0]
+    b = state.buffers[1]
+    c = state.buffers[2]
+  }
+
   /// Forgets all state (CLIPig does this whenever the resolution changes).
   public mutating func reset() {
     step = 0

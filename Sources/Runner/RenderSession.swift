@@ -107,6 +107,13 @@ public struct RenderSession {
   public let log: @Sendable (String) -> Void
   /// 0 silent, 1 progress line, 2 also statistics every few seconds.
   public var verbosity: Int
+  /// Where an interrupted run writes its `Checkpoint` (removed when the run finishes); nil
+  /// writes none.
+  public var checkpointPath: String?
+  /// The configuration's SHA-256 recorded in the checkpoint (`Checkpoint.digest`).
+  public var configDigest = ""
+  /// The first epoch to run: a restored checkpoint's `nextEpoch` (default: the start epoch).
+  public var firstEpoch: Int?
 
   /// A session writing to `imagePath`.
   public init(
@@ -127,15 +134,25 @@ public struct RenderSession {
     let e = trainer.experiment
     let start = Date()
     var lastSnapshot = start
-    var lastSnapshotEpoch = e.startEpoch
+    let first = firstEpoch ?? e.startEpoch
+    var lastSnapshotEpoch = first
     var last: EpochReport?
     var lastProgress = Date.distantPast
     var lastStatistics = start
     var statistics = Statistics(experiment: e)
-    for epoch in e.startEpoch..<e.epochs {
+    for epoch in first..<e.epochs {
       if interrupt.isSet {
         try save(last: last, start: start, note: "interrupted at epoch \(epoch)")
-        if verbosity >= 1 { log("\ninterrupted: saved \(imagePath)\n") }
+        if let checkpointPath {
+          try trainer.checkpoint(nextEpoch: epoch, configDigest: configDigest)
+            .write(to: checkpointPath)
+        }
+        if verbosity >= 1 {
+          log(
+            "\ninterrupted: saved \(imagePath)"
+              + (checkpointPath.map { " and \($0) (run the same command to resume)" } ?? "")
+              + "\n")
+        }
         return .interrupted
       }
       do {
@@ -154,7 +171,7 @@ public struct RenderSession {
             + statistics.block(
               pixels: trainer.image, optimizer: e.optimizer, lr: last?.learningRate ?? 0))
       }
-      var snapshot = epoch == e.startEpoch || isLast
+      var snapshot = epoch == first || isLast
       switch e.snapshotInterval {
       case .never: snapshot = false
       case .epochs(let n): snapshot = snapshot || epoch - lastSnapshotEpoch >= n
@@ -162,6 +179,11 @@ public struct RenderSession {
       }
       if snapshot && !isLast {
         try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
+        // With the snapshot a checkpoint, so that even a SIGKILL loses only the epochs since.
+        if let checkpointPath {
+          try trainer.checkpoint(nextEpoch: epoch + 1, configDigest: configDigest)
+            .write(to: checkpointPath)
+        }
         lastSnapshot = now
         lastSnapshotEpoch = epoch
       }
@@ -178,14 +200,16 @@ public struct RenderSession {
       }
     }
     try save(last: last, start: start, note: nil)
+    if let checkpointPath { Checkpoint.remove(path: checkpointPath) }
     if verbosity >= 2 { log("saved \(imagePath)\n") }
     return .finished
   }
 
   func progressLine(_ r: EpochReport, start: Date, now: Date) -> String {
     let e = trainer.experiment
-    let done = r.epoch - e.startEpoch + 1
-    let total = e.epochs - e.startEpoch
+    let first = firstEpoch ?? e.startEpoch
+    let done = r.epoch - first + 1
+    let total = e.epochs - first
     let elapsed = now.timeIntervalSince(start)
     let rate = Double(done) / max(elapsed, 1e-9)
     let eta = Double(total - done) / max(rate, 1e-9)

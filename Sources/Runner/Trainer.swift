@@ -80,6 +80,57 @@ public final class Trainer {
     objective = Objective(experiment: experiment, features: features, streams: streams)
   }
 
+  // MARK: - Checkpoints
+
+  /// The state to continue from before epoch `nextEpoch` (see `Checkpoint`).
+  public func checkpoint(nextEpoch: Int, configDigest: String) -> Checkpoint {
+    Checkpoint(
+      seed: seed, nextEpoch: nextEpoch, configDigest: configDigest,
+      pixels: Tensor(shape: [1, 1, parameters.count], scalars: parameters),
+      optimizer: optimizer.state, scales: features.scales, width: parametrization.width,
+      height: parametrization.height)
+  }
+
+  /// Continues from `checkpoint`: its pixels and optimizer state replace the fresh ones. The
+  /// seed and the fair-scaling factors (recomputed from the seed's initial image) must agree,
+  /// otherwise the continuation would not be the run that was interrupted.
+  public func restore(_ checkpoint: Checkpoint, path: String) throws(CheckpointError) {
+    guard checkpoint.seed == seed else {
+      throw CheckpointError(
+        path: path, "the checkpoint has seed \(checkpoint.seed), this run \(seed)")
+    }
+    guard checkpoint.scales == features.scales else {
+      throw CheckpointError(
+        path: path,
+        "the fair-scaling factors differ from this run's (was an image of the experiment "
+          + "changed?); delete the checkpoint to start afresh")
+    }
+    guard checkpoint.optimizer.kind == experiment.optimizer,
+      let restored = Optimizer(state: checkpoint.optimizer),
+      checkpoint.optimizer.buffers[0].isEmpty
+        || checkpoint.optimizer.buffers[0].count == checkpoint.pixels.count,
+      checkpoint.nextEpoch >= experiment.startEpoch, checkpoint.nextEpoch <= experiment.epochs
+    else {
+      throw CheckpointError(
+        path: path, "the checkpoint does not fit this experiment; delete it to start afresh")
+    }
+    var restoredParametrization = parametrization
+    if checkpoint.width != parametrization.width || checkpoint.height != parametrization.height {
+      restoredParametrization =
+        parametrization.resized(
+          parameters, width: checkpoint.width, height: checkpoint.height,
+          filter: experiment.interpolation
+        ).parametrization
+    }
+    guard restoredParametrization.parameterCount == checkpoint.pixels.count else {
+      throw CheckpointError(
+        path: path, "the checkpoint's parameters do not fit this experiment's parametrization")
+    }
+    parametrization = restoredParametrization
+    parameters = checkpoint.pixels.scalars
+    optimizer = restored
+  }
+
   // MARK: - Setup
 
   static func resolution(_ e: Experiment, context: ExprContext, random: inout SeededRandom)

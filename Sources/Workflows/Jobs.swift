@@ -88,6 +88,16 @@ struct RenderJob {
     let experiment = try Experiment(root, random: SeededRandom(seed: seed))
     let trainer = try Trainer(
       experiment: experiment, model: model, seed: seed, baseDirectory: baseDirectory)
+    // An interrupted render of this output left a checkpoint beside its partial image.
+    let checkpointPath = Checkpoint.path(forImage: partialPath)
+    let digest = Checkpoint.digest(root, seed: seed)
+    let resume = try Checkpoint.load(path: checkpointPath, expecting: digest)
+    if let resume {
+      try trainer.restore(resume, path: checkpointPath)
+      if verbosity >= 1 {
+        log("resuming \(imagePath) at epoch \(resume.nextEpoch + 1)\n")
+      }
+    }
     var session = RenderSession(
       trainer: trainer, imagePath: partialPath,
       resolvedConfig: ResolvedConfig.complete(
@@ -95,6 +105,9 @@ struct RenderJob {
         output: URL(fileURLWithPath: imagePath).standardizedFileURL.path),
       interrupt: interrupt, log: log)
     session.verbosity = verbosity
+    session.checkpointPath = checkpointPath
+    session.configDigest = digest
+    session.firstEpoch = resume?.nextEpoch
     let start = Date()
     let outcome = try session.run()
     let seconds = Date().timeIntervalSince(start)

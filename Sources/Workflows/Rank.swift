@@ -29,6 +29,12 @@ public struct RankOptions: Sendable {
   public var resolution: [Int]?
   /// 0 errors only, 1 a line per run and a progress line per continuation, 2 statistics too.
   public var verbosity = 1
+  /// Render only the short runs of this shard (runs n with (n − 1) mod N = I − 1) and stop;
+  /// a final `merge` step continues the best.
+  public var shard: Shard?
+  /// The final step after sharded short runs: render no short run (missing ones are an
+  /// error naming them), rank and continue the best.
+  public var merge = false
 
   /// Default settings.
   public init() {}
@@ -151,9 +157,23 @@ public enum Ranking {
     let shortExperiment = try Experiment(shortRoot)
     let fingerprint = Fingerprint.of(shortRoot.yamlText())
 
-    var state = try loadOrStart(
-      statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
-    try save(state, statePath: statePath, csvPath: csvPath, options: options)
+    if options.shard != nil && options.merge {
+      throw WorkflowError("--merge is the step after the shards: give it without a shard")
+    }
+    // Shards share rank.json: every read-modify-write of it holds the directory's lock.
+    let lockPath = dir + "/.clipig/rank.lock"
+    func locked<T>(_ body: () throws -> T) throws -> T {
+      let lock = try FileLock.lock(path: lockPath, timeout: 600)
+      defer { lock.unlock() }
+      return try body()
+    }
+    try refuseForeignDirectory(dir, statePath: statePath)
+    var state = try locked {
+      let state = try loadOrStart(
+        statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+      try save(state, statePath: statePath, csvPath: csvPath, options: options)
+      return state
+    }
 
     let base = baseDirectory(of: options.configFiles)
     let model = try models.instance(shortExperiment.model)
@@ -169,8 +189,25 @@ public enum Ranking {
 
     // Short runs.
     let done = Set(state.runs.map(\.id))
+    if options.merge {
+      let missing = (1...options.runs).filter { !done.contains($0) }
+      if !missing.isEmpty {
+        throw WorkflowError(
+          "\(missing.count) of \(options.runs) short runs are not finished (#"
+            + missing.prefix(8).map(String.init).joined(separator: ", #")
+            + (missing.count > 8 ? ", …" : "")
+            + "): run their shards again, or drop --merge to render them in this process")
+      }
+    }
+    if let shard = options.shard, options.verbosity >= 1 {
+      let mine = (1...options.runs).filter { shard.contains($0 - 1) }
+      log(
+        "rank shard \(shard): \(mine.count) of \(options.runs) short runs, "
+          + "\(mine.filter { !done.contains($0) }.count) to render\n")
+    }
     for id in 1...options.runs where !done.contains(id) {
       if interrupt.isSet { break }
+      if let shard = options.shard, !shard.contains(id - 1) { continue }
       let seed = state.seed &+ UInt64(id)
       var seeded = RenderOptions()
       seeded.seed = seed
@@ -183,12 +220,18 @@ public enum Ranking {
       let result = try job.run(model: model, interrupt: interrupt, log: log)
       guard let saved = result.image else { break }
       let similarity = references.score(try rater.imageFeatures(saved))
-      state.runs.append(
-        RankState.Run(
-          id: id, seed: seed, similarity: TextFormat.rounded(similarity),
-          seconds: TextFormat.rounded(result.seconds), image: image))
-      state.runs.sort { $0.id < $1.id }
-      try save(state, statePath: statePath, csvPath: csvPath, options: options)
+      let run = RankState.Run(
+        id: id, seed: seed, similarity: TextFormat.rounded(similarity),
+        seconds: TextFormat.rounded(result.seconds), image: image)
+      state = try locked {
+        var current = try loadOrStart(
+          statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+        current.runs.removeAll { $0.id == id }
+        current.runs.append(run)
+        current.runs.sort { $0.id < $1.id }
+        try save(current, statePath: statePath, csvPath: csvPath, options: options)
+        return current
+      }
       if options.verbosity >= 1 {
         let best = state.runs.max { a, b in a.similarity < b.similarity }
         log(
@@ -197,6 +240,19 @@ public enum Ranking {
             similarity, result.seconds, best?.id ?? id, best?.similarity ?? similarity,
             state.runs.count, options.runs))
       }
+    }
+    if let shard = options.shard {
+      let mine = (1...options.runs).filter { shard.contains($0 - 1) }
+      let finished = Set(state.runs.map(\.id))
+      if options.verbosity >= 1 && mine.allSatisfy(finished.contains) {
+        log(
+          "rank shard \(shard) done (\(state.runs.count)/\(options.runs) short runs in "
+            + "\(statePath)); when every shard is done, run the same command with --merge "
+            + "instead of the shard to continue the best\n")
+      }
+      return RankSummary(
+        outcome: mine.allSatisfy(finished.contains) ? .finished : .interrupted,
+        rows: rows(state, options: options), csvPath: csvPath, statePath: statePath)
     }
     if state.runs.filter({ $0.id <= options.runs }).count < options.runs {
       return RankSummary(
@@ -237,12 +293,18 @@ public enum Ranking {
         let result = try job.run(model: continuationModel, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
-        state.continued.append(
-          RankState.Continuation(
-            id: row.id, epochs: options.continueEpochs, similarity: TextFormat.rounded(similarity),
-            seconds: TextFormat.rounded(result.seconds), image: image))
-        state.continued.sort { $0.id < $1.id }
-        try save(state, statePath: statePath, csvPath: csvPath, options: options)
+        let continuation = RankState.Continuation(
+          id: row.id, epochs: options.continueEpochs, similarity: TextFormat.rounded(similarity),
+          seconds: TextFormat.rounded(result.seconds), image: image)
+        state = try locked {
+          var current = try loadOrStart(
+            statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+          current.continued.removeAll { $0.id == row.id }
+          current.continued.append(continuation)
+          current.continued.sort { $0.id < $1.id }
+          try save(current, statePath: statePath, csvPath: csvPath, options: options)
+          return current
+        }
         if options.verbosity >= 1 {
           log(
             "#\(row.id) sim: \(TextFormat.fixed2(row.shortSimilarity)) ⭢ "
@@ -369,13 +431,20 @@ public enum Ranking {
       state.continued.removeAll { !fm.fileExists(atPath: directory + "/" + $0.image) }
       return state
     }
-    if let contents = try? fm.contentsOfDirectory(atPath: directory), !contents.isEmpty {
-      throw WorkflowError(
-        "\(directory) is not empty and holds no rank.json; give a new or empty directory")
-    }
     return RankState(
       experiment: options.configFiles, fingerprint: fingerprint,
       seed: options.seed ?? UInt64.random(in: 0...UInt64(Int64.max)), epochs: options.epochs)
+  }
+
+  /// A directory with files but neither `rank.json` nor clipig's `.clipig/` is not a ranking.
+  static func refuseForeignDirectory(_ directory: String, statePath: String) throws {
+    let fm = FileManager.default
+    guard !fm.fileExists(atPath: statePath),
+      let contents = try? fm.contentsOfDirectory(atPath: directory),
+      !contents.filter({ $0 != ".clipig" }).isEmpty
+    else { return }
+    throw WorkflowError(
+      "\(directory) is not empty and holds no rank.json; give a new or empty directory")
   }
 
   static func save(_ state: RankState, statePath: String, csvPath: String, options: RankOptions)

@@ -25,8 +25,19 @@ struct BatchCommand: ParsableCommand {
   var output: String
 
   @Option(
-    help: "Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): grid positions I-1, I-1+N, … (from 0).")
+    help: """
+      Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): grid positions I-1, I-1+N, … (from 0). \
+      Default: from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job \
+      (JOB_COMPLETION_INDEX with --shard-count).
+      """)
   var shard: String?
+
+  @Option(
+    help: """
+      Number of shards of a Kubernetes Indexed Job (its completions; the index comes from \
+      JOB_COMPLETION_INDEX), or overriding a Slurm array's task count.
+      """)
+  var shardCount: Int?
 
   @Option(
     name: .shortAndLong,
@@ -62,7 +73,12 @@ struct BatchCommand: ParsableCommand {
       var options = BatchOptions()
       options.gridFile = grid
       options.outputDirectory = output
-      options.shard = try shard.map { try Shard(parsing: $0) }
+      let taken = try SchedulerShard.resolve(
+        flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
+      options.shard = taken?.shard
+      if let taken, !quiet, !list {
+        FileHandle.standardError.write(Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
+      }
       options.jobs = jobs
       options.templateFiles = template
       options.epochs = epochs

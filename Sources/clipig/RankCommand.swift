@@ -53,6 +53,22 @@ struct RankCommand: ParsableCommand {
   @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
   var resolution: [Int] = []
 
+  @Option(
+    help: """
+      Render only the short runs n with (n-1) mod N = I-1 (I/N, e.g. 2/10), then stop; \
+      default: from a Slurm job array or a Kubernetes Indexed Job (with --shard-count). \
+      Give the same --seed to every shard.
+      """)
+  var shard: String?
+
+  @Option(help: "Number of shards of a Kubernetes Indexed Job (the index: JOB_COMPLETION_INDEX).")
+  var shardCount: Int?
+
+  @Flag(
+    help:
+      "The step after the shards: rank their short runs (none is rendered) and continue the best.")
+  var merge = false
+
   @Flag(name: .shortAndLong, help: "Print progress lines of the short runs and statistics.")
   var verbose = false
 
@@ -74,12 +90,24 @@ struct RankCommand: ParsableCommand {
       options.model = model
       options.resolution = resolution.isEmpty ? nil : resolution
       options.verbosity = quiet ? 0 : verbose ? 2 : 1
+      options.merge = merge
+      if !merge {
+        let taken = try SchedulerShard.resolve(
+          flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
+        options.shard = taken?.shard
+        if let taken, !quiet {
+          FileHandle.standardError.write(
+            Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
+        }
+      } else if shard != nil || shardCount != nil {
+        throw ValidationError("--merge is the final step after the shards: give no --shard")
+      }
       let interrupt = InterruptFlag()
       let watch = SignalWatch(interrupt)
       defer { withExtendedLifetime(watch) {} }
       let summary = try Ranking.run(options, interrupt: interrupt)
       if !quiet {
-        for row in summary.rows where row.group != nil {
+        for row in summary.rows where row.group != nil && options.shard == nil {
           print("\(row.articleLine)  (\(row.group ?? ""), seed \(row.seed))")
         }
         print("wrote \(summary.csvPath)")

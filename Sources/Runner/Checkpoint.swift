@@ -1,0 +1,271 @@
+import Formats
+import Foundation
+import ModelStore
+import PipelineKit
+
+/// A checkpoint file could not be used: unreadable, damaged, or from another configuration.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+  /// The checkpoint file.
+  public var path: String
+  /// What is wrong, and what to do.
+  public var message: String
+
+  /// An error about the checkpoint at `path`.
+  public init(path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+
+  /// `path: message`.
+  public var description: String { "\(path): \(message)" }
+}
+
+/// Everything a render needs to continue after an interruption and end bit-identical to an
+/// uninterrupted run: the raw pixels, the optimizer's state, the next epoch and the seed (every
+/// random stream derives from the seed, the epoch, the target and the view, so no generator
+/// state is needed), the fair-scaling factors (checked against the recomputed ones), and the
+/// SHA-256 of the configuration so that a checkpoint is never continued with another one.
+///
+/// The file (`.NAME.png.checkpoint` beside the image) is binary, little-endian:
+/// `"CLIPIGCK"`, the format version (UInt32), the length of a JSON header (UInt32), the header,
+/// the Float32 pixels `[3, H, W]`, the optimizer's three Float32 buffers, the Float64 scales,
+/// and the SHA-256 of all bytes before it.
+public struct Checkpoint: Sendable, Equatable {
+  /// The format version this program writes and reads.
+  public static let version: UInt32 = 1
+  static let magic = Array("CLIPIGCK".utf8)
+
+  /// The seed of the run.
+  public var seed: UInt64
+  /// The first epoch still to run.
+  public var nextEpoch: Int
+  /// The SHA-256 (hex) of the configuration text (`Checkpoint.digest`).
+  public var configDigest: String
+  /// The trained parameters of the image parametrization (for raw pixels `[3, H, W]`; else
+  /// `[1, 1, count]`).
+  public var pixels: Tensor
+  /// The image width the parameters make.
+  public var width: Int
+  /// The image height the parameters make.
+  public var height: Int
+  /// The optimizer's state.
+  public var optimizer: Optimizer.State
+  /// The similarity scales `[target][feature]` (fair scaling) of the run.
+  public var scales: [[Double]]
+
+  /// A checkpoint from its parts.
+  public init(
+    seed: UInt64, nextEpoch: Int, configDigest: String, pixels: Tensor,
+    optimizer: Optimizer.State, scales: [[Double]], width: Int? = nil, height: Int? = nil
+  ) {
+    self.width = width ?? pixels.shape.last ?? 1
+    self.height = height ?? (pixels.shape.count == 3 ? pixels.shape[1] : 1)
+    self.seed = seed
+    self.nextEpoch = nextEpoch
+    self.configDigest = configDigest
+    self.pixels = pixels
+    self.optimizer = optimizer
+    self.scales = scales
+  }
+
+  /// The checkpoint file of an image: `.NAME.checkpoint` in the image's directory.
+  public static func path(forImage image: String) -> String {
+    let ns = image as NSString
+    let directory = ns.deletingLastPathComponent
+    let name = "." + ns.lastPathComponent + ".checkpoint"
+    return directory.isEmpty ? name : directory + "/" + name
+  }
+
+  /// The SHA-256 (hex) identifying a run's configuration: the configuration tree as YAML text
+  /// and the seed when it was chosen (nil: drawn, then the checkpoint's seed is used).
+  public static func digest(_ root: ConfigNode, seed: UInt64?, repetition: Int = 0) -> String {
+    var text = root.yamlText()
+    text += "\n# seed: \(seed.map { String($0) } ?? "drawn"), repetition \(repetition)\n"
+    var hash = SHA256()
+    hash.update(Array(text.utf8))
+    return hash.hexDigest()
+  }
+
+  private struct Header: Codable {
+    var seed: String
+    var nextEpoch: Int
+    var configSHA256: String
+    var optimizer: String
+    var optimizerStep: Int
+    var pixelShape: [Int]
+    var bufferLength: Int
+    var scaleCounts: [Int]
+    var width: Int
+    var height: Int
+  }
+
+  /// The file's bytes.
+  public func encoded() -> [UInt8] {
+    let length = optimizer.buffers.first?.count ?? 0
+    let header = Header(
+      seed: String(seed), nextEpoch: nextEpoch, configSHA256: configDigest,
+      optimizer: optimizer.kind.rawValue, optimizerStep: optimizer.step,
+      pixelShape: pixels.shape, bufferLength: length, scaleCounts: scales.map(\.count),
+      width: width, height: height)
+    let json = (try? JSONEncoder().encode(header)).map { [UInt8]($0) } ?? []
+    var out = Self.magic
+    Self.append(Self.version, to: &out)
+    Self.append(UInt32(json.count), to: &out)
+    out += json
+    for x in pixels.scalars { Self.append(x.bitPattern, to: &out) }
+    for buffer in optimizer.buffers {
+      for i in 0..<length { Self.append((i < buffer.count ? buffer[i] : 0).bitPattern, to: &out) }
+    }
+    for row in scales { for x in row { Self.append(x.bitPattern, to: &out) } }
+    var hash = SHA256()
+    out.withUnsafeBytes { hash.update($0) }
+    out += hash.finalize()
+    return out
+  }
+
+  /// Decodes a checkpoint file's bytes; `path` names it in errors.
+  public init(decoding bytes: [UInt8], path: String) throws(CheckpointError) {
+    func fail(_ why: String) -> CheckpointError {
+      CheckpointError(
+        path: path, "not a usable clipig checkpoint (\(why)); delete it to start afresh")
+    }
+    guard bytes.count >= 16 + 32, Array(bytes[0..<8]) == Self.magic else {
+      throw fail("no checkpoint header")
+    }
+    var reader = Reader(bytes: bytes, offset: 8)
+    let version: UInt32 = reader.read()
+    guard version == Self.version else {
+      throw fail("format version \(version); this clipig reads version \(Self.version)")
+    }
+    var hash = SHA256()
+    bytes.withUnsafeBytes {
+      hash.update(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 32)]))
+    }
+    guard hash.finalize() == Array(bytes[(bytes.count - 32)...]) else {
+      throw fail("its checksum does not match: the file is truncated or damaged")
+    }
+    let jsonLength = Int(reader.read() as UInt32)
+    guard jsonLength <= bytes.count - 32 - reader.offset,
+      let header = try? JSONDecoder().decode(
+        Header.self, from: Data(bytes[reader.offset..<(reader.offset + jsonLength)])),
+      let seed = UInt64(header.seed), let kind = OptimizerKind(rawValue: header.optimizer),
+      header.pixelShape.count == 3, header.pixelShape.allSatisfy({ $0 >= 1 && $0 <= 1 << 28 }),
+      header.pixelShape.reduce(1, *) <= 1 << 28, (1...8192).contains(header.width),
+      (1...8192).contains(header.height),
+      header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0
+    else { throw fail("its header is invalid") }
+    reader.offset += jsonLength
+    let pixelCount = header.pixelShape.reduce(1, *)
+    let scaleCount = header.scaleCounts.reduce(0, +)
+    let expected = pixelCount * 4 + 3 * header.bufferLength * 4 + scaleCount * 8
+    guard bytes.count - 32 - reader.offset == expected else {
+      throw fail("its size does not match its header")
+    }
+    let pixelScalars = (0..<pixelCount).map { _ in Float(bitPattern: reader.read()) }
+    var buffers: [[Float]] = []
+    for _ in 0..<3 {
+      buffers.append((0..<header.bufferLength).map { _ in Float(bitPattern: reader.read()) })
+    }
+    var scales: [[Double]] = []
+    for n in header.scaleCounts {
+      scales.append((0..<n).map { _ in Double(bitPattern: reader.read()) })
+    }
+    self.init(
+      seed: seed, nextEpoch: header.nextEpoch, configDigest: header.configSHA256,
+      pixels: Tensor(shape: header.pixelShape, scalars: pixelScalars),
+      optimizer: Optimizer.State(kind: kind, step: header.optimizerStep, buffers: buffers),
+      scales: scales, width: header.width, height: header.height)
+  }
+
+  /// Reads the checkpoint at `path`; nil when there is none.
+  public static func load(path: String) throws(CheckpointError) -> Checkpoint? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    let bytes: [UInt8]
+    do {
+      bytes = try FileIO.readBytes(path: path, maxBytes: 1 << 32)
+    } catch {
+      throw CheckpointError(path: path, "cannot read the checkpoint: \(error.message)")
+    }
+    return try Checkpoint(decoding: bytes, path: path)
+  }
+
+  /// Reads the checkpoint at `path` and checks that it belongs to the configuration `digest`.
+  public static func load(path: String, expecting digest: String) throws(CheckpointError)
+    -> Checkpoint?
+  {
+    guard let checkpoint = try load(path: path) else { return nil }
+    guard checkpoint.configDigest == digest else {
+      throw CheckpointError(
+        path: path,
+        "this checkpoint was written by a run of another configuration (SHA-256 "
+          + "\(checkpoint.configDigest.prefix(12))…, this run \(digest.prefix(12))…) and is not "
+          + "continued; run the original command again to resume it, or delete the checkpoint "
+          + "to start afresh")
+    }
+    return checkpoint
+  }
+
+  /// Writes the checkpoint to `path` atomically.
+  public func write(to path: String) throws(CheckpointError) {
+    do {
+      try FileIO.writeAtomically(encoded(), to: path)
+    } catch {
+      throw CheckpointError(path: path, "cannot write the checkpoint: \(error.message)")
+    }
+  }
+
+  /// Removes the checkpoint at `path` if there is one.
+  public static func remove(path: String) {
+    _ = unlink(path)
+  }
+
+  /// The interrupted render to continue for the output `requested` (before never-overwrite
+  /// naming): the checkpoint beside `requested`, or beside one of the names `claim` gives it
+  /// (`NAME-N.png`), whose configuration digest is `digest`. A checkpoint beside `requested`
+  /// itself from another configuration is an error (it would otherwise be silently left
+  /// behind); nil when there is nothing to continue.
+  public static func resumable(forRequested requested: String, digest: String)
+    throws(CheckpointError) -> (imagePath: String, checkpoint: Checkpoint)?
+  {
+    let url = URL(fileURLWithPath: requested).standardizedFileURL
+    let directory = url.deletingLastPathComponent().path
+    let ext = url.pathExtension
+    let stem = url.deletingPathExtension().lastPathComponent
+    let suffix = ext.isEmpty ? "" : "." + ext
+    var candidates = [url.path]
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    for file in files.sorted()
+    where file.hasPrefix("." + stem + "-") && file.hasSuffix(suffix + ".checkpoint") {
+      let image = String(file.dropFirst().dropLast(".checkpoint".count))
+      let number = image.dropFirst(stem.count + 1).dropLast(suffix.count)
+      if !number.isEmpty, number.allSatisfy(\.isASCII), Int(number) != nil {
+        candidates.append(directory + "/" + image)
+      }
+    }
+    for (k, image) in candidates.enumerated() {
+      let checkpointPath = path(forImage: image)
+      if k == 0 {
+        if let c = try load(path: checkpointPath, expecting: digest) { return (image, c) }
+      } else if let c = try? load(path: checkpointPath), c.configDigest == digest {
+        return (image, c)
+      }
+    }
+    return nil
+  }
+
+  private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { out += $0 }
+  }
+
+  private struct Reader {
+    let bytes: [UInt8]
+    var offset: Int
+
+    mutating func read<T: FixedWidthInteger>() -> T {
+      var value: T = 0
+      for k in 0..<MemoryLayout<T>.size { value |= T(bytes[offset + k]) << (8 * k) }
+      offset += MemoryLayout<T>.size
+      return value
+    }
+  }
+}
