@@ -117,8 +117,8 @@ struct ModelDownload: ParsableCommand {
   var quiet = false
 
   func run() throws {
-    let watch = exitingOnSignals()
-    defer { withExtendedLifetime(watch) {} }
+    // The downloader watches SIGINT, SIGTERM and SIGHUP itself: it stops the transfer, keeps the
+    // resumable part and says so.
     try reportingConfigErrors {
       let model = try knownModel(name)
       let progress = quiet ? nil : ProgressBar().handler
