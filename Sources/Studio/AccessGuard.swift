@@ -53,11 +53,15 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
     return nil
   }
 
-  /// The `host:port` spellings a browser uses for this server.
+  /// The `host:port` spellings a browser uses for this server. A wildcard host (`0.0.0.0`,
+  /// `::`) stands for every address of this machine and its host name.
   static func authorities(hosts: [String], port: Int) -> Set<String> {
     var names: Set<String> = []
-    for host in hosts {
-      let h = host.lowercased()
+    let expanded = hosts.flatMap { host in
+      LocalAddresses.isWildcard(host) ? [host] + LocalAddresses.all() + ["localhost"] : [host]
+    }
+    for host in expanded {
+      let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
       names.insert(h.contains(":") ? "[\(h)]:\(port)" : "\(h):\(port)")
       if h == "127.0.0.1" || h == "::1" || h == "localhost" { names.insert("localhost:\(port)") }
     }

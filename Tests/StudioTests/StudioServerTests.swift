@@ -238,5 +238,43 @@ extension StudioSuite {
       #expect(noToken.error != nil && foreign.error != nil)
       fine.drop()
     }
+
+    /// `--host 0.0.0.0` (to open the page from another machine) accepts this machine's
+    /// addresses and name as Host, still no foreign one, and still needs the token.
+    @Test func wildcardHostAcceptsThisMachinesAddresses() async throws {
+      let studio = try RunningStudio(host: "0.0.0.0")
+      defer { studio.stop() }
+      // The machine's addresses as the system reports them (Debian's essential `hostname`).
+      let hostname = Process()
+      hostname.executableURL = URL(fileURLWithPath: "/bin/hostname")
+      hostname.arguments = ["-I"]
+      let pipe = Pipe()
+      hostname.standardOutput = pipe
+      try hostname.run()
+      let listed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      hostname.waitUntilExit()
+      let ipv4 = listed.split(separator: " ").map {
+        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+      }.filter { $0.contains(".") && !$0.isEmpty }
+      let token = "/api/state?token=\(studio.token)"
+      for address in ipv4 + ["127.0.0.1"] {
+        let reply = try RawHTTP.request(
+          address: address, port: studio.port, method: "GET", path: token,
+          headers: ["Host": "\(address):\(studio.port)"])
+        #expect(reply.status == 200, "\(address): \(reply.text)")
+      }
+      let name = ProcessInfo.processInfo.hostName
+      let named = try RawHTTP.request(
+        port: studio.port, method: "GET", path: token, headers: ["Host": "\(name):\(studio.port)"])
+      #expect(named.status == 200, "\(name): \(named.text)")
+      let foreign = try RawHTTP.request(
+        port: studio.port, method: "GET", path: token,
+        headers: ["Host": "evil.example:\(studio.port)"])
+      #expect(foreign.status == 403)
+      let noToken = try RawHTTP.request(
+        port: studio.port, method: "GET", path: "/api/state",
+        headers: ["Host": "127.0.0.1:\(studio.port)"])
+      #expect(noToken.status == 403)
+    }
   }
 }

@@ -86,7 +86,7 @@ final class RunningStudio: Sendable {
 
   struct Unavailable: Error, CustomStringConvertible { var description: String }
 
-  init(files: [String] = [], output: String? = nil) throws {
+  init(files: [String] = [], output: String? = nil, host: String = "127.0.0.1") throws {
     guard let binary = Fixture.clipigBinary else {
       throw Unavailable(description: "the clipig executable is not built")
     }
@@ -95,7 +95,7 @@ final class RunningStudio: Sendable {
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments =
       ["studio"] + files + [
-        "--port", "0", "--host", "127.0.0.1", "--model", Fixture.tinyModel, "-o", self.output + "/",
+        "--port", "0", "--host", host, "--model", Fixture.tinyModel, "-o", self.output + "/",
       ]
     let stdout = Pipe()
     process.standardOutput = stdout
@@ -109,7 +109,7 @@ final class RunningStudio: Sendable {
       line += chunk
     }
     let text = String(decoding: line, as: UTF8.self)
-    guard let match = text.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})/),
+    guard let match = text.firstMatch(of: /http:\/\/[^\/]+:(\d+)\/\?token=([0-9a-f]{64})/),
       let port = Int(match.1)
     else {
       process.terminate()
@@ -167,9 +167,10 @@ enum RawHTTP {
   struct Failure: Error, CustomStringConvertible { var description: String }
 
   static func request(
-    port: Int, method: String, path: String, headers: [String: String], body: Data = Data()
+    address: String = "127.0.0.1", port: Int, method: String, path: String,
+    headers: [String: String], body: Data = Data()
   ) throws -> HTTPReply {
-    let fd = try connect(port: port)
+    let fd = try connect(address: address, port: port)
     defer { close(fd) }
     var timeout = timeval(tv_sec: 60, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -195,14 +196,14 @@ enum RawHTTP {
     return HTTPReply(status: status, head: headText, body: Data(payload))
   }
 
-  /// A connected TCP socket to 127.0.0.1:`port`.
-  static func connect(port: Int) throws -> Int32 {
+  /// A connected TCP socket to `address` (IPv4):`port`.
+  static func connect(address ip: String = "127.0.0.1", port: Int) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw Failure(description: "socket failed") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr.s_addr = inet_addr(ip)
     let connected = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
         Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
