@@ -35,28 +35,50 @@ public final class InterruptFlag: Sendable {
 /// The process's signal handling, in one place: SIGINT, SIGTERM and SIGHUP set an
 /// `InterruptFlag` instead of ending the process (so the work can save and stop), and SIGPIPE is
 /// ignored (a closed pipe is a write error, not a silent death). Keep the value alive while
-/// the work runs.
+/// the work runs; when it goes, the stopping signals are handled as they were before it came
+/// (so a watch around one piece of work, such as a download, leaves the program's own handling
+/// as it found it, and watches may nest).
 public final class SignalWatch: Sendable {
-  private let sources: Mutex<[any DispatchSourceSignal]>
+  /// The stopping signals a watch routes to its flag.
+  public static let stoppingSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
+  private struct State {
+    var sources: [any DispatchSourceSignal]
+    /// Each stopping signal's disposition before this watch, restored when it ends.
+    var previous: [(signal: Int32, action: sigaction)]
+  }
+
+  private let state: Mutex<State>
 
   /// Routes the stopping signals to `flag`, then calls `then` with the signal (for work that
   /// does not poll the flag: it may end the process, e.g. `exit(flag.exitStatus)`).
   public init(_ flag: InterruptFlag, then: (@Sendable (Int32) -> Void)? = nil) {
     signal(SIGPIPE, SIG_IGN)
-    sources = Mutex(
-      [SIGINT, SIGTERM, SIGHUP].map { sig in
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler {
-          flag.set(signal: sig)
-          then?(sig)
-        }
-        source.resume()
-        return source
-      })
+    var previous: [(signal: Int32, action: sigaction)] = []
+    let sources = Self.stoppingSignals.map { sig in
+      var action = sigaction()
+      sigaction(sig, nil, &action)
+      previous.append((sig, action))
+      // Ignored, the signal no longer ends the process; the dispatch source still sees it.
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        flag.set(signal: sig)
+        then?(sig)
+      }
+      source.resume()
+      return source
+    }
+    state = Mutex(State(sources: sources, previous: previous))
   }
 
   deinit {
-    sources.withLock { list in for source in list { source.cancel() } }
+    state.withLock { state in
+      for source in state.sources { source.cancel() }
+      for (sig, action) in state.previous {
+        var restored = action
+        sigaction(sig, &restored, nil)
+      }
+    }
   }
 }
