@@ -229,8 +229,8 @@ public enum Downloader {
       }
     }
 
-    // SIGINT, SIGTERM and SIGHUP stop the transfer (the partial file stays for the next run);
-    // the program's own handling of them is back when the watch ends.
+    // SIGINT, SIGTERM and SIGHUP stop the transfer (the partial file stays for the next run),
+    // beside any watch of the program's own.
     let signalled = options.stopOnSignals ? InterruptFlag() : nil
     let watch = signalled.map { SignalWatch($0) }
     defer { withExtendedLifetime(watch) {} }

@@ -349,19 +349,21 @@ struct HostileInputCLITests {
     }
   }
 
-  /// Finite parameters whose product overflows Float: the views (then the loss) or the
-  /// post-processed pixels become infinite or NaN at epoch 0. The run stops naming the epoch,
-  /// keeps the last good image (here the initial one) and notes the stop in the sidecar.
+  /// Finite parameters whose product overflows Float from epoch 1 on: the views (then the
+  /// loss) or the post-processed pixels become infinite or NaN. The run stops naming the
+  /// epoch, keeps the last good image (epoch 0's) and notes the stop in the sidecar. (A run
+  /// that fails in its first epoch keeps nothing: `aRenderFailingInItsFirstEpochLeavesNoFile`.)
   @Test func nonFiniteValuesDuringTrainingStopTheRun() throws {
     let cases: [(String, String)] = [
       (
         Self.config().replacingOccurrences(
-          of: "- noise: 0.1", with: "- noise: 0.1\n      - mul: 1e30\n      - mul: 1e30"),
-        "epoch 0: the loss became NaN"
+          of: "- noise: 0.1",
+          with: "- noise: 0.1\n      - mul: 1+epoch*1e30\n      - mul: 1+epoch*1e30"),
+        "epoch 1: the loss became NaN"
       ),
       (
-        Self.config("postproc:\n  - mul: 1e30\n  - mul: 1e30\n"),
-        "epoch 0: the pixels after post-processing became"
+        Self.config("postproc:\n  - mul: 1+epoch*1e30\n  - mul: 1+epoch*1e30\n"),
+        "epoch 1: the pixels after post-processing became"
       ),
     ]
     for (yaml, message) in cases {
@@ -372,7 +374,7 @@ struct HostileInputCLITests {
       let image = try PNG.read(path: dir + "/out/r.png")
       #expect(image.shape == [3, 16, 16])
       #expect(image.scalars.allSatisfy { $0.isFinite })
-      #expect(try Workflow.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 0"))
+      #expect(try Workflow.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 1"))
     }
   }
 
