@@ -134,8 +134,6 @@ let package = Package(
       name: "StudioTests",
       dependencies: [
         "Studio", "Runner", "PipelineKit", "Formats", "TestSupport",
-        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.copy("Fixtures")]),
   ]
