@@ -97,6 +97,8 @@ let package = Package(
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
       path: "Examples/CustomTransform"),
 
+    // What the test suites share: the built `clipig` executable they drive.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
     .testTarget(
@@ -117,19 +119,21 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests",
-      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats"],
+      dependencies: [
+        "CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats", "TestSupport",
+      ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests",
       dependencies: [
         "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
-        "ModelStore",
+        "ModelStore", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StudioTests",
       dependencies: [
-        "Studio", "Runner", "PipelineKit", "Formats",
+        "Studio", "Runner", "PipelineKit", "Formats", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
   ]

@@ -19,7 +19,7 @@ public enum ConstraintLoss: String, Sendable, ConfigChoice {
   /// Reads `loss` (default `l2`).
   public init(reading parameters: inout ParameterReader) throws(ConfigError) {
     self = try parameters.choice(
-      "loss", Self.self, default: "l2", doc: "l1/mae (mean absolute) or l2/mse (mean squared)")
+      "loss", Self.self, default: "l2", doc: "mean absolute or mean squared difference")
   }
 
   /// The loss of one difference: d² or |d|.

@@ -55,6 +55,26 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     }
     return format
   }
+
+  /// The format's usual name for messages: PNG, JPEG, WebP.
+  public var name: String {
+    switch self {
+    case .png: return "PNG"
+    case .jpeg: return "JPEG"
+    case .webp: return "WebP"
+    }
+  }
+
+  /// The longest side a file of this format can have: PNG ``PNG/maxSide`` (what the reader
+  /// loads back), JPEG 65500 (libjpeg-turbo's limit), WebP 16383 (the format stores side − 1
+  /// in 14 bits).
+  public var maxSide: Int {
+    switch self {
+    case .png: return PNG.maxSide
+    case .jpeg: return 65_500
+    case .webp: return 16_383
+    }
+  }
 }
 
 /// Reading and writing images in any supported format: the one entry point for image files.

@@ -79,7 +79,8 @@ enum JPEG {
 
   /// Encodes `[3,H,W]` or `[1,H,W]` as a baseline JPEG of the given quality (1…100).
   static func encode(_ image: Tensor, quality: Int, name: String) throws(ImageIOError) -> [UInt8] {
-    try Interleaved.checkEncodable(image, format: "JPEG", maxSide: 65_500, name: name)
+    try Interleaved.checkEncodable(
+      image, format: "JPEG", maxSide: ImageFormat.jpeg.maxSide, name: name)
     let gray = image.shape[0] == 1
     let (h, w) = (image.shape[1], image.shape[2])
     let pixels = Interleaved.bytes(image, channels: gray ? 1 : 3)  // [H,W,c]

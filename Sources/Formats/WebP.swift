@@ -47,7 +47,8 @@ enum WebP {
 
   /// Encodes `[3,H,W]` or `[1,H,W]`: lossy at quality 1…99, lossless at 100.
   static func encode(_ image: Tensor, quality: Int, name: String) throws(ImageIOError) -> [UInt8] {
-    try Interleaved.checkEncodable(image, format: "WebP", maxSide: 16383, name: name)
+    try Interleaved.checkEncodable(
+      image, format: "WebP", maxSide: ImageFormat.webp.maxSide, name: name)
     let (h, w) = (image.shape[1], image.shape[2])
     let pixels = Interleaved.bytes(image, channels: 3)  // [H,W,3]
     var output: UnsafeMutablePointer<UInt8>?

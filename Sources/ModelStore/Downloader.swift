@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import PipelineKit
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking
@@ -228,8 +229,11 @@ public enum Downloader {
       }
     }
 
-    let watch = options.stopOnSignals ? SignalWatch() : nil
-    defer { watch?.stop() }
+    // SIGINT, SIGTERM and SIGHUP stop the transfer (the partial file stays for the next run),
+    // beside any watch of the program's own.
+    let signalled = options.stopOnSignals ? InterruptFlag() : nil
+    let watch = signalled.map { SignalWatch($0) }
+    defer { withExtendedLifetime(watch) {} }
     let started = Date()
     let deadline = options.deadline.map { started.addingTimeInterval($0) }
     let proxy = Proxy.variable(for: remote, environment: options.environment)
@@ -249,7 +253,7 @@ public enum Downloader {
     for _ in 0..<options.attempts {
       let transfer = Transfer(
         url: remote, name: name, options: options, deadline: deadline,
-        canResume: proxy == nil, conditional: validators, watch: watch)
+        canResume: proxy == nil, conditional: validators, signalled: signalled)
       answer = transfer.run(sink: &sink)
       if declared == nil, let linked = answer.linkedSHA256 { declared = linked }
       switch answer.result {
@@ -339,31 +343,6 @@ public enum Downloader {
     updated.sha256 = actual
     try updated.write(for: path)
     return actual
-  }
-}
-
-/// Watches SIGINT, SIGTERM and SIGHUP during a download (beside any other handler).
-final class SignalWatch: @unchecked Sendable {
-  private let lock = NSLock()
-  private var caught = false
-  private var sources: [any DispatchSourceSignal] = []
-
-  init() {
-    sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler { [weak self] in self?.lock.withLock { self?.caught = true } }
-      source.resume()
-      return source
-    }
-  }
-
-  /// Whether a signal arrived.
-  var isSet: Bool { lock.withLock { caught } }
-
-  /// Stops watching.
-  func stop() {
-    for s in sources { s.cancel() }
-    sources = []
   }
 }
 
@@ -507,7 +486,8 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
   private let deadline: Date?
   private let canResume: Bool
   private let conditional: (etag: String?, lastModified: String?)?
-  private let watch: SignalWatch?
+  /// Set by a stopping signal while the download watches them.
+  private let signalled: InterruptFlag?
   private let lock = NSLock()
   private let finished = DispatchSemaphore(value: 0)
 
@@ -532,7 +512,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
 
   init(
     url: URL, name: String, options: DownloadOptions, deadline: Date?, canResume: Bool,
-    conditional: (etag: String?, lastModified: String?)?, watch: SignalWatch?
+    conditional: (etag: String?, lastModified: String?)?, signalled: InterruptFlag?
   ) {
     self.url = url
     self.name = name
@@ -540,7 +520,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
     self.deadline = deadline
     self.canResume = canResume
     self.conditional = conditional
-    self.watch = watch
+    self.signalled = signalled
   }
 
   func run(sink: inout FileSink) -> Outcome {
@@ -597,7 +577,7 @@ private final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Senda
         stopped = .tooSlow(
           url: urlText,
           reason: "it took longer than the deadline of \(Self.seconds(options.deadline ?? 0))")
-      } else if watch?.isSet == true || options.isCancelled?() == true {
+      } else if signalled?.isSet == true || options.isCancelled?() == true {
         stopped = .interrupted(url: urlText)
       } else if options.minimumSpeed > 0, now.timeIntervalSince(windowStart) >= options.speedWindow
       {

@@ -68,7 +68,7 @@ final class PickleObject {
 /// A storage named by a persistent id: `('storage', torch.HalfStorage, '0', 'cpu', 128)`.
 struct PickleStorage: Equatable {
   var key: String
-  var dtype: TorchCheckpoint.DType
+  var dtype: TensorDType
   var count: Int
 }
 
@@ -414,7 +414,7 @@ struct PickleMachine {
       ("torch.jit._pickle", "build_doublelist"), ("torch.jit._pickle", "build_boollist"),
       ("torch.jit._pickle", "build_genericlist"), ("torch.jit._pickle", "restore_type_tag"):
       return .global(module: module, name: name)
-    case ("torch", _) where TorchCheckpoint.DType(storageName: name) != nil:
+    case ("torch", _) where TensorDType(storageName: name) != nil:
       return .global(module: module, name: name)
     case (let m, _) where m == "__torch__" || m.hasPrefix("__torch__."):
       return .global(module: module, name: name)
@@ -427,7 +427,7 @@ struct PickleMachine {
   private func persistentLoad(_ pid: PickleValue, at: Int) throws(ModelStoreError) -> PickleValue {
     guard case .tuple(let t, _) = pid, t.count == 5, t[0].string == "storage",
       case .global(_, let typeName) = t[1],
-      let dtype = TorchCheckpoint.DType(storageName: typeName),
+      let dtype = TensorDType(storageName: typeName),
       let key = t[2].string, case .int(let count) = t[4], count >= 0
     else { throw fail("unsupported persistent id (expected a typed storage)", at: at) }
     guard !key.isEmpty, key.utf8.count <= 64,

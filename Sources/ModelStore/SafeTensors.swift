@@ -16,41 +16,12 @@ import PipelineKit
 /// known dtype, non-negative shape, and a byte range inside the data section whose length is
 /// exactly shape × dtype size, and that ranges do not overlap. Errors name the tensor.
 public final class SafeTensorsFile: @unchecked Sendable {
-  /// Element types a safetensors header may declare.
-  public enum DType: String, Sendable, CaseIterable {
-    case bool = "BOOL"
-    case u8 = "U8"
-    case i8 = "I8"
-    case f8e4m3 = "F8_E4M3"
-    case f8e5m2 = "F8_E5M2"
-    case i16 = "I16"
-    case u16 = "U16"
-    case f16 = "F16"
-    case bf16 = "BF16"
-    case i32 = "I32"
-    case u32 = "U32"
-    case f32 = "F32"
-    case f64 = "F64"
-    case i64 = "I64"
-    case u64 = "U64"
-
-    /// Bytes per element.
-    public var size: Int {
-      switch self {
-      case .bool, .u8, .i8, .f8e4m3, .f8e5m2: return 1
-      case .i16, .u16, .f16, .bf16: return 2
-      case .i32, .u32, .f32: return 4
-      case .f64, .i64, .u64: return 8
-      }
-    }
-  }
-
   /// One tensor's header entry.
   public struct Entry: Sendable, Equatable {
     /// Tensor name as stored.
     public var name: String
     /// Element type.
-    public var dtype: DType
+    public var dtype: TensorDType
     /// Extent of each axis, outermost first.
     public var shape: [Int]
     /// Byte range inside the data section.
@@ -145,7 +116,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
       }
       guard case .object = value else { throw fail(name, "entry is not an object") }
       guard let dtypeName = value["dtype"]?.stringValue else { throw fail(name, "missing dtype") }
-      guard let dtype = DType(rawValue: dtypeName) else {
+      guard let dtype = TensorDType(rawValue: dtypeName) else {
         throw fail(name, "unknown dtype '\(dtypeName)'")
       }
       guard case .array(let shapeValues)? = value["shape"],
@@ -209,33 +180,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
     let raw = UnsafeRawBufferPointer(
       rebasing: bytes[(dataStart + e.range.lowerBound)..<(dataStart + e.range.upperBound)])
-    switch e.dtype {
-    case .f32:
-      for i in 0..<e.count {
-        out[i] = Float(
-          bitPattern: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
-      }
-    case .f16:
-      for i in 0..<e.count {
-        out[i] = Self.halfToFloat(
-          raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-      }
-    case .bf16:
-      for i in 0..<e.count {
-        out[i] = Float(
-          bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-            << 16)
-      }
-    case .f64:
-      for i in 0..<e.count {
-        out[i] = Float(
-          Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).littleEndian)
-        )
-      }
-    default:
+    let dtype = e.dtype
+    guard dtype.isDecodedFloat else {
       throw CLIPError.safetensors(
-        path: path, tensor: name, reason: "dtype \(e.dtype.rawValue) is not a floating-point type")
+        path: path, tensor: name, reason: "dtype \(dtype.rawValue) is not a floating-point type")
     }
+    for i in 0..<e.count { out[i] = dtype.float(raw, at: i) }
   }
 
   /// Tensor `name` decoded to Float32.
@@ -246,19 +196,5 @@ public final class SafeTensorsFile: @unchecked Sendable {
       try read(name, expectedShape: expectedShape, into: $0)
     }
     return out
-  }
-
-  /// IEEE 754 binary16 to binary32, including subnormals, infinities and NaN.
-  public static func halfToFloat(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exponent = UInt32(h >> 10) & 0x1F
-    let mantissa = UInt32(h) & 0x3FF
-    if exponent == 0 {
-      // zero or subnormal: mantissa · 2^-24
-      let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-      return sign != 0 ? -magnitude : magnitude
-    }
-    if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-    return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
   }
 }

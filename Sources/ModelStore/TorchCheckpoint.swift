@@ -10,47 +10,6 @@
 /// such as `visual.conv1.weight`); for TorchScript modules the parameter and buffer lists in the
 /// archive's `code/` decide which tensor attributes belong to the state dict, as in PyTorch.
 public final class TorchCheckpoint: @unchecked Sendable {
-  /// Element types a storage may have; raw values are safetensors' dtype names.
-  public enum DType: String, Sendable, CaseIterable {
-    case float16 = "F16"
-    case bfloat16 = "BF16"
-    case float32 = "F32"
-    case float64 = "F64"
-    case int64 = "I64"
-    case int32 = "I32"
-    case int16 = "I16"
-    case int8 = "I8"
-    case uint8 = "U8"
-    case bool = "BOOL"
-
-    /// Bytes per element.
-    public var size: Int {
-      switch self {
-      case .bool, .int8, .uint8: return 1
-      case .float16, .bfloat16, .int16: return 2
-      case .float32, .int32: return 4
-      case .float64, .int64: return 8
-      }
-    }
-
-    /// The dtype of a typed storage class such as `HalfStorage`.
-    init?(storageName: String) {
-      switch storageName {
-      case "HalfStorage": self = .float16
-      case "BFloat16Storage": self = .bfloat16
-      case "FloatStorage": self = .float32
-      case "DoubleStorage": self = .float64
-      case "LongStorage": self = .int64
-      case "IntStorage": self = .int32
-      case "ShortStorage": self = .int16
-      case "CharStorage": self = .int8
-      case "ByteStorage": self = .uint8
-      case "BoolStorage": self = .bool
-      default: return nil
-      }
-    }
-  }
-
   /// What the archive contains.
   public enum Format: String, Sendable {
     /// A TorchScript module (`torch.jit.save`), as OpenAI distributes CLIP.
@@ -64,7 +23,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
     /// State-dict name, e.g. `visual.transformer.resblocks.0.attn.in_proj_weight`.
     public var name: String
     /// Element type as stored.
-    public var dtype: DType
+    public var dtype: TensorDType
     /// Extent of each axis, outermost first.
     public var shape: [Int]
     /// Number of elements.
@@ -233,9 +192,9 @@ public final class TorchCheckpoint: @unchecked Sendable {
     let result = out.withUnsafeMutableBufferPointer { dst in
       Result { () throws(ModelStoreError) in
         try gather(e) { source, index, outIndex in
-          dst[outIndex] = Self.float(source, index, dtype)
+          dst[outIndex] = dtype.float(source, at: index)
         } contiguous: { source, start, count in
-          for i in 0..<count { dst[i] = Self.float(source, start + i, dtype) }
+          for i in 0..<count { dst[i] = dtype.float(source, at: start + i) }
         }
       }
     }
@@ -285,54 +244,6 @@ public final class TorchCheckpoint: @unchecked Sendable {
           axis -= 1
         }
       }
-    }
-  }
-
-  /// Element `i` of a little-endian storage of `dtype`, as Float.
-  @inline(__always)
-  private static func float(_ bytes: UnsafeRawBufferPointer, _ i: Int, _ dtype: DType) -> Float {
-    switch dtype {
-    case .float16:
-      return halfToFloat(
-        UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-    case .bfloat16:
-      let b = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-      return Float(bitPattern: UInt32(b) << 16)
-    case .float32:
-      return Float(
-        bitPattern: UInt32(
-          littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-    case .float64:
-      return Float(
-        Double(
-          bitPattern: UInt64(
-            littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
-    case .int64:
-      return Float(Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-    case .int32:
-      return Float(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-    case .int16:
-      return Float(Int16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
-    case .int8:
-      return Float(Int8(bitPattern: bytes[i]))
-    case .uint8, .bool:
-      return Float(bytes[i])
-    }
-  }
-
-  /// IEEE half → single, exactly (subnormals, infinities and NaN payloads included).
-  static func halfToFloat(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exponent = UInt32(h >> 10) & 0x1F
-    let mantissa = UInt32(h & 0x3FF)
-    switch exponent {
-    case 0:
-      let magnitude = Float(mantissa) * 0x1p-24
-      return sign == 0 ? magnitude : -magnitude
-    case 31:
-      return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-    default:
-      return Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
     }
   }
 }

@@ -35,8 +35,17 @@ public final class InterruptFlag: Sendable {
 /// The process's signal handling, in one place: SIGINT, SIGTERM and SIGHUP set an
 /// `InterruptFlag` instead of ending the process (so the work can save and stop), and SIGPIPE is
 /// ignored (a closed pipe is a write error, not a silent death). Keep the value alive while
-/// the work runs.
+/// the work runs. Watches may nest (a download inside a render): each flag is set.
+///
+/// A stopping signal that still ends the process is made ignored (the watch's dispatch source
+/// sees it all the same); one the process already handles or ignores keeps that disposition
+/// untouched, now and when the watch ends: libdispatch installs one handler per signal for the
+/// whole process, and replacing it (even to restore an older disposition) would blind every
+/// later watch.
 public final class SignalWatch: Sendable {
+  /// The stopping signals a watch routes to its flag.
+  public static let stoppingSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
   private let sources: Mutex<[any DispatchSourceSignal]>
 
   /// Routes the stopping signals to `flag`, then calls `then` with the signal (for work that
@@ -44,8 +53,8 @@ public final class SignalWatch: Sendable {
   public init(_ flag: InterruptFlag, then: (@Sendable (Int32) -> Void)? = nil) {
     signal(SIGPIPE, SIG_IGN)
     sources = Mutex(
-      [SIGINT, SIGTERM, SIGHUP].map { sig in
-        signal(sig, SIG_IGN)
+      Self.stoppingSignals.map { sig in
+        if Self.endsTheProcess(sig) { signal(sig, SIG_IGN) }
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
           flag.set(signal: sig)
@@ -58,5 +67,16 @@ public final class SignalWatch: Sendable {
 
   deinit {
     sources.withLock { list in for source in list { source.cancel() } }
+  }
+
+  /// Whether `sig` still has its default disposition, which ends the process.
+  private static func endsTheProcess(_ sig: Int32) -> Bool {
+    var action = sigaction()
+    guard sigaction(sig, nil, &action) == 0 else { return false }
+    #if canImport(Darwin)
+      return action.__sigaction_u.__sa_handler == nil
+    #else
+      return action.__sigaction_handler.sa_handler == nil
+    #endif
   }
 }

@@ -51,7 +51,9 @@ public enum CLIRunner {
       : try Experiment(
         root, transforms: options.transforms, constraints: options.constraints,
         random: SeededRandom(seed: seed))
-    _ = try ImageFormat.forOutput(path: requested)  // refuse `-o x.tif` before any work
+    // Refuse `-o x.tif`, and a size the output format cannot hold, before any work.
+    let format = try ImageFormat.forOutput(path: requested)
+    try ImageLimits.check(experiment, streams: RandomStreams(seed: seed), format: format)
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }

@@ -1,5 +1,6 @@
 /// NaN or infinity appeared in the loss or the pixels during training: the run stops at that
-/// epoch and the image of the last good epoch is kept.
+/// epoch and the image of the last good epoch is kept (a run stopped in its first epoch
+/// trained nothing and keeps no file).
 public struct NonFiniteError: Error, Sendable, CustomStringConvertible {
   /// The epoch whose step produced the value.
   public var epoch: Int
@@ -19,8 +20,8 @@ public struct NonFiniteError: Error, Sendable, CustomStringConvertible {
   public var description: String {
     let shown = value.isNaN ? "NaN" : value > 0 ? "infinite" : "-infinite"
     return
-      "epoch \(epoch): \(what) became \(shown) (not a finite number); training stopped and the "
-      + "image of the last good epoch was kept"
+      "epoch \(epoch): \(what) became \(shown) (not a finite number); training stopped (the "
+      + "image of the last good epoch, if any, is kept)"
   }
 
   /// The first non-finite scalar of `values`, if any.

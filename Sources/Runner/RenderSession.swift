@@ -129,7 +129,8 @@ public struct RenderSession {
   }
 
   /// Trains, writing snapshots, the final image and the sidecar. A run-time error saves the
-  /// last image and YAML, then rethrows.
+  /// last image and YAML, then rethrows; in the run's first epoch, which trained nothing, it
+  /// saves nothing (the caller releases its claim, so a failed run leaves no file).
   public func run() throws -> RenderOutcome {
     let e = trainer.experiment
     let start = Date()
@@ -158,7 +159,9 @@ public struct RenderSession {
       do {
         last = try trainer.step(epoch: epoch)
       } catch {
-        try? save(last: last, start: start, note: "stopped by an error at epoch \(epoch)")
+        if last != nil {
+          try? save(last: last, start: start, note: "stopped by an error at epoch \(epoch)")
+        }
         throw error
       }
       let now = Date()

@@ -22,6 +22,47 @@ public enum ImageLimits {
     }
     return nil
   }
+
+  /// Why a `width`×`height` image cannot be trained and saved as `format`, or nil when it can:
+  /// the PNG limits above (every run keeps within them), and the format's own
+  /// ``ImageFormat/maxSide`` (WebP's 16383 is the smaller).
+  public static func problem(width: Int, height: Int, format: ImageFormat) -> String? {
+    if let problem = problem(width: width, height: height) { return problem }
+    if width > format.maxSide || height > format.maxSide {
+      return "a side can have at most \(format.maxSide) pixels in a \(format.name) file (the "
+        + "limit of the format; a .png output allows \(PNG.maxSide))"
+    }
+    return nil
+  }
+
+  /// The epochs at which a run's resolution is checked before training: one when the
+  /// resolution is constant, else every epoch (runs of more than 100 000 epochs at 100 000
+  /// evenly spread epochs).
+  static func checkedEpochs(_ e: Experiment) -> [Int] {
+    let count = e.epochs - e.startEpoch
+    let constant = e.resolution.allSatisfy { $0.constantValue != nil }
+    let samples = constant ? min(count, 1) : min(count, 100_000)
+    return (0..<samples).map { i in
+      e.startEpoch + (samples == count ? i : Int(Double(i) / Double(samples) * Double(count)))
+    }
+  }
+
+  /// Refuses, before training, a run whose image at some epoch cannot be saved as `format`
+  /// (a `.webp` output whose resolution schedule passes 16383 pixels per side): the error names
+  /// the `resolution` key, the epoch and the size, as the PNG bounds' do.
+  public static func check(_ e: Experiment, streams: RandomStreams, format: ImageFormat) throws {
+    for epoch in checkedEpochs(e) {
+      var random = streams.expressions(epoch: epoch)
+      let context = ExprContext(epoch: epoch, epochs: e.epochs)
+      let (w, h) = try Trainer.resolution(e, context: context, random: &random)
+      if let problem = problem(width: w, height: h, format: format) {
+        throw StageError(
+          parameter: "resolution", location: e.resolution[0].location,
+          expression: "\(e.resolution[0]) \(e.resolution[1])",
+          context: context, message: "resolution \(w)×\(h) at epoch \(epoch): \(problem)")
+      }
+    }
+  }
 }
 
 /// A run too large for this machine, found before training starts.
@@ -51,13 +92,8 @@ public enum MemoryBudget {
   public static func largestResolution(_ e: Experiment, streams: RandomStreams) throws -> (
     width: Int, height: Int
   ) {
-    let count = e.epochs - e.startEpoch
-    let constant = e.resolution.allSatisfy { $0.constantValue != nil }
-    let samples = constant ? 1 : min(count, 100_000)
     var largest = (width: 1, height: 1)
-    for i in 0..<samples {
-      let offset = samples == count ? i : Int(Double(i) / Double(samples) * Double(count))
-      let epoch = e.startEpoch + offset
+    for epoch in ImageLimits.checkedEpochs(e) {
       var random = streams.expressions(epoch: epoch)
       let context = ExprContext(epoch: epoch, epochs: e.epochs)
       let (w, h) = try Trainer.resolution(e, context: context, random: &random)

@@ -53,8 +53,7 @@ struct BatchCommand: ParsableCommand {
   @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
   var resolution: [Int] = []
 
-  @Option(help: "CLIP model: a directory with config.json and model.safetensors, or a file.")
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   @Option(help: "Base seed replacing the grid's (each output's seed derives from its name).")
   var seed: UInt64?
@@ -83,7 +82,7 @@ struct BatchCommand: ParsableCommand {
       options.templateFiles = template
       options.epochs = epochs
       options.resolution = resolution.isEmpty ? nil : resolution
-      options.model = model
+      options.model = model.model
       options.seed = seed
       options.verbosity = quiet ? 0 : verbose ? 2 : 1
       if list {

@@ -47,8 +47,7 @@ struct RankCommand: ParsableCommand {
   @Option(help: "Base seed (default: random; a resumed directory keeps its own).")
   var seed: UInt64?
 
-  @Option(help: "CLIP model: a directory with config.json and model.safetensors, or a file.")
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
   var resolution: [Int] = []
@@ -87,7 +86,7 @@ struct RankCommand: ParsableCommand {
       options.worst = worst
       options.continueEpochs = continueEpochs
       options.seed = seed
-      options.model = model
+      options.model = model.model
       options.resolution = resolution.isEmpty ? nil : resolution
       options.verbosity = quiet ? 0 : verbose ? 2 : 1
       options.merge = merge

@@ -46,12 +46,7 @@ struct SimilarityCommand: ParsableCommand {
     help: "Sort by column N (1-based): ascending for N > 0, descending for N < 0.")
   var sort: Int?
 
-  @Option(
-    name: [.customShort("m"), .long],
-    help:
-      "CLIP model: a name (ViT-B/32, downloaded on first use), a directory with config.json and model.safetensors, or a .safetensors or .pt file."
-  )
-  var model = "ViT-B/32"
+  @OptionGroup var model: ModelOption
 
   func run() throws {
     let watch = exitingOnSignals()
@@ -72,7 +67,7 @@ struct SimilarityCommand: ParsableCommand {
         Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
       throw ExitCode.failure
     }
-    let rater = Rater(model: try ModelLoader.load(model))
+    let rater = Rater(model: try ModelLoader.load(model.model ?? KnownModels.defaultName))
 
     let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []

@@ -26,8 +26,7 @@ struct StudioCommand: AsyncParsableCommand {
     help: "Address to listen on (repeatable; default 127.0.0.1 and ::1). Open the page by it.")
   var hosts: [String] = []
 
-  @Option(help: "CLIP model for every experiment (as for render).")
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   @Option(name: .shortAndLong, help: "Output folder for Save and Ctrl-C.")
   var output: String = "./"
@@ -38,7 +37,7 @@ struct StudioCommand: AsyncParsableCommand {
     configuration.files = files
     configuration.port = port
     if !hosts.isEmpty { configuration.hosts = hosts }
-    configuration.model = model
+    configuration.model = model.model
     configuration.outputDirectory = output
     let server: StudioServer
     do {

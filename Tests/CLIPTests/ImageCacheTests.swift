@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import ModelStore
@@ -169,8 +170,7 @@ struct ImageCacheTests {
   func binaryURL() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
-    let binary = root.appendingPathComponent(".build/release/clipig").path
-    try #require(FileManager.default.isExecutableFile(atPath: binary), "clipig is not built")
+    let binary = try ClipigExecutable.require()
     let (png, _) = try samplePNG()
     let server = try LoopbackServer(routes: ["/p.png": .file(png)])
     defer { server.stop() }

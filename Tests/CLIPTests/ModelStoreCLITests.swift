@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ModelStore
@@ -6,16 +7,7 @@ import Testing
 /// `clipig model …` as users drive it: the release binary against loopback servers, real
 /// signals. With `CI=true` a missing binary fails instead of skipping.
 @Suite(.serialized) struct ModelStoreCLITests {
-  static let binary: String? = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent()
-    let path = root.appendingPathComponent(".build/release/clipig").path
-    return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-  }()
-
-  static var available: Bool {
-    binary != nil || ProcessInfo.processInfo.environment["CI"] == "true"
-  }
+  static var available: Bool { ClipigExecutable.shouldTest }
 
   let weights: [UInt8]
   let config: [UInt8]
@@ -35,7 +27,7 @@ import Testing
     private var data = Data()
 
     init(_ arguments: [String], environment: [String: String]) throws {
-      let binary = try #require(ModelStoreCLITests.binary, "the release clipig is not built")
+      let binary = try ClipigExecutable.require()
       process.executableURL = URL(fileURLWithPath: binary)
       process.arguments = arguments
       process.environment = environment

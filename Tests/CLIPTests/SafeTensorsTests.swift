@@ -64,15 +64,17 @@ import Testing
     #expect(throws: CLIPError.self) { try file.floats("missing") }
   }
 
+  /// The one half-precision conversion of every checkpoint reader, against IEEE 754 values.
   @Test func halfPrecisionConversion() {
-    #expect(SafeTensorsFile.halfToFloat(0x3C00) == 1)
-    #expect(SafeTensorsFile.halfToFloat(0xC000) == -2)
+    #expect(TensorDType.halfToFloat(0x3C00) == 1)
+    #expect(TensorDType.halfToFloat(0xC000) == -2)
     #expect(
-      SafeTensorsFile.halfToFloat(0x0001) == Float(sign: .plus, exponent: -24, significand: 1))
-    #expect(SafeTensorsFile.halfToFloat(0x7BFF) == 65504)
-    #expect(SafeTensorsFile.halfToFloat(0x7C00) == .infinity)
-    #expect(SafeTensorsFile.halfToFloat(0x7E00).isNaN)
-    #expect(SafeTensorsFile.halfToFloat(0x8000).sign == .minus)
+      TensorDType.halfToFloat(0x0001) == Float(sign: .plus, exponent: -24, significand: 1))
+    #expect(TensorDType.halfToFloat(0x03FF) == Float(1023) * 0x1p-24)
+    #expect(TensorDType.halfToFloat(0x7BFF) == 65504)
+    #expect(TensorDType.halfToFloat(0x7C00) == .infinity)
+    #expect(TensorDType.halfToFloat(0x7E00).isNaN)
+    #expect(TensorDType.halfToFloat(0x8000).sign == .minus)
   }
 
   struct Bad: Sendable, CustomStringConvertible {

@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 import Workflows
 
@@ -111,10 +112,10 @@ struct BatchTests {
 
   @Test(
     .enabled(
-      if: Workflow.clipigBinary != nil,
+      if: ClipigExecutable.shouldTest,
       "the clipig executable is not built next to the test bundle (swift build first)"))
   func threeShardsAsSeparateProcessesRenderTheGridOnceTogether() throws {
-    let binary = try #require(Workflow.clipigBinary)
+    let binary = try ClipigExecutable.require()
     let dir = try Workflow.temporaryDirectory("batch-shards")
     let grid = try Workflow.smallGrid(in: dir)
     let out = dir + "/out"

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The expression cases of issue 18, driven through the `clipig` executable as the report did:
@@ -7,19 +8,10 @@ import Testing
 /// outside the run. With CI=true a missing executable fails the test instead of skipping it.
 @Suite("Hostile expressions through the clipig binary")
 struct HostileExpressionCLITests {
-  /// The executable, or nil after recording a failure when CI requires it.
-  private func binary() -> String? {
-    if let b = Workflow.clipigBinary { return b }
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-      Issue.record("the clipig executable is not built next to the tests")
-    }
-    return nil
-  }
-
   private func run(_ arguments: [String], in dir: String? = nil) throws -> (
     status: Int32, out: String, err: String
   )? {
-    guard let b = binary() else { return nil }
+    guard let b = try ClipigExecutable.found() else { return nil }
     return try Workflow.run(b, arguments, in: dir)
   }
 

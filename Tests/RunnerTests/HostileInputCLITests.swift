@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 /// The size, file, non-finite and error-message cases of issue 18, driven through the release
@@ -11,14 +12,6 @@ import Testing
 struct HostileInputCLITests {
   static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
-  /// `.build/release/clipig`, or nil after recording a failure when CI requires it.
-  static func binary() -> String? {
-    let path = Repository.root.appendingPathComponent(".build/release/clipig").path
-    if FileManager.default.isExecutableFile(atPath: path) { return path }
-    if isCI { Issue.record("\(path) is not built (scripts/test builds it)") }
-    return nil
-  }
-
   struct Run {
     var status: Int32
     var out: String
@@ -27,7 +20,7 @@ struct HostileInputCLITests {
 
   /// Runs the binary with `arguments` in `dir`, standard input from `stdin` (else /dev/null).
   static func run(_ arguments: [String], in dir: String, stdin: String? = nil) throws -> Run? {
-    guard let b = binary() else { return nil }
+    guard let b = try ClipigExecutable.found() else { return nil }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: b)
     process.arguments = arguments
@@ -148,6 +141,68 @@ struct HostileInputCLITests {
     #expect(no.status == 1, "\(no.out)")
     #expect(
       no.err.contains("resolution 5793×5793 at epoch 1: an image can have at most"), "\(no.err)")
+  }
+
+  /// A WebP file has at most 16383 pixels per side (the format stores side − 1 in 14 bits): a
+  /// `.webp` render whose resolution schedule passes that at any epoch is refused before
+  /// training, naming the key and the epoch, and leaves no file; the bound itself renders.
+  @Test func webpOutputsAreBoundedBeforeTraining() throws {
+    let dir = try Workflow.temporaryDirectory("hostile-webp")
+    // 16 + 16400·t is 8216 at epoch 1 and 16416 at the last epoch (t = 1).
+    let over = Self.config(resolution: "[16, '16 + 16400 * t']")
+    for output in ["out.webp", "sub/OUT.WEBP"] {
+      guard let r = try Self.render(over, in: dir, ["-o", output]) else { return }
+      #expect(r.status == 1, "\(output): \(r.err)")
+      #expect(r.err.hasPrefix("x.yaml:2:"), "the resolution key's line: \(r.err)")
+      #expect(r.err.contains("'resolution'"), "\(r.err)")
+      #expect(
+        r.err.contains(
+          "resolution 16×16416 at epoch 2: a side can have at most 16383 pixels in a WebP file"),
+        "\(r.err)")
+      #expect(Self.files(dir) == ["x.yaml"], "\(output): \(Self.files(dir))")
+    }
+    // The same schedule with a PNG output passes the size checks (`schedule` evaluates them).
+    guard let png = try Self.run(["schedule", "x.yaml"], in: dir) else { return }
+    #expect(png.status == 0, "\(png.err)")
+    // -r on the command line: the message names the flag's value.
+    guard let flag = try Self.render(Self.config(), in: dir, ["-o", "f.webp", "-r", "16384", "8"])
+    else { return }
+    #expect(flag.status == 1, "\(flag.err)")
+    #expect(flag.err.contains("resolution 16384×8 at epoch 0: a side can have"), "\(flag.err)")
+    #expect(Self.files(dir) == ["x.yaml"], "\(Self.files(dir))")
+    // Exactly 16383 pixels is a valid WebP: rendered and read back.
+    let bound = Self.config(resolution: "[16, '16 + 16367 * t']", epochs: 2)
+    guard let ok = try Self.render(bound, in: dir, ["-o", "ok.webp"]) else { return }
+    #expect(ok.status == 0, "\(ok.err)")
+    #expect(try ImageFile.read(path: dir + "/ok.webp").shape == [3, 16383, 16])
+  }
+
+  /// A render that fails in its first epoch (a division by zero at epoch 0, non-finite pixels
+  /// after the first step) trained nothing: it exits 1 with the error and leaves neither its
+  /// claimed image nor its sidecar behind, so the next render gets the same name.
+  @Test func aRenderFailingInItsFirstEpochLeavesNoFile() throws {
+    let cases: [(yaml: String, message: String)] = [
+      (
+        Self.config().replacingOccurrences(of: "noise: 0.1", with: "noise: 1/epoch"),
+        "division by zero"
+      ),
+      (Self.config("learnrate: 1e38*1e38\n"), "epoch 0: the pixels after the optimizer step"),
+    ]
+    for (yaml, message) in cases {
+      let dir = try Workflow.temporaryDirectory("hostile-epoch0")
+      for output in ["e.png", "e.webp", "e.jpg"] {
+        guard let r = try Self.render(yaml, in: dir, ["-o", output]) else { return }
+        #expect(r.status == 1, "\(output): \(r.err)")
+        #expect(r.err.contains(message), "\(output): \(r.err)")
+        #expect(Self.files(dir) == ["x.yaml"], "\(output): \(Self.files(dir))")
+      }
+      // The name is free again: a good render of it gets exactly `e.png`.
+      guard let good = try Self.render(Self.config(epochs: 1), in: dir, ["-o", "e.png"]) else {
+        return
+      }
+      #expect(good.status == 0, "\(good.err)")
+      #expect(Self.files(dir) == ["e.png", "e.yaml", "x.yaml"], "\(Self.files(dir))")
+    }
   }
 
   // MARK: - 2. Standard input
@@ -294,19 +349,21 @@ struct HostileInputCLITests {
     }
   }
 
-  /// Finite parameters whose product overflows Float: the views (then the loss) or the
-  /// post-processed pixels become infinite or NaN at epoch 0. The run stops naming the epoch,
-  /// keeps the last good image (here the initial one) and notes the stop in the sidecar.
+  /// Finite parameters whose product overflows Float from epoch 1 on: the views (then the
+  /// loss) or the post-processed pixels become infinite or NaN. The run stops naming the
+  /// epoch, keeps the last good image (epoch 0's) and notes the stop in the sidecar. (A run
+  /// that fails in its first epoch keeps nothing: `aRenderFailingInItsFirstEpochLeavesNoFile`.)
   @Test func nonFiniteValuesDuringTrainingStopTheRun() throws {
     let cases: [(String, String)] = [
       (
         Self.config().replacingOccurrences(
-          of: "- noise: 0.1", with: "- noise: 0.1\n      - mul: 1e30\n      - mul: 1e30"),
-        "epoch 0: the loss became NaN"
+          of: "- noise: 0.1",
+          with: "- noise: 0.1\n      - mul: 1+epoch*1e30\n      - mul: 1+epoch*1e30"),
+        "epoch 1: the loss became NaN"
       ),
       (
-        Self.config("postproc:\n  - mul: 1e30\n  - mul: 1e30\n"),
-        "epoch 0: the pixels after post-processing became"
+        Self.config("postproc:\n  - mul: 1+epoch*1e30\n  - mul: 1+epoch*1e30\n"),
+        "epoch 1: the pixels after post-processing became"
       ),
     ]
     for (yaml, message) in cases {
@@ -317,7 +374,7 @@ struct HostileInputCLITests {
       let image = try PNG.read(path: dir + "/out/r.png")
       #expect(image.shape == [3, 16, 16])
       #expect(image.scalars.allSatisfy { $0.isFinite })
-      #expect(try Workflow.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 0"))
+      #expect(try Workflow.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 1"))
     }
   }
 

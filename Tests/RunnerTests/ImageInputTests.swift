@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,16 +9,6 @@ import Testing
 #elseif canImport(Darwin)
   import Darwin
 #endif
-
-/// The built `clipig` executable (release preferred); a missing one fails these tests.
-private func clipig() throws -> String {
-  let path = Repository.root.appendingPathComponent(".build/release/clipig").path
-  let debug = Repository.root.appendingPathComponent(".build/debug/clipig").path
-  if FileManager.default.isExecutableFile(atPath: path) { return path }
-  return try #require(
-    FileManager.default.isExecutableFile(atPath: debug) ? debug : nil,
-    "the clipig executable is not built")
-}
 
 /// A fixture of FormatsTests (scripts/gen_image_fixtures.py).
 private func imageFixture(_ name: String) -> String {
@@ -37,7 +28,7 @@ private func experiment(initImage: String?, featureImage: String?) -> String {
 private func run(_ arguments: [String], limit: Double = 120) throws -> (
   status: Int32, out: String, err: String
 ) {
-  let spawned = try Workflow.Spawned(try clipig(), arguments)
+  let spawned = try Workflow.Spawned(try ClipigExecutable.require(), arguments)
   let deadline = Date().addingTimeInterval(limit)
   while spawned.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
   if spawned.process.isRunning {

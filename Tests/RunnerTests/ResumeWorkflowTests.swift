@@ -3,6 +3,7 @@ import Foundation
 import PipelineKit
 import Runner
 import Synchronization
+import TestSupport
 import Testing
 import Workflows
 
@@ -127,10 +128,10 @@ struct ResumeWorkflowTests {
   /// command resumes and the image equals an uninterrupted render's.
   @Test(
     .enabled(
-      if: Workflow.clipigBinary != nil,
+      if: ClipigExecutable.shouldTest,
       "the clipig executable is not built next to the test bundle (swift build first)"))
   func sigtermThenTheSameCommandResumesBitIdentically() throws {
-    let binary = try #require(Workflow.clipigBinary)
+    let binary = try ClipigExecutable.require()
     let dir = try Workflow.temporaryDirectory("render-sigterm")
     let arguments = [
       "render", Repository.examples + "/method1.yaml", "--model", Workflow.tinyModel, "-e",

@@ -2,28 +2,16 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
-
-/// The built `clipig` executable next to this test run, if there is one.
-private let clipigBinary: String? = {
-  let candidates = ["release", "debug"].map {
-    Repository.root.appendingPathComponent(".build/\($0)/clipig").path
-  }
-  let existing = candidates.filter { FileManager.default.isExecutableFile(atPath: $0) }
-  func modified(_ p: String) -> Date {
-    ((try? FileManager.default.attributesOfItem(atPath: p))?[.modificationDate] as? Date)
-      ?? .distantPast
-  }
-  return existing.max { modified($0) < modified($1) }
-}()
 
 @Suite("Ctrl-C")
 struct SignalTests {
-  @Test(.enabled(if: clipigBinary != nil, "the clipig executable is not built"))
+  @Test(.enabled(if: ClipigExecutable.shouldTest, "the clipig executable is not built"))
   func sigintSavesImageAndYAMLAndExits130() throws {
     let dir = try Repository.temporaryDirectory()
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: clipigBinary!)
+    process.executableURL = URL(fileURLWithPath: try ClipigExecutable.require())
     process.arguments = [
       "render", Repository.examples + "/method1.yaml", "--model", Repository.tinyModel, "-e",
       "100000", "-r", "32",
@@ -52,7 +40,7 @@ struct SignalTests {
 struct ModelCommandTests {
   private func run(_ arguments: [String], cache: String) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: clipigBinary!)
+    process.executableURL = URL(fileURLWithPath: try ClipigExecutable.require())
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["CLIPIG_CACHE"] = cache
@@ -67,7 +55,7 @@ struct ModelCommandTests {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
-  @Test(.enabled(if: clipigBinary != nil, "the clipig executable is not built"))
+  @Test(.enabled(if: ClipigExecutable.shouldTest, "the clipig executable is not built"))
   func listAndPathWithAnEmptyCache() throws {
     let cache = try Repository.temporaryDirectory()
     let list = try run(["model", "list"], cache: cache)

@@ -75,24 +75,6 @@ enum Workflow {
     "penguin-of-coral-reef", "penguin-of-rubik-s-cube",
   ]
 
-  /// The `clipig` executable built with the tests (same configuration), if there is one.
-  static let clipigBinary: String? = {
-    var candidates: [URL] = []
-    if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-    candidates.append(Bundle.main.bundleURL)
-    for dir in candidates {
-      let path = dir.appendingPathComponent("clipig").path
-      var isDirectory: ObjCBool = false
-      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
-        !isDirectory.boolValue, FileManager.default.isExecutableFile(atPath: path)
-      {
-        return path
-      }
-    }
-    return nil
-  }()
-
   /// An executable found on PATH (or at one of `also`).
   static func executable(_ name: String, also: [String] = []) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

@@ -18,7 +18,8 @@ struct BenchCLIP: ParsableCommand {
     discussion: """
       Uses ViT-B/32 shapes with deterministic weights unless --model names an architecture \
       (ViT-B/32, ViT-B/16, ViT-L/14, RN50, RN101, RN50x4, RN50x16, RN50x64: deterministic \
-      weights of its shapes), a model directory, a safetensors file or a PyTorch .pt file. \
+      weights of its shapes, nothing is downloaded) or another model, found and loaded as \
+      render does (an hf-hub: id, a model directory, a .safetensors, .pt or .bin file). \
       The sgemm peak is measured first on this machine; the step's GFLOP/s \
       are counted from the model's shapes (the full forward, and the backward's input-gradient \
       GEMMs and attention), so they compare directly with a framework computing the same step. \
@@ -34,12 +35,7 @@ struct BenchCLIP: ParsableCommand {
   @Option(help: "Threads for OpenBLAS (default: all cores).")
   var threads: Int?
 
-  @Option(
-    help: """
-      An architecture name (RN50, ViT-B/32, …) for generated weights, or a CLIP model \
-      directory, .safetensors or .pt file.
-      """)
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   /// Architectures benchmarked with deterministic weights.
   static let architectures: [String: CLIPConfig] = [
@@ -62,18 +58,11 @@ struct BenchCLIP: ParsableCommand {
       String(format: "sgemm peak: %.1f GFLOP/s (best of square and CLIP-shaped products)", peak))
 
     let clip: CLIPModel
-    if let model, let config = Self.architectures[model] {
+    if let model = model.model, let config = Self.architectures[model] {
       clip = CLIPModel.deterministic(config, parts: .vision)
-    } else if let model {
-      var isDirectory: ObjCBool = false
-      _ = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
-      if isDirectory.boolValue {
-        clip = try CLIPModel.load(directory: model, parts: .vision)
-      } else if model.hasSuffix(".pt") || model.hasSuffix(".bin") {
-        clip = try CLIPModel.load(checkpoint: model, parts: .vision)
-      } else {
-        clip = try CLIPModel.load(file: model, parts: .vision)
-      }
+    } else if let model = model.model {
+      let files = try ModelStore.locate(model, download: true, progress: ProgressBar().handler)
+      clip = try CLIPModel.load(files: files, parts: .vision)
     } else {
       clip = CLIPModel.deterministic(.vitB32, parts: .vision)
     }

@@ -10,7 +10,12 @@ import Runner
 struct BenchRender: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "render",
-    abstract: "Time render epochs of an experiment and the share spent outside CLIP.")
+    abstract: "Time render epochs of an experiment and the share spent outside CLIP.",
+    discussion: """
+      Without --model the experiment runs on ViT-B/32's shapes with generated weights (the time \
+      does not depend on their values, and nothing is downloaded); --model loads a model as \
+      render does.
+      """)
 
   @Argument(help: "YAML experiment files, merged in order.")
   var files: [String]
@@ -21,18 +26,14 @@ struct BenchRender: ParsableCommand {
   @Option(help: "Start timing at this epoch (e.g. 150 to time method 2 at full resolution).")
   var from: Int = 0
 
-  @Option(
-    help:
-      "CLIP model directory or .safetensors file (default: ViT-B/32 shapes with generated weights)."
-  )
-  var model: String?
+  @OptionGroup var model: ModelOption
 
   func run() throws {
     ProcessTuning.forLongComputations()
     try reportingConfigErrors {
       let experiment = try Experiment(try CLIRunner.loadConfig(files: files))
       let featureModel: any FeatureModel
-      if let model {
+      if let model = model.model {
         featureModel = try ModelLoader.load(model)
       } else {
         // Timing does not depend on the weights' values: ViT-B/32 with generated weights.
