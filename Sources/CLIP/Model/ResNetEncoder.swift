@@ -51,6 +51,9 @@ public final class ResNetEncoder: ImageEncoding {
   private var columns = 0  // im2col chunk (max scratchCount)
   private var poolScratch = 0  // attention pool backward
 
+  /// When set, every kernel call of `forward` and `backward` adds its time to this profile.
+  public var profile: KernelProfile?
+
   /// Bytes held by the activation arena.
   public var arenaBytes: Int { arena.count * MemoryLayout<Float>.size }
 
@@ -203,15 +206,17 @@ public final class ResNetEncoder: ImageEncoding {
     // (N, 3, S, S) → (3, N, S, S), normalised.
     let x0 = buf(input)
     let normalizes = normalizesInput
-    parallelFor(n * 3) { job in
-      let (b, ch) = (job / 3, job % 3)
-      let src = pixels + job * plane  // (S, S)
-      let dst = x0 + (ch * n + b) * plane  // (S, S)
-      if normalizes {
-        let (mu, sd) = (CLIPImageNormalization.mean[ch], CLIPImageNormalization.std[ch])
-        for i in 0..<plane { dst[i] = (src[i] - mu) / sd }
-      } else {
-        dst.update(from: src, count: plane)
+    profile.measure("forward layout + normalise") {
+      parallelFor(n * 3) { job in
+        let (b, ch) = (job / 3, job % 3)
+        let src = pixels + job * plane  // (S, S)
+        let dst = x0 + (ch * n + b) * plane  // (S, S)
+        if normalizes {
+          let (mu, sd) = (CLIPImageNormalization.mean[ch], CLIPImageNormalization.std[ch])
+          for i in 0..<plane { dst[i] = (src[i] - mu) / sd }
+        } else {
+          dst.update(from: src, count: plane)
+        }
       }
     }
     // Stem: three conv-bn-ReLU, then a 2× average pool.
@@ -220,14 +225,21 @@ public final class ResNetEncoder: ImageEncoding {
     for (i, (from, to, side, stride)) in stemIO.enumerated() {
       let u = tower.stem[i]
       let shape = convShape(u, batch: n, side: side, stride: stride)
-      CLIPKernels.convolutionForward(
-        x: buf(from), weight: tower.p(u.weight), out: buf(to), shape: shape, scratch: buf(columns))
-      CLIPKernels.biasActivation(
-        buf(to), bias: tower.p(u.beta), channels: u.outChannels,
-        plane: n * shape.outHeight * shape.outWidth, relu: true)
+      convolution("forward", shape, i == 0 ? " stem K=27" : " stem") {
+        CLIPKernels.convolutionForward(
+          x: buf(from), weight: tower.p(u.weight), out: buf(to), shape: shape,
+          scratch: buf(columns), profile: profile)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          buf(to), bias: tower.p(u.beta), channels: u.outChannels,
+          plane: n * shape.outHeight * shape.outWidth, relu: true)
+      }
     }
-    CLIPKernels.averagePoolForward(
-      x: buf(stem3), out: buf(stemOut), planes: w * n, height: s2, width: s2, factor: 2)
+    profile.measure("forward average pool") {
+      CLIPKernels.averagePoolForward(
+        x: buf(stem3), out: buf(stemOut), planes: w * n, height: s2, width: s2, factor: 2)
+    }
 
     var x = buf(stemOut)  // (Cin, N, H, H)
     for (i, blk) in tower.blocks.enumerated() {
@@ -237,47 +249,79 @@ public final class ResNetEncoder: ImageEncoding {
       let a1 = buf(L.a1)
       let a2 = buf(L.a2)
       let out = buf(L.out)  // (4p, N, Ho, Ho)
-      CLIPKernels.convolutionForward(
-        x: x, weight: tower.p(blk.conv1.weight), out: a1,
-        shape: convShape(blk.conv1, batch: n, side: h), scratch: nil)
-      CLIPKernels.biasActivation(
-        a1, bias: tower.p(blk.conv1.beta), channels: blk.planes, plane: n * h * h, relu: true)
-      CLIPKernels.convolutionForward(
-        x: a1, weight: tower.p(blk.conv2.weight), out: a2,
-        shape: convShape(blk.conv2, batch: n, side: h), scratch: buf(columns))
-      CLIPKernels.biasActivation(
-        a2, bias: tower.p(blk.conv2.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      let c1 = convShape(blk.conv1, batch: n, side: h)
+      convolution("forward", c1) {
+        CLIPKernels.convolutionForward(
+          x: x, weight: tower.p(blk.conv1.weight), out: a1, shape: c1, scratch: nil)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          a1, bias: tower.p(blk.conv1.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      }
+      let c2 = convShape(blk.conv2, batch: n, side: h)
+      convolution("forward", c2) {
+        CLIPKernels.convolutionForward(
+          x: a1, weight: tower.p(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns), profile: profile)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          a2, bias: tower.p(blk.conv2.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      }
       var main = UnsafePointer(a2)  // (p, N, Ho, Ho)
       if blk.stride > 1 {
-        CLIPKernels.averagePoolForward(
-          x: a2, out: buf(t1), planes: blk.planes * n, height: h, width: h, factor: blk.stride)
+        profile.measure("forward average pool") {
+          CLIPKernels.averagePoolForward(
+            x: a2, out: buf(t1), planes: blk.planes * n, height: h, width: h, factor: blk.stride)
+        }
         main = UnsafePointer(buf(t1))
       }
       if let d = blk.downsample {
         var px = UnsafePointer(x)  // (Cin, N, Ho, Ho)
         if blk.stride > 1 {
-          CLIPKernels.averagePoolForward(
-            x: x, out: buf(t2), planes: blk.inChannels * n, height: h, width: h,
-            factor: blk.stride)
+          profile.measure("forward average pool") {
+            CLIPKernels.averagePoolForward(
+              x: x, out: buf(t2), planes: blk.inChannels * n, height: h, width: h,
+              factor: blk.stride)
+          }
           px = UnsafePointer(buf(t2))
         }
-        CLIPKernels.convolutionForward(
-          x: px, weight: tower.p(d.weight), out: out, shape: convShape(d, batch: n, side: ho),
-          scratch: nil)
+        let cd = convShape(d, batch: n, side: ho)
+        convolution("forward", cd) {
+          CLIPKernels.convolutionForward(
+            x: px, weight: tower.p(d.weight), out: out, shape: cd, scratch: nil)
+        }
       } else {
-        out.update(from: x, count: 4 * blk.planes * n * ho * ho)
+        profile.measure("forward identity copy") {
+          out.update(from: x, count: 4 * blk.planes * n * ho * ho)
+        }
       }
-      CLIPKernels.convolutionForward(
-        x: main, weight: tower.p(blk.conv3.weight), out: out,
-        shape: convShape(blk.conv3, batch: n, side: ho), scratch: nil, accumulate: true)
-      CLIPKernels.biasActivation(
-        out, bias: tower.p(blk.conv3.beta), bias2: blk.downsample.map { tower.p($0.beta) },
-        channels: 4 * blk.planes, plane: n * ho * ho, relu: true)
+      let c3 = convShape(blk.conv3, batch: n, side: ho)
+      convolution("forward", c3) {
+        CLIPKernels.convolutionForward(
+          x: main, weight: tower.p(blk.conv3.weight), out: out, shape: c3, scratch: nil,
+          accumulate: true)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          out, bias: tower.p(blk.conv3.beta), bias2: blk.downsample.map { tower.p($0.beta) },
+          channels: 4 * blk.planes, plane: n * ho * ho, relu: true)
+      }
       x = out
     }
-    CLIPKernels.attentionPoolForward(
-      x: x, weights: poolWeights, out: buf(featureBuffer), tokens: buf(tokens), qkv: buf(qkv),
-      probs: buf(probs), attention: buf(attention), shape: Self.poolShape(tower, batch: n))
+    let pool = Self.poolShape(tower, batch: n)
+    profile.measure("forward attention pool", flops: pool.flops) {
+      CLIPKernels.attentionPoolForward(
+        x: x, weights: poolWeights, out: buf(featureBuffer), tokens: buf(tokens), qkv: buf(qkv),
+        probs: buf(probs), attention: buf(attention), shape: pool)
+    }
+  }
+
+  /// Times a convolution under its kind (kernel side, stem or not) when profiling.
+  private func convolution(
+    _ phase: String, _ shape: ConvolutionShape, _ tag: String = "", _ body: () -> Void
+  ) {
+    profile.measure(
+      "\(phase) conv \(shape.kernel)×\(shape.kernel)\(tag)", flops: shape.flops, body)
   }
 
   // MARK: Backward
@@ -313,76 +357,113 @@ public final class ResNetEncoder: ImageEncoding {
     let tower = self.tower
     var g = buf(gA)  // gradient at the current block's output
     var gIn = buf(gB)  // gradient at its input
-    CLIPKernels.attentionPoolBackward(
-      dOut: dFeatures, weights: poolWeights, qkv: buf(qkv), probs: buf(probs), dX: g,
-      scratch: buf(poolScratch), shape: Self.poolShape(tower, batch: n))
+    let pool = Self.poolShape(tower, batch: n)
+    profile.measure("backward attention pool", flops: pool.flops) {
+      CLIPKernels.attentionPoolBackward(
+        dOut: dFeatures, weights: poolWeights, qkv: buf(qkv), probs: buf(probs), dX: g,
+        scratch: buf(poolScratch), shape: pool)
+    }
     for (i, blk) in tower.blocks.enumerated().reversed() {
       let L = blockBuffers[i]
       let h = L.height
       let ho = h / blk.stride
       let p = blk.planes
-      CLIPKernels.reluBackward(output: buf(L.out), gradient: g, count: 4 * p * n * ho * ho)
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.out), gradient: g, count: 4 * p * n * ho * ho)
+      }
       // Identity or downsample path → gIn (Cin, N, H, H), overwritten.
       if let d = blk.downsample {
         let target = blk.stride > 1 ? buf(t1) : gIn  // (Cin, N, Ho, Ho)
-        CLIPKernels.convolutionBackward(
-          dOut: g, weight: tower.p(d.weight), dX: target, shape: convShape(d, batch: n, side: ho),
-          scratch: nil)
+        let cd = convShape(d, batch: n, side: ho)
+        convolution("backward", cd) {
+          CLIPKernels.convolutionBackward(
+            dOut: g, weight: tower.p(d.weight), dX: target, shape: cd, scratch: nil)
+        }
         if blk.stride > 1 {
-          CLIPKernels.averagePoolBackward(
-            dOut: buf(t1), dX: gIn, planes: blk.inChannels * n, height: h, width: h,
-            factor: blk.stride)
+          profile.measure("backward average pool") {
+            CLIPKernels.averagePoolBackward(
+              dOut: buf(t1), dX: gIn, planes: blk.inChannels * n, height: h, width: h,
+              factor: blk.stride)
+          }
         }
       } else {
-        gIn.update(from: g, count: 4 * p * n * h * h)
+        profile.measure("backward identity copy") {
+          gIn.update(from: g, count: 4 * p * n * h * h)
+        }
       }
       // Main path: conv3ᵀ, pool, ReLU, conv2ᵀ, ReLU, conv1ᵀ (accumulated into gIn).
       let dA2 = buf(t2)  // (p, N, H, H)
-      CLIPKernels.convolutionBackward(
-        dOut: g, weight: tower.p(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
-        shape: convShape(blk.conv3, batch: n, side: ho), scratch: nil)
-      if blk.stride > 1 {
-        CLIPKernels.averagePoolBackward(
-          dOut: buf(t1), dX: dA2, planes: p * n, height: h, width: h, factor: blk.stride)
+      let c3 = convShape(blk.conv3, batch: n, side: ho)
+      convolution("backward", c3) {
+        CLIPKernels.convolutionBackward(
+          dOut: g, weight: tower.p(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
+          shape: c3, scratch: nil)
       }
-      CLIPKernels.reluBackward(output: buf(L.a2), gradient: dA2, count: p * n * h * h)
+      if blk.stride > 1 {
+        profile.measure("backward average pool") {
+          CLIPKernels.averagePoolBackward(
+            dOut: buf(t1), dX: dA2, planes: p * n, height: h, width: h, factor: blk.stride)
+        }
+      }
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.a2), gradient: dA2, count: p * n * h * h)
+      }
       let dA1 = buf(t3)  // (p, N, H, H)
-      CLIPKernels.convolutionBackward(
-        dOut: dA2, weight: tower.p(blk.conv2.weight), dX: dA1,
-        shape: convShape(blk.conv2, batch: n, side: h), scratch: buf(columns))
-      CLIPKernels.reluBackward(output: buf(L.a1), gradient: dA1, count: p * n * h * h)
-      CLIPKernels.convolutionBackward(
-        dOut: dA1, weight: tower.p(blk.conv1.weight), dX: gIn,
-        shape: convShape(blk.conv1, batch: n, side: h), scratch: nil, accumulate: true)
+      let c2 = convShape(blk.conv2, batch: n, side: h)
+      convolution("backward", c2) {
+        CLIPKernels.convolutionBackward(
+          dOut: dA2, weight: tower.p(blk.conv2.weight), dX: dA1, shape: c2,
+          scratch: buf(columns), profile: profile)
+      }
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.a1), gradient: dA1, count: p * n * h * h)
+      }
+      let c1 = convShape(blk.conv1, batch: n, side: h)
+      convolution("backward", c1) {
+        CLIPKernels.convolutionBackward(
+          dOut: dA1, weight: tower.p(blk.conv1.weight), dX: gIn, shape: c1, scratch: nil,
+          accumulate: true)
+      }
       swap(&g, &gIn)
     }
     // Stem, backwards: pool, then three (ReLU, conv) pairs; the last lands in gIn (3, N, S, S).
     let (s, w) = (size, stemWidth)
     let s2 = s / 2
-    CLIPKernels.averagePoolBackward(
-      dOut: g, dX: buf(t1), planes: w * n, height: s2, width: s2, factor: 2)
+    let gOut = g
+    profile.measure("backward average pool") {
+      CLIPKernels.averagePoolBackward(
+        dOut: gOut, dX: buf(t1), planes: w * n, height: s2, width: s2, factor: 2)
+    }
     let stemIO = [(stem1, t3, gIn, s, 2), (stem2, t2, buf(t3), s2, 1), (stem3, t1, buf(t2), s2, 1)]
     for i in stride(from: 2, through: 0, by: -1) {
       let (saved, dOut, dX, side, stride) = stemIO[i]
       let u = tower.stem[i]
       let shape = convShape(u, batch: n, side: side, stride: stride)
-      CLIPKernels.reluBackward(output: buf(saved), gradient: buf(dOut), count: shape.outputCount)
-      CLIPKernels.convolutionBackward(
-        dOut: buf(dOut), weight: tower.p(u.weight), dX: dX, shape: shape, scratch: buf(columns))
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(
+          output: buf(saved), gradient: buf(dOut), count: shape.outputCount)
+      }
+      convolution("backward", shape, i == 0 ? " stem K=27" : " stem") {
+        CLIPKernels.convolutionBackward(
+          dOut: buf(dOut), weight: tower.p(u.weight), dX: dX, shape: shape,
+          scratch: buf(columns), profile: profile)
+      }
     }
     // (3, N, S, S) → (N, 3, S, S), through the normalisation.
     let plane = s * s
     let d0 = gIn
     let normalizes = normalizesInput
-    parallelFor(n * 3) { job in
-      let (b, ch) = (job / 3, job % 3)
-      let src = d0 + (ch * n + b) * plane
-      let dst = dPixels + job * plane
-      if normalizes {
-        let inv = 1 / CLIPImageNormalization.std[ch]
-        for i in 0..<plane { dst[i] = src[i] * inv }
-      } else {
-        dst.update(from: src, count: plane)
+    profile.measure("backward layout + normalise") {
+      parallelFor(n * 3) { job in
+        let (b, ch) = (job / 3, job % 3)
+        let src = d0 + (ch * n + b) * plane
+        let dst = dPixels + job * plane
+        if normalizes {
+          let inv = 1 / CLIPImageNormalization.std[ch]
+          for i in 0..<plane { dst[i] = src[i] * inv }
+        } else {
+          dst.update(from: src, count: plane)
+        }
       }
     }
   }
