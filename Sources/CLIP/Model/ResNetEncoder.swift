@@ -9,7 +9,7 @@ import PipelineKit
 /// tensors. Input pixels are CLIP-normalised inside unless `normalizesInput` is false.
 ///
 /// Not thread-safe: one encoder per task; many encoders may share one `ResNetTower`.
-public final class ResNetEncoder: ImageEncoding {
+public final class ResNetEncoder {
   /// The weights.
   public let tower: ResNetTower
   /// Largest batch this workspace holds.
@@ -182,42 +182,15 @@ public final class ResNetEncoder: ImageEncoding {
 
   // MARK: Forward
 
-  /// Features (N, E) of images (N, 3, S, S), N ≤ capacity; pixels in [0, 1] when
-  /// `normalizesInput`, else already normalised.
-  public func forward(_ pixels: Tensor) -> Tensor {
-    precondition(
-      pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == size
-        && pixels.shape[3] == size,
-      "ResNetEncoder: expected [N, 3, \(size), \(size)], got \(pixels.shape)")
-    let n = pixels.shape[0]
-    pixels.scalars.withUnsafeBufferPointer { p in
-      if let base = p.baseAddress { forward(pixels: base, count: n) }
-    }
-    return features
-  }
-
   /// The forward pass on raw memory: `count` images (count, 3, S, S) at `pixels`.
   public func forward(pixels: UnsafePointer<Float>, count n: Int) {
     precondition(n >= 1 && n <= capacity, "ResNetEncoder: batch \(n) outside 1…\(capacity)")
     batch = n
     let tower = self.tower
     let (s, w) = (size, stemWidth)
-    let plane = s * s
-    // (N, 3, S, S) → (3, N, S, S), normalised.
-    let x0 = buf(input)
-    let normalizes = normalizesInput
     profile.measure("forward layout + normalise") {
-      parallelFor(n * 3) { job in
-        let (b, ch) = (job / 3, job % 3)
-        let src = pixels + job * plane  // (S, S)
-        let dst = x0 + (ch * n + b) * plane  // (S, S)
-        if normalizes {
-          let (mu, sd) = (CLIPImageNormalization.mean[ch], CLIPImageNormalization.std[ch])
-          for i in 0..<plane { dst[i] = (src[i] - mu) / sd }
-        } else {
-          dst.update(from: src, count: plane)
-        }
-      }
+      CLIPImageNormalization.channelMajor(
+        pixels, into: buf(input), count: n, size: s, normalizes: normalizesInput)
     }
     // Stem: three conv-bn-ReLU, then a 2× average pool.
     let s2 = s / 2
@@ -261,7 +234,8 @@ public final class ResNetEncoder: ImageEncoding {
       let c2 = convShape(blk.conv2, batch: n, side: h)
       convolution("forward", c2) {
         CLIPKernels.convolutionForward(
-          x: a1, weight: tower.p(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns), profile: profile)
+          x: a1, weight: tower.p(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns),
+          profile: profile)
       }
       profile.measure("forward bias + ReLU") {
         CLIPKernels.biasActivation(
@@ -321,34 +295,12 @@ public final class ResNetEncoder: ImageEncoding {
     _ phase: String, _ shape: ConvolutionShape, _ tag: String = "", _ body: () -> Void
   ) {
     profile.measure(
-      "\(phase) conv \(shape.kernel)×\(shape.kernel)\(tag)", flops: shape.flops, body)
+      "\(phase) conv \(shape.kernel)×\(shape.kernel)\(tag) \(shape.inChannels)→\(shape.outChannels)"
+        + " @\(shape.height)" + (shape.stride > 1 ? "/\(shape.stride)" : ""),
+      flops: shape.flops, body)
   }
 
   // MARK: Backward
-
-  /// The gradient (N, 3, S, S) with respect to the input pixels of the last `forward`, given the
-  /// gradient (N, E) of a loss with respect to its features.
-  public func backward(_ dFeatures: Tensor) -> Tensor {
-    var out = Tensor(shape: [batch, 3, size, size])
-    backward(dFeatures, into: &out)
-    return out
-  }
-
-  /// `backward` writing into an existing tensor of shape (N, 3, S, S).
-  public func backward(_ dFeatures: Tensor, into dPixels: inout Tensor) {
-    precondition(batch > 0, "ResNetEncoder.backward before forward")
-    precondition(
-      dFeatures.shape == [batch, e],
-      "ResNetEncoder.backward: expected [\(batch), \(e)], got \(dFeatures.shape)")
-    precondition(
-      dPixels.shape == [batch, 3, size, size],
-      "ResNetEncoder.backward: output shape \(dPixels.shape)")
-    dFeatures.scalars.withUnsafeBufferPointer { df in
-      dPixels.scalars.withUnsafeMutableBufferPointer { dp in
-        if let f = df.baseAddress, let p = dp.baseAddress { backward(dFeatures: f, dPixels: p) }
-      }
-    }
-  }
 
   /// The backward pass on raw memory: dFeatures (N, E) → dPixels (N, 3, S, S), overwritten.
   public func backward(dFeatures: UnsafePointer<Float>, dPixels: UnsafeMutablePointer<Float>) {
@@ -449,33 +401,21 @@ public final class ResNetEncoder: ImageEncoding {
           scratch: buf(columns), profile: profile)
       }
     }
-    // (3, N, S, S) → (N, 3, S, S), through the normalisation.
-    let plane = s * s
-    let d0 = gIn
-    let normalizes = normalizesInput
+    let d0 = UnsafePointer(gIn)
     profile.measure("backward layout + normalise") {
-      parallelFor(n * 3) { job in
-        let (b, ch) = (job / 3, job % 3)
-        let src = d0 + (ch * n + b) * plane
-        let dst = dPixels + job * plane
-        if normalizes {
-          let inv = 1 / CLIPImageNormalization.std[ch]
-          for i in 0..<plane { dst[i] = src[i] * inv }
-        } else {
-          dst.update(from: src, count: plane)
-        }
-      }
+      CLIPImageNormalization.channelMajorBackward(
+        d0, into: dPixels, count: n, size: s, normalizes: normalizesInput)
     }
   }
 
   // MARK: Inspection
 
   /// Features (N, E) of the last forward pass.
-  public var features: Tensor {
-    Tensor(
-      shape: [batch, e],
-      scalars: Array(UnsafeBufferPointer(start: buf(featureBuffer), count: batch * e)))
-  }
+  public var features: Tensor { arena.tensor(featureBuffer, [batch, e]) }
+  /// The input side S.
+  public var imageSize: Int { size }
+  /// The feature width E.
+  public var embedDimension: Int { e }
 
   /// The last stage's output (N, C, h, w) in PyTorch's layout: the attention pool's input.
   public var featureMap: Tensor {
