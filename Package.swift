@@ -130,8 +130,6 @@ let package = Package(
       name: "StudioTests",
       dependencies: [
         "Studio", "Runner", "PipelineKit", "Formats",
-        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.copy("Fixtures")]),
   ]

@@ -148,8 +148,9 @@ struct TrainingWorker {
       session.log(id, "finished \(experiment.epochs) epochs")
     } catch {
       let info = ConfigCheck.info(error, file: name)
-      finish(id, status: .failed, pixels: trainer?.pixels)
+      // The page learns the error no later than the status.
       session.setError(id, info)
+      finish(id, status: .failed, pixels: trainer?.pixels)
       session.log(id, "error: \(info.message)")
     }
   }

@@ -3,20 +3,12 @@ import Foundation
 import PipelineKit
 import Testing
 
-/// The built `clipig` executable next to this test run (release preferred), if there is one.
-private let clipigBinary: String? = {
-  let candidates = ["release", "debug"].map {
-    Fixture.repository.appendingPathComponent(".build/\($0)/clipig").path
-  }
-  return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-}()
-
 extension StudioSuite {
   /// `clipig studio` as users start it: the binary, its printed URL, a real signal.
   @Suite("command")
   struct StudioCommandTests {
     @Test func sigtermSavesTheRunningExperimentAndExits() async throws {
-      guard let binary = clipigBinary else {
+      guard let binary = Fixture.clipigBinary else {
         if Fixture.isCI { Issue.record("the clipig executable is not built") }
         return
       }

@@ -1,6 +1,5 @@
 import Formats
 import Foundation
-import HTTPTypes
 import PipelineKit
 import Testing
 
@@ -12,15 +11,11 @@ extension StudioSuite {
       "ws://\(studio.authority)/ws?token=\(studio.token)"
     }
 
-    func origin(_ studio: RunningStudio) -> HTTPFields {
-      [.origin: "http://\(studio.authority)"]
+    func origin(_ studio: RunningStudio) -> [String: String] {
+      ["Origin": "http://\(studio.authority)"]
     }
 
-    @Test(
-      .disabled(
-        "known defect: under the full suite's load the server stops pushing progress to a page; passes alone (see the issue note)"
-      ))
-    func startSnapshotsUpdateStopAndSave() async throws {
+    @Test func startSnapshotsUpdateStopAndSave() async throws {
       let studio = try RunningStudio()
       defer { studio.stop() }
       let first = PushRecorder(url: socketURL(studio), headers: origin(studio))
@@ -43,13 +38,14 @@ extension StudioSuite {
         }
         .max() ?? -1
       }
-      // Known defect after this session's merges: a page that connects after another was
-      // dropped receives no pushes (the reconnection part of this test is left out until it is
-      // fixed; see the issue note). The run goes on and this page keeps receiving.
-      let second = first
+      // A dropped page does not stop the run; a new page gets the whole state.
+      first.drop()
       let before = lastEpoch(first)
+      let second = PushRecorder(url: socketURL(studio), headers: origin(studio))
       #expect(await Fixture.waitFor { lastEpoch(second) > before + 3 })
       #expect(try studio.status(id) == "running")
+      let history = (second.of("tabs").first?["tabs"] as? [[String: Any]])?.first?["history"]
+      #expect(((history as? [Any])?.count ?? 0) > before, "the new page gets the plot history")
       let parameters = second.of("progress", tab: id).last?["parameters"] as? [[String: Any]]
       #expect(
         parameters?.contains { $0["path"] as? String == "targets[0].transforms[0].noise" } == true)
@@ -158,10 +154,16 @@ extension StudioSuite {
       let studio = try RunningStudio()
       defer { studio.stop() }
       let recorder = PushRecorder(url: socketURL(studio), headers: origin(studio))
+      #expect(await Fixture.waitFor(30) { !recorder.of("tabs").isEmpty }, "\(recorder.error ?? "")")
       let yaml = Fixture.experiment().replacingOccurrences(
         of: "learnrate: 2", with: "learnrate: 1/(3-epoch)")
       #expect(try studio.call("start", ["tab": 1, "yaml": yaml]).status == 200)
       #expect(try await Fixture.waitFor { try studio.status(1) == "failed" })
+      // The error is pushed with the status change.
+      #expect(
+        await Fixture.waitFor(10) {
+          !recorder.of("error", tab: 1).compactMap { $0["error"] as? [String: Any] }.isEmpty
+        })
       let error = recorder.of("error", tab: 1).compactMap { $0["error"] as? [String: Any] }.last
       #expect(
         (error?["message"] as? String)?.contains("division by zero") == true,
@@ -226,7 +228,7 @@ extension StudioSuite {
       // WebSockets: no token, and a foreign Origin, are refused; the right ones connect.
       let noToken = PushRecorder(url: "ws://\(host)/ws", headers: origin(studio))
       let foreign = PushRecorder(
-        url: "ws://\(host)/ws?token=\(studio.token)", headers: [.origin: "http://evil.example"])
+        url: "ws://\(host)/ws?token=\(studio.token)", headers: ["Origin": "http://evil.example"])
       let fine = PushRecorder(url: socketURL(studio), headers: origin(studio))
       #expect(
         await Fixture.waitFor(30) {

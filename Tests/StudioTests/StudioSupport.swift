@@ -1,7 +1,4 @@
 import Foundation
-import HTTPTypes
-import HummingbirdWSClient
-import Logging
 import Synchronization
 import Testing
 
@@ -172,32 +169,15 @@ enum RawHTTP {
   static func request(
     port: Int, method: String, path: String, headers: [String: String], body: Data = Data()
   ) throws -> HTTPReply {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw Failure(description: "socket failed") }
+    let fd = try connect(port: port)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { throw Failure(description: "connect failed") }
     var timeout = timeval(tv_sec: 60, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var head = "\(method) \(path) HTTP/1.1\r\n"
     for (k, v) in headers { head += "\(k): \(v)\r\n" }
     if !body.isEmpty { head += "Content-Type: application/json\r\n" }
     head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-    let bytes = Array(head.utf8) + Array(body)
-    var sent = 0
-    while sent < bytes.count {
-      let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-      guard n > 0 else { throw Failure(description: "send failed") }
-      sent += n
-    }
+    try send(fd, Array(head.utf8) + Array(body))
     var reply = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -213,6 +193,36 @@ enum RawHTTP {
     var payload = Array(reply[(split + 4)...])
     if headText.lowercased().contains("transfer-encoding: chunked") { payload = dechunk(payload) }
     return HTTPReply(status: status, head: headText, body: Data(payload))
+  }
+
+  /// A connected TCP socket to 127.0.0.1:`port`.
+  static func connect(port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw Failure(description: "socket failed") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else {
+      close(fd)
+      throw Failure(description: "connect failed")
+    }
+    return fd
+  }
+
+  /// Sends all of `bytes`.
+  static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+    var sent = 0
+    while sent < bytes.count {
+      let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+      guard n > 0 else { throw Failure(description: "send failed") }
+      sent += n
+    }
   }
 
   static func findHeaderEnd(_ b: [UInt8]) -> Int? {
@@ -241,35 +251,25 @@ enum RawHTTP {
   }
 }
 
-/// Messages pushed to one WebSocket client, collected in the background.
+/// Messages pushed to one WebSocket client, collected by a blocking socket on a thread of its
+/// own: the parallel test suite keeps Swift's cooperative pool (two threads here) busy with
+/// blocking work, and a recorder waiting for a turn there would miss pushes the server sent.
 final class PushRecorder: Sendable {
   private let box = RecorderBox()
-  private let task: Task<Void, Never>
 
-  /// Connects to `url` with `headers`.
-  init(url: String, headers: HTTPFields = [:]) {
+  /// Connects to `url` (`ws://127.0.0.1:PORT/PATH?QUERY`) with extra handshake `headers`.
+  init(url: String, headers: [String: String] = [:]) {
     let box = self.box
-    task = Task {
-      var logger = Logger(label: "studio-test")
-      logger.logLevel = .critical
+    let thread = Thread {
       do {
-        try await WebSocketClient.connect(
-          url: url, configuration: .init(additionalHeaders: headers), logger: logger
-        ) { inbound, _, _ in
-          for try await message in inbound.messages(maxSize: 1 << 26) {
-            if box.stop.load(ordering: .relaxed) { break }
-            if case .text(let text) = message,
-              let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-            {
-              box.append(json)
-            }
-          }
-        }
+        try WebSocketReader.run(url: url, headers: headers, box: box)
       } catch {
         box.fail("\(error)")
       }
       box.closed.store(true, ordering: .relaxed)
     }
+    thread.name = "studio test websocket"
+    thread.start()
   }
 
   /// Everything received so far.
@@ -284,11 +284,9 @@ final class PushRecorder: Sendable {
     received.filter { $0["type"] as? String == type && (tab == nil || $0["tab"] as? Int == tab) }
   }
 
-  /// Drops the connection (as a closed browser tab does).
-  func drop() {
-    box.stop.store(true, ordering: .relaxed)
-    task.cancel()
-  }
+  /// Drops the connection (as a closed browser tab does): the socket is shut down, the server
+  /// sees the connection end.
+  func drop() { box.drop() }
 }
 
 /// The recorder's shared state.
@@ -296,11 +294,127 @@ final class RecorderBox: @unchecked Sendable {
   private let lock = NSLock()
   private var messages: [[String: Any]] = []
   private var failure: String?
+  private var socket: Int32 = -1
+  private var dropped = false
   let closed = Atomic<Bool>(false)
-  let stop = Atomic<Bool>(false)
 
-  func append(_ m: [String: Any]) { lock.withLock { messages.append(m) } }
-  func fail(_ text: String) { lock.withLock { failure = text } }
+  func append(_ m: [String: Any]) { lock.withLock { if !dropped { messages.append(m) } } }
+  func fail(_ text: String) { lock.withLock { if !dropped { failure = text } } }
   var all: [[String: Any]] { lock.withLock { messages } }
   var error: String? { lock.withLock { failure } }
+
+  /// Records the open socket; false when the recorder was dropped already.
+  func attach(_ fd: Int32) -> Bool {
+    lock.withLock {
+      socket = fd
+      return !dropped
+    }
+  }
+
+  func drop() {
+    lock.withLock {
+      dropped = true
+      if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+  }
+}
+
+/// A minimal RFC 6455 client over a blocking socket: the opening handshake, then server frames
+/// (text messages are recorded; pings answered; a close frame ends it).
+enum WebSocketReader {
+  struct Failure: Error, CustomStringConvertible { var description: String }
+
+  static func run(url: String, headers: [String: String], box: RecorderBox) throws {
+    guard let parts = URLComponents(string: url), parts.scheme == "ws", let port = parts.port
+    else { throw Failure(description: "not a ws://host:port URL: \(url)") }
+    let fd = try RawHTTP.connect(port: port)
+    defer { close(fd) }
+    guard box.attach(fd) else { return }
+    let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+    var head = "GET \(parts.percentEncodedPath)"
+    if let query = parts.percentEncodedQuery { head += "?" + query }
+    head += " HTTP/1.1\r\nHost: \(parts.host ?? "127.0.0.1"):\(port)\r\n"
+    head += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+    head += "Sec-WebSocket-Key: \(key)\r\n"
+    for (k, v) in headers { head += "\(k): \(v)\r\n" }
+    try RawHTTP.send(fd, Array((head + "\r\n").utf8))
+
+    var input = SocketInput(fd: fd)
+    var reply = [UInt8]()
+    while !reply.suffix(4).elementsEqual([13, 10, 13, 10]) {
+      guard let byte = input.read(1), reply.count < 1 << 16 else {
+        throw Failure(description: "no handshake reply")
+      }
+      reply += byte
+    }
+    let status = String(decoding: reply, as: UTF8.self).split(separator: " ").dropFirst().first
+    guard status == "101" else {
+      throw Failure(description: "handshake refused: HTTP \(status ?? "?")")
+    }
+    var message = [UInt8]()
+    while let header = input.read(2) {
+      let opcode = header[0] & 0x0F
+      var length = Int(header[1] & 0x7F)
+      if length == 126 {
+        guard let b = input.read(2) else { break }
+        length = Int(b[0]) << 8 | Int(b[1])
+      } else if length == 127 {
+        guard let b = input.read(8) else { break }
+        length = b.reduce(0) { $0 << 8 | Int($1) }
+      }
+      guard length <= 1 << 26 else { throw Failure(description: "frame of \(length) bytes") }
+      var mask: [UInt8]?
+      if header[1] & 0x80 != 0 {
+        guard let m = input.read(4) else { break }
+        mask = m
+      }
+      guard var payload = input.read(length) else { break }
+      if let mask { for i in payload.indices { payload[i] ^= mask[i % 4] } }
+      switch opcode {
+      case 0, 1, 2:
+        message += payload
+        guard header[0] & 0x80 != 0 else { continue }
+        if let json = try? JSONSerialization.jsonObject(with: Data(message)) as? [String: Any] {
+          box.append(json)
+        }
+        message = []
+      case 8:
+        try? RawHTTP.send(fd, frame(opcode: 8, payload: Array(payload.prefix(2))))
+        return
+      case 9:
+        try RawHTTP.send(fd, frame(opcode: 10, payload: payload))
+      default:
+        break
+      }
+    }
+  }
+
+  /// One final client frame, masked as RFC 6455 requires of clients.
+  static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
+    precondition(payload.count < 126, "control frames only")
+    let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+    return [0x80 | opcode, 0x80 | UInt8(payload.count)] + mask
+      + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+  }
+
+  /// Buffered exact reads from a socket.
+  struct SocketInput {
+    let fd: Int32
+    var buffer = [UInt8]()
+    var start = 0
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+
+    /// Exactly `count` bytes, or nil at the end of the stream.
+    mutating func read(_ count: Int) -> [UInt8]? {
+      while buffer.count - start < count {
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n <= 0 { return nil }
+        buffer.removeFirst(start)
+        start = 0
+        buffer += chunk[0..<n]
+      }
+      defer { start += count }
+      return Array(buffer[start..<(start + count)])
+    }
+  }
 }
