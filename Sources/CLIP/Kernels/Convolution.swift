@@ -75,7 +75,8 @@ extension CLIPKernels {
   /// `out`; a pointwise convolution is a single GEMM on `x` itself.
   public static func convolutionForward(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false
+    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+    profile: KernelProfile? = nil
   ) {
     let columns = s.batch * s.outHeight * s.outWidth
     let k = s.patchLength
@@ -91,7 +92,9 @@ extension CLIPKernels {
     while r0 < rows {
       let r1 = min(rows, r0 + s.chunkRows)
       let count = (r1 - r0) * s.outWidth
-      unfold(x: x, columns: scratch, shape: s, rows: r0..<r1)  // (K, count)
+      profile.measure("im2col", part: true) {
+        unfold(x: x, columns: scratch, shape: s, rows: r0..<r1)  // (K, count)
+      }
       BLAS.sgemm(
         transA: false, transB: false, m: s.outChannels, n: count, k: k, a: weight, lda: k,
         b: scratch, ldb: count, beta: accumulate ? 1 : 0, c: out + r0 * s.outWidth,
@@ -105,7 +108,8 @@ extension CLIPKernels {
   /// the same `scratch`. Overwrites `dX` unless `accumulate`.
   public static func convolutionBackward(
     dOut: UnsafePointer<Float>, weight: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>,
-    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false
+    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+    profile: KernelProfile? = nil
   ) {
     let columns = s.batch * s.outHeight * s.outWidth
     let k = s.patchLength
@@ -116,7 +120,7 @@ extension CLIPKernels {
       return
     }
     guard let scratch else { preconditionFailure("convolutionBackward: scratch required") }
-    if !accumulate { fill(dX, 0, count: s.inputCount) }
+    if !accumulate { profile.measure("zero fill", part: true) { fill(dX, 0, count: s.inputCount) } }
     let rows = s.batch * s.outHeight
     var r0 = 0
     while r0 < rows {
@@ -125,7 +129,9 @@ extension CLIPKernels {
       BLAS.sgemm(
         transA: true, transB: false, m: k, n: count, k: s.outChannels, a: weight, lda: k,
         b: dOut + r0 * s.outWidth, ldb: columns, c: scratch, ldc: count)
-      fold(columns: scratch, dX: dX, shape: s, rows: r0..<r1)
+      profile.measure("col2im", part: true) {
+        fold(columns: scratch, dX: dX, shape: s, rows: r0..<r1)
+      }
       r0 = r1
     }
   }
@@ -239,7 +245,8 @@ extension CLIPKernels {
       var i = start
       if relu {
         while i + 16 <= end {
-          VectorMath.store(pointwiseMax(VectorMath.load(p + i) + bv, zero), p + i)
+          let v = VectorMath.load(p + i) + bv
+          VectorMath.store(v.replacing(with: zero, where: v .< zero), p + i)
           i += 16
         }
         while i < end {

@@ -131,17 +131,6 @@ public final class ImageEncoder {
 
   // MARK: Forward
 
-  /// Features (N, E) of images (N, 3, S, S), N ≤ capacity; pixels in [0, 1] when
-  /// `normalizesInput`, else already normalised.
-  public func forward(_ pixels: Tensor) -> Tensor {
-    let n = checkPixels(pixels)
-    pixels.scalars.withUnsafeBufferPointer { p in
-      if let base = p.baseAddress { forward(pixels: base, count: n) }
-    }
-    return Tensor(
-      shape: [n, e], scalars: Array(UnsafeBufferPointer(start: buf(featureBuffer), count: n * e)))
-  }
-
   /// The forward pass on raw memory: `count` images (count, 3, S, S) at `pixels`. The features
   /// are then in `features`.
   public func forward(pixels: UnsafePointer<Float>, count n: Int) {
@@ -245,31 +234,6 @@ public final class ImageEncoder {
 
   // MARK: Backward
 
-  /// The gradient (N, 3, S, S) with respect to the input pixels of the last `forward`, given the
-  /// gradient (N, E) of a loss with respect to its features.
-  public func backward(_ dFeatures: Tensor) -> Tensor {
-    var out = Tensor(shape: [batch, 3, size, size])
-    backward(dFeatures, into: &out)
-    return out
-  }
-
-  /// `backward` writing into an existing tensor of shape (N, 3, S, S) (no allocation when it
-  /// is uniquely referenced).
-  public func backward(_ dFeatures: Tensor, into dPixels: inout Tensor) {
-    precondition(batch > 0, "ImageEncoder.backward before forward")
-    precondition(
-      dFeatures.shape == [batch, e],
-      "ImageEncoder.backward: expected [\(batch), \(e)], got \(dFeatures.shape)")
-    precondition(
-      dPixels.shape == [batch, 3, size, size],
-      "ImageEncoder.backward: output shape \(dPixels.shape)")
-    dFeatures.scalars.withUnsafeBufferPointer { df in
-      dPixels.scalars.withUnsafeMutableBufferPointer { dp in
-        if let f = df.baseAddress, let p = dp.baseAddress { backward(dFeatures: f, dPixels: p) }
-      }
-    }
-  }
-
   /// The backward pass on raw memory: dFeatures (N, E) → dPixels (N, 3, S, S), overwritten.
   public func backward(dFeatures: UnsafePointer<Float>, dPixels: UnsafeMutablePointer<Float>) {
     let n = batch
@@ -366,6 +330,10 @@ public final class ImageEncoder {
 
   /// Features (N, E) of the last forward pass.
   public var features: Tensor { copy(featureBuffer, [batch, e]) }
+  /// The input side S.
+  public var imageSize: Int { size }
+  /// The feature width E.
+  public var embedDimension: Int { e }
   /// Embeddings (N, T, C) after patch embedding, class token and positions (before ln_pre).
   public var embeddings: Tensor { copy(x0, [batch, t, c]) }
   /// The residual stream (N, T, C) after ln_pre.
@@ -378,66 +346,5 @@ public final class ImageEncoder {
   /// The class token after ln_post (N, C): the input of the projection.
   public var pooledOutput: Tensor { copy(pooled, [batch, c]) }
 
-  private func copy(_ offset: Int, _ shape: [Int]) -> Tensor {
-    Tensor(
-      shape: shape,
-      scalars: Array(UnsafeBufferPointer(start: buf(offset), count: shape.reduce(1, *))))
-  }
-
-  private func checkPixels(_ pixels: Tensor) -> Int {
-    precondition(
-      pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == size
-        && pixels.shape[3] == size,
-      "ImageEncoder: expected [N, 3, \(size), \(size)], got \(pixels.shape)")
-    return pixels.shape[0]
-  }
-}
-
-/// CLIP's input normalisation (spec §8.1): (x − mean_c) / std_c per RGB channel.
-public enum CLIPImageNormalization {
-  /// Channel means.
-  public static let mean: [Float] = [0.481_454_66, 0.457_827_5, 0.408_210_73]
-  /// Channel standard deviations.
-  public static let std: [Float] = [0.268_629_54, 0.261_302_58, 0.275_777_11]
-
-  /// Normalises a batch `x` (N, 3, S, S), returning the value and its pullback (÷ std_c).
-  public static func normalize(_ x: Tensor) -> (value: Tensor, pullback: (Tensor) -> Tensor) {
-    precondition(x.rank == 4 && x.shape[1] == 3, "normalize: expected [N, 3, H, W], got \(x.shape)")
-    let plane = x.shape[2] * x.shape[3]
-    var out = x
-    for i in 0..<x.count {
-      let ch = (i / plane) % 3
-      out.scalars[i] = (x.scalars[i] - mean[ch]) / std[ch]
-    }
-    return (
-      out,
-      { g in
-        var d = g
-        for i in 0..<g.count { d.scalars[i] /= std[(i / plane) % 3] }
-        return d
-      }
-    )
-  }
-
-  static func normalize(
-    _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int, size s: Int
-  ) {
-    let plane = s * s
-    parallelFor(n * 3) { job in
-      let ch = job % 3
-      let (mu, sd) = (mean[ch], std[ch])
-      let src = x + job * plane
-      let dst = out + job * plane
-      for i in 0..<plane { dst[i] = (src[i] - mu) / sd }
-    }
-  }
-
-  static func normalizeBackward(_ d: UnsafeMutablePointer<Float>, count n: Int, size s: Int) {
-    let plane = s * s
-    parallelFor(n * 3) { job in
-      let sd = std[job % 3]
-      let p = d + job * plane
-      for i in 0..<plane { p[i] /= sd }
-    }
-  }
+  private func copy(_ offset: Int, _ shape: [Int]) -> Tensor { arena.tensor(offset, shape) }
 }

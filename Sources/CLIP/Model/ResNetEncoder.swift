@@ -9,7 +9,7 @@ import PipelineKit
 /// tensors. Input pixels are CLIP-normalised inside unless `normalizesInput` is false.
 ///
 /// Not thread-safe: one encoder per task; many encoders may share one `ResNetTower`.
-public final class ResNetEncoder: ImageEncoding {
+public final class ResNetEncoder {
   /// The weights.
   public let tower: ResNetTower
   /// Largest batch this workspace holds.
@@ -50,6 +50,9 @@ public final class ResNetEncoder: ImageEncoding {
   private var gB = 0
   private var columns = 0  // im2col chunk (max scratchCount)
   private var poolScratch = 0  // attention pool backward
+
+  /// When set, every kernel call of `forward` and `backward` adds its time to this profile.
+  public var profile: KernelProfile?
 
   /// Bytes held by the activation arena.
   public var arenaBytes: Int { arena.count * MemoryLayout<Float>.size }
@@ -179,40 +182,15 @@ public final class ResNetEncoder: ImageEncoding {
 
   // MARK: Forward
 
-  /// Features (N, E) of images (N, 3, S, S), N ≤ capacity; pixels in [0, 1] when
-  /// `normalizesInput`, else already normalised.
-  public func forward(_ pixels: Tensor) -> Tensor {
-    precondition(
-      pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == size
-        && pixels.shape[3] == size,
-      "ResNetEncoder: expected [N, 3, \(size), \(size)], got \(pixels.shape)")
-    let n = pixels.shape[0]
-    pixels.scalars.withUnsafeBufferPointer { p in
-      if let base = p.baseAddress { forward(pixels: base, count: n) }
-    }
-    return features
-  }
-
   /// The forward pass on raw memory: `count` images (count, 3, S, S) at `pixels`.
   public func forward(pixels: UnsafePointer<Float>, count n: Int) {
     precondition(n >= 1 && n <= capacity, "ResNetEncoder: batch \(n) outside 1…\(capacity)")
     batch = n
     let tower = self.tower
     let (s, w) = (size, stemWidth)
-    let plane = s * s
-    // (N, 3, S, S) → (3, N, S, S), normalised.
-    let x0 = buf(input)
-    let normalizes = normalizesInput
-    parallelFor(n * 3) { job in
-      let (b, ch) = (job / 3, job % 3)
-      let src = pixels + job * plane  // (S, S)
-      let dst = x0 + (ch * n + b) * plane  // (S, S)
-      if normalizes {
-        let (mu, sd) = (CLIPImageNormalization.mean[ch], CLIPImageNormalization.std[ch])
-        for i in 0..<plane { dst[i] = (src[i] - mu) / sd }
-      } else {
-        dst.update(from: src, count: plane)
-      }
+    profile.measure("forward layout + normalise") {
+      CLIPImageNormalization.channelMajor(
+        pixels, into: buf(input), count: n, size: s, normalizes: normalizesInput)
     }
     // Stem: three conv-bn-ReLU, then a 2× average pool.
     let s2 = s / 2
@@ -220,14 +198,21 @@ public final class ResNetEncoder: ImageEncoding {
     for (i, (from, to, side, stride)) in stemIO.enumerated() {
       let u = tower.stem[i]
       let shape = convShape(u, batch: n, side: side, stride: stride)
-      CLIPKernels.convolutionForward(
-        x: buf(from), weight: tower.p(u.weight), out: buf(to), shape: shape, scratch: buf(columns))
-      CLIPKernels.biasActivation(
-        buf(to), bias: tower.p(u.beta), channels: u.outChannels,
-        plane: n * shape.outHeight * shape.outWidth, relu: true)
+      convolution("forward", shape, i == 0 ? " stem K=27" : " stem") {
+        CLIPKernels.convolutionForward(
+          x: buf(from), weight: tower.p(u.weight), out: buf(to), shape: shape,
+          scratch: buf(columns), profile: profile)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          buf(to), bias: tower.p(u.beta), channels: u.outChannels,
+          plane: n * shape.outHeight * shape.outWidth, relu: true)
+      }
     }
-    CLIPKernels.averagePoolForward(
-      x: buf(stem3), out: buf(stemOut), planes: w * n, height: s2, width: s2, factor: 2)
+    profile.measure("forward average pool") {
+      CLIPKernels.averagePoolForward(
+        x: buf(stem3), out: buf(stemOut), planes: w * n, height: s2, width: s2, factor: 2)
+    }
 
     var x = buf(stemOut)  // (Cin, N, H, H)
     for (i, blk) in tower.blocks.enumerated() {
@@ -237,74 +222,85 @@ public final class ResNetEncoder: ImageEncoding {
       let a1 = buf(L.a1)
       let a2 = buf(L.a2)
       let out = buf(L.out)  // (4p, N, Ho, Ho)
-      CLIPKernels.convolutionForward(
-        x: x, weight: tower.p(blk.conv1.weight), out: a1,
-        shape: convShape(blk.conv1, batch: n, side: h), scratch: nil)
-      CLIPKernels.biasActivation(
-        a1, bias: tower.p(blk.conv1.beta), channels: blk.planes, plane: n * h * h, relu: true)
-      CLIPKernels.convolutionForward(
-        x: a1, weight: tower.p(blk.conv2.weight), out: a2,
-        shape: convShape(blk.conv2, batch: n, side: h), scratch: buf(columns))
-      CLIPKernels.biasActivation(
-        a2, bias: tower.p(blk.conv2.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      let c1 = convShape(blk.conv1, batch: n, side: h)
+      convolution("forward", c1) {
+        CLIPKernels.convolutionForward(
+          x: x, weight: tower.p(blk.conv1.weight), out: a1, shape: c1, scratch: nil)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          a1, bias: tower.p(blk.conv1.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      }
+      let c2 = convShape(blk.conv2, batch: n, side: h)
+      convolution("forward", c2) {
+        CLIPKernels.convolutionForward(
+          x: a1, weight: tower.p(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns),
+          profile: profile)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          a2, bias: tower.p(blk.conv2.beta), channels: blk.planes, plane: n * h * h, relu: true)
+      }
       var main = UnsafePointer(a2)  // (p, N, Ho, Ho)
       if blk.stride > 1 {
-        CLIPKernels.averagePoolForward(
-          x: a2, out: buf(t1), planes: blk.planes * n, height: h, width: h, factor: blk.stride)
+        profile.measure("forward average pool") {
+          CLIPKernels.averagePoolForward(
+            x: a2, out: buf(t1), planes: blk.planes * n, height: h, width: h, factor: blk.stride)
+        }
         main = UnsafePointer(buf(t1))
       }
       if let d = blk.downsample {
         var px = UnsafePointer(x)  // (Cin, N, Ho, Ho)
         if blk.stride > 1 {
-          CLIPKernels.averagePoolForward(
-            x: x, out: buf(t2), planes: blk.inChannels * n, height: h, width: h,
-            factor: blk.stride)
+          profile.measure("forward average pool") {
+            CLIPKernels.averagePoolForward(
+              x: x, out: buf(t2), planes: blk.inChannels * n, height: h, width: h,
+              factor: blk.stride)
+          }
           px = UnsafePointer(buf(t2))
         }
-        CLIPKernels.convolutionForward(
-          x: px, weight: tower.p(d.weight), out: out, shape: convShape(d, batch: n, side: ho),
-          scratch: nil)
+        let cd = convShape(d, batch: n, side: ho)
+        convolution("forward", cd) {
+          CLIPKernels.convolutionForward(
+            x: px, weight: tower.p(d.weight), out: out, shape: cd, scratch: nil)
+        }
       } else {
-        out.update(from: x, count: 4 * blk.planes * n * ho * ho)
+        profile.measure("forward identity copy") {
+          out.update(from: x, count: 4 * blk.planes * n * ho * ho)
+        }
       }
-      CLIPKernels.convolutionForward(
-        x: main, weight: tower.p(blk.conv3.weight), out: out,
-        shape: convShape(blk.conv3, batch: n, side: ho), scratch: nil, accumulate: true)
-      CLIPKernels.biasActivation(
-        out, bias: tower.p(blk.conv3.beta), bias2: blk.downsample.map { tower.p($0.beta) },
-        channels: 4 * blk.planes, plane: n * ho * ho, relu: true)
+      let c3 = convShape(blk.conv3, batch: n, side: ho)
+      convolution("forward", c3) {
+        CLIPKernels.convolutionForward(
+          x: main, weight: tower.p(blk.conv3.weight), out: out, shape: c3, scratch: nil,
+          accumulate: true)
+      }
+      profile.measure("forward bias + ReLU") {
+        CLIPKernels.biasActivation(
+          out, bias: tower.p(blk.conv3.beta), bias2: blk.downsample.map { tower.p($0.beta) },
+          channels: 4 * blk.planes, plane: n * ho * ho, relu: true)
+      }
       x = out
     }
-    CLIPKernels.attentionPoolForward(
-      x: x, weights: poolWeights, out: buf(featureBuffer), tokens: buf(tokens), qkv: buf(qkv),
-      probs: buf(probs), attention: buf(attention), shape: Self.poolShape(tower, batch: n))
+    let pool = Self.poolShape(tower, batch: n)
+    profile.measure("forward attention pool", flops: pool.flops) {
+      CLIPKernels.attentionPoolForward(
+        x: x, weights: poolWeights, out: buf(featureBuffer), tokens: buf(tokens), qkv: buf(qkv),
+        probs: buf(probs), attention: buf(attention), shape: pool)
+    }
+  }
+
+  /// Times a convolution under its kind (kernel side, stem or not) when profiling.
+  private func convolution(
+    _ phase: String, _ shape: ConvolutionShape, _ tag: String = "", _ body: () -> Void
+  ) {
+    profile.measure(
+      "\(phase) conv \(shape.kernel)×\(shape.kernel)\(tag) \(shape.inChannels)→\(shape.outChannels)"
+        + " @\(shape.height)" + (shape.stride > 1 ? "/\(shape.stride)" : ""),
+      flops: shape.flops, body)
   }
 
   // MARK: Backward
-
-  /// The gradient (N, 3, S, S) with respect to the input pixels of the last `forward`, given the
-  /// gradient (N, E) of a loss with respect to its features.
-  public func backward(_ dFeatures: Tensor) -> Tensor {
-    var out = Tensor(shape: [batch, 3, size, size])
-    backward(dFeatures, into: &out)
-    return out
-  }
-
-  /// `backward` writing into an existing tensor of shape (N, 3, S, S).
-  public func backward(_ dFeatures: Tensor, into dPixels: inout Tensor) {
-    precondition(batch > 0, "ResNetEncoder.backward before forward")
-    precondition(
-      dFeatures.shape == [batch, e],
-      "ResNetEncoder.backward: expected [\(batch), \(e)], got \(dFeatures.shape)")
-    precondition(
-      dPixels.shape == [batch, 3, size, size],
-      "ResNetEncoder.backward: output shape \(dPixels.shape)")
-    dFeatures.scalars.withUnsafeBufferPointer { df in
-      dPixels.scalars.withUnsafeMutableBufferPointer { dp in
-        if let f = df.baseAddress, let p = dp.baseAddress { backward(dFeatures: f, dPixels: p) }
-      }
-    }
-  }
 
   /// The backward pass on raw memory: dFeatures (N, E) → dPixels (N, 3, S, S), overwritten.
   public func backward(dFeatures: UnsafePointer<Float>, dPixels: UnsafeMutablePointer<Float>) {
@@ -313,88 +309,113 @@ public final class ResNetEncoder: ImageEncoding {
     let tower = self.tower
     var g = buf(gA)  // gradient at the current block's output
     var gIn = buf(gB)  // gradient at its input
-    CLIPKernels.attentionPoolBackward(
-      dOut: dFeatures, weights: poolWeights, qkv: buf(qkv), probs: buf(probs), dX: g,
-      scratch: buf(poolScratch), shape: Self.poolShape(tower, batch: n))
+    let pool = Self.poolShape(tower, batch: n)
+    profile.measure("backward attention pool", flops: pool.flops) {
+      CLIPKernels.attentionPoolBackward(
+        dOut: dFeatures, weights: poolWeights, qkv: buf(qkv), probs: buf(probs), dX: g,
+        scratch: buf(poolScratch), shape: pool)
+    }
     for (i, blk) in tower.blocks.enumerated().reversed() {
       let L = blockBuffers[i]
       let h = L.height
       let ho = h / blk.stride
       let p = blk.planes
-      CLIPKernels.reluBackward(output: buf(L.out), gradient: g, count: 4 * p * n * ho * ho)
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.out), gradient: g, count: 4 * p * n * ho * ho)
+      }
       // Identity or downsample path → gIn (Cin, N, H, H), overwritten.
       if let d = blk.downsample {
         let target = blk.stride > 1 ? buf(t1) : gIn  // (Cin, N, Ho, Ho)
-        CLIPKernels.convolutionBackward(
-          dOut: g, weight: tower.p(d.weight), dX: target, shape: convShape(d, batch: n, side: ho),
-          scratch: nil)
+        let cd = convShape(d, batch: n, side: ho)
+        convolution("backward", cd) {
+          CLIPKernels.convolutionBackward(
+            dOut: g, weight: tower.p(d.weight), dX: target, shape: cd, scratch: nil)
+        }
         if blk.stride > 1 {
-          CLIPKernels.averagePoolBackward(
-            dOut: buf(t1), dX: gIn, planes: blk.inChannels * n, height: h, width: h,
-            factor: blk.stride)
+          profile.measure("backward average pool") {
+            CLIPKernels.averagePoolBackward(
+              dOut: buf(t1), dX: gIn, planes: blk.inChannels * n, height: h, width: h,
+              factor: blk.stride)
+          }
         }
       } else {
-        gIn.update(from: g, count: 4 * p * n * h * h)
+        profile.measure("backward identity copy") {
+          gIn.update(from: g, count: 4 * p * n * h * h)
+        }
       }
       // Main path: conv3ᵀ, pool, ReLU, conv2ᵀ, ReLU, conv1ᵀ (accumulated into gIn).
       let dA2 = buf(t2)  // (p, N, H, H)
-      CLIPKernels.convolutionBackward(
-        dOut: g, weight: tower.p(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
-        shape: convShape(blk.conv3, batch: n, side: ho), scratch: nil)
-      if blk.stride > 1 {
-        CLIPKernels.averagePoolBackward(
-          dOut: buf(t1), dX: dA2, planes: p * n, height: h, width: h, factor: blk.stride)
+      let c3 = convShape(blk.conv3, batch: n, side: ho)
+      convolution("backward", c3) {
+        CLIPKernels.convolutionBackward(
+          dOut: g, weight: tower.p(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
+          shape: c3, scratch: nil)
       }
-      CLIPKernels.reluBackward(output: buf(L.a2), gradient: dA2, count: p * n * h * h)
+      if blk.stride > 1 {
+        profile.measure("backward average pool") {
+          CLIPKernels.averagePoolBackward(
+            dOut: buf(t1), dX: dA2, planes: p * n, height: h, width: h, factor: blk.stride)
+        }
+      }
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.a2), gradient: dA2, count: p * n * h * h)
+      }
       let dA1 = buf(t3)  // (p, N, H, H)
-      CLIPKernels.convolutionBackward(
-        dOut: dA2, weight: tower.p(blk.conv2.weight), dX: dA1,
-        shape: convShape(blk.conv2, batch: n, side: h), scratch: buf(columns))
-      CLIPKernels.reluBackward(output: buf(L.a1), gradient: dA1, count: p * n * h * h)
-      CLIPKernels.convolutionBackward(
-        dOut: dA1, weight: tower.p(blk.conv1.weight), dX: gIn,
-        shape: convShape(blk.conv1, batch: n, side: h), scratch: nil, accumulate: true)
+      let c2 = convShape(blk.conv2, batch: n, side: h)
+      convolution("backward", c2) {
+        CLIPKernels.convolutionBackward(
+          dOut: dA2, weight: tower.p(blk.conv2.weight), dX: dA1, shape: c2,
+          scratch: buf(columns), profile: profile)
+      }
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(output: buf(L.a1), gradient: dA1, count: p * n * h * h)
+      }
+      let c1 = convShape(blk.conv1, batch: n, side: h)
+      convolution("backward", c1) {
+        CLIPKernels.convolutionBackward(
+          dOut: dA1, weight: tower.p(blk.conv1.weight), dX: gIn, shape: c1, scratch: nil,
+          accumulate: true)
+      }
       swap(&g, &gIn)
     }
     // Stem, backwards: pool, then three (ReLU, conv) pairs; the last lands in gIn (3, N, S, S).
     let (s, w) = (size, stemWidth)
     let s2 = s / 2
-    CLIPKernels.averagePoolBackward(
-      dOut: g, dX: buf(t1), planes: w * n, height: s2, width: s2, factor: 2)
+    let gOut = g
+    profile.measure("backward average pool") {
+      CLIPKernels.averagePoolBackward(
+        dOut: gOut, dX: buf(t1), planes: w * n, height: s2, width: s2, factor: 2)
+    }
     let stemIO = [(stem1, t3, gIn, s, 2), (stem2, t2, buf(t3), s2, 1), (stem3, t1, buf(t2), s2, 1)]
     for i in stride(from: 2, through: 0, by: -1) {
       let (saved, dOut, dX, side, stride) = stemIO[i]
       let u = tower.stem[i]
       let shape = convShape(u, batch: n, side: side, stride: stride)
-      CLIPKernels.reluBackward(output: buf(saved), gradient: buf(dOut), count: shape.outputCount)
-      CLIPKernels.convolutionBackward(
-        dOut: buf(dOut), weight: tower.p(u.weight), dX: dX, shape: shape, scratch: buf(columns))
-    }
-    // (3, N, S, S) → (N, 3, S, S), through the normalisation.
-    let plane = s * s
-    let d0 = gIn
-    let normalizes = normalizesInput
-    parallelFor(n * 3) { job in
-      let (b, ch) = (job / 3, job % 3)
-      let src = d0 + (ch * n + b) * plane
-      let dst = dPixels + job * plane
-      if normalizes {
-        let inv = 1 / CLIPImageNormalization.std[ch]
-        for i in 0..<plane { dst[i] = src[i] * inv }
-      } else {
-        dst.update(from: src, count: plane)
+      profile.measure("backward ReLU mask") {
+        CLIPKernels.reluBackward(
+          output: buf(saved), gradient: buf(dOut), count: shape.outputCount)
       }
+      convolution("backward", shape, i == 0 ? " stem K=27" : " stem") {
+        CLIPKernels.convolutionBackward(
+          dOut: buf(dOut), weight: tower.p(u.weight), dX: dX, shape: shape,
+          scratch: buf(columns), profile: profile)
+      }
+    }
+    let d0 = UnsafePointer(gIn)
+    profile.measure("backward layout + normalise") {
+      CLIPImageNormalization.channelMajorBackward(
+        d0, into: dPixels, count: n, size: s, normalizes: normalizesInput)
     }
   }
 
   // MARK: Inspection
 
   /// Features (N, E) of the last forward pass.
-  public var features: Tensor {
-    Tensor(
-      shape: [batch, e],
-      scalars: Array(UnsafeBufferPointer(start: buf(featureBuffer), count: batch * e)))
-  }
+  public var features: Tensor { arena.tensor(featureBuffer, [batch, e]) }
+  /// The input side S.
+  public var imageSize: Int { size }
+  /// The feature width E.
+  public var embedDimension: Int { e }
 
   /// The last stage's output (N, C, h, w) in PyTorch's layout: the attention pool's input.
   public var featureMap: Tensor {

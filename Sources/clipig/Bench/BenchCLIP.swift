@@ -46,6 +46,13 @@ struct BenchCLIP: ParsableCommand {
   @Flag(help: "Also time each kernel alone at the model's shapes (per layer, whole batch).")
   var kernels = false
 
+  @Flag(
+    help: """
+      Also run the timed steps once more with every kernel call timed (ResNets): where the \
+      step's time goes, per kernel kind.
+      """)
+  var profile = false
+
   func validate() throws {
     guard batch >= 1, steps >= 1 else { throw ValidationError("--batch and --steps must be ≥ 1") }
   }
@@ -135,12 +142,58 @@ struct BenchCLIP: ParsableCommand {
       String(
         format: "memory: activation arena %.0f MB, peak resident set %.0f MB",
         Double(encoder.arenaBytes) / 1e6, Self.peakResidentMB()))
+    if profile {
+      if let resNet = encoder as? ResNetEncoder {
+        Self.profileSteps(
+          resNet, pixels: pixels, dFeatures: dFeatures, dPixels: &dPixels, steps: steps,
+          peak: peak)
+      } else {
+        print("--profile breaks down a ResNet's step; use --kernels for a ViT")
+      }
+    }
     if kernels {
       if clip.config.resNet != nil {
         print("--kernels times the ViT's kernels; not available for a ResNet")
       } else {
         Self.timeKernels(clip.config, batch: batch)
       }
+    }
+  }
+
+  /// Runs `steps` more steps with a kernel profile attached and prints the time per kernel
+  /// kind (per step, share of the step, GFLOP/s and % of the sgemm peak where counted).
+  static func profileSteps(
+    _ encoder: ResNetEncoder, pixels: Tensor, dFeatures: Tensor, dPixels: inout Tensor,
+    steps: Int, peak: Double
+  ) {
+    let profile = KernelProfile()
+    encoder.profile = profile
+    defer { encoder.profile = nil }
+    let t0 = now()
+    for _ in 0..<steps {
+      _ = encoder.forward(pixels)
+      encoder.backward(dFeatures, into: &dPixels)
+    }
+    let wall = (now() - t0) / Double(steps)
+    let total = profile.totalSeconds / Double(steps)
+    print(
+      String(
+        format: "profile (mean of %d steps, %.4g s each, %.4g s in kernels):", steps, wall, total))
+    let top = profile.entries.filter { $0.parent == nil }.sorted { $0.seconds > $1.seconds }
+    let ordered = top.flatMap { entry in
+      [entry] + profile.entries.filter { $0.parent == entry.name }
+    }
+    for entry in ordered {
+      let perStep = entry.seconds / Double(steps)
+      let label = entry.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+      var line = String(
+        format: "  %@ %8.1f ms  %5.1f%%  %4d calls", label, perStep * 1e3,
+        100 * perStep / max(total, 1e-12), entry.calls / steps)
+      if entry.flops > 0 {
+        let rate = entry.flops / entry.seconds / 1e9
+        line += String(format: "  %6.1f GFLOP/s  %3.0f%% peak", rate, 100 * rate / peak)
+      }
+      print(line)
     }
   }
 
