@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 /// Paths and helpers of the studio tests.
@@ -63,13 +64,8 @@ enum Fixture {
     return try condition()
   }
 
-  /// The built `clipig` executable of this test run (release preferred), if there is one.
-  static let clipigBinary: String? = {
-    let candidates = ["release", "debug"].map {
-      repository.appendingPathComponent(".build/\($0)/clipig").path
-    }
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-  }()
+  /// The built `clipig` executable of this test run, if there is one.
+  static let clipigBinary = ClipigExecutable.path
 }
 
 /// The studio suites run one after another: each starts a server that trains on the CPU.
