@@ -88,6 +88,36 @@ import Testing
     #expect(resnet.imageSize == 288)
   }
 
+  /// OpenAI's models as open_clip writes their hub `open_clip_config.json`
+  /// (scripts/open_clip_hub_configs.py): every key is accepted, and the shapes are those of
+  /// OpenAI's model card (vision width, layers, heads, patch, input size, embedding).
+  @Test(arguments: [
+    ("ViT-B-32", 768, 12, 12, 32, 224, 512), ("ViT-B-16", 768, 12, 12, 16, 224, 512),
+    ("ViT-L-14", 1024, 24, 16, 14, 224, 768), ("ViT-L-14-336", 1024, 24, 16, 14, 336, 768),
+    ("RN50", 0, 0, 0, 0, 224, 1024), ("RN101", 0, 0, 0, 0, 224, 512),
+    ("RN50x4", 0, 0, 0, 0, 288, 640), ("RN50x16", 0, 0, 0, 0, 384, 768),
+    ("RN50x64", 0, 0, 0, 0, 448, 1024),
+  ])
+  func openAIModelsHubConfigurationsAreAccepted(
+    name: String, width: Int, layers: Int, heads: Int, patch: Int, size: Int, embed: Int
+  ) throws {
+    let data = try Data(
+      contentsOf: URL(fileURLWithPath: Fixture.path("openclip/hub-configs/\(name).json")))
+    let config = try OpenCLIPConfig.parse(data, source: name + ".json")
+    #expect(config.activation == .quickGELU)
+    #expect(config.imageSize == size)
+    if width == 0 {
+      #expect(config.model == nil, "a ResNet tower's shapes come from the tensors")
+    } else {
+      let model = try #require(config.model)
+      #expect(model.vision.width == width && model.vision.layers == layers)
+      #expect(model.vision.heads == heads && model.vision.patchSize == patch)
+      #expect(model.vision.imageSize == size && model.embedDimension == embed)
+      #expect(model.text.width == embed && model.text.contextLength == 77)
+      #expect(model.text.vocabularySize == 49408 && model.text.layers == 12)
+    }
+  }
+
   @Test(arguments: [
     (", \"attentional_pool\": true", "", "", "", "attentional_pool"),
     (", \"pool_type\": \"avg\"", "", "", "", "pool_type"),
