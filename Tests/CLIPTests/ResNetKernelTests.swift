@@ -72,9 +72,12 @@ import Testing
   struct ConvCase: Sendable, CustomStringConvertible {
     var cin, cout, side, kernel, stride, padding: Int
     var limit = 1 << 22
+    var width: Int? = nil
+    var algorithm = ConvolutionAlgorithm.automatic
     var description: String {
-      "\(cin)→\(cout) \(side)² k\(kernel) s\(stride) p\(padding)"
+      "\(cin)→\(cout) \(side)×\(width ?? side) k\(kernel) s\(stride) p\(padding)"
         + (limit < 1 << 22 ? " chunked" : "")
+        + (algorithm == .im2col ? " im2col" : kernel == 3 && stride == 1 ? " Winograd" : "")
     }
   }
 
@@ -82,15 +85,25 @@ import Testing
     .init(cin: 3, cout: 4, side: 9, kernel: 3, stride: 2, padding: 1),  // the stem's first
     .init(cin: 5, cout: 6, side: 7, kernel: 3, stride: 1, padding: 1),
     .init(cin: 5, cout: 6, side: 7, kernel: 3, stride: 1, padding: 1, limit: 5 * 9 * 7 * 3),
+    .init(cin: 5, cout: 6, side: 7, kernel: 3, stride: 1, padding: 1, algorithm: .im2col),
+    .init(
+      cin: 5, cout: 6, side: 7, kernel: 3, stride: 1, padding: 1, limit: 5 * 9 * 7 * 3,
+      algorithm: .im2col),
+    // Winograd F(2×2, 3×3): even and odd sides (partial tiles), wider and narrower, chunked.
+    .init(cin: 4, cout: 3, side: 8, kernel: 3, stride: 1, padding: 1, width: 5),
+    .init(cin: 3, cout: 7, side: 1, kernel: 3, stride: 1, padding: 1, width: 6),
+    .init(cin: 6, cout: 5, side: 9, kernel: 3, stride: 1, padding: 1, limit: 16 * 11 * 5 * 2),
     .init(cin: 6, cout: 8, side: 5, kernel: 1, stride: 1, padding: 0),  // pointwise GEMM
   ]
 
   @Test(arguments: convCases)
   func convolution(_ c: ConvCase) {
     var s = ConvolutionShape(
-      inChannels: c.cin, outChannels: c.cout, batch: 2, height: c.side, width: c.side,
+      inChannels: c.cin, outChannels: c.cout, batch: 2, height: c.side, width: c.width ?? c.side,
       kernel: c.kernel, stride: c.stride, padding: c.padding)
     s.columnLimit = c.limit
+    s.algorithm = c.algorithm
+    #expect(s.usesWinograd == (c.algorithm == .automatic && c.kernel == 3 && c.stride == 1))
     var rng = TestRandom(seed: UInt64(c.cin * 31 + c.kernel))
     let x = rng.array(s.inputCount)
     let w = rng.array(c.cout * s.patchLength, scale: 0.5)
@@ -102,6 +115,44 @@ import Testing
     GradientCheck.expectPasses(
       "convolution \(c)", x: x, v: v, forward: { Self.convolution($0, w, s) },
       backward: { Self.convolutionBackward($0, w, s) })
+  }
+
+  /// `accumulate` adds to what the output holds, in both directions, for Winograd and im2col.
+  @Test(arguments: [ConvolutionAlgorithm.automatic, .im2col])
+  func convolutionAccumulates(_ algorithm: ConvolutionAlgorithm) {
+    var s = ConvolutionShape(
+      inChannels: 3, outChannels: 4, batch: 2, height: 5, width: 6, kernel: 3, padding: 1)
+    s.algorithm = algorithm
+    var rng = TestRandom(seed: 41)
+    var x = rng.array(s.inputCount)
+    var w = rng.array(s.outChannels * s.patchLength, scale: 0.5)
+    var v = rng.array(s.outputCount)
+    let out0 = rng.array(s.outputCount)
+    let dx0 = rng.array(s.inputCount)
+    var (out, dx) = (out0, dx0)
+    var scratch = [Float](repeating: 0, count: s.scratchCount)
+    withPointers(&x) { xp in
+      withPointers(&w) { wp in
+        withPointers(&v) { vp in
+          withPointers(&out) { op in
+            withPointers(&dx) { dp in
+              withPointers(&scratch) { sp in
+                CLIPKernels.convolutionForward(
+                  x: xp, weight: wp, out: op, shape: s, scratch: sp, accumulate: true)
+                CLIPKernels.convolutionBackward(
+                  dOut: vp, weight: wp, dX: dp, shape: s, scratch: sp, accumulate: true)
+              }
+            }
+          }
+        }
+      }
+    }
+    let forward = Self.naiveConvolution(x, w, s)
+    Comparison("accumulated forward", out, zip(out0, forward).map { $0 + $1 })
+      .check(maxRelative: 1e-6)
+    let backward = Self.convolutionBackward(v, w, s)
+    Comparison("accumulated input gradient", dx, zip(dx0, backward).map { $0 + $1 })
+      .check(maxRelative: 1e-6)
   }
 
   // MARK: Bias + ReLU

@@ -23,6 +23,8 @@ public struct ConvolutionShape: Sendable, Equatable {
   /// Upper bound on the unfolded columns held at once, in floats (default 2²² = 16 MB, large
   /// enough for full-speed GEMMs; tests lower it to exercise the chunking).
   public var columnLimit = 1 << 22
+  /// How the convolution is computed (tests pin `.im2col` to compare the two).
+  public var algorithm = ConvolutionAlgorithm.automatic
 
   /// Creates a shape.
   public init(
@@ -62,7 +64,20 @@ public struct ConvolutionShape: Sendable, Equatable {
     max(1, min(batch * outHeight, columnLimit / max(1, patchLength * outWidth)))
   }
   /// Floats of scratch the forward and backward need (the unfolded columns of one chunk).
-  public var scratchCount: Int { isPointwise ? 0 : patchLength * chunkRows * outWidth }
+  public var scratchCount: Int {
+    if isPointwise { return 0 }
+    if usesWinograd { return winogradTiling(transposed: false).scratchCount }
+    return patchLength * chunkRows * outWidth
+  }
+}
+
+/// How `CLIPKernels.convolutionForward` and `convolutionBackward` compute a convolution.
+public enum ConvolutionAlgorithm: Sendable, Equatable {
+  /// Winograd's F(2×2, 3×3) for stride-1, padding-1 3×3 convolutions (4/9 of the
+  /// multiplications), im2col + GEMM for every other.
+  case automatic
+  /// Im2col (or col2im) + GEMM always: the direct convolution, as PyTorch computes it.
+  case im2col
 }
 
 extension CLIPKernels {
@@ -72,7 +87,8 @@ extension CLIPKernels {
   /// `biasActivation`). `scratch` holds `shape.scratchCount` floats; `accumulate` adds to `out`.
   ///
   /// Im2col in chunks of output rows, each followed by one OpenBLAS GEMM writing its columns of
-  /// `out`; a pointwise convolution is a single GEMM on `x` itself.
+  /// `out`; a pointwise convolution is a single GEMM on `x` itself; a `usesWinograd` shape
+  /// runs Winograd's F(2×2, 3×3) (Winograd.swift).
   public static func convolutionForward(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
     shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
@@ -87,6 +103,12 @@ extension CLIPKernels {
       return
     }
     guard let scratch else { preconditionFailure("convolutionForward: scratch required") }
+    if s.usesWinograd {
+      winogradConvolution(
+        x: x, weight: weight, out: out, shape: s, transposed: false, scratch: scratch,
+        accumulate: accumulate, profile: profile)
+      return
+    }
     let rows = s.batch * s.outHeight
     var r0 = 0
     while r0 < rows {
@@ -105,7 +127,8 @@ extension CLIPKernels {
 
   /// The input gradient of `convolutionForward`: dX (Cin, N, H, W) (+)= the transposed
   /// convolution of dOut (Cout, N, Ho, Wo) — Wᵀ·dOut per chunk, folded back (col2im) — with
-  /// the same `scratch`. Overwrites `dX` unless `accumulate`.
+  /// the same `scratch`. Overwrites `dX` unless `accumulate`. A `usesWinograd` shape runs the
+  /// forward Winograd convolution of dOut with the flipped kernel, channels swapped.
   public static func convolutionBackward(
     dOut: UnsafePointer<Float>, weight: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>,
     shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
@@ -120,6 +143,12 @@ extension CLIPKernels {
       return
     }
     guard let scratch else { preconditionFailure("convolutionBackward: scratch required") }
+    if s.usesWinograd {
+      winogradConvolution(
+        x: dOut, weight: weight, out: dX, shape: s, transposed: true, scratch: scratch,
+        accumulate: accumulate, profile: profile)
+      return
+    }
     if !accumulate { profile.measure("zero fill", part: true) { fill(dX, 0, count: s.inputCount) } }
     let rows = s.batch * s.outHeight
     var r0 = 0
