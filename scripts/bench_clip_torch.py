@@ -6,8 +6,12 @@ OpenAI's ResNets through open_clip), forward and forward + backward to the input
 Run by a developer (never by CI):
     PY=$(../shared/tools/torch-oracle.sh); $PY scripts/bench_clip_torch.py --batch 10
     $PY scripts/bench_clip_torch.py --batch 10 --model RN50
+PyTorch's convolutions (oneDNN) pick the widest vector instructions the CPU has, whatever
+OPENBLAS_CORETYPE says; for a comparison at clipig's OpenBLAS kernels' width set
+ONEDNN_MAX_CPU_ISA (AVX2 for OpenBLAS's Haswell kernels) and MKL_ENABLE_INSTRUCTIONS alike.
 """
 import argparse
+import os
 import time
 
 import torch
@@ -69,8 +73,10 @@ def main():
             ts.append(time.perf_counter() - t0)
         return min(ts), sum(ts) / len(ts)
 
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA") or "widest"
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {a.model} {size} px, "
-          f"batch {a.batch}")
+          f"batch {a.batch}; CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"oneDNN ISA {isa}")
     tf = timeit(fwd)
     tb = timeit(fwd_bwd)
     print(f"forward           min {tf[0]:.3f} s  mean {tf[1]:.3f} s")

@@ -38,4 +38,11 @@ public enum BLAS {
 
   /// The number of threads OpenBLAS currently uses.
   public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+  /// The name of the CPU kernels OpenBLAS runs ("Haswell", "SkylakeX", "Cooperlake", …): what
+  /// it detected at load time, or what `OPENBLAS_CORETYPE` forced.
+  public static var coreName: String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+  }
 }

@@ -170,27 +170,16 @@ struct ImageCacheTests {
   func binaryURL() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
-    let binary = try ClipigExecutable.require()
     let (png, _) = try samplePNG()
     let server = try LoopbackServer(routes: ["/p.png": .file(png)])
     defer { server.stop() }
     let cacheDirectory = try ModelStoreFixture.scratchDirectory("binary")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = [
-      "similarity", server.url("/p.png"), "-t", "a cat", "--model",
-      root.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path,
-    ]
-    var environment = ProcessInfo.processInfo.environment
-    environment["CLIPIG_CACHE"] = cacheDirectory
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(output)")
+    let (status, output) = try ClipigExecutable.run(
+      [
+        "similarity", server.url("/p.png"), "-t", "a cat", "--model",
+        root.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path,
+      ], environment: ["CLIPIG_CACHE": cacheDirectory])
+    #expect(status == 0, "\(output)")
     #expect(output.contains("p.png"), "\(output)")
     let cached = ImageCache(directory: cacheDirectory + "/images").path(for: server.url("/p.png"))
     #expect(try FileIO.readBytes(path: cached) == png)

@@ -39,20 +39,8 @@ struct SignalTests {
 @Suite("clipig model")
 struct ModelCommandTests {
   private func run(_ arguments: [String], cache: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try ClipigExecutable.require())
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["CLIPIG_CACHE"] = cache
-    environment["HOME"] = cache  // no ~/.cache/clip reuse from the machine running the tests
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    // HOME too: no ~/.cache/clip reuse from the machine running the tests.
+    try ClipigExecutable.run(arguments, environment: ["CLIPIG_CACHE": cache, "HOME": cache])
   }
 
   @Test(.enabled(if: ClipigExecutable.shouldTest, "the clipig executable is not built"))

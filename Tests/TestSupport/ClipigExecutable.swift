@@ -52,6 +52,27 @@ public enum ClipigExecutable {
     return path
   }
 
+  /// Runs the executable with `arguments`, this process's environment changed by `environment`
+  /// (a nil value unsets the variable), to its end; returns its exit status and its standard
+  /// output and error together.
+  public static func run(_ arguments: [String], environment: [String: String?] = [:]) throws
+    -> (status: Int32, output: String)
+  {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try require())
+    process.arguments = arguments
+    var variables = ProcessInfo.processInfo.environment
+    for (name, value) in environment { variables[name] = value }
+    process.environment = variables
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
   /// The executable's path; nil when there is none and CI does not require it (the caller
   /// skips), throws `NotBuilt` when CI requires it.
   public static func found() throws -> String? {

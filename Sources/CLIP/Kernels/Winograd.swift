@@ -46,8 +46,9 @@ struct WinogradTiling {
   /// Tc tiles of one chunk.
   var scratchCount: Int {
     let tiles = chunkRows * tilesWide
-    return 16 * (Self.spaced(outChannels * inChannels) + Self.spaced(inChannels * tiles)
-      + Self.spaced(outChannels * tiles))
+    return 16
+      * (Self.spaced(outChannels * inChannels) + Self.spaced(inChannels * tiles)
+        + Self.spaced(outChannels * tiles))
   }
 
   /// The distance between consecutive ones of 16 matrices of `count` floats: a cache line
@@ -97,7 +98,9 @@ extension CLIPKernels {
     while r0 < rows {
       let r1 = min(rows, r0 + t.chunkRows)
       let tiles = (r1 - r0) * t.tilesWide
-      let (vStride, mStride) = (WinogradTiling.spaced(cin * tiles), WinogradTiling.spaced(cout * tiles))
+      let (vStride, mStride) = (
+        WinogradTiling.spaced(cin * tiles), WinogradTiling.spaced(cout * tiles)
+      )
       let v = u + 16 * uStride  // (16, Cin', Tc)
       let m = v + 16 * vStride  // (16, Cout', Tc)
       profile.measure("Winograd input transform", part: true) {

@@ -22,8 +22,11 @@ struct BenchCLIP: ParsableCommand {
       render does (an hf-hub: id, a model directory, a .safetensors, .pt or .bin file). \
       The sgemm peak is measured first on this machine; the step's GFLOP/s \
       are counted from the model's shapes (the full forward, and the backward's input-gradient \
-      GEMMs and attention), so they compare directly with a framework computing the same step. \
-      Compare with PyTorch on the same machine: scripts/bench_clip_torch.py.
+      GEMMs and attention), so they compare directly with a framework computing the same step \
+      (the ResNets' 3×3 convolutions, computed by Winograd's F(2×2, 3×3) with 4/9 of the \
+      multiplications, count as direct ones: their rate can pass the sgemm peak). The \
+      OpenBLAS kernels in use are printed (OPENBLAS_CORETYPE chooses them). Compare with \
+      PyTorch on the same machine: scripts/bench_clip_torch.py.
       """)
 
   @Option(help: "Images per batch.")
@@ -53,6 +56,24 @@ struct BenchCLIP: ParsableCommand {
       """)
   var profile = false
 
+  /// Which OpenBLAS kernels run and why, with a hint when `OPENBLAS_CORETYPE` holds the
+  /// library to 256-bit kernels on a CPU with AVX-512 (OpenBLAS's own choice there, like
+  /// oneDNN's in PyTorch, is AVX-512: about twice the sgemm peak on AMD Zen 5).
+  static func kernelsLine(environment: [String: String]) -> String {
+    let core = BLAS.coreName
+    guard let forced = environment["OPENBLAS_CORETYPE"], !forced.isEmpty else {
+      return "OpenBLAS kernels: \(core) (detected)"
+    }
+    var line = "OpenBLAS kernels: \(core) (OPENBLAS_CORETYPE=\(forced))"
+    let narrow = ["haswell", "zen", "sandybridge", "nehalem", "core2", "prescott", "penryn"]
+    if narrow.contains(core.lowercased()), CPUFeatures.hasAVX512 {
+      line +=
+        "; this CPU has AVX-512: unset OPENBLAS_CORETYPE (or set SkylakeX) for OpenBLAS's "
+        + "AVX-512 kernels"
+    }
+    return line
+  }
+
   func validate() throws {
     guard batch >= 1, steps >= 1 else { throw ValidationError("--batch and --steps must be ≥ 1") }
   }
@@ -60,6 +81,7 @@ struct BenchCLIP: ParsableCommand {
   func run() throws {
     BLAS.setThreadCount(threads ?? ProcessorCount.active)
     print("threads: \(BLAS.threadCount) (OpenBLAS), \(ProcessorCount.active) cores")
+    print(Self.kernelsLine(environment: ProcessInfo.processInfo.environment))
     let peak = Self.measureSgemmPeak()
     print(
       String(format: "sgemm peak: %.1f GFLOP/s (best of square and CLIP-shaped products)", peak))
