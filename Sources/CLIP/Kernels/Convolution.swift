@@ -73,7 +73,7 @@ public struct ConvolutionShape: Sendable, Equatable {
 
 /// How `CLIPKernels.convolutionForward` and `convolutionBackward` compute a convolution.
 public enum ConvolutionAlgorithm: Sendable, Equatable {
-  /// Winograd's F(2×2, 3×3) for stride-1, padding-1 3×3 convolutions (4/9 of the
+  /// Winograd's F(4×4, 3×3) for stride-1, padding-1 3×3 convolutions (a quarter of the
   /// multiplications), im2col + GEMM for every other.
   case automatic
   /// Im2col (or col2im) + GEMM always: the direct convolution, as PyTorch computes it.
@@ -88,7 +88,7 @@ extension CLIPKernels {
   ///
   /// Im2col in chunks of output rows, each followed by one OpenBLAS GEMM writing its columns of
   /// `out`; a pointwise convolution is a single GEMM on `x` itself; a `usesWinograd` shape
-  /// runs Winograd's F(2×2, 3×3) (Winograd.swift).
+  /// runs Winograd's F(4×4, 3×3) (Winograd.swift).
   public static func convolutionForward(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
     shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,

@@ -1,30 +1,45 @@
 import PipelineKit
 
-// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
+// Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
 // Neural Networks", 2015) for the stride-1, padding-1 3×3 convolutions of the ResNet towers:
-// each 2×2 block of outputs of one (output, input) channel pair costs 16 multiplications
-// instead of 36, so the GEMMs do 4/9 of the direct convolution's work.
+// each 4×4 block of outputs of one (output, input) channel pair costs 36 multiplications
+// instead of 144, so the GEMMs do a quarter of the direct convolution's work.
 //
-//   U = G g Gᵀ (4×4 per channel pair)  V = Bᵀ d B (4×4 per input tile)  Y = Aᵀ [U ⊙ V] A (2×2)
+//   U = G g Gᵀ (6×6 per channel pair)  V = Bᵀ d B (6×6 per input tile)  Y = Aᵀ [U ⊙ V] A (4×4)
 //
-// where d is the 4×4 input patch of a tile (overlapping its neighbours by 2) and the sum over
-// input channels of U ⊙ V, elementwise at each of the 16 positions ξ, is one GEMM per ξ:
+// with the interpolation points 0, ±1, ±2 and ∞:
+//
+//   Bᵀ = [4  0 −5  0  1  0]   G = [  1/4     0     0]   Aᵀ = [1 1  1 1  1 0]
+//        [0 −4 −4  1  1  0]       [ −1/6  −1/6  −1/6]        [0 1 −1 2 −2 0]
+//        [0  4 −4 −1  1  0]       [ −1/6   1/6  −1/6]        [0 1  1 4  4 0]
+//        [0 −2 −1  2  1  0]       [ 1/24  1/12   1/6]        [0 1 −1 8 −8 1]
+//        [0  2 −1 −2  1  0]       [ 1/24 −1/12   1/6]
+//        [0  4  0 −5  0  1]       [    0     0     1]
+//
+// d is the 6×6 input patch of a tile (overlapping its neighbours by 2); the sum over input
+// channels of U ⊙ V, elementwise at each of the 36 positions ξ, is one GEMM per ξ:
 // M[ξ] (Cout, T) = U[ξ] (Cout, Cin) · V[ξ] (Cin, T) over T tiles.
 //
 // The input gradient of such a convolution is itself one (dX = the flipped kernel with its
-// channels swapped, correlated with dOut, padding 1), so the backward runs the same code. Its
-// kernel transform is the forward's: the flipped kernel's U is the forward's with rows and
-// columns 0 and 3 swapped, and the swapped channels make the GEMMs use it transposed.
+// channels swapped, correlated with dOut, padding 1), so the backward runs the same code: the
+// kernel transform of the flipped weights, kept in the forward's (Cout, Cin) layout and used
+// transposed in the GEMMs.
 
-/// The tiling of one convolution for `winogradConvolution`: 2×2 output tiles over (N, H, W).
+/// The tiling of one convolution for `winogradConvolution`: 4×4 output tiles over (N, H, W).
 struct WinogradTiling {
+  /// Output tile side and input patch side (tile + 2).
+  static let tile = 4
+  static let patch = 6
+  /// Transform positions ξ: patch².
+  static let positions = 36
+
   /// Input and output channels of the convolution computed (the backward swaps them).
   let inChannels: Int
   let outChannels: Int
   let batch: Int
   let height: Int
   let width: Int
-  /// Tiles per column and row of one image: ⌈H/2⌉, ⌈W/2⌉.
+  /// Tiles per column and row of one image: ⌈H/4⌉, ⌈W/4⌉.
   let tilesHigh: Int
   let tilesWide: Int
   /// Tile rows (image, tile y) transformed at once: as many as fit the column limit.
@@ -36,29 +51,29 @@ struct WinogradTiling {
     batch = s.batch
     height = s.height
     width = s.width
-    tilesHigh = (s.height + 1) / 2
-    tilesWide = (s.width + 1) / 2
-    let perRow = 16 * (inChannels + outChannels) * tilesWide  // floats of V and M
+    tilesHigh = (s.height + Self.tile - 1) / Self.tile
+    tilesWide = (s.width + Self.tile - 1) / Self.tile
+    let perRow = Self.positions * (inChannels + outChannels) * tilesWide  // floats of V and M
     chunkRows = max(1, min(batch * tilesHigh, s.columnLimit / max(1, perRow)))
   }
 
-  /// Floats of scratch: U (16, Cout, Cin) (of either direction: the same size), then V (16, Cin, Tc) and M (16, Cout, Tc) for the
-  /// Tc tiles of one chunk.
+  /// Floats of scratch: U (36, Cout, Cin) (of either direction: the same size), then
+  /// V (36, Cin, Tc) and M (36, Cout, Tc) for the Tc tiles of one chunk.
   var scratchCount: Int {
     let tiles = chunkRows * tilesWide
-    return 16
+    return Self.positions
       * (Self.spaced(outChannels * inChannels) + Self.spaced(inChannels * tiles)
         + Self.spaced(outChannels * tiles))
   }
 
-  /// The distance between consecutive ones of 16 matrices of `count` floats: a cache line
-  /// more, so that the 16 streams a transform writes do not fall into one cache set when
-  /// `count` is a power of two.
+  /// The distance between consecutive ones of 36 matrices of `count` floats: a cache line
+  /// more, so that the streams a transform writes do not fall into one cache set when `count`
+  /// is a power of two.
   static func spaced(_ count: Int) -> Int { count + 16 }
 }
 
 extension ConvolutionShape {
-  /// Whether `convolutionForward` and `convolutionBackward` use Winograd's F(2×2, 3×3): a 3×3,
+  /// Whether `convolutionForward` and `convolutionBackward` use Winograd's F(4×4, 3×3): a 3×3,
   /// stride-1, padding-1 convolution under the `.automatic` algorithm.
   public var usesWinograd: Bool {
     algorithm == .automatic && kernel == 3 && stride == 1 && padding == 1
@@ -73,10 +88,10 @@ extension ConvolutionShape {
 }
 
 extension CLIPKernels {
-  // MARK: Winograd F(2×2, 3×3)
+  // MARK: Winograd F(4×4, 3×3)
 
   /// out (Cout', N, H, W) (+)= the correlation of x (Cin', N, H, W) with a 3×3 kernel, padding 1,
-  /// by Winograd's F(2×2, 3×3). The kernel is `weight` (Cout, Cin, 3, 3) of `shape` when
+  /// by Winograd's F(4×4, 3×3). The kernel is `weight` (Cout, Cin, 3, 3) of `shape` when
   /// `transposed` is false (Cin' = Cin, Cout' = Cout: the forward); when true it is the
   /// flipped kernel with its channels swapped (Cin' = Cout, Cout' = Cin: the input gradient,
   /// with x the output gradient). `scratch` holds `shape.scratchCount` floats.
@@ -87,11 +102,13 @@ extension CLIPKernels {
   ) {
     let t = s.winogradTiling(transposed: transposed)
     let (cin, cout) = (t.inChannels, t.outChannels)
-    let u = scratch  // (16, Cout, Cin) of `weight`, both directions
+    let positions = WinogradTiling.positions
+    let u = scratch  // (36, Cout, Cin) of `weight`, flipped for the input gradient
     let uStride = WinogradTiling.spaced(cout * cin)
     profile.measure("Winograd kernel transform", part: true) {
       winogradKernelTransform(
-        weight, into: u, stride: uStride, outChannels: s.outChannels, inChannels: s.inChannels)
+        weight, into: u, stride: uStride, outChannels: s.outChannels, inChannels: s.inChannels,
+        flipped: transposed)
     }
     let rows = t.batch * t.tilesHigh
     var r0 = 0
@@ -101,16 +118,15 @@ extension CLIPKernels {
       let (vStride, mStride) = (
         WinogradTiling.spaced(cin * tiles), WinogradTiling.spaced(cout * tiles)
       )
-      let v = u + 16 * uStride  // (16, Cin', Tc)
-      let m = v + 16 * vStride  // (16, Cout', Tc)
+      let v = u + positions * uStride  // (36, Cin', Tc)
+      let m = v + positions * vStride  // (36, Cout', Tc)
       profile.measure("Winograd input transform", part: true) {
         winogradInputTransform(x, into: v, stride: vStride, tiling: t, rows: r0..<r1)
       }
-      for xi in 0..<16 {
-        // Forward: M[ξ] = U[ξ] · V[ξ]; input gradient: M[ξ] = U[flipped ξ]ᵀ · V[ξ].
-        let a = u + (transposed ? winogradFlipped(xi) : xi) * uStride  // (Cout, Cin)
+      for xi in 0..<positions {
+        // Forward: M[ξ] = U[ξ] · V[ξ]; input gradient: M[ξ] = U[ξ]ᵀ · V[ξ].
         BLAS.sgemm(
-          transA: transposed, transB: false, m: cout, n: tiles, k: cin, a: a,
+          transA: transposed, transB: false, m: cout, n: tiles, k: cin, a: u + xi * uStride,
           lda: s.inChannels, b: v + xi * vStride, ldb: tiles, c: m + xi * mStride, ldc: tiles)
       }
       profile.measure("Winograd output transform", part: true) {
@@ -121,102 +137,136 @@ extension CLIPKernels {
     }
   }
 
-  /// U[ξ] = (G g Gᵀ)[ξ] for every channel pair: u (16, Cout, Cin) from weight (Cout, Cin, 3, 3),
-  /// g = weight[o, c]; G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. U[ξ] starts at u + ξ·stride.
+  /// U[ξ] = (G g Gᵀ)[ξ] for every channel pair: u (36, Cout, Cin) from weight (Cout, Cin, 3, 3),
+  /// g = weight[o, c], or its flip g[2 − ky, 2 − kx] when `flipped`. U[ξ] starts at
+  /// u + ξ·stride.
   static func winogradKernelTransform(
     _ weight: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int,
-    outChannels: Int, inChannels: Int
+    outChannels: Int, inChannels: Int, flipped: Bool
   ) {
     let pairs = outChannels * inChannels
-    parallelRows(pairs, minimum: 256) { range in
-      for at in range {
-        let g = weight + at * 9  // (3, 3)
-        // Q = G g (4, 3), row by row, then U = Q Gᵀ (4, 4).
-        func row(_ a: Float, _ b: Float, _ c: Float, _ i: Int) {
-          let dst = u + 4 * i * stride + at
-          dst[0] = a
-          dst[stride] = 0.5 * (a + b + c)
-          dst[2 * stride] = 0.5 * (a - b + c)
-          dst[3 * stride] = c
+    let block = 64  // pairs transformed into a local (36, block) buffer, then copied out
+    parallelRows((pairs + block - 1) / block, minimum: 4) { range in
+      let local = UnsafeMutablePointer<Float>.allocate(capacity: 36 * block)
+      defer { local.deallocate() }
+      for blockIndex in range {
+        let first = blockIndex * block
+        let count = min(block, pairs - first)
+        for k in 0..<count {
+          let w = weight + (first + k) * 9  // (3, 3)
+          @inline(__always) func g(_ i: Int) -> Float { flipped ? w[8 - i] : w[i] }
+          // Q = G g (6, 3), one column of g at a time; then U = Q Gᵀ (6, 6), row by row.
+          let q0 = interpolateKernel(g(0), g(3), g(6))
+          let q1 = interpolateKernel(g(1), g(4), g(7))
+          let q2 = interpolateKernel(g(2), g(5), g(8))
+          @inline(__always) func store(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
+            let row = interpolateKernel(a, b, c)
+            let dst = local + 6 * i * block + k
+            dst[0] = row.0
+            dst[block] = row.1
+            dst[2 * block] = row.2
+            dst[3 * block] = row.3
+            dst[4 * block] = row.4
+            dst[5 * block] = row.5
+          }
+          store(0, q0.0, q1.0, q2.0)
+          store(1, q0.1, q1.1, q2.1)
+          store(2, q0.2, q1.2, q2.2)
+          store(3, q0.3, q1.3, q2.3)
+          store(4, q0.4, q1.4, q2.4)
+          store(5, q0.5, q1.5, q2.5)
         }
-        let (g00, g01, g02) = (g[0], g[1], g[2])
-        let (g10, g11, g12) = (g[3], g[4], g[5])
-        let (g20, g21, g22) = (g[6], g[7], g[8])
-        row(g00, g01, g02, 0)
-        row(
-          0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22), 1)
-        row(
-          0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22), 2)
-        row(g20, g21, g22, 3)
+        for xi in 0..<36 {
+          (u + xi * stride + first).update(from: local + xi * block, count: count)
+        }
       }
     }
   }
 
-  /// The position of the flipped kernel's transform: G·flip(g)·Gᵀ = P (G g Gᵀ) P with P the
-  /// permutation swapping rows (and columns) 0 and 3, because G·J = P·G for the 3×3 reversal J.
+  /// G·(g0, g1, g2): the kernel's values at the points 0, 1, −1, 2, −2 and ∞ (scaled).
   @inline(__always)
-  static func winogradFlipped(_ xi: Int) -> Int {
-    func swap03(_ i: Int) -> Int { i == 0 ? 3 : i == 3 ? 0 : i }
-    return 4 * swap03(xi / 4) + swap03(xi % 4)
+  static func interpolateKernel(_ g0: Float, _ g1: Float, _ g2: Float) -> (
+    Float, Float, Float, Float, Float, Float
+  ) {
+    let even = g0 + g2
+    let quarterEven = g0 / 4 + g2
+    return (
+      g0 / 4, -(even + g1) / 6, -(even - g1) / 6, (quarterEven + g1 / 2) / 6,
+      (quarterEven - g1 / 2) / 6, g2
+    )
   }
 
   /// V[ξ, c, tile] = (Bᵀ d B)[ξ] for the tiles of tile rows `rows` (each an (image, tile y)
-  /// pair), d the 4×4 patch of x (Cin', N, H, W) at (2·ty − 1, 2·tx − 1), zero outside.
-  /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. v: (16, Cin', Tc), V[ξ] at v + ξ·stride.
+  /// pair), d the 6×6 patch of x (Cin', N, H, W) at (4·ty − 1, 4·tx − 1), zero outside.
+  /// v: (36, Cin', Tc), V[ξ] at v + ξ·stride.
   static func winogradInputTransform(
     _ x: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>, stride: Int,
     tiling t: WinogradTiling, rows: Range<Int>
   ) {
     let (h, w, tw) = (t.height, t.width, t.tilesWide)
     let tiles = rows.count * tw
-    let padded = 2 * tw + 2  // a row with one zero on the left, ≥ one on the right
+    let padded = 4 * tw + 2  // a row with one zero on the left, ≥ one on the right
     parallelFor(t.inChannels) { c in
-      // Bᵀ d for one tile row: four combined rows of the padded input, (4, padded).
-      var comb = [Float](repeating: 0, count: 4 * padded)
-      var d = [Float](repeating: 0, count: 4 * padded)
-      comb.withUnsafeMutableBufferPointer { cb in
-        d.withUnsafeMutableBufferPointer { db in
-          let cp = cb.baseAddress!
-          let dp = db.baseAddress!
-          for (i, r) in rows.enumerated() {
-            let n = r / t.tilesHigh
-            let ty = r % t.tilesHigh
-            let plane = x + (c * t.batch + n) * h * w  // (H, W)
-            for k in 0..<4 {
-              let iy = 2 * ty - 1 + k
-              let row = dp + k * padded  // (padded): column j holds x[iy, j − 1]
-              row.update(repeating: 0, count: padded)
-              if iy >= 0 && iy < h { (row + 1).update(from: plane + iy * w, count: w) }
-            }
-            let (d0, d1, d2, d3) = (dp, dp + padded, dp + 2 * padded, dp + 3 * padded)
-            let (b0, b1, b2, b3) = (cp, cp + padded, cp + 2 * padded, cp + 3 * padded)
-            for j in 0..<padded {
-              b0[j] = d0[j] - d2[j]
-              b1[j] = d1[j] + d2[j]
-              b2[j] = d2[j] - d1[j]
-              b3[j] = d1[j] - d3[j]
-            }
-            let base = v + c * tiles + i * tw  // (tw) in each of the 16 matrices
-            for k in 0..<4 {
-              let b = cp + k * padded
-              let dst = base + 4 * k * stride
-              for tx in 0..<tw {
-                let p = b + 2 * tx
-                dst[tx] = p[0] - p[2]
-                dst[stride + tx] = p[1] + p[2]
-                dst[2 * stride + tx] = p[2] - p[1]
-                dst[3 * stride + tx] = p[1] - p[3]
-              }
-            }
+      // The six input rows of a tile row (padded), then the six rows of Bᵀ d.
+      let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 12 * padded)
+      defer { buffer.deallocate() }
+      let (d, b) = (buffer, buffer + 6 * padded)  // (6, padded) each
+      for (i, r) in rows.enumerated() {
+        let n = r / t.tilesHigh
+        let ty = r % t.tilesHigh
+        let plane = x + (c * t.batch + n) * h * w  // (H, W)
+        for k in 0..<6 {
+          let iy = 4 * ty - 1 + k
+          let row = d + k * padded  // column j holds x[iy, j − 1]
+          row.update(repeating: 0, count: padded)
+          if iy >= 0 && iy < h { (row + 1).update(from: plane + iy * w, count: w) }
+        }
+        let (d0, d1, d2, d3, d4, d5) = (
+          d, d + padded, d + 2 * padded, d + 3 * padded, d + 4 * padded, d + 5 * padded
+        )
+        let (b0, b1, b2, b3, b4, b5) = (
+          b, b + padded, b + 2 * padded, b + 3 * padded, b + 4 * padded, b + 5 * padded
+        )
+        for j in 0..<padded {
+          let (s1, s2, s3, s4) = (d1[j], d2[j], d3[j], d4[j])
+          b0[j] = 4 * d0[j] - 5 * s2 + s4
+          b1[j] = -4 * (s1 + s2) + s3 + s4
+          b2[j] = 4 * (s1 - s2) - s3 + s4
+          b3[j] = 2 * (s3 - s1) - s2 + s4
+          b4[j] = 2 * (s1 - s3) - s2 + s4
+          b5[j] = 4 * s1 - 5 * s3 + d5[j]
+        }
+        // (Bᵀ d) B, one of the 36 matrices at a time (one output stream per pass).
+        let base = v + c * tiles + i * tw  // (tw) in each of the 36 matrices
+        for k in 0..<6 {
+          let p = UnsafePointer(b + k * padded)
+          let dst = base + 6 * k * stride
+          for tx in 0..<tw { dst[tx] = 4 * p[4 * tx] - 5 * p[4 * tx + 2] + p[4 * tx + 4] }
+          let d1 = dst + stride
+          for tx in 0..<tw {
+            d1[tx] = -4 * (p[4 * tx + 1] + p[4 * tx + 2]) + p[4 * tx + 3] + p[4 * tx + 4]
           }
+          let d2 = dst + 2 * stride
+          for tx in 0..<tw {
+            d2[tx] = 4 * (p[4 * tx + 1] - p[4 * tx + 2]) - p[4 * tx + 3] + p[4 * tx + 4]
+          }
+          let d3 = dst + 3 * stride
+          for tx in 0..<tw {
+            d3[tx] = 2 * (p[4 * tx + 3] - p[4 * tx + 1]) - p[4 * tx + 2] + p[4 * tx + 4]
+          }
+          let d4 = dst + 4 * stride
+          for tx in 0..<tw {
+            d4[tx] = 2 * (p[4 * tx + 1] - p[4 * tx + 3]) - p[4 * tx + 2] + p[4 * tx + 4]
+          }
+          let d5 = dst + 5 * stride
+          for tx in 0..<tw { d5[tx] = 4 * p[4 * tx + 1] - 5 * p[4 * tx + 3] + p[4 * tx + 5] }
         }
       }
     }
   }
 
-  /// out (Cout', N, H, W) (+)= Aᵀ M A for the tiles of tile rows `rows`, from m (16, Cout', Tc)
-  /// with M[ξ] at m + ξ·stride; Aᵀ = [1 1 1 0; 0 1 −1 −1]. A tile's second row or column is
-  /// dropped past an odd edge.
+  /// out (Cout', N, H, W) (+)= Aᵀ M A for the tiles of tile rows `rows`, from m (36, Cout', Tc)
+  /// with M[ξ] at m + ξ·stride. A tile's rows and columns past the image's edge are dropped.
   static func winogradOutputTransform(
     _ m: UnsafePointer<Float>, stride: Int, into out: UnsafeMutablePointer<Float>,
     tiling t: WinogradTiling, rows: Range<Int>, accumulate: Bool
@@ -224,44 +274,55 @@ extension CLIPKernels {
     let (h, w, tw) = (t.height, t.width, t.tilesWide)
     let tiles = rows.count * tw
     parallelFor(t.outChannels) { o in
-      var s = [Float](repeating: 0, count: 8 * tw)  // Aᵀ M: (2, 4, tw)
-      s.withUnsafeMutableBufferPointer { sb in
-        let sp = sb.baseAddress!
-        for (i, r) in rows.enumerated() {
-          let n = r / t.tilesHigh
-          let ty = r % t.tilesHigh
-          let base = m + o * tiles + i * tw  // (tw) in each of the 16 matrices
-          for j in 0..<4 {
-            let (m0, m1, m2, m3) = (
-              base + j * stride, base + (4 + j) * stride, base + (8 + j) * stride,
-              base + (12 + j) * stride
-            )
-            let (s0, s1) = (sp + j * tw, sp + (4 + j) * tw)
-            for tx in 0..<tw {
-              s0[tx] = m0[tx] + m1[tx] + m2[tx]
-              s1[tx] = m1[tx] - m2[tx] - m3[tx]
-            }
+      // Aᵀ M: (4, 6, tw).
+      let s = UnsafeMutablePointer<Float>.allocate(capacity: 24 * tw)
+      defer { s.deallocate() }
+      for (i, r) in rows.enumerated() {
+        let n = r / t.tilesHigh
+        let ty = r % t.tilesHigh
+        let base = m + o * tiles + i * tw  // (tw) in each of the 36 matrices
+        for j in 0..<6 {
+          let (m0, m1, m2, m3, m4, m5) = (
+            base + j * stride, base + (6 + j) * stride, base + (12 + j) * stride,
+            base + (18 + j) * stride, base + (24 + j) * stride, base + (30 + j) * stride
+          )
+          let (s0, s1, s2, s3) = (
+            s + j * tw, s + (6 + j) * tw, s + (12 + j) * tw, s + (18 + j) * tw
+          )
+          for tx in 0..<tw {
+            let (a, b) = (m1[tx] + m2[tx], m1[tx] - m2[tx])
+            let (c, e) = (m3[tx] + m4[tx], m3[tx] - m4[tx])
+            s0[tx] = m0[tx] + a + c
+            s1[tx] = b + 2 * e
+            s2[tx] = a + 4 * c
+            s3[tx] = b + 8 * e + m5[tx]
           }
-          let plane = out + (o * t.batch + n) * h * w  // (H, W)
-          for k in 0..<2 {
-            let y = 2 * ty + k
-            if y >= h { break }
-            let row = plane + y * w  // (W)
-            let (a0, a1, a2, a3) = (
-              sp + 4 * k * tw, sp + (4 * k + 1) * tw, sp + (4 * k + 2) * tw,
-              sp + (4 * k + 3) * tw
-            )
-            for tx in 0..<tw {
-              let x0 = 2 * tx
-              let y0 = a0[tx] + a1[tx] + a2[tx]
-              let y1 = a1[tx] - a2[tx] - a3[tx]
-              if accumulate {
-                row[x0] += y0
-                if x0 + 1 < w { row[x0 + 1] += y1 }
-              } else {
-                row[x0] = y0
-                if x0 + 1 < w { row[x0 + 1] = y1 }
-              }
+        }
+        let plane = out + (o * t.batch + n) * h * w  // (H, W)
+        for k in 0..<4 {
+          let oy = 4 * ty + k
+          if oy >= h { break }
+          let row = plane + oy * w  // (W)
+          let sk = s + 6 * k * tw  // (6, tw)
+          for tx in 0..<tw {
+            let (q0, q1, q2) = (sk[tx], sk[tw + tx], sk[2 * tw + tx])
+            let (q3, q4, q5) = (sk[3 * tw + tx], sk[4 * tw + tx], sk[5 * tw + tx])
+            let (a, b) = (q1 + q2, q1 - q2)
+            let (c, e) = (q3 + q4, q3 - q4)
+            let y = (q0 + a + c, b + 2 * e, a + 4 * c, b + 8 * e + q5)
+            let x0 = 4 * tx
+            let count = min(4, w - x0)
+            let dst = row + x0
+            if accumulate {
+              dst[0] += y.0
+              if count > 1 { dst[1] += y.1 }
+              if count > 2 { dst[2] += y.2 }
+              if count > 3 { dst[3] += y.3 }
+            } else {
+              dst[0] = y.0
+              if count > 1 { dst[1] = y.1 }
+              if count > 2 { dst[2] = y.2 }
+              if count > 3 { dst[3] = y.3 }
             }
           }
         }

@@ -23,7 +23,7 @@ struct BenchCLIP: ParsableCommand {
       The sgemm peak is measured first on this machine; the step's GFLOP/s \
       are counted from the model's shapes (the full forward, and the backward's input-gradient \
       GEMMs and attention), so they compare directly with a framework computing the same step \
-      (the ResNets' 3×3 convolutions, computed by Winograd's F(2×2, 3×3) with 4/9 of the \
+      (the ResNets' 3×3 convolutions, computed by Winograd's F(4×4, 3×3) with a quarter of the \
       multiplications, count as direct ones: their rate can pass the sgemm peak). The \
       OpenBLAS kernels in use are printed (OPENBLAS_CORETYPE chooses them). Compare with \
       PyTorch on the same machine: scripts/bench_clip_torch.py.
