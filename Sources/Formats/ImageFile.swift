@@ -100,14 +100,17 @@ public enum ImageFile {
 
   /// Reads the image file at `path` (PNG, JPEG or WebP, by content) as RGB `[3,H,W]` in [0, 1].
   public static func read(path: String) throws(ImageIOError) -> Tensor {
+    try decode(try readBytes(path: path), name: path)
+  }
+
+  /// The bytes of the image file at `path`: a regular file of at most `maxFileBytes`.
+  static func readBytes(path: String) throws(ImageIOError) -> [UInt8] {
     try requireRegularFile(path)
-    let bytes: [UInt8]
     do {
-      bytes = try FileIO.readBytes(path: path, maxBytes: maxFileBytes)
+      return try FileIO.readBytes(path: path, maxBytes: maxFileBytes)
     } catch {
       throw ImageIOError(file: path, message: "cannot read image: \(error.message)")
     }
-    return try decode(bytes, name: path)
   }
 
   /// Decodes PNG, JPEG or WebP bytes (recognised by content) as RGB `[3,H,W]` in [0, 1];

@@ -58,14 +58,7 @@ public enum PNG {
 
   /// Reads the PNG file at `path` as an RGB image `[3,H,W]` in [0, 1].
   public static func read(path: String) throws(ImageIOError) -> Tensor {
-    try ImageFile.requireRegularFile(path)
-    let bytes: [UInt8]
-    do {
-      bytes = try FileIO.readBytes(path: path, maxBytes: maxFileBytes)
-    } catch {
-      throw ImageIOError(file: path, message: "cannot read image: \(error.message)")
-    }
-    return try decode(bytes, name: path)
+    try decode(try ImageFile.readBytes(path: path), name: path)
   }
 
   /// Decodes PNG bytes as an RGB image `[3,H,W]` in [0, 1]; `name` labels errors.

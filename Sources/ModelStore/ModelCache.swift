@@ -100,12 +100,26 @@ public struct ModelCache: Sendable, Equatable {
 
   /// Writes a small file atomically (temporary name, then rename).
   static func writeSmallFile(_ bytes: [UInt8], to path: String) throws(ModelStoreError) {
+    try writeAtomically(to: path, syncing: false) { fd throws(ModelStoreError) in
+      try FileSink.writeAll(fd: fd, bytes, path: path)
+    }
+  }
+
+  /// Creates `path` atomically: `write` fills a new temporary file beside it (given its
+  /// descriptor), which is flushed to disk when `syncing` and then renamed to `path`; on any
+  /// failure the temporary is removed and `path` is left as it was.
+  static func writeAtomically(
+    to path: String, syncing: Bool, _ write: (Int32) throws(ModelStoreError) -> Void
+  ) throws(ModelStoreError) {
     let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
     var failure: ModelStoreError?
-    do {
-      try FileSink.writeAll(fd: fd, bytes, path: path)
+    do throws(ModelStoreError) {
+      try write(fd)
+      if syncing, fsync(fd) != 0 {
+        throw .io(path: path, reason: String(cString: strerror(errno)))
+      }
     } catch {
       failure = error
     }

@@ -42,26 +42,11 @@ extension TorchCheckpoint {
     var prefix = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(headerBytes.count) >> (8 * $0)) }
     prefix += headerBytes
 
-    let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-    var failure: ModelStoreError?
-    do throws(ModelStoreError) {
+    try ModelCache.writeAtomically(to: path, syncing: true) { fd throws(ModelStoreError) in
       try FileSink.writeAll(fd: fd, prefix, path: path)
       for name in names {
         try FileSink.writeAll(fd: fd, try data(name), path: path)
       }
-      if fsync(fd) != 0 { throw .io(path: path, reason: String(cString: strerror(errno))) }
-    } catch {
-      failure = error
-    }
-    close(fd)
-    if failure == nil, rename(temporary, path) != 0 {
-      failure = .io(path: path, reason: String(cString: strerror(errno)))
-    }
-    if let failure {
-      unlink(temporary)
-      throw failure
     }
   }
 

@@ -280,13 +280,30 @@ final class StudioSession: Sendable {
       let requested = OutputNaming.requestedPath(
         configOutput: config.experiment.output, lastConfigFile: tab.name,
         commandLine: directory + "/")
+      // The format from the name (as render writes it), and the image within its limits.
+      let format: ImageFormat
+      do {
+        format = try ImageFormat.forOutput(path: requested)
+      } catch {
+        throw ActionError(status: 400, info: ErrorInfo(message: error.message))
+      }
+      let (height, width) = (image.shape[1], image.shape[2])
+      if let problem = ResourceLimits.problem(width: width, height: height, format: format) {
+        throw ActionError(
+          status: 400, info: ErrorInfo(message: "cannot save \(width)×\(height): \(problem)"))
+      }
       let path = try OutputNaming.claim(requested)
       guard path.hasPrefix(directory + "/") else {
         try? FileManager.default.removeItem(atPath: path)
         throw ActionError(
           status: 400, info: ErrorInfo(message: "refusing to write outside \(directory)"))
       }
-      try PNG.write(image, to: path)
+      do {
+        try ImageFile.write(image, to: path, quality: config.experiment.outputQuality)
+      } catch {
+        try? FileManager.default.removeItem(atPath: path)  // the claim
+        throw error
+      }
       let resolved = ResolvedConfig.complete(
         config.root, experiment: config.experiment, seed: seed, output: path)
       let e = config.experiment

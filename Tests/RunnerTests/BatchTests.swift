@@ -9,12 +9,7 @@ import Workflows
 @Suite("clipig batch on the tiny CLIP")
 struct BatchTests {
   static func options(grid: String, output: String) -> BatchOptions {
-    var o = BatchOptions()
-    o.gridFile = grid
-    o.outputDirectory = output
-    o.model = Workflow.tinyModel
-    o.verbosity = 1
-    return o
+    Workflow.batchOptions(grid: grid, output: output)
   }
 
   @Test func twoByThreeGridRendersEveryCombinationOnceAndWritesManifests() throws {

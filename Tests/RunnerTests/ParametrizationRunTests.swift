@@ -12,19 +12,8 @@ struct ParametrizationRunTests {
     try Experiment(try YAML.parse(yaml, file: "t.yaml"))
   }
 
-  static let training = """
-    epochs: 30
-    resolution: 32
-    optimizer: adam
-    learnrate: 2
-    init: {mean: 0.5, std: 0.1}
-    targets:
-      - batch_size: 2
-        features:
-          - text: a cat made of salami
-        transforms:
-          - noise: 0.02
-    """
+  /// The tiny-CLIP training run of ExamplesTests, here with a parametrization added.
+  static let training = TinyCLIPTrainingTests.config
 
   @Test(arguments: [
     "{type: fft, decay: 1.0, colors: decorrelated, mapping: sigmoid}",

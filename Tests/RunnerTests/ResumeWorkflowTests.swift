@@ -38,12 +38,7 @@ struct ResumeWorkflowTests {
   }
 
   static func batchOptions(_ grid: String, _ out: String) -> BatchOptions {
-    var o = BatchOptions()
-    o.gridFile = grid
-    o.outputDirectory = out
-    o.model = Workflow.tinyModel
-    o.verbosity = 0
-    return o
+    Workflow.batchOptions(grid: grid, output: out, verbosity: 0)
   }
 
   /// A batch stopped in the middle of an output continues it from its checkpoint: every image

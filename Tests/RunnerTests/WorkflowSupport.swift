@@ -7,6 +7,16 @@ import Workflows
 
 /// Paths, files and processes shared by the rank, batch and gallery tests.
 enum Workflow {
+  /// `clipig batch` options for `grid` into `output` with the tiny CLIP.
+  static func batchOptions(grid: String, output: String, verbosity: Int = 1) -> BatchOptions {
+    var o = BatchOptions()
+    o.gridFile = grid
+    o.outputDirectory = output
+    o.model = tinyModel
+    o.verbosity = verbosity
+    return o
+  }
+
   /// This test directory.
   static let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 

@@ -176,6 +176,32 @@ extension StudioSuite {
       recorder.drop()
     }
 
+    /// Save writes the format the output name says, as render does, and refuses a name no
+    /// format has, leaving no file behind.
+    @Test func saveWritesTheFormatOfTheOutputName() async throws {
+      let studio = try RunningStudio()
+      defer { studio.stop() }
+      let webp = Fixture.experiment(epochs: 5) + "\noutput: cat.webp\n"
+      #expect(try studio.call("start", ["tab": 1, "yaml": webp]).status == 200)
+      #expect(try await Fixture.waitFor { try studio.status(1) == "finished" })
+      let saved = try studio.call("save", ["tab": 1])
+      #expect(saved.status == 200, "\(saved.text)")
+      let image = try #require(saved.json["image"] as? String)
+      #expect(image == studio.output + "/cat.webp")
+      let bytes = try FileIO.readBytes(path: image)
+      #expect(bytes.count > 12 && Array(bytes[8..<12]) == Array("WEBP".utf8), "a WebP file")
+      #expect(try ImageFile.read(path: image).shape == [3, 16, 16])
+
+      let bmp = Fixture.experiment(epochs: 5) + "\noutput: cat.bmp\n"
+      #expect(try studio.call("start", ["tab": 1, "yaml": bmp]).status == 200)
+      #expect(try await Fixture.waitFor { try studio.status(1) == "finished" })
+      let refused = try studio.call("save", ["tab": 1])
+      #expect(refused.status == 400, "\(refused.text)")
+      #expect(refused.text.contains("cannot write '.bmp' images"), "\(refused.text)")
+      let files = try FileManager.default.contentsOfDirectory(atPath: studio.output)
+      #expect(!files.contains { $0.hasPrefix("cat.bmp") || $0.hasPrefix("cat-1") }, "\(files)")
+    }
+
     @Test func oneExperimentTrainsAtATimeOthersWait() async throws {
       let studio = try RunningStudio()
       defer { studio.stop() }

@@ -142,35 +142,31 @@ public struct CLIPModel: Sendable {
   /// Reads the shapes a config must have from the tensors of `file`.
   static func inferConfig(_ file: some TensorArchive, naming: CheckpointNaming) throws -> CLIPConfig
   {
-    func shape(_ name: String) throws -> [Int] { try file.shape(of: name) }
-    func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
-    func countLayers(_ prefix: String, _ suffix: String) -> Int {
-      var n = 0
-      while file.contains(prefix + "\(n)." + suffix) { n += 1 }
-      return n
-    }
     let hf = naming == .huggingFace
     if !hf && file.contains("visual.layer1.0.conv1.weight") {
       return try inferResNetConfig(file)
     }
     // Vision.
-    let conv = try shape(
-      hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight")
-    let posV = try shape(
-      hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding")
+    let conv = try file.shape(
+      of:
+        hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight")
+    let posV = try file.shape(
+      of:
+        hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding")
     guard conv.count == 4, conv[1] == 3, conv[2] == conv[3], posV.count == 2 else {
-      throw fail("unexpected patch embedding \(conv) or positions \(posV)")
+      throw file.configError("unexpected patch embedding \(conv) or positions \(posV)")
     }
     let width = conv[0]
     let grid = Int(Double(max(0, posV[0] - 1)).squareRoot().rounded())
     guard grid * grid + 1 == posV[0] else {
-      throw fail("\(posV[0]) vision positions is not a square grid plus the class token")
+      throw file.configError(
+        "\(posV[0]) vision positions is not a square grid plus the class token")
     }
     let vPrefix = hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks."
-    let vLayers = countLayers(vPrefix, hf ? "layer_norm1.weight" : "ln_1.weight")
-    let vMLP = try shape(vPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0]
-    let vProj = try shape(hf ? "visual_projection.weight" : "visual.proj")
-    guard vProj.count == 2 else { throw fail("projection is not a matrix") }
+    let vLayers = file.countLayers(vPrefix, hf ? "layer_norm1.weight" : "ln_1.weight")
+    let vMLP = try file.shape(of: vPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0]
+    let vProj = try file.shape(of: hf ? "visual_projection.weight" : "visual.proj")
+    guard vProj.count == 2 else { throw file.configError("projection is not a matrix") }
     let embed = hf ? vProj[0] : vProj[1]
     return CLIPConfig(
       vision: .init(
@@ -183,27 +179,24 @@ public struct CLIPModel: Sendable {
   static func inferTextConfig(_ file: some TensorArchive, naming: CheckpointNaming) throws
     -> CLIPConfig.Text
   {
-    func shape(_ name: String) throws -> [Int] { try file.shape(of: name) }
-    func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
-    func countLayers(_ prefix: String, _ suffix: String) -> Int {
-      var n = 0
-      while file.contains(prefix + "\(n)." + suffix) { n += 1 }
-      return n
-    }
     let hf = naming == .huggingFace
     var text = CLIPConfig.vitB32.text
     let tokName = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"
     if file.contains(tokName) {
-      let tok = try shape(tokName)
-      let posT = try shape(
-        hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding")
+      let tok = try file.shape(of: tokName)
+      let posT = try file.shape(
+        of:
+          hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding")
       let tPrefix = hf ? "text_model.encoder.layers." : "transformer.resblocks."
-      guard tok.count == 2, posT.count == 2 else { throw fail("unexpected text embeddings") }
+      guard tok.count == 2, posT.count == 2 else {
+        throw file.configError("unexpected text embeddings")
+      }
       text = CLIPConfig.Text(
         vocabularySize: tok[0], contextLength: posT[0], width: tok[1],
-        layers: countLayers(tPrefix, hf ? "layer_norm1.weight" : "ln_1.weight"),
+        layers: file.countLayers(tPrefix, hf ? "layer_norm1.weight" : "ln_1.weight"),
         heads: max(1, tok[1] / 64),
-        mlpWidth: try shape(tPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[0])
+        mlpWidth: try file.shape(of: tPrefix + "0." + (hf ? "mlp.fc1.weight" : "mlp.c_fc.weight"))[
+          0])
     }
     return text
   }

@@ -4,28 +4,22 @@ extension CLIPModel {
   /// bottleneck, the input size from the attention pool's positions (32 px per position), heads
   /// = 32·width/64; the text tower as for a ViT.
   static func inferResNetConfig(_ file: some TensorArchive) throws -> CLIPConfig {
-    func shape(_ name: String) throws -> [Int] { try file.shape(of: name) }
-    func fail(_ reason: String) -> CLIPError { .config(path: file.path, reason: reason) }
     var layers = [Int]()
-    for stage in 1...4 {
-      var n = 0
-      while n < 1000 && file.contains("visual.layer\(stage).\(n).conv1.weight") { n += 1 }
-      layers.append(n)
-    }
-    let first = try shape("visual.layer1.0.conv1.weight")
-    let stem = try shape("visual.conv1.weight")
-    let pos = try shape("visual.attnpool.positional_embedding")
-    let proj = try shape("visual.attnpool.c_proj.weight")
+    for stage in 1...4 { layers.append(file.countLayers("visual.layer\(stage).", "conv1.weight")) }
+    let first = try file.shape(of: "visual.layer1.0.conv1.weight")
+    let stem = try file.shape(of: "visual.conv1.weight")
+    let pos = try file.shape(of: "visual.attnpool.positional_embedding")
+    let proj = try file.shape(of: "visual.attnpool.c_proj.weight")
     guard first.count == 4, stem.count == 4, pos.count == 2, proj.count == 2 else {
-      throw fail("unexpected ResNet tensor ranks")
+      throw file.configError("unexpected ResNet tensor ranks")
     }
     let width = first[0]
     guard stem == [width / 2, 3, 3, 3] else {
-      throw fail("stem convolution \(stem) does not match width \(width)")
+      throw file.configError("stem convolution \(stem) does not match width \(width)")
     }
     let grid = Int(Double(max(0, pos[0] - 1)).squareRoot().rounded())
     guard grid * grid + 1 == pos[0], pos[1] == 32 * width, proj[1] == 32 * width else {
-      throw fail(
+      throw file.configError(
         "attention pool positions \(pos) / projection \(proj) do not fit width \(width)")
     }
     return CLIPConfig(

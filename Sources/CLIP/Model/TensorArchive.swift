@@ -13,3 +13,16 @@ public protocol TensorArchive {
   func read(_ name: String, expectedShape: [Int], into buffer: UnsafeMutableBufferPointer<Float>)
     throws
 }
+
+extension TensorArchive {
+  /// How many of `prefix`0.`suffix`, `prefix`1.`suffix`, … exist in a row (at most 1000): the
+  /// layers of a stack.
+  func countLayers(_ prefix: String, _ suffix: String) -> Int {
+    var n = 0
+    while n < 1000 && contains(prefix + "\(n)." + suffix) { n += 1 }
+    return n
+  }
+
+  /// A configuration error about this file.
+  func configError(_ reason: String) -> CLIPError { .config(path: path, reason: reason) }
+}
