@@ -288,7 +288,7 @@ final class StudioSession: Sendable {
         throw ActionError(status: 400, info: ErrorInfo(message: error.message))
       }
       let (height, width) = (image.shape[1], image.shape[2])
-      if let problem = ResourceLimits.problem(width: width, height: height, format: format) {
+      if let problem = ImageLimits.problem(width: width, height: height, format: format) {
         throw ActionError(
           status: 400, info: ErrorInfo(message: "cannot save \(width)×\(height): \(problem)"))
       }
