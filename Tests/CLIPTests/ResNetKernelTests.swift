@@ -435,6 +435,7 @@ import Testing
         CLIPKernels.biasActivation(op, bias: bp, channels: 4, plane: plane, relu: false)
       }
     }
-    Comparison("folded batch norm vs conv → batch norm", ours, expected).check(maxRelative: 1e-6)
+    Comparison("folded batch norm vs conv → batch norm", ours, expected)
+      .check(maxRelative: Self.tolerance(s))
   }
 }
