@@ -36,6 +36,18 @@ enum ConfigCheck {
     root = options.apply(to: root)
     let experiment = try Experiment(
       root, transforms: configuration.transforms, constraints: configuration.constraints)
+    // As render does before any work: an output name with no image format, or a resolution
+    // schedule the format cannot hold, is refused at Start and Update rather than at Save.
+    let output = OutputNaming.requestedPath(
+      configOutput: experiment.output, lastConfigFile: file, commandLine: "./")
+    let format: ImageFormat
+    do {
+      format = try ImageFormat.forOutput(path: output)
+    } catch {
+      throw ConfigError(error.message, at: root["output"]?.location ?? root.location)
+    }
+    try ImageLimits.check(
+      experiment, streams: RandomStreams(seed: experiment.seed ?? 0), format: format)
     return CheckedConfig(root: root, experiment: experiment)
   }
 

@@ -280,7 +280,8 @@ final class StudioSession: Sendable {
       let requested = OutputNaming.requestedPath(
         configOutput: config.experiment.output, lastConfigFile: tab.name,
         commandLine: directory + "/")
-      // The format from the name (as render writes it), and the image within its limits.
+      // Start checked the name's format and the schedule's sizes (as render does); the image
+      // is checked again because a random resolution may have drawn otherwise with the seed.
       let format: ImageFormat
       do {
         format = try ImageFormat.forOutput(path: requested)

@@ -176,8 +176,8 @@ extension StudioSuite {
       recorder.drop()
     }
 
-    /// Save writes the format the output name says, as render does, and refuses a name no
-    /// format has, leaving no file behind.
+    /// Save writes the format the output name says, as render does; Start refuses a name no
+    /// format has and a size the format cannot hold, before any work.
     @Test func saveWritesTheFormatOfTheOutputName() async throws {
       let studio = try RunningStudio()
       defer { studio.stop() }
@@ -192,14 +192,20 @@ extension StudioSuite {
       #expect(bytes.count > 12 && Array(bytes[8..<12]) == Array("WEBP".utf8), "a WebP file")
       #expect(try ImageFile.read(path: image).shape == [3, 16, 16])
 
+      // A name no format has is refused at Start, as render refuses it, at the `output` key.
       let bmp = Fixture.experiment(epochs: 5) + "\noutput: cat.bmp\n"
-      #expect(try studio.call("start", ["tab": 1, "yaml": bmp]).status == 200)
-      #expect(try await Fixture.waitFor { try studio.status(1) == "finished" })
-      let refused = try studio.call("save", ["tab": 1])
-      #expect(refused.status == 400, "\(refused.text)")
-      #expect(refused.text.contains("cannot write '.bmp' images"), "\(refused.text)")
+      let refused = try studio.call("start", ["tab": 1, "yaml": bmp])
+      #expect(refused.status == 422, "\(refused.text)")
+      let error = try #require(refused.json["error"] as? [String: Any])
+      #expect((error["message"] as? String)?.contains("cannot write '.bmp' images") == true)
+      #expect(error["line"] as? Int == 12, "\(error)")
+      // So is a resolution schedule a WebP cannot hold (16383 pixels a side at most).
+      let wide = webp.replacingOccurrences(of: "resolution: 16", with: "resolution: 16 16400")
+      let tooWide = try studio.call("start", ["tab": 1, "yaml": wide])
+      #expect(tooWide.status == 422, "\(tooWide.text)")
+      #expect(tooWide.text.contains("16383"), "\(tooWide.text)")
       let files = try FileManager.default.contentsOfDirectory(atPath: studio.output)
-      #expect(!files.contains { $0.hasPrefix("cat.bmp") || $0.hasPrefix("cat-1") }, "\(files)")
+      #expect(files.sorted() == ["cat.webp", "cat.yaml"], "\(files)")
     }
 
     @Test func oneExperimentTrainsAtATimeOthersWait() async throws {

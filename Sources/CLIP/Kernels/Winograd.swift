@@ -27,10 +27,9 @@ import PipelineKit
 
 /// The tiling of one convolution for `winogradConvolution`: 4×4 output tiles over (N, H, W).
 struct WinogradTiling {
-  /// Output tile side and input patch side (tile + 2).
+  /// Output tile side.
   static let tile = 4
-  static let patch = 6
-  /// Transform positions ξ: patch².
+  /// Transform positions ξ: (tile + 2)², the input patch's values.
   static let positions = 36
 
   /// Input and output channels of the convolution computed (the backward swaps them).
@@ -208,60 +207,62 @@ extension CLIPKernels {
     let (h, w, tw) = (t.height, t.width, t.tilesWide)
     let tiles = rows.count * tw
     let padded = 4 * tw + 2  // a row with one zero on the left, ≥ one on the right
-    parallelFor(t.inChannels) { c in
+    parallelRows(t.inChannels, minimum: 1) { channels in
       // The six input rows of a tile row (padded), then the six rows of Bᵀ d.
       let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 12 * padded)
       defer { buffer.deallocate() }
       let (d, b) = (buffer, buffer + 6 * padded)  // (6, padded) each
-      for (i, r) in rows.enumerated() {
-        let n = r / t.tilesHigh
-        let ty = r % t.tilesHigh
-        let plane = x + (c * t.batch + n) * h * w  // (H, W)
-        for k in 0..<6 {
-          let iy = 4 * ty - 1 + k
-          let row = d + k * padded  // column j holds x[iy, j − 1]
-          row.update(repeating: 0, count: padded)
-          if iy >= 0 && iy < h { (row + 1).update(from: plane + iy * w, count: w) }
-        }
-        let (d0, d1, d2, d3, d4, d5) = (
-          d, d + padded, d + 2 * padded, d + 3 * padded, d + 4 * padded, d + 5 * padded
-        )
-        let (b0, b1, b2, b3, b4, b5) = (
-          b, b + padded, b + 2 * padded, b + 3 * padded, b + 4 * padded, b + 5 * padded
-        )
-        for j in 0..<padded {
-          let (s1, s2, s3, s4) = (d1[j], d2[j], d3[j], d4[j])
-          b0[j] = 4 * d0[j] - 5 * s2 + s4
-          b1[j] = -4 * (s1 + s2) + s3 + s4
-          b2[j] = 4 * (s1 - s2) - s3 + s4
-          b3[j] = 2 * (s3 - s1) - s2 + s4
-          b4[j] = 2 * (s1 - s3) - s2 + s4
-          b5[j] = 4 * s1 - 5 * s3 + d5[j]
-        }
-        // (Bᵀ d) B, one of the 36 matrices at a time (one output stream per pass).
-        let base = v + c * tiles + i * tw  // (tw) in each of the 36 matrices
-        for k in 0..<6 {
-          let p = UnsafePointer(b + k * padded)
-          let dst = base + 6 * k * stride
-          for tx in 0..<tw { dst[tx] = 4 * p[4 * tx] - 5 * p[4 * tx + 2] + p[4 * tx + 4] }
-          let d1 = dst + stride
-          for tx in 0..<tw {
-            d1[tx] = -4 * (p[4 * tx + 1] + p[4 * tx + 2]) + p[4 * tx + 3] + p[4 * tx + 4]
+      for c in channels {
+        for (i, r) in rows.enumerated() {
+          let n = r / t.tilesHigh
+          let ty = r % t.tilesHigh
+          let plane = x + (c * t.batch + n) * h * w  // (H, W)
+          for k in 0..<6 {
+            let iy = 4 * ty - 1 + k
+            let row = d + k * padded  // column j holds x[iy, j − 1]
+            row.update(repeating: 0, count: padded)
+            if iy >= 0 && iy < h { (row + 1).update(from: plane + iy * w, count: w) }
           }
-          let d2 = dst + 2 * stride
-          for tx in 0..<tw {
-            d2[tx] = 4 * (p[4 * tx + 1] - p[4 * tx + 2]) - p[4 * tx + 3] + p[4 * tx + 4]
+          let (d0, d1, d2, d3, d4, d5) = (
+            d, d + padded, d + 2 * padded, d + 3 * padded, d + 4 * padded, d + 5 * padded
+          )
+          let (b0, b1, b2, b3, b4, b5) = (
+            b, b + padded, b + 2 * padded, b + 3 * padded, b + 4 * padded, b + 5 * padded
+          )
+          for j in 0..<padded {
+            let (s1, s2, s3, s4) = (d1[j], d2[j], d3[j], d4[j])
+            b0[j] = 4 * d0[j] - 5 * s2 + s4
+            b1[j] = -4 * (s1 + s2) + s3 + s4
+            b2[j] = 4 * (s1 - s2) - s3 + s4
+            b3[j] = 2 * (s3 - s1) - s2 + s4
+            b4[j] = 2 * (s1 - s3) - s2 + s4
+            b5[j] = 4 * s1 - 5 * s3 + d5[j]
           }
-          let d3 = dst + 3 * stride
-          for tx in 0..<tw {
-            d3[tx] = 2 * (p[4 * tx + 3] - p[4 * tx + 1]) - p[4 * tx + 2] + p[4 * tx + 4]
+          // (Bᵀ d) B, one of the 36 matrices at a time (one output stream per pass).
+          let base = v + c * tiles + i * tw  // (tw) in each of the 36 matrices
+          for k in 0..<6 {
+            let p = UnsafePointer(b + k * padded)
+            let dst = base + 6 * k * stride
+            for tx in 0..<tw { dst[tx] = 4 * p[4 * tx] - 5 * p[4 * tx + 2] + p[4 * tx + 4] }
+            let d1 = dst + stride
+            for tx in 0..<tw {
+              d1[tx] = -4 * (p[4 * tx + 1] + p[4 * tx + 2]) + p[4 * tx + 3] + p[4 * tx + 4]
+            }
+            let d2 = dst + 2 * stride
+            for tx in 0..<tw {
+              d2[tx] = 4 * (p[4 * tx + 1] - p[4 * tx + 2]) - p[4 * tx + 3] + p[4 * tx + 4]
+            }
+            let d3 = dst + 3 * stride
+            for tx in 0..<tw {
+              d3[tx] = 2 * (p[4 * tx + 3] - p[4 * tx + 1]) - p[4 * tx + 2] + p[4 * tx + 4]
+            }
+            let d4 = dst + 4 * stride
+            for tx in 0..<tw {
+              d4[tx] = 2 * (p[4 * tx + 1] - p[4 * tx + 3]) - p[4 * tx + 2] + p[4 * tx + 4]
+            }
+            let d5 = dst + 5 * stride
+            for tx in 0..<tw { d5[tx] = 4 * p[4 * tx + 1] - 5 * p[4 * tx + 3] + p[4 * tx + 5] }
           }
-          let d4 = dst + 4 * stride
-          for tx in 0..<tw {
-            d4[tx] = 2 * (p[4 * tx + 1] - p[4 * tx + 3]) - p[4 * tx + 2] + p[4 * tx + 4]
-          }
-          let d5 = dst + 5 * stride
-          for tx in 0..<tw { d5[tx] = 4 * p[4 * tx + 1] - 5 * p[4 * tx + 3] + p[4 * tx + 5] }
         }
       }
     }
@@ -275,56 +276,58 @@ extension CLIPKernels {
   ) {
     let (h, w, tw) = (t.height, t.width, t.tilesWide)
     let tiles = rows.count * tw
-    parallelFor(t.outChannels) { o in
+    parallelRows(t.outChannels, minimum: 1) { channels in
       // Aᵀ M: (4, 6, tw).
       let s = UnsafeMutablePointer<Float>.allocate(capacity: 24 * tw)
       defer { s.deallocate() }
-      for (i, r) in rows.enumerated() {
-        let n = r / t.tilesHigh
-        let ty = r % t.tilesHigh
-        let base = m + o * tiles + i * tw  // (tw) in each of the 36 matrices
-        for j in 0..<6 {
-          let (m0, m1, m2, m3, m4, m5) = (
-            base + j * stride, base + (6 + j) * stride, base + (12 + j) * stride,
-            base + (18 + j) * stride, base + (24 + j) * stride, base + (30 + j) * stride
-          )
-          let (s0, s1, s2, s3) = (
-            s + j * tw, s + (6 + j) * tw, s + (12 + j) * tw, s + (18 + j) * tw
-          )
-          for tx in 0..<tw {
-            let (a, b) = (m1[tx] + m2[tx], m1[tx] - m2[tx])
-            let (c, e) = (m3[tx] + m4[tx], m3[tx] - m4[tx])
-            s0[tx] = m0[tx] + a + c
-            s1[tx] = b + 2 * e
-            s2[tx] = a + 4 * c
-            s3[tx] = b + 8 * e + m5[tx]
+      for o in channels {
+        for (i, r) in rows.enumerated() {
+          let n = r / t.tilesHigh
+          let ty = r % t.tilesHigh
+          let base = m + o * tiles + i * tw  // (tw) in each of the 36 matrices
+          for j in 0..<6 {
+            let (m0, m1, m2, m3, m4, m5) = (
+              base + j * stride, base + (6 + j) * stride, base + (12 + j) * stride,
+              base + (18 + j) * stride, base + (24 + j) * stride, base + (30 + j) * stride
+            )
+            let (s0, s1, s2, s3) = (
+              s + j * tw, s + (6 + j) * tw, s + (12 + j) * tw, s + (18 + j) * tw
+            )
+            for tx in 0..<tw {
+              let (a, b) = (m1[tx] + m2[tx], m1[tx] - m2[tx])
+              let (c, e) = (m3[tx] + m4[tx], m3[tx] - m4[tx])
+              s0[tx] = m0[tx] + a + c
+              s1[tx] = b + 2 * e
+              s2[tx] = a + 4 * c
+              s3[tx] = b + 8 * e + m5[tx]
+            }
           }
-        }
-        let plane = out + (o * t.batch + n) * h * w  // (H, W)
-        for k in 0..<4 {
-          let oy = 4 * ty + k
-          if oy >= h { break }
-          let row = plane + oy * w  // (W)
-          let sk = s + 6 * k * tw  // (6, tw)
-          for tx in 0..<tw {
-            let (q0, q1, q2) = (sk[tx], sk[tw + tx], sk[2 * tw + tx])
-            let (q3, q4, q5) = (sk[3 * tw + tx], sk[4 * tw + tx], sk[5 * tw + tx])
-            let (a, b) = (q1 + q2, q1 - q2)
-            let (c, e) = (q3 + q4, q3 - q4)
-            let y = (q0 + a + c, b + 2 * e, a + 4 * c, b + 8 * e + q5)
-            let x0 = 4 * tx
-            let count = min(4, w - x0)
-            let dst = row + x0
-            if accumulate {
-              dst[0] += y.0
-              if count > 1 { dst[1] += y.1 }
-              if count > 2 { dst[2] += y.2 }
-              if count > 3 { dst[3] += y.3 }
-            } else {
-              dst[0] = y.0
-              if count > 1 { dst[1] = y.1 }
-              if count > 2 { dst[2] = y.2 }
-              if count > 3 { dst[3] = y.3 }
+          let plane = out + (o * t.batch + n) * h * w  // (H, W)
+          for k in 0..<4 {
+            let oy = 4 * ty + k
+            if oy >= h { break }
+            let row = plane + oy * w  // (W)
+            let sk = s + 6 * k * tw  // (6, tw)
+            for tx in 0..<tw {
+              let (q0, q1, q2) = (sk[tx], sk[tw + tx], sk[2 * tw + tx])
+              let (q3, q4, q5) = (sk[3 * tw + tx], sk[4 * tw + tx], sk[5 * tw + tx])
+              let (a, b) = (q1 + q2, q1 - q2)
+              let (c, e) = (q3 + q4, q3 - q4)
+              let y = (q0 + a + c, b + 2 * e, a + 4 * c, b + 8 * e + q5)
+              let x0 = 4 * tx
+              let count = min(4, w - x0)
+              let dst = row + x0
+              if accumulate {
+                dst[0] += y.0
+                if count > 1 { dst[1] += y.1 }
+                if count > 2 { dst[2] += y.2 }
+                if count > 3 { dst[3] += y.3 }
+              } else {
+                dst[0] = y.0
+                if count > 1 { dst[1] = y.1 }
+                if count > 2 { dst[2] = y.2 }
+                if count > 3 { dst[3] = y.3 }
+              }
             }
           }
         }
