@@ -147,12 +147,11 @@ public struct CLIPModel: Sendable {
       return try inferResNetConfig(file)
     }
     // Vision.
-    let conv = try file.shape(
-      of:
-        hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight")
-    let posV = try file.shape(
-      of:
-        hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding")
+    let patchName = hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight"
+    let positionsName =
+      hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding"
+    let conv = try file.shape(of: patchName)
+    let posV = try file.shape(of: positionsName)
     guard conv.count == 4, conv[1] == 3, conv[2] == conv[3], posV.count == 2 else {
       throw file.configError("unexpected patch embedding \(conv) or positions \(posV)")
     }
@@ -184,9 +183,9 @@ public struct CLIPModel: Sendable {
     let tokName = hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"
     if file.contains(tokName) {
       let tok = try file.shape(of: tokName)
-      let posT = try file.shape(
-        of:
-          hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding")
+      let positionsName =
+        hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding"
+      let posT = try file.shape(of: positionsName)
       let tPrefix = hf ? "text_model.encoder.layers." : "transformer.resblocks."
       guard tok.count == 2, posT.count == 2 else {
         throw file.configError("unexpected text embeddings")

@@ -4,12 +4,10 @@ import Foundation
 /// nothing is known and every feature reads false).
 enum CPUFeatures {
   /// The flags of the first processor in /proc/cpuinfo.
-  static func flags(
-    cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
-  )
-    -> Set<Substring>
-  {
-    guard let cpuinfo else { return [] }
+  static func flags() -> Set<Substring> {
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
+      return []
+    }
     for line in cpuinfo.split(separator: "\n") where line.hasPrefix("flags") {
       guard let colon = line.firstIndex(of: ":") else { continue }
       return Set(line[line.index(after: colon)...].split(separator: " "))
