@@ -28,7 +28,7 @@ struct HarnessFailed: Error {}
 if !failures.isEmpty { throw HarnessFailed() }
 
 // 4. Compose it in YAML with the built-in stages. `Preview` shows the views CLIP would see;
-//    `CLIRunner.render` with `options.transforms = registry` renders the experiment.
+//    `CLIRunner.render` with `options.registries.transforms = registry` renders the experiment.
 let yaml = """
   epochs: 100
   resolution: 64
@@ -39,9 +39,11 @@ let yaml = """
         - random_rotate: {degree: -10 10}
         - vignette: 0.8 * ti
   """
-let experiment = try Experiment(try YAML.parse(yaml, file: "vignette.yaml"), transforms: registry)
-let views = try Preview.views(experiment, epoch: 0, seed: 1, imageSize: 224)
+let plan = try RunPlan(
+  tree: try YAML.parse(yaml, file: "vignette.yaml"), baseDirectory: ".",
+  sourceName: "vignette.yaml", seed: 1, registries: StageRegistries(transforms: registry))
+let views = try Preview.views(plan.experiment, epoch: 0, seed: plan.seed, imageSize: 224)
 print("\(views.count) views of \(views[0].image.shape), corner \(views[0].image.scalars[0])")
 // var options = RenderOptions()
-// options.configFiles = ["vignette.yaml"]; options.transforms = registry
+// options.configFiles = ["vignette.yaml"]; options.registries.transforms = registry
 // _ = try CLIRunner.render(options: options, interrupt: InterruptFlag())

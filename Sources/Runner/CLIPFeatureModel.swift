@@ -62,7 +62,7 @@ public final class CLIPFeatureModel: FeatureModel {
 
   /// Features `[N, D]` of images `[N, 3, S, S]` in [0, 1] (the encoder normalises them) and
   /// their pullback to the images.
-  public func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
+  public func encodeImages(_ images: Tensor) throws -> (value: Tensor, pullback: Pullback) {
     let lease = try pool.lease(capacity: images.shape[0])
     let features = lease.encoder.forward(images)
     return (features, { dFeatures in lease.encoder.backward(dFeatures) })

@@ -2,97 +2,81 @@ import Formats
 import Foundation
 import PipelineKit
 
-/// The `render` command's work, outside the argument parser so tests can drive it.
-public enum CLIRunner {
-  /// Loads and merges the YAML files (spec §2.1), `-` reading standard input.
-  public static func loadConfig(files: [String]) throws -> ConfigNode {
-    var merged: ConfigNode?
-    for file in files {
-      let node: ConfigNode
-      if file == "-" {
-        node = try YAML.loadStandardInput()
-      } else {
-        node = try YAML.load(path: file)
-      }
-      if !node.isNull && node.entries == nil {
-        throw ConfigError(
-          "expected a mapping of parameters at the top level, got \(node.kindDescription)",
-          at: node.location)
-      }
-      merged = merged.map { $0.merged(with: node) } ?? node
-    }
-    return merged ?? ConfigNode(.mapping([]), at: .synthetic("<no file>"))
-  }
+/// Settings of one `clipig render` call: the files, the output, the overrides and the seed.
+public struct RenderOptions: Sendable {
+  /// YAML files in merge order (`-` is standard input).
+  public var configFiles: [String] = []
+  /// `-o`: output file or directory.
+  public var output: String?
+  /// Values that replace the YAML's (`-e`, `-r`, `--lr`, `--optimizer`, `-s`, `--model`,
+  /// `--quality`).
+  public var overrides = RunOverrides()
+  /// `--seed`: wins over the YAML's `seed:`; without either a seed is drawn.
+  public var seed: UInt64?
+  /// Which run of `--repeat N` this is (0 for the first): an explicit seed (flag or YAML) is
+  /// offset by it, so repeated runs differ and each can be reproduced.
+  public var repetition = 0
+  /// The stages the experiment may name (add your own with `StageRegistry.adding`).
+  public var registries = StageRegistries.builtin
+  /// `-v` (2) / `-q` (0): how much to print; not written into the configuration. Without it
+  /// the YAML's `verbose` applies, capped at 1 (progress line only).
+  public var verbosity: Int?
 
-  /// Runs one render: load, decode, load the model, claim the output name, train, save.
+  /// Creates empty options.
+  public init() {}
+
+  /// The run these options describe.
+  public func plan() throws -> RunPlan {
+    try RunPlan(
+      files: configFiles, overrides: overrides, seed: seed, repetition: repetition,
+      registries: registries)
+  }
+}
+
+/// The `render` command's work, outside the argument parser so tests and library users can
+/// drive it.
+public enum CLIRunner {
+  /// Runs one render: plan, output claim (or the interrupted run to continue), model, the run
+  /// loop with a `RenderRecorder`.
   public static func render(
     options: RenderOptions, interrupt: InterruptFlag,
     log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
-    let root = options.apply(to: try loadConfig(files: options.configFiles))
-    // A seed given by flag or YAML is part of the configuration; a drawn one is taken from the
-    // checkpoint when an interrupted run of this command is continued.
-    let seedNode = root["seed"]
-    let chosenSeed =
-      options.seed != nil || !(seedNode?.isNull ?? true) ? try options.seed(for: root) : nil
-    let digest = Checkpoint.digest(root, seed: chosenSeed, repetition: options.repetition)
-    let provisional = try Experiment(
-      root, transforms: options.transforms, constraints: options.constraints,
-      random: SeededRandom(seed: chosenSeed ?? 0))
-    let requested = OutputNaming.requestedPath(
-      configOutput: provisional.output, lastConfigFile: options.configFiles.last,
-      commandLine: options.output)
+    var plan = try options.plan()
+    let requested = plan.requestedOutput(commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
-    let resume = try Checkpoint.resumable(forRequested: requested, digest: digest)
-    let seed = try resume?.checkpoint.seed ?? chosenSeed ?? options.seed(for: root)
-    let experiment =
-      seed == (chosenSeed ?? 0)
-      ? provisional
-      : try Experiment(
-        root, transforms: options.transforms, constraints: options.constraints,
-        random: SeededRandom(seed: seed))
+    let resume = try Checkpoint.resumable(
+      forRequested: requested, digest: plan.checkpointDigest)
+    if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
     // Refuse `-o x.tif`, and a size the output format cannot hold, before any work.
     let format = try ImageFormat.forOutput(path: requested)
-    try ImageLimits.check(experiment, streams: RandomStreams(seed: seed), format: format)
+    try ImageLimits.check(plan.experiment, streams: plan.streams, format: format)
+    let experiment = plan.experiment
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
-    let base =
-      options.configFiles.last.map { $0 == "-" ? "." : ($0 as NSString).deletingLastPathComponent }
-      ?? "."
-    if verbose >= 2 { log("initializing pixels (seed \(seed))\n") }
-    let trainer = try Trainer(
-      experiment: experiment, model: model, seed: seed, baseDirectory: base.isEmpty ? "." : base)
+    if verbose >= 2 { log("initializing pixels (seed \(plan.seed))\n") }
+    let trainer = try Trainer(plan: plan, model: model)
     let path: String
     if let resume {
       try trainer.restore(resume.checkpoint, path: Checkpoint.path(forImage: resume.imagePath))
       path = resume.imagePath
       if verbose >= 1 {
-        log("resuming \(path) at epoch \(resume.checkpoint.nextEpoch + 1) (seed \(seed))\n")
+        log("resuming \(path) at epoch \(resume.checkpoint.nextEpoch + 1) (seed \(plan.seed))\n")
       }
     } else {
       path = try OutputNaming.claim(requested)
-      if verbose >= 1 { log("rendering \(path) (seed \(seed))\n") }
+      if verbose >= 1 { log("rendering \(path) (seed \(plan.seed))\n") }
     }
     // Whatever fails from here on, no empty placeholder stays behind.
-    do {
-      var session = RenderSession(
-        trainer: trainer, imagePath: path,
-        resolvedConfig: ResolvedConfig.complete(
-          root, experiment: experiment, seed: seed, output: path),
-        interrupt: interrupt, log: log)
-      session.checkpointPath = Checkpoint.path(forImage: path)
-      session.configDigest = digest
-      session.firstEpoch = resume?.checkpoint.nextEpoch
-      session.verbosity = verbose
-      let outcome = try session.run()
-      OutputNaming.releaseClaim(path)
-      return outcome
-    } catch {
-      OutputNaming.releaseClaim(path)
-      throw error
-    }
+    defer { OutputNaming.releaseClaim(path) }
+    let first = resume?.checkpoint.nextEpoch ?? experiment.startEpoch
+    var recorder = RenderRecorder(
+      plan: plan, imagePath: path, firstEpoch: first, verbosity: verbose, log: log)
+    recorder.checkpointPath = Checkpoint.path(forImage: path)
+    let loop = RunLoop(trainer: trainer, firstEpoch: first, interrupt: interrupt)
+    return try loop.run(&recorder).outcome
   }
 
   /// Writes to standard error without buffering.

@@ -81,10 +81,16 @@ public struct Checkpoint: Sendable, Equatable {
   public static func digest(_ root: ConfigNode, seed: UInt64?, repetition: Int = 0) -> String {
     var text = root.yamlText()
     text += "\n# seed: \(seed.map { String($0) } ?? "drawn"), repetition \(repetition)\n"
+    // Checkpoints of runs whose random streams were derived otherwise do not continue here.
+    text += "# random streams: \(streamsVersion)\n"
     var hash = SHA256()
     hash.update(Array(text.utf8))
     return hash.hexDigest()
   }
+
+  /// Names how a run's random streams are derived (`RandomStreams`); part of the digest, so
+  /// a checkpoint written with other streams is never continued with these.
+  static let streamsVersion = "by purpose label (2)"
 
   private struct Header: Codable {
     var seed: String

@@ -14,7 +14,7 @@ public protocol FeatureModel: AnyObject {
   /// CLIP's input normalisation itself), and the pullback from a cotangent of the features to
   /// one of the images (no weight gradients). The pullback owns what it needs: further encodes
   /// may run before it is called.
-  func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback)
+  func encodeImages(_ images: Tensor) throws -> (value: Tensor, pullback: Pullback)
   /// Bytes of activations one image needs in `encodeImages` and its pullback (for the memory
   /// check before training).
   var activationBytesPerImage: Double { get }

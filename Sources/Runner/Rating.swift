@@ -37,7 +37,7 @@ public struct Rater {
       let views = images[start..<min(images.count, start + batchSize)].map {
         ImageOps.clamp(ImageOps.resizeCrop($0, width: s, height: s), 0, 1)
       }
-      let features = try model.encodeImages(Tensor.stack(views)).features
+      let features = try model.encodeImages(Tensor.stack(views)).value
       let d = features.shape[1]
       for i in views.indices {
         out.append(CLIPFeatures.unit(Array(features.scalars[i * d..<(i + 1) * d])))

@@ -19,7 +19,7 @@ public struct TargetFeatures: Sendable {
   ) throws {
     let s = model.imageSize
     func unitImageFeatures(_ view: Tensor) throws -> [Float] {
-      CLIPFeatures.unit(try model.encodeImages(Tensor.stack([view])).features.scalars)
+      CLIPFeatures.unit(try model.encodeImages(Tensor.stack([view])).value.scalars)
     }
     vectors = []
     for (ti, target) in experiment.targets.enumerated() {

@@ -53,19 +53,28 @@ public final class Trainer {
   public let objective: Objective
   /// Images loaded for features and init, resolved relative to this directory.
   let baseDirectory: String
-  private var clipTime = Duration.zero
-  private var parametrizationTime = Duration.zero
 
   /// The seed all randomness derives from.
   public var seed: UInt64 { streams.seed }
 
+  /// Prepares the run `plan` with `model`; `startEpoch` replaces the experiment's (the studio's
+  /// Update continues a run at its current epoch).
+  public convenience init(plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil) throws {
+    var experiment = plan.experiment
+    if let startEpoch { experiment.startEpoch = startEpoch }
+    try self.init(
+      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory)
+  }
+
   /// Prepares a run: initialises the pixels (spec §8.2) and encodes every feature once.
+  /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
   public init(
-    experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = "."
+    experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
+    recorder: StreamRecorder? = nil
   ) throws {
     self.experiment = experiment
     self.model = model
-    self.streams = RandomStreams(seed: seed)
+    self.streams = RandomStreams(seed: seed, recorder: recorder)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
     try MemoryBudget.check(experiment, model: model, streams: streams)
@@ -227,40 +236,49 @@ public final class Trainer {
     optimizer = Optimizer(kind: experiment.optimizer)
   }
 
+  /// Where an epoch's time went: CLIP's image passes and the parametrization's. Filled by the
+  /// caller around the pieces, never inside a pullback.
+  struct EpochTiming {
+    var clip = Duration.zero
+    var parametrization = Duration.zero
+  }
+
   /// The loss of one epoch as a function of the parameters (after post-processing): the
   /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
-  /// objective composed, with the pullback from the loss to the parameters. Nil when no target
-  /// is active.
+  /// objective composed, with the pullback from the loss to the parameters. The pullback is
+  /// pure: it takes the timing to add to as an argument. Nil when no target is active.
   func loss(
     of parameters: [Float], in parametrization: any ImageParametrization, epoch: Int,
-    variables: ExprContext, random: inout SeededRandom,
+    variables: ExprContext, random: inout SeededRandom, timing: inout EpochTiming,
     observe: ((ViewSampler.Views) -> Void)? = nil
-  ) throws -> (value: Objective.Value, views: Int, pullback: (Double) -> [Float])? {
+  ) throws -> (
+    value: Objective.Value, views: Int, pullback: (Double, inout EpochTiming) -> [Float]
+  )? {
     let clock = ContinuousClock()
     let imageStart = clock.now
     let (current, imagePullback) = parametrization.image(parameters)
-    parametrizationTime += clock.now - imageStart
+    timing.parametrization += clock.now - imageStart
     let views = try sampler.sample(current, epoch: epoch, variables: variables)
     observe?(views)
     guard views.count > 0 else { return nil }
     let forwardStart = clock.now
     let (raw, encoderPullback) = try model.encodeImages(views.images)  // (N, D)
-    clipTime += clock.now - forwardStart
+    timing.clip += clock.now - forwardStart
     let (value, objectivePullback) = try objective.evaluate(
       rawFeatures: raw, views: views.images, origins: views.origins, epoch: epoch,
       variables: variables, random: &random)
     return (
       value, views.count,
-      { [self] seed in
+      { seed, timing in
         let cotangents = objectivePullback(seed)
         let backwardStart = clock.now
         var dImages = encoderPullback(cotangents.features)  // (N, 3, S, S)
-        clipTime += clock.now - backwardStart
+        timing.clip += clock.now - backwardStart
         dImages.add(cotangents.views)
         // The parametrization before the transforms (pixels: the clamp's mask).
         let dImage = views.pullback(dImages)
         let pullbackStart = clock.now
-        defer { parametrizationTime += clock.now - pullbackStart }
+        defer { timing.parametrization += clock.now - pullbackStart }
         return imagePullback(dImage)
       }
     )
@@ -281,13 +299,18 @@ public final class Trainer {
     ).variables
     return { [self, shape] x in
       var r = random
+      var timing = EpochTiming()
       guard
         let (value, _, pullback) = try loss(
-          of: x.scalars, in: shape, epoch: epoch, variables: variables, random: &r)
+          of: x.scalars, in: shape, epoch: epoch, variables: variables, random: &r,
+          timing: &timing)
       else { return (Tensor(scalar: 0), { _ in Tensor(shape: x.shape) }) }
       return (
         Tensor(scalar: Float(value.loss)),
-        { d in Tensor(shape: x.shape, scalars: pullback(Double(d.scalars[0]))) }
+        { d in
+          var unused = EpochTiming()
+          return Tensor(shape: x.shape, scalars: pullback(Double(d.scalars[0]), &unused))
+        }
       )
     }
   }
@@ -300,7 +323,6 @@ public final class Trainer {
   {
     let clock = ContinuousClock()
     let started = clock.now
-    clipTime = .zero
     var random = streams.expressions(epoch: epoch)
     var preparedParametrization = parametrization
     var preparedParameters = parameters
@@ -313,7 +335,7 @@ public final class Trainer {
     }
     parametrization = preparedParametrization
     parameters = preparedParameters
-    parametrizationTime = prepareTime
+    var timing = EpochTiming(parametrization: prepareTime)
     // Pixels: CLIPig's reset; fft: the kept coefficients keep their state.
     if let resized {
       optimizer.carry(old: resized.old, new: resized.new, count: parameters.count)
@@ -325,7 +347,7 @@ public final class Trainer {
       learningRate: variables.learnrate, views: 0)
     if let (value, views, pullback) = try loss(
       of: parameters, in: parametrization, epoch: epoch, variables: variables, random: &random,
-      observe: observe)
+      timing: &timing, observe: observe)
     {
       guard value.loss.isFinite else {
         throw NonFiniteError(epoch: epoch, what: "the loss", value: value.loss)
@@ -334,7 +356,7 @@ public final class Trainer {
       report.similarities = value.similarities
       report.views = views
       if value.loss != 0 {
-        let dParameters = pullback(1)
+        let dParameters = pullback(1, &timing)
         var updated = parameters
         optimizer.update(&updated, gradient: dParameters, lr: variables.learnrate)
         if let bad = NonFiniteError.firstNonFinite(updated) {
@@ -345,8 +367,8 @@ public final class Trainer {
       }
     }
     report.seconds = Self.seconds(clock.now - started)
-    report.clipSeconds = Self.seconds(clipTime)
-    report.parametrizationSeconds = Self.seconds(parametrizationTime)
+    report.clipSeconds = Self.seconds(timing.clip)
+    report.parametrizationSeconds = Self.seconds(timing.parametrization)
     return report
   }
 

@@ -3,52 +3,51 @@ import Foundation
 import PipelineKit
 import Runner
 
-/// A tab's YAML decoded by the same loader as `clipig render`.
+/// A tab's YAML planned as `clipig render` plans a run (`RunPlan`): the same decoding, the same
+/// seed rule.
 struct CheckedConfig: Sendable {
+  /// The run.
+  var plan: RunPlan
   /// The parsed tree (with `--model` applied).
-  var root: ConfigNode
+  var root: ConfigNode { plan.root }
   /// The decoded experiment.
-  var experiment: Experiment
+  var experiment: Experiment { plan.experiment }
 }
 
 /// Parses and validates YAML text from the page; errors carry the line and column.
 enum ConfigCheck {
-  /// The experiment in `text`, named `file` in messages.
-  static func check(_ text: String, file: String, configuration: StudioConfiguration) throws
-    -> CheckedConfig
-  {
+  /// The run of the experiment in `text`, named `file` in messages, with `seed` (a running
+  /// tab's, for an Update) or else the YAML's or a drawn one.
+  static func check(
+    _ text: String, file: String, baseDirectory: String, seed: UInt64? = nil,
+    configuration: StudioConfiguration
+  ) throws -> CheckedConfig {
     guard text.utf8.count <= configuration.maxYAMLBytes else {
       throw ConfigError(
         "the YAML is \(text.utf8.count) bytes; the studio accepts at most "
           + "\(configuration.maxYAMLBytes)",
         at: SourceLocation(file: file, line: 1, column: 1))
     }
-    var root = try YAML.parse(text, file: file)
-    if !root.isNull && root.entries == nil {
-      throw ConfigError(
-        "expected a mapping of parameters at the top level, got \(root.kindDescription)",
-        at: root.location)
-    }
-    var options = RenderOptions()
-    options.model = configuration.model
-    options.transforms = configuration.transforms
-    options.constraints = configuration.constraints
-    root = options.apply(to: root)
-    let experiment = try Experiment(
-      root, transforms: configuration.transforms, constraints: configuration.constraints)
+    let tree = try YAML.parse(text, file: file)
+    try RunPlan.checkTopLevel(tree)
+    var overrides = RunOverrides()
+    overrides.model = configuration.model
+    let plan = try RunPlan(
+      tree: tree, baseDirectory: baseDirectory, sourceName: file, overrides: overrides,
+      seed: seed,
+      registries: StageRegistries(
+        transforms: configuration.transforms, constraints: configuration.constraints))
     // As render does before any work: an output name with no image format, or a resolution
     // schedule the format cannot hold, is refused at Start and Update rather than at Save.
-    let output = OutputNaming.requestedPath(
-      configOutput: experiment.output, lastConfigFile: file, commandLine: "./")
+    let output = plan.requestedOutput(commandLine: "./")
     let format: ImageFormat
     do {
       format = try ImageFormat.forOutput(path: output)
     } catch {
-      throw ConfigError(error.message, at: root["output"]?.location ?? root.location)
+      throw ConfigError(error.message, at: plan.root["output"]?.location ?? plan.root.location)
     }
-    try ImageLimits.check(
-      experiment, streams: RandomStreams(seed: experiment.seed ?? 0), format: format)
-    return CheckedConfig(root: root, experiment: experiment)
+    try ImageLimits.check(plan.experiment, streams: plan.streams, format: format)
+    return CheckedConfig(plan: plan)
   }
 
   /// The page's view of any error: the CLI's text, plus the position when it is in `file`.

@@ -115,19 +115,35 @@ final class StudioSession: Sendable {
   }
 
   func tabName(_ id: Int) throws(ActionError) -> String {
-    guard let name = state.withLock({ s in s.tabs.first { $0.id == id }?.name }) else {
-      throw ActionError(status: 404, info: ErrorInfo(message: "no tab \(id)"))
-    }
-    return name
+    try tabPlace(id).name
   }
 
-  /// Checks YAML without running it.
-  func check(_ id: Int, yaml: String) throws(ActionError) -> CheckedConfig {
-    let name = try tabName(id)
+  /// The tab's name, the folder its relative paths resolve against, and its run's seed.
+  func tabPlace(_ id: Int) throws(ActionError) -> (
+    name: String, baseDirectory: String, seed: UInt64?
+  ) {
+    guard
+      let place = state.withLock({ s in
+        s.tabs.first { $0.id == id }.map { ($0.name, $0.baseDirectory, $0.seed) }
+      })
+    else {
+      throw ActionError(status: 404, info: ErrorInfo(message: "no tab \(id)"))
+    }
+    return place
+  }
+
+  /// Checks YAML without running it; `keepingSeed` plans it with the tab's current seed (an
+  /// Update continues the same run).
+  func check(_ id: Int, yaml: String, keepingSeed: Bool = false) throws(ActionError)
+    -> CheckedConfig
+  {
+    let place = try tabPlace(id)
     do {
-      return try ConfigCheck.check(yaml, file: name, configuration: configuration)
+      return try ConfigCheck.check(
+        yaml, file: place.name, baseDirectory: place.baseDirectory,
+        seed: keepingSeed ? place.seed : nil, configuration: configuration)
     } catch {
-      throw ActionError(status: 422, info: ConfigCheck.info(error, file: name))
+      throw ActionError(status: 422, info: ConfigCheck.info(error, file: place.name))
     }
   }
 
@@ -162,7 +178,7 @@ final class StudioSession: Sendable {
       var tab = s.tabs[i]
       tab.yaml = yaml
       tab.config = config
-      tab.seed = config.experiment.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+      tab.seed = config.plan.seed
       tab.status = .queued
       tab.stopRequested = false
       tab.pendingUpdate = nil
@@ -190,7 +206,7 @@ final class StudioSession: Sendable {
   func update(_ id: Int, yaml: String) throws(ActionError) {
     let config: CheckedConfig
     do {
-      config = try check(id, yaml: yaml)
+      config = try check(id, yaml: yaml, keepingSeed: true)
     } catch {
       setError(id, error.info)
       throw error
@@ -305,35 +321,18 @@ final class StudioSession: Sendable {
         try? FileManager.default.removeItem(atPath: path)  // the claim
         throw error
       }
-      let resolved = ResolvedConfig.complete(
-        config.root, experiment: config.experiment, seed: seed, output: path)
       let e = config.experiment
-      var header = [
-        "clipig studio, \(ISO8601DateFormatter().string(from: Date()))",
-        "seed: \(seed)",
-        "epoch: \((tab.imageEpoch ?? -1) + 1) of \(e.epochs)",
-      ]
+      var header = Sidecar.Header(
+        command: "clipig studio", seed: seed,
+        progress: "epoch: \((tab.imageEpoch ?? -1) + 1) of \(e.epochs)")
       if !tab.updates.isEmpty {
-        header.append(
-          "updated at epoch " + tab.updates.map(String.init).joined(separator: ", ")
+        header.notes.append(
+          "updated at epoch " + tab.updates.map { String($0 + 1) }.joined(separator: ", ")
             + "; this YAML is the last edit (rendering it starts afresh)")
       }
-      if let note { header.append(note) }
-      if let st = tab.statistics {
-        for (ti, target) in e.targets.enumerated() where ti < st.similarities.count {
-          for (fi, feature) in target.features.enumerated() where fi < st.similarities[ti].count {
-            if let v = st.similarities[ti][fi] {
-              header.append(
-                String(
-                  format: "%@: %@ similarity %.2f", target.name,
-                  feature.text ?? feature.image ?? "", v))
-            }
-          }
-        }
-      }
-      let yaml = resolved.yamlText(headerComment: header)
-      try Data(yaml.utf8).write(
-        to: URL(fileURLWithPath: OutputNaming.sidecarPath(path)), options: .atomic)
+      if let note { header.notes.append(note) }
+      header.similarities = tab.statistics?.similarities ?? []
+      try Sidecar.write(for: config.plan, imagePath: path, header: header)
       state.withLock { s in
         if let i = s.tabs.firstIndex(where: { $0.id == id }) { s.tabs[i].saved.append(path) }
       }

@@ -44,15 +44,7 @@ struct TrainingWorker {
     }
   }
 
-  mutating func model(_ name: String, tab: Int) throws -> any FeatureModel {
-    if let m = models[name] { return m }
-    session.log(tab, "loading CLIP \(name)")
-    let m = try ModelLoader.load(name, quiet: true)
-    models[name] = m
-    return m
-  }
-
-  /// Trains tab `id` until its last epoch, a Stop, an error or shutdown.
+  /// Trains tab `id` in `RunLoop` until its last epoch, a Stop, an error or shutdown.
   mutating func run(_ id: Int) {
     guard
       let job = session.state.withLock({ s -> (Tab, Tensor?)? in
@@ -70,89 +62,43 @@ struct TrainingWorker {
         }
         return (tab, resume)
       }),
-      var config = job.0.config, let seed = job.0.seed
+      let plan = job.0.config?.plan
     else { return }
     let tab = job.0
-    let name = tab.name
+    var observer = TabRun(worker: self, tab: id)
     var trainer: Trainer?
-    var epoch = config.experiment.startEpoch
     do {
-      var experiment = config.experiment
+      var first = plan.experiment.startEpoch
       if job.1 != nil {
-        epoch = (tab.imageEpoch ?? -1) + 1
-        experiment.startEpoch = epoch
-        session.log(id, "continuing at epoch \(epoch) with the edited YAML")
+        first = (tab.imageEpoch ?? -1) + 1
+        session.log(id, "continuing at epoch \(first + 1) with the edited YAML")
       }
-      let m = try model(experiment.model, tab: id)
-      let t = try Trainer(
-        experiment: experiment, model: m, seed: seed, baseDirectory: tab.baseDirectory)
+      let t = try observer.trainer(plan, startEpoch: first)
       if let raw = job.1 { t.resume(from: raw) }
       trainer = t
-      session.state.withLock { s in
-        if let i = s.tabs.firstIndex(where: { $0.id == id }) { s.tabs[i].imageSize = m.imageSize }
-      }
-      session.log(id, "training \(name): epochs \(epoch)–\(experiment.epochs - 1), seed \(seed)")
-      var publisher = ProgressPublisher(
-        session: session, tab: id, experiment: experiment, seed: seed, startEpoch: epoch)
-      var current = t
-      while epoch < experiment.epochs {
-        switch command(id) {
-        case .proceed: break
-        case .stop:
-          publisher.flush(trainer: current, force: true)
-          finish(id, status: .stopped, pixels: current.pixels)
-          session.log(id, "stopped at epoch \(epoch)")
-          return
-        case .shutdown:
-          publisher.flush(trainer: current, force: true)
-          finish(id, status: .stopped, pixels: current.pixels)
-          if let path = try? session.save(id, note: "interrupted at epoch \(epoch)") {
-            FileHandle.standardError.write(Data("clipig studio: saved \(path)\n".utf8))
-          }
-          return
-        case .update(let u):
-          var e2 = u.config.experiment
-          guard e2.epochs > epoch else {
-            session.setError(
-              id,
-              ErrorInfo(
-                message: "cannot update at epoch \(epoch): the edited YAML has epochs: \(e2.epochs)"
-              ))
-            break
-          }
-          e2.startEpoch = epoch
-          let m2 = try model(e2.model, tab: id)
-          let t2 = try Trainer(
-            experiment: e2, model: m2, seed: seed, baseDirectory: tab.baseDirectory)
-          t2.resume(from: current.pixels)
-          session.state.withLock { s in
-            if let i = s.tabs.firstIndex(where: { $0.id == id }) {
-              s.tabs[i].imageSize = m2.imageSize
-            }
-          }
-          current = t2
-          trainer = t2
-          experiment = e2
-          config = u.config
-          publisher = ProgressPublisher(
-            session: session, tab: id, experiment: e2, seed: seed, startEpoch: epoch)
-          session.log(id, "updated at epoch \(epoch)")
-          session.pushTabStates()
-        }
-        let report = try current.step(epoch: epoch)
-        publisher.add(report, trainer: current)
-        epoch += 1
-      }
-      publisher.flush(trainer: current, force: true)
-      finish(id, status: .finished, pixels: current.pixels)
-      session.log(id, "finished \(experiment.epochs) epochs")
+      session.log(
+        id,
+        "training \(tab.name): epochs \(first + 1)–\(plan.experiment.epochs), seed \(plan.seed)")
+      observer.publisher = ProgressPublisher(
+        session: session, tab: id, experiment: t.experiment, seed: plan.seed, startEpoch: first)
+      try RunLoop(trainer: t, firstEpoch: first).run(&observer)
     } catch {
-      let info = ConfigCheck.info(error, file: name)
+      let info = ConfigCheck.info(error, file: tab.name)
       // The page learns the error no later than the status.
       session.setError(id, info)
-      finish(id, status: .failed, pixels: trainer?.pixels)
+      finish(id, status: .failed, pixels: observer.failedPixels ?? trainer?.pixels)
       session.log(id, "error: \(info.message)")
     }
+    models = observer.worker.models
+  }
+
+  /// A model by name, loading it on first use.
+  mutating func model(_ name: String, tab: Int) throws -> any FeatureModel {
+    if let m = models[name] { return m }
+    session.log(tab, "loading CLIP \(name)")
+    let m = try ModelLoader.load(name, quiet: true)
+    models[name] = m
+    return m
   }
 
   /// The next command for tab `id`, taking a pending Update.

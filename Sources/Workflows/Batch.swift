@@ -16,14 +16,12 @@ public struct BatchOptions: Sendable {
   public var jobs = 1
   /// Replaces the grid's template (e.g. the second rendering method).
   public var templateFiles: [String] = []
-  /// Overrides of every render.
-  public var epochs: Int?
-  /// Resolution override `W [H]`.
-  public var resolution: [Int]?
-  /// CLIP model path.
-  public var model: String?
-  /// Replaces the grid's base seed.
+  /// Values that replace every item's (`-e`, `-r`, `--model`).
+  public var overrides = RunOverrides()
+  /// Replaces the grid's base seed (an item's own `seed:` still wins).
   public var seed: UInt64?
+  /// The stages the template may name.
+  public var registries = StageRegistries.builtin
   /// 0 errors only, 1 a line per image (and a progress line with one job), 2 statistics.
   public var verbosity = 1
 
@@ -132,17 +130,19 @@ public enum Batch {
     try Grid.load(path: options.gridFile, templateFiles: options.templateFiles, seed: options.seed)
   }
 
-  /// The configuration one item renders with: the substituted template plus the command-line
-  /// overrides and the item's seed.
-  public static func configuration(_ grid: Grid, item: Grid.Item, options: BatchOptions)
-    throws(ConfigError) -> ConfigNode
+  /// The run of one item: the substituted template with the command-line overrides; its
+  /// seed is the item's own `seed:`, else the one the grid derives from its name.
+  public static func plan(_ grid: Grid, item: Grid.Item, options: BatchOptions) throws
+    -> RunPlan
   {
-    var overrides = RenderOptions()
-    overrides.epochs = options.epochs
-    overrides.resolution = options.resolution
-    overrides.model = options.model
-    overrides.seed = item.seed
-    return overrides.apply(to: try grid.configuration(for: item))
+    do {
+      return try RunPlan(
+        tree: try grid.configuration(for: item), baseDirectory: grid.templateBaseDirectory,
+        sourceName: item.name, overrides: options.overrides, fallbackSeed: item.seed,
+        registries: options.registries)
+    } catch {
+      throw WorkflowError("\(error)\n  (in the grid item '\(item.name)')")
+    }
   }
 
   /// Renders the grid (or the shard) and rewrites the manifests.
@@ -159,15 +159,9 @@ public enum Batch {
     let items = grid.items(in: options.shard)
     try claimDirectory(dir)
 
-    // Decode every configuration first: errors show before hours of rendering.
-    var plans: [(item: Grid.Item, root: ConfigNode, experiment: Experiment)] = []
-    for item in items {
-      let root = try configuration(grid, item: item, options: options)
-      do {
-        plans.append((item, root, try Experiment(root, random: SeededRandom(seed: item.seed))))
-      } catch {
-        throw WorkflowError("\(error)\n  (in the grid item '\(item.name)')")
-      }
+    // Plan every item first: errors show before hours of rendering.
+    let plans = try items.map { item in
+      Plan(item: item, run: try plan(grid, item: item, options: options))
     }
     let todo = plans.filter { !exists(dir + "/" + $0.item.name + ".png") }
     let skipped = plans.count - todo.count
@@ -187,12 +181,9 @@ public enum Batch {
 
     let state = BatchProgress(count: todo.count)
     let workers = min(options.jobs, max(1, todo.count))
-    let sendablePlans = todo.map {
-      Plan(item: $0.item, root: $0.root, experiment: $0.experiment)
-    }
     DispatchQueue.concurrentPerform(iterations: workers) { _ in
       worker(
-        plans: sendablePlans, state: state, directory: dir, grid: grid, options: options,
+        plans: todo, state: state, directory: dir, grid: grid, options: options,
         models: models, interrupt: interrupt, log: log, quietSessions: workers > 1)
     }
     let manifest = try writeManifests(grid: grid, directory: dir)
@@ -212,10 +203,10 @@ public enum Batch {
     return summary
   }
 
+  /// A grid item and its run.
   struct Plan: Sendable {
     var item: Grid.Item
-    var root: ConfigNode
-    var experiment: Experiment
+    var run: RunPlan
   }
 
   static func worker(
@@ -242,15 +233,14 @@ public enum Batch {
           state.skip()
           continue
         }
-        let modelName = plan.experiment.model
+        let modelName = plan.run.experiment.model
         if loaded[modelName] == nil {
           let m = try models.instance(modelName)
           loaded[modelName] = (m, Rater(model: m))
         }
         guard let (model, rater) = loaded[modelName] else { continue }
         let job = RenderJob(
-          root: plan.root, seed: plan.item.seed, baseDirectory: grid.templateBaseDirectory,
-          imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
+          plan: plan.run, imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
           verbosity: quietSessions ? 0 : options.verbosity, replacesExisting: false)
         if !quietSessions && options.verbosity >= 1 {
           log("[\(k + 1)/\(plans.count)] \(name)\n")
@@ -258,16 +248,16 @@ public enum Batch {
         let result = try job.run(model: model, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
         let references = try RatingReferences(
-          experiment: result.experiment, rater: rater, baseDirectory: grid.templateBaseDirectory)
+          experiment: plan.run.experiment, rater: rater, baseDirectory: plan.run.baseDirectory)
         let similarity = references.score(try rater.imageFeatures(saved))
         let record = ManifestItem(
           name: name, image: name + ".png",
           variables: Dictionary(
             plan.item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
             uniquingKeysWith: { a, _ in a }),
-          prompts: references.prompts, seed: plan.item.seed,
+          prompts: references.prompts, seed: plan.run.seed,
           similarity: TextFormat.rounded(similarity), seconds: TextFormat.rounded(result.seconds),
-          epochs: result.experiment.epochs - result.experiment.startEpoch,
+          epochs: plan.run.experiment.epochs - plan.run.experiment.startEpoch,
           width: saved.chw.w, height: saved.chw.h)
         try writeRecord(record, directory: dir)
         lock.releaseAndRemove()

@@ -99,7 +99,7 @@ public struct Grid: Sendable {
     var templateBase = directory
     if !override.isEmpty {
       templateFiles = override
-      template = try CLIRunner.loadConfig(files: override)
+      template = try RunPlan.loadTree(files: override)
       templateBase = directoryOf(override[override.count - 1])
     } else {
       guard let node = root["template"] else {
@@ -129,7 +129,7 @@ public struct Grid: Sendable {
       if templateFiles.isEmpty {
         template = node
       } else {
-        template = try CLIRunner.loadConfig(files: templateFiles)
+        template = try RunPlan.loadTree(files: templateFiles)
         templateBase = directoryOf(templateFiles[templateFiles.count - 1])
       }
     }

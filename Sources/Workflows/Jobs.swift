@@ -53,12 +53,8 @@ public final class ModelPool: Sendable {
 /// ran, so a final name always means a finished image and an interrupted run leaves nothing a
 /// later run would mistake for a result.
 struct RenderJob {
-  /// The configuration with all overrides (seed included).
-  var root: ConfigNode
-  /// The seed of the run.
-  var seed: UInt64
-  /// Relative image paths in the configuration are resolved against this directory.
-  var baseDirectory: String
+  /// The run.
+  var plan: RunPlan
   /// Where the finished image goes (its sidecar beside it).
   var imagePath: String
   /// Where the image is written while it renders (snapshots, interrupted state).
@@ -77,47 +73,38 @@ struct RenderJob {
     var seconds: Double
     /// The final image as saved (8-bit), nil when interrupted.
     var image: Tensor?
-    /// The decoded experiment.
-    var experiment: Experiment
   }
 
-  /// Trains and, when finished, publishes image and sidecar.
+  /// Trains in `RunLoop` (continuing the checkpoint an interrupted run of this job left beside
+  /// its partial image) and, when finished, publishes image and sidecar.
   func run(
     model: any FeatureModel, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void
   ) throws -> Result {
-    let experiment = try Experiment(root, random: SeededRandom(seed: seed))
-    let trainer = try Trainer(
-      experiment: experiment, model: model, seed: seed, baseDirectory: baseDirectory)
-    // An interrupted render of this output left a checkpoint beside its partial image.
+    let trainer = try Trainer(plan: plan, model: model)
     let checkpointPath = Checkpoint.path(forImage: partialPath)
-    let digest = Checkpoint.digest(root, seed: seed)
-    let resume = try Checkpoint.load(path: checkpointPath, expecting: digest)
+    let resume = try Checkpoint.load(path: checkpointPath, expecting: plan.checkpointDigest)
     if let resume {
       try trainer.restore(resume, path: checkpointPath)
       if verbosity >= 1 {
         log("resuming \(imagePath) at epoch \(resume.nextEpoch + 1)\n")
       }
     }
-    var session = RenderSession(
-      trainer: trainer, imagePath: partialPath,
-      resolvedConfig: ResolvedConfig.complete(
-        root, experiment: experiment, seed: seed,
-        output: URL(fileURLWithPath: imagePath).standardizedFileURL.path),
-      interrupt: interrupt, log: log)
-    session.verbosity = verbosity
-    session.checkpointPath = checkpointPath
-    session.configDigest = digest
-    session.firstEpoch = resume?.nextEpoch
+    let first = resume?.nextEpoch ?? plan.experiment.startEpoch
+    var recorder = RenderRecorder(
+      plan: plan, imagePath: partialPath, firstEpoch: first, verbosity: verbosity, log: log)
+    recorder.outputName = URL(fileURLWithPath: imagePath).standardizedFileURL.path
+    recorder.checkpointPath = checkpointPath
     let start = Date()
-    let outcome = try session.run()
+    let outcome = try RunLoop(trainer: trainer, firstEpoch: first, interrupt: interrupt)
+      .run(&recorder).outcome
     let seconds = Date().timeIntervalSince(start)
     guard outcome == .finished else {
-      return Result(outcome: outcome, seconds: seconds, image: nil, experiment: experiment)
+      return Result(outcome: outcome, seconds: seconds, image: nil)
     }
     let saved = try ImageFile.read(path: partialPath)
     try OutputFiles.publish(
       partial: partialPath, final: imagePath, replacingExisting: replacesExisting)
-    return Result(outcome: outcome, seconds: seconds, image: saved, experiment: experiment)
+    return Result(outcome: outcome, seconds: seconds, image: saved)
   }
 }
 

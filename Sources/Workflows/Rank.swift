@@ -27,6 +27,8 @@ public struct RankOptions: Sendable {
   public var model: String?
   /// Resolution override `W [H]`.
   public var resolution: [Int]?
+  /// The stages the experiment may name.
+  public var registries = StageRegistries.builtin
   /// 0 errors only, 1 a line per run and a progress line per continuation, 2 statistics too.
   public var verbosity = 1
   /// Render only the short runs of this shard (runs n with (n − 1) mod N = I − 1) and stop;
@@ -136,159 +138,215 @@ public struct RankSummary: Sendable {
 /// `rank.json` (the state) and `rank.csv`. Runs render into `.clipig/partial/` and are moved
 /// into place when finished, so a restart redoes only unfinished work.
 public enum Ranking {
-  /// Runs (or resumes) a ranking.
+  /// Runs (or resumes) a ranking: the short runs, then the continuations of the best.
   public static func run(
     _ options: RankOptions, models: ModelPool = ModelPool(), interrupt: InterruptFlag,
     log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
   ) throws -> RankSummary {
     try validate(options)
-    let dir =
-      options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
-      ? String(options.outputDirectory.dropLast()) : options.outputDirectory
-    let statePath = dir + "/rank.json"
-    let csvPath = dir + "/rank.csv"
-
-    var overrides = RenderOptions()
-    overrides.epochs = options.epochs
-    overrides.resolution = options.resolution
-    overrides.model = options.model
-    overrides.snapshotSeconds = 0
-    let shortRoot = overrides.apply(to: try CLIRunner.loadConfig(files: options.configFiles))
-    let shortExperiment = try Experiment(shortRoot)
-    let fingerprint = Fingerprint.of(shortRoot.yamlText())
-
     if options.shard != nil && options.merge {
       throw WorkflowError("--merge is the step after the shards: give it without a shard")
     }
-    // Shards share rank.json: every read-modify-write of it holds the directory's lock.
-    let lockPath = dir + "/.clipig/rank.lock"
-    func locked<T>(_ body: () throws -> T) throws -> T {
-      let lock = try FileLock.lock(path: lockPath, timeout: 600)
+    var ranking = try Directory(options, models: models, log: log)
+    if let summary = try ranking.shortRuns(interrupt: interrupt) { return summary }
+    if options.continueEpochs > 0 { try ranking.continuations(interrupt: interrupt) }
+    let final = rows(ranking.state, options: options)
+    let complete =
+      options.continueEpochs == 0
+      || final.allSatisfy { $0.group == nil || $0.continuedSimilarity != nil }
+    return ranking.summary(complete ? .finished : .interrupted)
+  }
+
+  /// A rank directory being worked on: its state, the short runs' configuration, the model
+  /// and the references runs are rated against.
+  struct Directory {
+    let options: RankOptions
+    let models: ModelPool
+    let log: @Sendable (String) -> Void
+    let path: String
+    let statePath: String
+    let csvPath: String
+    /// The short runs' configuration (overrides applied) and where its files resolve.
+    let shortTree: ConfigNode
+    let base: String
+    let fingerprint: String
+    /// The short runs' model (and its name).
+    let model: any FeatureModel
+    let modelName: String
+    let rater: Rater
+    let references: RatingReferences
+    var state: RankState
+
+    init(
+      _ options: RankOptions, models: ModelPool, log: @escaping @Sendable (String) -> Void
+    ) throws {
+      self.options = options
+      self.models = models
+      self.log = log
+      let dir =
+        options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
+        ? String(options.outputDirectory.dropLast()) : options.outputDirectory
+      path = dir
+      statePath = dir + "/rank.json"
+      csvPath = dir + "/rank.csv"
+      shortTree = Ranking.shortOverrides(options).apply(
+        to: try RunPlan.loadTree(files: options.configFiles))
+      base = RunPlan.baseDirectory(of: options.configFiles)
+      let fingerprint = Fingerprint.of(shortTree.yamlText())
+      self.fingerprint = fingerprint
+      try refuseForeignDirectory(dir, statePath: statePath)
+      let (statePath, csvPath) = (statePath, csvPath)
+      state = try Self.locked(dir) {
+        let state = try loadOrStart(
+          statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+        try save(state, statePath: statePath, csvPath: csvPath, options: options)
+        return state
+      }
+      let first = try RunPlan(
+        tree: shortTree, baseDirectory: base, sourceName: options.configFiles.last,
+        seed: state.seed &+ 1, registries: options.registries)
+      modelName = first.experiment.model
+      model = try models.instance(modelName)
+      rater = Rater(model: model)
+      references = try RatingReferences(
+        experiment: first.experiment, rater: rater, baseDirectory: base)
+      if options.verbosity >= 1 {
+        log(
+          "rank: \(options.runs) runs of \(options.epochs) epochs (seeds \(state.seed &+ 1)…"
+            + "\(state.seed &+ UInt64(options.runs))) in \(dir); rated against "
+            + references.references.map { "'\($0.label)'" }.joined(separator: ", ") + "\n")
+      }
+    }
+
+    /// The run of short run `id` with `seed`.
+    func plan(id: Int, seed: UInt64) throws(ConfigError) -> RunPlan {
+      try RunPlan(
+        tree: shortTree, baseDirectory: base, sourceName: options.configFiles.last, seed: seed,
+        registries: options.registries)
+    }
+
+    /// Shards share rank.json: every read-modify-write of it holds the directory's lock.
+    static func locked<T>(_ dir: String, _ body: () throws -> T) throws -> T {
+      let lock = try FileLock.lock(path: dir + "/.clipig/rank.lock", timeout: 600)
       defer { lock.unlock() }
       return try body()
     }
-    try refuseForeignDirectory(dir, statePath: statePath)
-    var state = try locked {
-      let state = try loadOrStart(
-        statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
-      try save(state, statePath: statePath, csvPath: csvPath, options: options)
-      return state
-    }
 
-    let base = baseDirectory(of: options.configFiles)
-    let model = try models.instance(shortExperiment.model)
-    let rater = Rater(model: model)
-    let references = try RatingReferences(
-      experiment: shortExperiment, rater: rater, baseDirectory: base)
-    if options.verbosity >= 1 {
-      log(
-        "rank: \(options.runs) runs of \(options.epochs) epochs (seeds \(state.seed &+ 1)…"
-          + "\(state.seed &+ UInt64(options.runs))) in \(dir); rated against "
-          + references.references.map { "'\($0.label)'" }.joined(separator: ", ") + "\n")
-    }
-
-    // Short runs.
-    let done = Set(state.runs.map(\.id))
-    if options.merge {
-      let missing = (1...options.runs).filter { !done.contains($0) }
-      if !missing.isEmpty {
-        throw WorkflowError(
-          "\(missing.count) of \(options.runs) short runs are not finished (#"
-            + missing.prefix(8).map(String.init).joined(separator: ", #")
-            + (missing.count > 8 ? ", …" : "")
-            + "): run their shards again, or drop --merge to render them in this process")
-      }
-    }
-    if let shard = options.shard, options.verbosity >= 1 {
-      let mine = (1...options.runs).filter { shard.contains($0 - 1) }
-      log(
-        "rank shard \(shard): \(mine.count) of \(options.runs) short runs, "
-          + "\(mine.filter { !done.contains($0) }.count) to render\n")
-    }
-    for id in 1...options.runs where !done.contains(id) {
-      if interrupt.isSet { break }
-      if let shard = options.shard, !shard.contains(id - 1) { continue }
-      let seed = state.seed &+ UInt64(id)
-      var seeded = RenderOptions()
-      seeded.seed = seed
-      let image = "short/" + runName(id) + ".png"
-      let job = RenderJob(
-        root: seeded.apply(to: shortRoot), seed: seed, baseDirectory: base,
-        imagePath: dir + "/" + image,
-        partialPath: dir + "/.clipig/partial/short-\(runName(id)).png",
-        verbosity: options.verbosity >= 2 ? 1 : 0, replacesExisting: true)
-      let result = try job.run(model: model, interrupt: interrupt, log: log)
-      guard let saved = result.image else { break }
-      let similarity = references.score(try rater.imageFeatures(saved))
-      let run = RankState.Run(
-        id: id, seed: seed, similarity: TextFormat.rounded(similarity),
-        seconds: TextFormat.rounded(result.seconds), image: image)
-      state = try locked {
+    /// Records a finished run or continuation in rank.json (re-read under the lock).
+    mutating func record(_ change: (inout RankState) -> Void) throws {
+      let (options, statePath, csvPath, fingerprint, dir) = (
+        options, statePath, csvPath, fingerprint, path
+      )
+      state = try Self.locked(path) {
         var current = try loadOrStart(
           statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
-        current.runs.removeAll { $0.id == id }
-        current.runs.append(run)
-        current.runs.sort { $0.id < $1.id }
+        change(&current)
         try save(current, statePath: statePath, csvPath: csvPath, options: options)
         return current
       }
-      if options.verbosity >= 1 {
-        let best = state.runs.max { a, b in a.similarity < b.similarity }
-        log(
-          String(
-            format: "#%d seed %llu sim %.2f (%.1f s)   best #%d %.2f   %d/%d\n", id, seed,
-            similarity, result.seconds, best?.id ?? id, best?.similarity ?? similarity,
-            state.runs.count, options.runs))
-      }
     }
-    if let shard = options.shard {
-      let mine = (1...options.runs).filter { shard.contains($0 - 1) }
-      let finished = Set(state.runs.map(\.id))
-      if options.verbosity >= 1 && mine.allSatisfy(finished.contains) {
-        log(
-          "rank shard \(shard) done (\(state.runs.count)/\(options.runs) short runs in "
-            + "\(statePath)); when every shard is done, run the same command with --merge "
-            + "instead of the shard to continue the best\n")
-      }
-      return RankSummary(
-        outcome: mine.allSatisfy(finished.contains) ? .finished : .interrupted,
-        rows: rows(state, options: options), csvPath: csvPath, statePath: statePath)
-    }
-    if state.runs.filter({ $0.id <= options.runs }).count < options.runs {
-      return RankSummary(
-        outcome: .interrupted, rows: rows(state, options: options), csvPath: csvPath,
+
+    func summary(_ outcome: RenderOutcome) -> RankSummary {
+      RankSummary(
+        outcome: outcome, rows: rows(state, options: options), csvPath: csvPath,
         statePath: statePath)
     }
 
-    // Continuations of the best and worst runs.
-    if options.continueEpochs > 0 {
-      var detailOverrides = RenderOptions()
+    /// Renders the short runs not finished yet (this shard's); returns the summary when the
+    /// ranking stops here (a shard, or unfinished runs), nil when the continuations follow.
+    mutating func shortRuns(interrupt: InterruptFlag) throws -> RankSummary? {
+      let done = Set(state.runs.map(\.id))
+      if options.merge {
+        let missing = (1...options.runs).filter { !done.contains($0) }
+        if !missing.isEmpty {
+          throw WorkflowError(
+            "\(missing.count) of \(options.runs) short runs are not finished (#"
+              + missing.prefix(8).map(String.init).joined(separator: ", #")
+              + (missing.count > 8 ? ", …" : "")
+              + "): run their shards again, or drop --merge to render them in this process")
+        }
+      }
+      if let shard = options.shard, options.verbosity >= 1 {
+        let mine = (1...options.runs).filter { shard.contains($0 - 1) }
+        log(
+          "rank shard \(shard): \(mine.count) of \(options.runs) short runs, "
+            + "\(mine.filter { !done.contains($0) }.count) to render\n")
+      }
+      for id in 1...options.runs where !done.contains(id) {
+        if interrupt.isSet { break }
+        if let shard = options.shard, !shard.contains(id - 1) { continue }
+        let seed = state.seed &+ UInt64(id)
+        let image = "short/" + runName(id) + ".png"
+        let job = RenderJob(
+          plan: try plan(id: id, seed: seed), imagePath: path + "/" + image,
+          partialPath: path + "/.clipig/partial/short-\(runName(id)).png",
+          verbosity: options.verbosity >= 2 ? 1 : 0, replacesExisting: true)
+        let result = try job.run(model: model, interrupt: interrupt, log: log)
+        guard let saved = result.image else { break }
+        let similarity = references.score(try rater.imageFeatures(saved))
+        let run = RankState.Run(
+          id: id, seed: seed, similarity: TextFormat.rounded(similarity),
+          seconds: TextFormat.rounded(result.seconds), image: image)
+        try record { current in
+          current.runs.removeAll { $0.id == id }
+          current.runs.append(run)
+          current.runs.sort { $0.id < $1.id }
+        }
+        if options.verbosity >= 1 {
+          let best = state.runs.max { a, b in a.similarity < b.similarity }
+          log(
+            "#\(id) seed \(seed) sim \(TextFormat.fixed2(run.similarity)) "
+              + "(\(String(format: "%.1f", result.seconds)) s)   best #\(best?.id ?? id) "
+              + "\(TextFormat.fixed2(best?.similarity ?? run.similarity))   "
+              + "\(state.runs.count)/\(options.runs)\n")
+        }
+      }
+      if let shard = options.shard {
+        let mine = (1...options.runs).filter { shard.contains($0 - 1) }
+        let finished = Set(state.runs.map(\.id))
+        if options.verbosity >= 1 && mine.allSatisfy(finished.contains) {
+          log(
+            "rank shard \(shard) done (\(state.runs.count)/\(options.runs) short runs in "
+              + "\(statePath)); when every shard is done, run the same command with --merge "
+              + "instead of the shard to continue the best\n")
+        }
+        return summary(mine.allSatisfy(finished.contains) ? .finished : .interrupted)
+      }
+      if state.runs.filter({ $0.id <= options.runs }).count < options.runs {
+        return summary(.interrupted)
+      }
+      return nil
+    }
+
+    /// Continues the best (and worst) short runs from their images with the detail pass.
+    mutating func continuations(interrupt: InterruptFlag) throws {
+      var detailOverrides = RunOverrides()
       detailOverrides.epochs = options.continueEpochs
       detailOverrides.resolution = options.resolution
       detailOverrides.model = options.model
       let detailFiles = options.detailFiles.isEmpty ? options.configFiles : options.detailFiles
-      let detailRoot = detailOverrides.apply(to: try CLIRunner.loadConfig(files: detailFiles))
-      let detailBase = baseDirectory(of: detailFiles)
-      let detailModel = try Experiment(detailRoot).model
-      let continuationModel =
-        detailModel == shortExperiment.model ? model : try models.instance(detailModel)
+      let detailTree = try RunPlan.loadTree(files: detailFiles)
+      let detailBase = RunPlan.baseDirectory(of: detailFiles)
       for row in rows(state, options: options) where row.group != nil {
         if state.continued.contains(where: { $0.id == row.id }) { continue }
         if interrupt.isSet { break }
-        let absoluteShort = URL(fileURLWithPath: dir + "/" + row.shortImage).standardizedFileURL
+        let absoluteShort = URL(fileURLWithPath: path + "/" + row.shortImage).standardizedFileURL
           .path
-        var seeded = RenderOptions()
-        seeded.seed = row.seed
         let image = "continued/" + runName(row.id) + ".png"
         if options.verbosity >= 1 {
           log(
             "continuing #\(row.id) (\(row.group ?? ""), sim \(TextFormat.fixed2(row.shortSimilarity)))"
               + " for \(options.continueEpochs) epochs\n")
         }
+        let plan = try RunPlan(
+          tree: withInitImage(detailTree, path: absoluteShort), baseDirectory: detailBase,
+          sourceName: detailFiles.last, overrides: detailOverrides, seed: row.seed,
+          registries: options.registries)
+        let continuationModel =
+          plan.experiment.model == modelName ? model : try models.instance(plan.experiment.model)
         let job = RenderJob(
-          root: withInitImage(seeded.apply(to: detailRoot), path: absoluteShort), seed: row.seed,
-          baseDirectory: detailBase, imagePath: dir + "/" + image,
-          partialPath: dir + "/.clipig/partial/continued-\(runName(row.id)).png",
+          plan: plan, imagePath: path + "/" + image,
+          partialPath: path + "/.clipig/partial/continued-\(runName(row.id)).png",
           verbosity: options.verbosity, replacesExisting: true)
         let result = try job.run(model: continuationModel, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
@@ -296,29 +354,29 @@ public enum Ranking {
         let continuation = RankState.Continuation(
           id: row.id, epochs: options.continueEpochs, similarity: TextFormat.rounded(similarity),
           seconds: TextFormat.rounded(result.seconds), image: image)
-        state = try locked {
-          var current = try loadOrStart(
-            statePath: statePath, directory: dir, options: options, fingerprint: fingerprint)
+        try record { current in
           current.continued.removeAll { $0.id == row.id }
           current.continued.append(continuation)
           current.continued.sort { $0.id < $1.id }
-          try save(current, statePath: statePath, csvPath: csvPath, options: options)
-          return current
         }
         if options.verbosity >= 1 {
           log(
             "#\(row.id) sim: \(TextFormat.fixed2(row.shortSimilarity)) ⭢ "
-              + "\(TextFormat.fixed2(similarity))\n")
+              + "\(TextFormat.fixed2(continuation.similarity))\n")
         }
       }
     }
-    let final = rows(state, options: options)
-    let complete =
-      options.continueEpochs == 0
-      || final.allSatisfy { $0.group == nil || $0.continuedSimilarity != nil }
-    return RankSummary(
-      outcome: complete ? .finished : .interrupted, rows: final, csvPath: csvPath,
-      statePath: statePath)
+  }
+
+  /// The overrides of the short runs: their epochs, no snapshots, and the options' resolution
+  /// and model.
+  static func shortOverrides(_ options: RankOptions) -> RunOverrides {
+    var overrides = RunOverrides()
+    overrides.epochs = options.epochs
+    overrides.resolution = options.resolution
+    overrides.model = options.model
+    overrides.snapshotSeconds = 0
+    return overrides
   }
 
   /// `run-0007`: the run's file stem.
@@ -392,12 +450,6 @@ public enum Ranking {
       throw WorkflowError(
         "--keep \(o.keep) plus --worst \(o.worst) is more than the \(o.runs) runs")
     }
-  }
-
-  static func baseDirectory(of files: [String]) -> String {
-    let base =
-      files.last.map { $0 == "-" ? "." : ($0 as NSString).deletingLastPathComponent } ?? "."
-    return base.isEmpty ? "." : base
   }
 
   static func loadOrStart(

@@ -24,20 +24,7 @@ struct BatchCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output directory.")
   var output: String
 
-  @Option(
-    help: """
-      Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): grid positions I-1, I-1+N, … (from 0). \
-      Default: from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job \
-      (JOB_COMPLETION_INDEX with --shard-count).
-      """)
-  var shard: String?
-
-  @Option(
-    help: """
-      Number of shards of a Kubernetes Indexed Job (its completions; the index comes from \
-      JOB_COMPLETION_INDEX), or overriding a Slurm array's task count.
-      """)
-  var shardCount: Int?
+  @OptionGroup var shard: ShardOptions
 
   @Option(
     name: .shortAndLong,
@@ -50,8 +37,7 @@ struct BatchCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Epochs of every render.")
   var epochs: Int?
 
-  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
-  var resolution: [Int] = []
+  @OptionGroup var resolution: ResolutionOption
 
   @OptionGroup var model: ModelOption
 
@@ -61,30 +47,21 @@ struct BatchCommand: ParsableCommand {
   @Flag(help: "Only print the names of the shard's outputs and whether they exist.")
   var list = false
 
-  @Flag(name: .shortAndLong, help: "Print statistics.")
-  var verbose = false
-
-  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-  var quiet = false
+  @OptionGroup var verbosity: VerbosityOptions
 
   func run() throws {
     try reportingConfigErrors {
       var options = BatchOptions()
       options.gridFile = grid
       options.outputDirectory = output
-      let taken = try SchedulerShard.resolve(
-        flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
-      options.shard = taken?.shard
-      if let taken, !quiet, !list {
-        FileHandle.standardError.write(Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
-      }
+      options.shard = try shard.resolve(quiet: verbosity.quiet || list)
       options.jobs = jobs
       options.templateFiles = template
-      options.epochs = epochs
-      options.resolution = resolution.isEmpty ? nil : resolution
-      options.model = model.model
+      options.overrides.epochs = epochs
+      options.overrides.resolution = resolution.sides
+      options.overrides.model = model.model
       options.seed = seed
-      options.verbosity = quiet ? 0 : verbose ? 2 : 1
+      options.verbosity = verbosity.level(normal: 1)
       if list {
         let g = try Batch.grid(options)
         for item in g.items(in: options.shard) {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Runner
+import Workflows
 
 /// `--model`, shared by every command that loads CLIP.
 struct ModelOption: ParsableArguments {
@@ -22,4 +24,60 @@ extension OptimizerKind: ExpressibleByArgument {
   public init?(argument: String) { self.init(name: argument) }
   /// The accepted names, for help and errors.
   public static var allValueStrings: [String] { names.map(\.name) }
+}
+
+/// `-v` / `-q`, shared by every command that renders.
+struct VerbosityOptions: ParsableArguments {
+  @Flag(name: .shortAndLong, help: "Print statistics.")
+  var verbose = false
+
+  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+  var quiet = false
+
+  /// 0 with `-q`, 2 with `-v`, else `normal`.
+  func level(normal: Int) -> Int { quiet ? 0 : verbose ? 2 : normal }
+
+  /// 0 with `-q`, 2 with `-v`, else nil (the YAML's `verbose` decides).
+  var override: Int? { quiet ? 0 : verbose ? 2 : nil }
+}
+
+/// `-r W [H]`, shared by every command that renders.
+struct ResolutionOption: ParsableArguments {
+  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
+  var resolution: [Int] = []
+
+  /// The sides given, or nil.
+  var sides: [Int]? { resolution.isEmpty ? nil : resolution }
+}
+
+/// `--shard I/N` and `--shard-count N` of the commands a job array shards (batch, rank).
+struct ShardOptions: ParsableArguments {
+  @Option(
+    help: """
+      Render only slice I of N (1 ≤ I ≤ N, e.g. 2/10): items I-1, I-1+N, … (from 0). \
+      Default: from a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job \
+      (JOB_COMPLETION_INDEX with --shard-count).
+      """)
+  var shard: String?
+
+  @Option(
+    help: """
+      Number of shards of a Kubernetes Indexed Job (its completions; the index comes from \
+      JOB_COMPLETION_INDEX), or overriding a Slurm array's task count.
+      """)
+  var shardCount: Int?
+
+  /// Whether a shard was asked for on the command line.
+  var given: Bool { shard != nil || shardCount != nil }
+
+  /// The shard of this process (flag, else the scheduler's environment), said on stderr
+  /// unless `quiet`.
+  func resolve(quiet: Bool) throws -> Shard? {
+    let taken = try SchedulerShard.resolve(
+      flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
+    if let taken, !quiet {
+      CLIRunner.standardError("shard \(taken.shard) from \(taken.reason)\n")
+    }
+    return taken?.shard
+  }
 }

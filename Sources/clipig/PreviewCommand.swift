@@ -33,7 +33,7 @@ struct PreviewCommand: ParsableCommand {
   @Flag(help: "Train the epochs before the previewed one first (as render would).")
   var train = false
 
-  @Option(help: "Seed of all random draws (default: the YAML's seed, else 0).")
+  @Option(help: "Seed of all random draws (default: the YAML's seed, else drawn and printed).")
   var seed: UInt64?
 
   @OptionGroup var model: ModelOption
@@ -55,12 +55,10 @@ struct PreviewCommand: ParsableCommand {
     let watch = exitingOnSignals()
     defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors {
-      var options = RenderOptions()
-      options.model = model.model
-      options.seed = seed
-      let root = options.apply(to: try CLIRunner.loadConfig(files: experiment.files))
-      let seed = self.seed == nil && root["seed"] == nil ? 0 : try options.seed(for: root)
-      let experiment = try Experiment(root, random: SeededRandom(seed: seed))
+      var overrides = RunOverrides()
+      overrides.model = model.model
+      let plan = try RunPlan(files: experiment.files, overrides: overrides, seed: seed)
+      let experiment = plan.experiment
       var e = epoch ?? experiment.startEpoch
       if let t { e = Int((t * Double(max(1, experiment.epochs - 1))).rounded()) }
       if e >= experiment.epochs {
@@ -71,21 +69,20 @@ struct PreviewCommand: ParsableCommand {
         throw ValidationError(
           "--epoch \(e) is before the experiment's start_epoch (\(experiment.startEpoch))")
       }
+      print(
+        "seed \(plan.seed)\(plan.seedWasDrawn ? " (drawn; --seed \(plan.seed) repeats it)" : "")")
       let clip = try ModelLoader.load(experiment.model)
-      let base =
-        self.experiment.files.last.map { ($0 as NSString).deletingLastPathComponent } ?? "."
-      let directory = base.isEmpty ? "." : base
       let views: [Preview.View]
       if train {
-        let trainer = try Trainer(
-          experiment: experiment, model: clip, seed: seed, baseDirectory: directory)
-        for past in experiment.startEpoch..<e { try trainer.step(epoch: past) }
+        let trainer = try Trainer(plan: plan, model: clip)
+        var silent = SilentObserver()
+        try RunLoop(trainer: trainer, endEpoch: e).run(&silent)
         views = try Preview.views(of: trainer, epoch: e)
       } else {
         let start = try image.map { try ImageInput.load($0, key: "--image") }
         views = try Preview.views(
-          experiment, epoch: e, image: start, seed: seed, imageSize: clip.imageSize,
-          baseDirectory: directory)
+          experiment, epoch: e, image: start, seed: plan.seed, imageSize: clip.imageSize,
+          baseDirectory: plan.baseDirectory)
       }
       if views.isEmpty { print("no target is active at epoch \(e)") }
       for view in views {

@@ -49,30 +49,16 @@ struct RankCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
-  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
-  var resolution: [Int] = []
+  @OptionGroup var resolution: ResolutionOption
 
-  @Option(
-    help: """
-      Render only the short runs n with (n-1) mod N = I-1 (I/N, e.g. 2/10), then stop; \
-      default: from a Slurm job array or a Kubernetes Indexed Job (with --shard-count). \
-      Give the same --seed to every shard.
-      """)
-  var shard: String?
-
-  @Option(help: "Number of shards of a Kubernetes Indexed Job (the index: JOB_COMPLETION_INDEX).")
-  var shardCount: Int?
+  @OptionGroup var shard: ShardOptions
 
   @Flag(
     help:
       "The step after the shards: rank their short runs (none is rendered) and continue the best.")
   var merge = false
 
-  @Flag(name: .shortAndLong, help: "Print progress lines of the short runs and statistics.")
-  var verbose = false
-
-  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-  var quiet = false
+  @OptionGroup var verbosity: VerbosityOptions
 
   func run() throws {
     try reportingConfigErrors {
@@ -87,25 +73,19 @@ struct RankCommand: ParsableCommand {
       options.continueEpochs = continueEpochs
       options.seed = seed
       options.model = model.model
-      options.resolution = resolution.isEmpty ? nil : resolution
-      options.verbosity = quiet ? 0 : verbose ? 2 : 1
+      options.resolution = resolution.sides
+      options.verbosity = verbosity.level(normal: 1)
       options.merge = merge
       if !merge {
-        let taken = try SchedulerShard.resolve(
-          flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
-        options.shard = taken?.shard
-        if let taken, !quiet {
-          FileHandle.standardError.write(
-            Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
-        }
-      } else if shard != nil || shardCount != nil {
+        options.shard = try shard.resolve(quiet: verbosity.quiet)
+      } else if shard.given {
         throw ValidationError("--merge is the final step after the shards: give no --shard")
       }
       let interrupt = InterruptFlag()
       let watch = SignalWatch(interrupt)
       defer { withExtendedLifetime(watch) {} }
       let summary = try Ranking.run(options, interrupt: interrupt)
-      if !quiet {
+      if !verbosity.quiet {
         for row in summary.rows where row.group != nil && options.shard == nil {
           print("\(row.articleLine)  (\(row.group ?? ""), seed \(row.seed))")
         }

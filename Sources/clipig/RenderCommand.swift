@@ -19,8 +19,7 @@ struct RenderCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Number of epochs (optimizer steps).")
   var epochs: Int?
 
-  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
-  var resolution: [Int] = []
+  @OptionGroup var resolution: ResolutionOption
 
   @Option(name: [.customLong("learnrate"), .customLong("lr")], help: "Learning-rate factor.")
   var learnrate: Double?
@@ -44,14 +43,9 @@ struct RenderCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
-  @Flag(name: .shortAndLong, help: "Print statistics.")
-  var verbose = false
-
-  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-  var quiet = false
+  @OptionGroup var verbosity: VerbosityOptions
 
   func run() throws {
-    ProcessTuning.forLongComputations()
     try reportingConfigErrors { try render() }
   }
 
@@ -59,18 +53,18 @@ struct RenderCommand: ParsableCommand {
     var options = RenderOptions()
     options.configFiles = experiment.files
     options.output = output
-    options.epochs = epochs
-    options.resolution = resolution.isEmpty ? nil : resolution
-    options.learnrate = learnrate
-    options.optimizer = optimizer
-    options.snapshotSeconds = snapshotInterval
-    options.model = model.model
-    options.quality = quality
-    options.verbosity = quiet ? 0 : verbose ? 2 : nil
+    options.overrides.epochs = epochs
+    options.overrides.resolution = resolution.sides
+    options.overrides.learnrate = learnrate
+    options.overrides.optimizer = optimizer
+    options.overrides.snapshotSeconds = snapshotInterval
+    options.overrides.model = model.model
+    options.overrides.quality = quality
+    options.verbosity = verbosity.override
+    options.seed = seed
     let interrupt = InterruptFlag()
     let watch = SignalWatch(interrupt)
     defer { withExtendedLifetime(watch) {} }
-    options.seed = seed
     for i in 0..<max(1, self.repeat) {
       options.repetition = i
       let outcome = try CLIRunner.render(options: options, interrupt: interrupt)

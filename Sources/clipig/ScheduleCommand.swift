@@ -31,9 +31,9 @@ struct ScheduleCommand: ParsableCommand {
 
   func run() throws {
     try reportingConfigErrors {
-      var options = RenderOptions()
-      options.epochs = epochs
-      let experiment = try Experiment(options.apply(to: try CLIRunner.loadConfig(files: files)))
+      var overrides = RunOverrides()
+      overrides.epochs = epochs
+      let experiment = try RunPlan(files: files, overrides: overrides).experiment
       if let bad = epoch.first(where: { $0 >= experiment.epochs }) {
         throw ValidationError(
           "--epoch \(bad) is past the last epoch (\(experiment.epochs - 1)) of this experiment")

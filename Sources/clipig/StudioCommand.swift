@@ -32,7 +32,6 @@ struct StudioCommand: AsyncParsableCommand {
   var output: String = "./"
 
   func run() async throws {
-    ProcessTuning.forLongComputations()
     var configuration = StudioConfiguration()
     configuration.files = files
     configuration.port = port

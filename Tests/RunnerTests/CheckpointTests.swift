@@ -22,7 +22,7 @@ private final class InterruptingModel: FeatureModel {
   var imageSize: Int { inner.imageSize }
   var featureCount: Int { inner.featureCount }
   func encodeText(_ text: String) throws -> [Float] { try inner.encodeText(text) }
-  func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
+  func encodeImages(_ images: Tensor) throws -> (value: Tensor, pullback: Pullback) {
     count += 1
     if count >= after { interrupt.set(signal: SIGTERM) }
     return try inner.encodeImages(images)
@@ -105,43 +105,45 @@ struct CheckpointTests {
   func interruptedAndResumedRunEqualsStraightRun(k: Int) throws {
     let dir = try Repository.temporaryDirectory()
     let model = try ModelLoader.load(Repository.tinyModel, quiet: true)
-    let e = try Self.experiment()
-    let digest = Checkpoint.digest(try YAML.parse(resumeYAML, file: "resume.yaml"), seed: 77)
+    let plan = try RunPlan(
+      tree: try YAML.parse(resumeYAML, file: "resume.yaml"), baseDirectory: ".",
+      sourceName: "resume.yaml", seed: 77)
+    let digest = plan.checkpointDigest
 
-    let straight = try Trainer(experiment: e, model: model, seed: 77)
-    let straightSession = RenderSession(
-      trainer: straight, imagePath: dir + "/straight.png",
-      resolvedConfig: ConfigNode(.mapping([]), at: .synthetic("t")), interrupt: InterruptFlag(),
-      log: { _ in })
-    #expect(try straightSession.run() == .finished)
+    /// Runs `trainer` in the run loop with a recorder writing `image`.
+    func record(
+      _ trainer: Trainer, to image: String, from first: Int = 0, checkpoint: String? = nil,
+      interrupt: InterruptFlag = InterruptFlag()
+    ) throws -> RenderOutcome {
+      var recorder = RenderRecorder(
+        plan: plan, imagePath: image, firstEpoch: first, verbosity: 0, log: { _ in })
+      recorder.checkpointPath = checkpoint
+      return try RunLoop(trainer: trainer, firstEpoch: first, interrupt: interrupt)
+        .run(&recorder).outcome
+    }
+
+    let straight = try Trainer(plan: plan, model: model)
+    #expect(try record(straight, to: dir + "/straight.png") == .finished)
 
     let flag = InterruptFlag()
     let interrupting = InterruptingModel(model, interrupt: flag)
-    let first = try Trainer(experiment: e, model: interrupting, seed: 77)
+    let first = try Trainer(plan: plan, model: interrupting)
     interrupting.arm(after: k)
     let checkpointPath = Checkpoint.path(forImage: dir + "/resumed.png")
-    var session = RenderSession(
-      trainer: first, imagePath: dir + "/resumed.png",
-      resolvedConfig: ConfigNode(.mapping([]), at: .synthetic("t")), interrupt: flag,
-      log: { _ in })
-    session.checkpointPath = checkpointPath
-    session.configDigest = digest
-    #expect(try session.run() == .interrupted)
+    #expect(
+      try record(first, to: dir + "/resumed.png", checkpoint: checkpointPath, interrupt: flag)
+        == .interrupted)
     let checkpoint = try #require(try Checkpoint.load(path: checkpointPath, expecting: digest))
     #expect(checkpoint.nextEpoch == k)
     #expect(checkpoint.seed == 77)
     #expect(try PNG.read(path: dir + "/resumed.png").shape == first.image.shape)
 
-    let second = try Trainer(experiment: e, model: model, seed: 77)
+    let second = try Trainer(plan: plan, model: model)
     try second.restore(checkpoint, path: checkpointPath)
-    var resumed = RenderSession(
-      trainer: second, imagePath: dir + "/resumed.png",
-      resolvedConfig: ConfigNode(.mapping([]), at: .synthetic("t")), interrupt: InterruptFlag(),
-      log: { _ in })
-    resumed.checkpointPath = checkpointPath
-    resumed.configDigest = digest
-    resumed.firstEpoch = checkpoint.nextEpoch
-    #expect(try resumed.run() == .finished)
+    #expect(
+      try record(
+        second, to: dir + "/resumed.png", from: checkpoint.nextEpoch, checkpoint: checkpointPath)
+        == .finished)
     #expect(Self.bits(second.pixels) == Self.bits(straight.pixels))
     #expect(second.pixels.shape == [3, 20, 20])
     #expect(
@@ -155,7 +157,7 @@ struct CheckpointTests {
       try Checkpoint.load(path: checkpointPath, expecting: String(repeating: "0", count: 64))
     }
     #expect(error?.description.contains("another configuration") == true)
-    let otherSeed = try Trainer(experiment: e, model: model, seed: 78)
+    let otherSeed = try Trainer(plan: try plan.reseeded(78), model: model)
     #expect(throws: CheckpointError.self) { try otherSeed.restore(checkpoint, path: "c") }
   }
 
@@ -167,7 +169,7 @@ struct CheckpointTests {
     try Workflow.write(resumeYAML, to: dir + "/exp.yaml")
     var options = RenderOptions()
     options.configFiles = [dir + "/exp.yaml"]
-    options.model = Repository.tinyModel
+    options.overrides.model = Repository.tinyModel
     options.output = dir + "/out/"
     options.verbosity = 0
     let stopped = InterruptFlag()
@@ -195,7 +197,7 @@ struct CheckpointTests {
     seeded.output = dir + "/b.png"
     #expect(try CLIRunner.render(options: seeded, interrupt: stopped) == .interrupted)
     var changed = seeded
-    changed.epochs = 5
+    changed.overrides.epochs = 5
     let error = #expect(throws: CheckpointError.self) {
       try CLIRunner.render(options: changed, interrupt: InterruptFlag())
     }

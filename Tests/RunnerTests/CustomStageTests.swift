@@ -31,7 +31,7 @@ struct CustomStageTests {
     var options = RenderOptions()
     options.configFiles = [config]
     options.output = dir + "/"
-    options.model = Repository.tinyModel
+    options.overrides.model = Repository.tinyModel
     options.seed = 1
     options.verbosity = 0
     // Without registering it, the name is unknown …
@@ -39,7 +39,7 @@ struct CustomStageTests {
       try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
     }
     // … with it, the experiment renders.
-    options.transforms = StageRegistry.transforms.adding(Invert.self)
+    options.registries.transforms = StageRegistry.transforms.adding(Invert.self)
     #expect(
       try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in }) == .finished
     )

@@ -113,7 +113,7 @@ struct EpochTests {
     let encoded = try model.encodeImages(
       Tensor(shape: [3, 3, s, s]) { _ in Float(noise.uniform()) }
     )
-    .features
+    .value
     // Rows of norm 10 (the objective normalises them): then the finite-difference step is small
     // against the rows' norms and the differences measure the derivative, not the curvature.
     let d = encoded.shape[1]
@@ -176,7 +176,7 @@ struct EpochTests {
     let s = model.imageSize
     var noise = SeededRandom(seed: 9)
     let views = Tensor(shape: [2, 3, s, s]) { _ in Float(noise.uniform()) }
-    let raw = try model.encodeImages(views).features
+    let raw = try model.encodeImages(views).value
     let features = try TargetFeatures(
       experiment: e, model: model, initialImage: views.view(0), baseDirectory: ".")
     let objective = Objective(experiment: e, features: features, streams: RandomStreams(seed: 1))
@@ -244,9 +244,9 @@ struct EpochTests {
     var options = RenderOptions()
     options.configFiles = files
     options.output = dir + "/"
-    options.epochs = epochs
+    options.overrides.epochs = epochs
     options.seed = seed
-    options.model = Repository.tinyModel
+    options.overrides.model = Repository.tinyModel
     options.verbosity = 0
     let before = Set((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
     #expect(

@@ -39,9 +39,9 @@ struct ExamplesTests {
     var options = RenderOptions()
     options.configFiles = [Repository.examples + "/" + file]
     options.output = dir + "/"
-    options.epochs = 2
+    options.overrides.epochs = 2
     options.seed = 7
-    options.model = Repository.tinyModel
+    options.overrides.model = Repository.tinyModel
     options.verbosity = 0
     let outcome = try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
     #expect(outcome == .finished)

@@ -16,7 +16,7 @@ struct GalleryTests {
       to: dir + "/second.yaml")
     var o = BatchOptions()
     o.gridFile = grid
-    o.model = Workflow.tinyModel
+    o.overrides.model = Workflow.tinyModel
     o.outputDirectory = dir + "/m1"
     _ = try Batch.run(o, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
     o.outputDirectory = dir + "/m2"

@@ -100,9 +100,9 @@ struct ParametrizationRunTests {
     var options = RenderOptions()
     options.configFiles = [config]
     options.output = dir + "/out/"
-    options.epochs = 2
+    options.overrides.epochs = 2
     options.seed = 7
-    options.model = Repository.tinyModel
+    options.overrides.model = Repository.tinyModel
     options.verbosity = 0
     #expect(
       try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in }) == .finished

@@ -25,7 +25,7 @@ final class ProjectionModel: FeatureModel {
     return (0..<featureCount).map { _ in Float(r.normal()) }
   }
 
-  func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
+  func encodeImages(_ images: Tensor) throws -> (value: Tensor, pullback: Pullback) {
     let n = images.shape[0]
     let k = 3 * imageSize * imageSize
     precondition(images.shape == [n, 3, imageSize, imageSize])

@@ -181,7 +181,7 @@ private final class CountingModel: FeatureModel {
   var imageSize: Int { inner.imageSize }
   var featureCount: Int { inner.featureCount }
   func encodeText(_ text: String) throws -> [Float] { try inner.encodeText(text) }
-  func encodeImages(_ images: Tensor) throws -> (features: Tensor, pullback: Pullback) {
+  func encodeImages(_ images: Tensor) throws -> (value: Tensor, pullback: Pullback) {
     onImages()
     return try inner.encodeImages(images)
   }

@@ -235,16 +235,26 @@ struct OutputTests {
     #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/small.png")) == Data([1]))
   }
 
+  /// Runs `plan` on the projection model into `path` with a `RenderRecorder`.
+  static func record(_ plan: RunPlan, to path: String, interrupt: InterruptFlag = InterruptFlag())
+    throws -> (outcome: RenderOutcome, trainer: Trainer)
+  {
+    let trainer = try Trainer(plan: plan, model: ProjectionModel())
+    var recorder = RenderRecorder(
+      plan: plan, imagePath: path, firstEpoch: plan.experiment.startEpoch, verbosity: 0,
+      log: { _ in })
+    return try RunLoop(trainer: trainer, interrupt: interrupt).run(&recorder)
+  }
+
   @Test func interruptedRunKeepsImageAndYAML() throws {
     let dir = try tempDirectory()
-    let root = try YAML.parse(TrainerTests.config, file: "t.yaml")
-    let trainer = try Trainer(experiment: try Experiment(root), model: ProjectionModel(), seed: 3)
+    let plan = try RunPlan(
+      tree: try YAML.parse(TrainerTests.config, file: "t.yaml"), baseDirectory: ".",
+      sourceName: "t.yaml", seed: 3)
     let flag = InterruptFlag()
     flag.set()
     let path = try OutputNaming.claim(dir + "/run.png")
-    let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: root, interrupt: flag, log: { _ in })
-    #expect(try session.run() == .interrupted)
+    #expect(try Self.record(plan, to: path, interrupt: flag).outcome == .interrupted)
     let image = try PNG.read(path: path)
     #expect(image.shape == [3, 12, 12])
     let yaml = try String(contentsOfFile: dir + "/run.yaml", encoding: .utf8)
@@ -255,17 +265,14 @@ struct OutputTests {
 
   @Test func finishedRunWritesImageAndSidecar() throws {
     let dir = try tempDirectory()
-    var root = try YAML.parse(TrainerTests.config, file: "t.yaml")
-    var options = RenderOptions()
-    options.epochs = 3
-    options.seed = 9
-    root = options.apply(to: root)
-    let trainer = try Trainer(experiment: try Experiment(root), model: ProjectionModel(), seed: 9)
+    var overrides = RunOverrides()
+    overrides.epochs = 3
+    let plan = try RunPlan(
+      tree: try YAML.parse(TrainerTests.config, file: "t.yaml"), baseDirectory: ".",
+      sourceName: "t.yaml", overrides: overrides, seed: 9)
     let path = try OutputNaming.claim(dir + "/done.png")
-    let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: root, interrupt: InterruptFlag(),
-      log: { _ in })
-    #expect(try session.run() == .finished)
+    let (outcome, trainer) = try Self.record(plan, to: path)
+    #expect(outcome == .finished)
     let back = try Experiment(
       try YAML.parse(
         try String(contentsOfFile: dir + "/done.yaml", encoding: .utf8), file: "done.yaml"))
@@ -291,19 +298,18 @@ struct RunTimeErrorTests {
           transforms:
             - mul: 1/(epoch - 2)
       """
-    let root = try YAML.parse(yaml, file: "err.yaml")
-    let trainer = try Trainer(experiment: try Experiment(root), model: ProjectionModel(), seed: 1)
+    let plan = try RunPlan(
+      tree: try YAML.parse(yaml, file: "err.yaml"), baseDirectory: ".", sourceName: "err.yaml",
+      seed: 1)
     let path = try OutputNaming.claim(dir + "/err.png")
-    let session = RenderSession(
-      trainer: trainer, imagePath: path, resolvedConfig: root, interrupt: InterruptFlag(),
-      log: { _ in })
-    let message = errorText { _ = try session.run() }
+    let message = errorText { _ = try OutputTests.record(plan, to: path) }
     #expect(
       message.contains("err.yaml:6:14: error: 'targets[0].transforms[0].mul[0]'"), "\(message)")
     #expect(message.contains("division by zero"), "\(message)")
     #expect(message.contains("epoch=2"), "\(message)")
     #expect(try PNG.read(path: path).shape == [3, 12, 12])
     let sidecar = try String(contentsOfFile: dir + "/err.yaml", encoding: .utf8)
-    #expect(sidecar.contains("# stopped by an error at epoch 2"), "\(sidecar.prefix(300))")
+    // `epoch - 2` is zero in the third epoch (epoch=2 counts from 0; messages count from 1).
+    #expect(sidecar.contains("# stopped by an error at epoch 3"), "\(sidecar.prefix(300))")
   }
 }

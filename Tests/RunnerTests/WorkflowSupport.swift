@@ -12,7 +12,7 @@ enum Workflow {
     var o = BatchOptions()
     o.gridFile = grid
     o.outputDirectory = output
-    o.model = tinyModel
+    o.overrides.model = tinyModel
     o.verbosity = verbosity
     return o
   }

@@ -31,7 +31,8 @@ struct BenchRender: ParsableCommand {
   func run() throws {
     ProcessTuning.forLongComputations()
     try reportingConfigErrors {
-      let experiment = try Experiment(try CLIRunner.loadConfig(files: files))
+      let plan = try RunPlan(files: files, seed: 1)
+      let experiment = plan.experiment
       let featureModel: any FeatureModel
       if let model = model.model {
         featureModel = try ModelLoader.load(model)
@@ -39,7 +40,7 @@ struct BenchRender: ParsableCommand {
         // Timing does not depend on the weights' values: ViT-B/32 with generated weights.
         featureModel = CLIPFeatureModel(model: .deterministic(.vitB32), tokenizer: try .bundled())
       }
-      let trainer = try Trainer(experiment: experiment, model: featureModel, seed: 1)
+      let trainer = try Trainer(plan: plan, model: featureModel)
       let first = min(max(0, from), experiment.epochs - 1)
       try trainer.step(epoch: first)  // warm-up: buffers, caches
       var total = 0.0

@@ -1,0 +1,62 @@
+import Formats
+import Foundation
+import PipelineKit
+
+/// The YAML written beside every image clipig saves (`NAME.yaml` beside `NAME.png`): a header
+/// of comments saying how the image was made, then the configuration that renders it again
+/// (`RunPlan.sidecarConfiguration`). Every command writes it here, atomically.
+public enum Sidecar {
+  /// What the header comments say.
+  public struct Header: Sendable {
+    /// The command that made the image (`clipig render`, `clipig studio`).
+    public var command: String
+    /// The run's seed.
+    public var seed: UInt64
+    /// How far the run came, e.g. `epochs: 200 of 200`.
+    public var progress: String
+    /// Lines after the progress (runtime, updates, an interruption).
+    public var notes: [String] = []
+    /// The last similarity of each active feature: `[target][feature]`.
+    public var similarities: [[Double?]] = []
+
+    /// A header; add notes and similarities as the run has them.
+    public init(command: String, seed: UInt64, progress: String) {
+      self.command = command
+      self.seed = seed
+      self.progress = progress
+    }
+
+    /// The comment lines, with the date of `now`.
+    func lines(experiment e: Experiment, now: Date) -> [String] {
+      var lines = [
+        "\(command), \(ISO8601DateFormatter().string(from: now))", "seed: \(seed)", progress,
+      ]
+      lines += notes
+      for (ti, target) in e.targets.enumerated() where ti < similarities.count {
+        for (fi, feature) in target.features.enumerated() where fi < similarities[ti].count {
+          if let s = similarities[ti][fi] {
+            lines.append(
+              "\(target.name): \(feature.text ?? feature.image ?? "") similarity "
+                + String(format: "%.2f", s))
+          }
+        }
+      }
+      return lines
+    }
+  }
+
+  /// The sidecar path of an image: its extension replaced by `.yaml`.
+  public static func path(forImage image: String) -> String {
+    OutputNaming.sidecarPath(image)
+  }
+
+  /// Writes the sidecar of `imagePath` for `plan`, recording `imagePath` (or `output`, the
+  /// name the image will have once published) as the configuration's `output`.
+  public static func write(
+    for plan: RunPlan, imagePath: String, output: String? = nil, header: Header, now: Date = Date()
+  ) throws {
+    let config = plan.sidecarConfiguration(output: output ?? imagePath)
+    let text = config.yamlText(headerComment: header.lines(experiment: plan.experiment, now: now))
+    try FileIO.writeAtomically(Array(text.utf8), to: path(forImage: imagePath))
+  }
+}
