@@ -44,6 +44,9 @@ public struct Experiment: Sendable {
   public var postproc: [PostprocEntry]
   /// The merged configuration this was decoded from.
   public var source: ConfigNode
+  /// Every parameter whose value is an expression kept for run time (with its path, place and
+  /// variable groups), in the order the loader read them: what `clipig schedule` tabulates.
+  public var expressions: [RecordedExpression] = []
 
   /// `init.*`.
   public struct Initialization: Sendable {

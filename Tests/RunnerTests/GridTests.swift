@@ -70,7 +70,8 @@ struct GridTests {
     try Workflow.write("templte: t.yaml\n", to: dir + "/key.yaml")
     let k = errorText { _ = try Grid.load(path: dir + "/key.yaml") }
     #expect(
-      k.contains("key.yaml:1:1: error: unknown grid key 'templte' (did you mean 'template'?)"),
+      k.contains(
+        "key.yaml:1:1: error: 'templte': unknown grid key 'templte' (did you mean 'template'?)"),
       "\(k)")
 
     try Workflow.write(
