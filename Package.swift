@@ -97,7 +97,8 @@ let package = Package(
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
       path: "Examples/CustomTransform"),
 
-    // What the test suites share: the built `clipig` executable they drive.
+    // What the test suites share: the built `clipig` executable and the one way they run a
+    // program, scratch folders, the repository's shared fixtures.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
@@ -124,11 +125,19 @@ let package = Package(
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
+      name: "ModelStoreTests",
+      dependencies: ["ModelStore", "CLIP", "PipelineKit", "Formats", "TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
-        "ModelStore", "TestSupport",
+        "Runner", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP", "ModelStore",
+        "TestSupport",
       ],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "WorkflowsTests",
+      dependencies: ["Workflows", "Runner", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StudioTests",
