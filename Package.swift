@@ -101,12 +101,14 @@ let package = Package(
     // program, scratch folders, the repository's shared fixtures.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
-      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
+      name: "ExprEvalTests", dependencies: ["ExprEval", "PipelineKit"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests",
       dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval", "Formats"]),
     .testTarget(
-      name: "FormatsTests", dependencies: ["Formats", "PipelineKit", "PipelineKitTesting"],
+      name: "FormatsTests",
+      dependencies: ["Formats", "PipelineKit", "PipelineKitTesting", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
@@ -120,9 +122,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests",
-      dependencies: [
-        "CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats", "TestSupport",
-      ],
+      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ModelStoreTests",
@@ -131,8 +131,8 @@ let package = Package(
     .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP", "ModelStore",
-        "TestSupport",
+        "Runner", "PipelineKit", "PipelineKitTesting", "Formats", "CLIP", "ModelStore",
+        "Transforms", "Constraints", "Parametrizations", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
@@ -141,9 +141,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StudioTests",
-      dependencies: [
-        "Studio", "Runner", "PipelineKit", "Formats", "TestSupport",
-      ],
+      dependencies: ["Studio", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 private func experiment(_ yaml: String, file: String = "test.yaml") throws -> Experiment {
@@ -194,14 +195,6 @@ struct TrainerTests {
 
 @Suite("Output files")
 struct OutputTests {
-  private func tempDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-test-\(UUID().uuidString)"
-    ).path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-  }
-
   @Test func requestedNames() {
     #expect(
       OutputNaming.requestedPath(
@@ -222,7 +215,7 @@ struct OutputTests {
   }
 
   @Test func neverOverwrites() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     for name in ["small.png", "small-1.png", "small-2.png"] {
       FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([1]))
     }
@@ -236,7 +229,7 @@ struct OutputTests {
   }
 
   @Test func interruptedRunKeepsImageAndYAML() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     let root = try YAML.parse(TrainerTests.config, file: "t.yaml")
     let trainer = try Trainer(experiment: try Experiment(root), model: ProjectionModel(), seed: 3)
     let flag = InterruptFlag()
@@ -254,7 +247,7 @@ struct OutputTests {
   }
 
   @Test func finishedRunWritesImageAndSidecar() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     var root = try YAML.parse(TrainerTests.config, file: "t.yaml")
     var options = RenderOptions()
     options.epochs = 3
@@ -282,7 +275,7 @@ struct OutputTests {
 @Suite("Run-time errors")
 struct RunTimeErrorTests {
   @Test func expressionErrorKeepsTheLastImageAndNamesTheParameter() throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let yaml = """
       epochs: 5
       resolution: 12
