@@ -20,7 +20,8 @@ struct HostileFuzzTests {
   struct Mutator {
     var bits: SplitMix64
     init(state: UInt64) { bits = SplitMix64(seed: state) }
-    mutating func below(_ n: Int) -> Int { Int(bits.next() % UInt64(max(n, 1))) }
+    mutating func next() -> UInt64 { bits.next() }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
 
     /// One to four random edits: flip, set, insert, delete, duplicate a span, or insert one of
     /// `tokens`.

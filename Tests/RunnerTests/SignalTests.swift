@@ -17,12 +17,7 @@ struct SignalTests {
     ])
     // Wait for the first snapshot (epoch 0), then interrupt.
     let image = dir + "/method1.png"
-    let deadline = Date().addingTimeInterval(300)
-    while Date() < deadline
-      && ((try? FileManager.default.attributesOfItem(atPath: image))?[.size] as? Int ?? 0) == 0
-    {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    #expect(TestFiles.waitForContent(image), "no snapshot")
     Thread.sleep(forTimeInterval: 0.2)
     process.send(SIGINT)
     let result = process.wait()

@@ -22,6 +22,18 @@ public enum TestFiles {
     String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
   }
 
+  /// Waits until the file at `path` exists and is not empty, at most `seconds` (a guard
+  /// against hangs, not a measurement); true when it is there.
+  @discardableResult
+  public static func waitForContent(_ path: String, timeout seconds: Double = 300) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    func size() -> Int {
+      (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? 0
+    }
+    while size() == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    return size() > 0
+  }
+
   /// The repository's root directory.
   public static var repository: URL { ClipigExecutable.repository }
 

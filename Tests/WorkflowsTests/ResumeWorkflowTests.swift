@@ -134,12 +134,7 @@ struct ResumeWorkflowTests {
     let process = try ClipigExecutable.start(arguments + ["-o", dir + "/out/"])
     let checkpoint = dir + "/out/.method1.png.checkpoint"
     let image = dir + "/out/method1.png"
-    let deadline = Date().addingTimeInterval(300)
-    while Date() < deadline
-      && ((try? FileManager.default.attributesOfItem(atPath: image))?[.size] as? Int ?? 0) == 0
-    {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    #expect(TestFiles.waitForContent(image), "no snapshot")
     Thread.sleep(forTimeInterval: 0.5)
     process.send(SIGTERM)
     let stopped = process.wait()
