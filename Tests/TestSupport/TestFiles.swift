@@ -12,9 +12,13 @@ public enum TestFiles {
     return dir
   }
 
-  /// Writes `text` (UTF-8) to the file at `path`, replacing it.
+  /// Writes `text` (UTF-8) to the file at `path`, replacing it; missing parent folders are
+  /// created.
   public static func write(_ text: String, to path: String) throws {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(
+      at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: url)
   }
 
   /// The text (UTF-8) of the file at `path`.
