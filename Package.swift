@@ -97,15 +97,18 @@ let package = Package(
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
       path: "Examples/CustomTransform"),
 
-    // What the test suites share: the built `clipig` executable they drive.
+    // What the test suites share: the built `clipig` executable and the one way they run a
+    // program, scratch folders, the repository's shared fixtures.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
-      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
+      name: "ExprEvalTests", dependencies: ["ExprEval", "PipelineKit"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests",
       dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval", "Formats"]),
     .testTarget(
-      name: "FormatsTests", dependencies: ["Formats", "PipelineKit", "PipelineKitTesting"],
+      name: "FormatsTests",
+      dependencies: ["Formats", "PipelineKit", "PipelineKitTesting", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
@@ -119,22 +122,26 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests",
-      dependencies: [
-        "CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats", "TestSupport",
-      ],
+      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ModelStoreTests",
+      dependencies: ["ModelStore", "CLIP", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
-        "ModelStore", "TestSupport",
+        "Runner", "PipelineKit", "PipelineKitTesting", "Formats", "CLIP", "ModelStore",
+        "Transforms", "Constraints", "Parametrizations", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
+      name: "WorkflowsTests",
+      dependencies: ["Workflows", "Runner", "PipelineKit", "Formats", "TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
       name: "StudioTests",
-      dependencies: [
-        "Studio", "Runner", "PipelineKit", "Formats", "TestSupport",
-      ],
+      dependencies: ["Studio", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -5,7 +5,7 @@ the pickled `open_clip_pytorch_model.bin`, and computes what open_clip computes.
 
 Run with the oracle venv (never in CI), from the repository root:
     /tmp/clipig-oracle/bin/python scripts/open_clip_fixtures.py
-Writes Tests/CLIPTests/Fixtures/openclip/{quickgelu-safetensors,gelu-bin}/ and features.json.
+Writes Tests/ModelStoreTests/Fixtures/openclip/{quickgelu-safetensors,gelu-bin}/ and features.json.
 Pinned: torch 2.15.0, open_clip_torch 3.3.0.
 """
 import json
@@ -18,7 +18,7 @@ from open_clip.model import CLIP
 from safetensors.torch import save_file
 
 warnings.filterwarnings("ignore")
-OUT = pathlib.Path("Tests/CLIPTests/Fixtures/openclip")
+OUT = pathlib.Path("Tests/ModelStoreTests/Fixtures/openclip")
 assert torch.__version__.startswith("2.15."), torch.__version__
 assert open_clip.__version__ == "3.3.0", open_clip.__version__
 

@@ -73,8 +73,24 @@ public enum FileIO {
   /// written, flushed and renamed over `path`, so readers see the old or the new file, never a
   /// partial one. Missing parent directories are created.
   public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileIOError) {
+    let same: (FileIOError) -> FileIOError = { $0 }
+    try writeAtomically(to: path, failure: same) { fd throws(FileIOError) in
+      try writeAll(bytes, to: fd, path: path)
+    }
+  }
+
+  /// Creates or replaces `path` atomically with what `fill` writes to the descriptor of a new,
+  /// unique temporary file in the same directory (`.NAME.PID-RANDOM.tmp`), which is flushed to
+  /// disk when `syncing` and then renamed over `path`: readers see the old or the new file, never
+  /// a partial one. On any failure the temporary is removed and `path` is left as it was.
+  /// Missing parent directories are created, and temporaries of this naming left by writers
+  /// that died are removed. Errors of `fill` are rethrown; the file system's are `failure`'s.
+  public static func writeAtomically<Failure: Error>(
+    to path: String, syncing: Bool = true, failure: (FileIOError) -> Failure,
+    _ fill: (Int32) throws(Failure) -> Void
+  ) throws(Failure) {
     guard !path.isEmpty, !path.hasSuffix("/") else {
-      throw FileIOError(path: path, message: "not a file name")
+      throw failure(FileIOError(path: path, message: "not a file name"))
     }
     let directory: String
     let base: String
@@ -85,7 +101,11 @@ public enum FileIO {
       directory = "."
       base = path
     }
-    try createDirectory(directory, for: path)
+    do {
+      try createDirectory(directory, for: path)
+    } catch {
+      throw failure(error)
+    }
 
     let prefix = temporaryPrefix(base)
     let folder = directory == "/" ? "" : directory
@@ -100,9 +120,27 @@ public enum FileIO {
       if fd >= 0 || errno != EEXIST { break }
     }
     if fd < 0 {
-      throw FileIOError(
-        path: path, message: "cannot create a temporary file: \(lastErrorMessage())")
+      throw failure(
+        FileIOError(path: path, message: "cannot create a temporary file: \(lastErrorMessage())"))
     }
+    var filled: Failure?
+    do throws(Failure) {
+      try fill(fd)
+    } catch {
+      filled = error
+    }
+    var message: String?
+    if filled == nil, syncing, fsync(fd) != 0 { message = lastErrorMessage() }
+    if close(fd) != 0, filled == nil, message == nil { message = lastErrorMessage() }
+    if filled == nil, message == nil, rename(temporary, path) != 0 { message = lastErrorMessage() }
+    if filled != nil || message != nil { _ = unlink(temporary) }
+    if let filled { throw filled }
+    if let message { throw failure(FileIOError(path: path, message: "cannot write: \(message)")) }
+  }
+
+  /// Writes all of `bytes` to the descriptor `fd` (retrying interrupted and partial writes);
+  /// errors name `path`.
+  static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(FileIOError) {
     var failure: String?
     bytes.withUnsafeBytes { buffer in
       var offset = 0
@@ -116,13 +154,7 @@ public enum FileIO {
         offset += n
       }
     }
-    if failure == nil, fsync(fd) != 0 { failure = lastErrorMessage() }
-    if close(fd) != 0, failure == nil { failure = lastErrorMessage() }
-    if failure == nil, rename(temporary, path) != 0 { failure = lastErrorMessage() }
-    if let failure {
-      _ = unlink(temporary)
-      throw FileIOError(path: path, message: "cannot write: \(failure)")
-    }
+    if let failure { throw FileIOError(path: path, message: "cannot write: \(failure)") }
   }
 
   /// The start of the temporary names of `base`: `.` + `base` (cut to at most 200 bytes, so

@@ -186,10 +186,6 @@ public final class Trainer {
     return ImageOps.clamp(image, 0, 1)
   }
 
-  static func resolve(_ path: String, in base: String) -> String {
-    path.hasPrefix("/") || base.isEmpty || base == "." ? path : base + "/" + path
-  }
-
   /// The start of epoch `epoch` (spec §8.3 steps 2–6), shared by training and preview: the
   /// epoch's variables, the parameters resized when the resolution schedule changes it (then
   /// `resized` says which parameters continue old ones: none for pixels, the kept coefficients

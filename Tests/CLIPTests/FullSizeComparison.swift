@@ -1,6 +1,7 @@
 import CLIP
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// The check both full-size fixtures share (ViT-B/32 against PyTorch, RN50 against open_clip):

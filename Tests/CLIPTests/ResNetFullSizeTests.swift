@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// RN50's image tower with the deterministic weights shared with scripts/resnet_fixtures.py

@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 /// The ResNet tower's kernels: forward against naive Double references, backward by finite

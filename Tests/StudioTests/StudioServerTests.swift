@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 extension StudioSuite {
@@ -277,14 +278,7 @@ extension StudioSuite {
       let studio = try RunningStudio(host: "0.0.0.0")
       defer { studio.stop() }
       // The machine's addresses as the system reports them (Debian's essential `hostname`).
-      let hostname = Process()
-      hostname.executableURL = URL(fileURLWithPath: "/bin/hostname")
-      hostname.arguments = ["-I"]
-      let pipe = Pipe()
-      hostname.standardOutput = pipe
-      try hostname.run()
-      let listed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      hostname.waitUntilExit()
+      let listed = try ChildProcess.run("/bin/hostname", ["-I"]).out
       let ipv4 = listed.split(separator: " ").map {
         $0.trimmingCharacters(in: .whitespacesAndNewlines)
       }.filter { $0.contains(".") && !$0.isEmpty }

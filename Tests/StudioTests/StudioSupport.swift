@@ -11,16 +11,8 @@ enum Fixture {
   /// The repository root.
   static let repository = testsDirectory.deletingLastPathComponent().deletingLastPathComponent()
 
-  /// The tiny random-initialised CLIP (32-pixel images) of the CLIP tests.
-  static let tinyModel = repository.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path
-
   /// A fresh empty directory.
-  static func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("clipig-studio-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-  }
+  static func temporaryDirectory() throws -> String { try TestFiles.temporaryDirectory("studio") }
 
   /// A long experiment for the tiny CLIP: 16-pixel images, many epochs.
   static func experiment(epochs: Int = 100_000, learnrate: String = "2") -> String {
@@ -41,16 +33,6 @@ enum Fixture {
 
   /// Whether tests must not skip for a missing tool (CI).
   static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-
-  /// An executable found on PATH or at one of `also`.
-  static func executable(_ name: String, also: [String] = []) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for dir in path.split(separator: ":").map(String.init) + also {
-      let candidate = dir.hasSuffix("/" + name) ? dir : dir + "/" + name
-      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-  }
 
   /// Polls `condition` every 20 ms for up to `seconds`, without blocking a thread.
   static func waitFor(_ seconds: Double = 60, _ condition: () throws -> Bool) async rethrows
@@ -75,7 +57,7 @@ struct StudioSuite {}
 /// `clipig studio` started by the test, as a user starts it: the release binary on an
 /// ephemeral loopback port with the tiny CLIP; the URL and token are read from its output.
 final class RunningStudio: Sendable {
-  let process: Process
+  let process: ChildProcess
   let port: Int
   let token: String
   let output: String
@@ -83,33 +65,22 @@ final class RunningStudio: Sendable {
   struct Unavailable: Error, CustomStringConvertible { var description: String }
 
   init(files: [String] = [], output: String? = nil, host: String = "127.0.0.1") throws {
-    guard let binary = Fixture.clipigBinary else {
+    guard Fixture.clipigBinary != nil else {
       throw Unavailable(description: "the clipig executable is not built")
     }
     self.output = try output ?? Fixture.temporaryDirectory()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments =
+    let process = try ClipigExecutable.start(
       ["studio"] + files + [
-        "--port", "0", "--host", host, "--model", Fixture.tinyModel, "-o", self.output + "/",
-      ]
-    let stdout = Pipe()
-    process.standardOutput = stdout
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+        "--port", "0", "--host", host, "--model", TestFiles.tinyModel, "-o", self.output + "/",
+      ])
     self.process = process
-    var line = Data()
-    while !line.contains(10) {
-      let chunk = stdout.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      line += chunk
-    }
-    let text = String(decoding: line, as: UTF8.self)
+    // The first line names the URL with the token.
+    let text = process.waitForOutput { $0.contains("\n") }
     guard let match = text.firstMatch(of: /http:\/\/[^\/]+:(\d+)\/\?token=([0-9a-f]{64})/),
       let port = Int(match.1)
     else {
-      process.terminate()
-      throw Unavailable(description: "no URL printed: \(text)")
+      process.send(SIGKILL)
+      throw Unavailable(description: "no URL printed: \(text) \(process.wait().err)")
     }
     self.port = port
     token = String(match.2)
@@ -120,9 +91,8 @@ final class RunningStudio: Sendable {
   /// SIGTERM (the running experiment is saved); returns the exit status.
   @discardableResult
   func stop() -> Int32 {
-    if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-    process.waitUntilExit()
-    return process.terminationStatus
+    process.send(SIGTERM)
+    return process.wait().status
   }
 
   /// A request with the right token, Host and Origin.

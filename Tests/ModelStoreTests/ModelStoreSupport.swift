@@ -1,27 +1,35 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import CLIP
 @testable import ModelStore
 
-/// Paths of the model store fixtures (Tests/CLIPTests/Fixtures/modelstore) and scratch folders.
+/// Paths of the model store fixtures (Tests/ModelStoreTests/Fixtures) and scratch folders.
 enum ModelStoreFixture {
-  /// Absolute path of fixture `name` in Fixtures/modelstore.
-  static func path(_ name: String) -> String {
-    guard let base = Bundle.module.resourceURL else { return "Fixtures/modelstore/" + name }
-    return base.appendingPathComponent("Fixtures/modelstore").appendingPathComponent(name).path
+  /// Absolute path of `name` in Fixtures (e.g. `openclip/gelu-bin`).
+  static func fixture(_ name: String) -> String {
+    guard let base = Bundle.module.resourceURL else { return "Fixtures/" + name }
+    return base.appendingPathComponent("Fixtures").appendingPathComponent(name).path
   }
 
-  /// The bytes of fixture `name`.
+  /// Absolute path of fixture `name` in Fixtures/modelstore.
+  static func path(_ name: String) -> String { fixture("modelstore/" + name) }
+
+  /// The bytes of fixture `name` in Fixtures/modelstore.
   static func bytes(_ name: String) throws -> [UInt8] {
     [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(name))))
   }
 
+  /// The decoded JSON fixture `name` (in Fixtures).
+  static func json<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
+    let data = try Data(contentsOf: URL(fileURLWithPath: fixture(name)))
+    return try JSONDecoder().decode(T.self, from: data)
+  }
+
   /// A new empty directory under the system's temporary directory.
   static func scratchDirectory(_ label: String) throws -> String {
-    let path = NSTemporaryDirectory() + "clipig-modelstore-\(label)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    try TestFiles.temporaryDirectory("modelstore-" + label)
   }
 
   /// Writes `bytes` to a new file in a scratch directory and returns its path.

@@ -127,7 +127,7 @@ struct ImageCacheTests {
     let url = server.url("/s.png")
     let started = Date()
     #expect(throws: ImageIOError.self) { try ImageInput.load(url, cache: cache) }
-    #expect(Date().timeIntervalSince(started) < 30)
+    #expect(Date().timeIntervalSince(started) < 120, "a hang guard, not a measurement")
     #expect(!FileManager.default.fileExists(atPath: cache.path(for: url)))
     #expect(!FileManager.default.fileExists(atPath: cache.path(for: url) + ".partial"))
   }

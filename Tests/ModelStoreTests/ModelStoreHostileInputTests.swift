@@ -111,7 +111,7 @@ import Testing
   }
 
   @Test func aModelFileFullOfNaNIsAClearErrorAtLoad() throws {
-    let source = Fixture.path("openclip/quickgelu-safetensors")
+    let source = ModelStoreFixture.fixture("openclip/quickgelu-safetensors")
     let dir = try ModelStoreFixture.scratchDirectory("nan")
     var bytes = [UInt8](
       try Data(contentsOf: URL(fileURLWithPath: source + "/open_clip_model.safetensors")))

@@ -14,7 +14,7 @@ import Testing
   static let pin = "0123456789abcdef0123456789abcdef01234567"
 
   init() throws {
-    let folder = Fixture.path("openclip/quickgelu-safetensors")
+    let folder = ModelStoreFixture.fixture("openclip/quickgelu-safetensors")
     weights = [UInt8](
       try Data(contentsOf: URL(fileURLWithPath: folder + "/open_clip_model.safetensors")))
     config = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/open_clip_config.json")))

@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import ModelStore
+import TestSupport
 import Testing
 
 /// The safetensors header is untrusted: every malformed file must throw a message naming the
@@ -18,8 +19,7 @@ import Testing
     }
     bytes += h
     bytes += (0..<dataBytes).map { UInt8(truncatingIfNeeded: $0) }
-    let path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("clipig-st-\(UUID().uuidString).safetensors").path
+    let path = try TestFiles.temporaryDirectory("safetensors") + "/model.safetensors"
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     return path
   }
@@ -52,9 +52,7 @@ import Testing
     let h = Array(header.utf8)
     var bytes = (0..<8).map { UInt8((h.count >> (8 * $0)) & 0xFF) }
     bytes += h + data
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-ok.safetensors"
-    ).path
+    let path = try TestFiles.temporaryDirectory("safetensors") + "/ok.safetensors"
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     let file = try SafeTensorsFile(path: path)
     #expect(file.metadata == ["format": "pt"])
@@ -133,19 +131,17 @@ import Testing
 
   @Test func rejectsShortAndMissingFiles() throws {
     #expect(throws: CLIPError.self) { try SafeTensorsFile(path: "/nonexistent/model.safetensors") }
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-short.safetensors"
-    ).path
+    let path = try TestFiles.temporaryDirectory("safetensors") + "/short.safetensors"
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
     #expect(throws: CLIPError.self) { try SafeTensorsFile(path: path) }
   }
 
   /// A checkpoint whose tensor has the wrong shape for its config names that tensor.
   @Test func modelLoadNamesTheMismatchedTensor() throws {
-    var cfg = try CLIPModel.load(directory: Fixture.path("tiny-hf"), parts: []).config
+    var cfg = try CLIPModel.load(directory: TestFiles.tinyModel, parts: []).config
     cfg.vision.mlpWidth = 128
     do {
-      _ = try CLIPModel.load(file: Fixture.path("tiny-hf/model.safetensors"), config: cfg)
+      _ = try CLIPModel.load(file: TestFiles.tinyModel + "/model.safetensors", config: cfg)
       Issue.record("loaded a mismatched checkpoint")
     } catch {
       #expect("\(error)".contains("vision_model.encoder.layers.0.mlp.fc1.weight"), "\(error)")
@@ -155,17 +151,17 @@ import Testing
   /// A config promising a huge model is checked against the file's header before any memory
   /// is allocated (this one would need about 400 GB).
   @Test func hugeConfigFailsBeforeAllocating() throws {
-    var cfg = try CLIPModel.load(directory: Fixture.path("tiny-hf"), parts: []).config
+    var cfg = try CLIPModel.load(directory: TestFiles.tinyModel, parts: []).config
     cfg.vision.width = 8192
     cfg.vision.heads = 128
     cfg.vision.layers = 128
     cfg.vision.mlpWidth = 32768
     #expect(throws: CLIPError.self) {
-      try CLIPModel.load(file: Fixture.path("tiny-hf/model.safetensors"), config: cfg)
+      try CLIPModel.load(file: TestFiles.tinyModel + "/model.safetensors", config: cfg)
     }
     cfg.vision.layers = 100_000
     #expect(throws: CLIPError.self) {
-      try CLIPModel.load(file: Fixture.path("tiny-hf/model.safetensors"), config: cfg)
+      try CLIPModel.load(file: TestFiles.tinyModel + "/model.safetensors", config: cfg)
     }
   }
 

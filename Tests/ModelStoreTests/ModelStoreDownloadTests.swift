@@ -142,7 +142,7 @@ import Testing
       guard case .timedOut(_, let seconds)? = error as? ModelStoreError else { return false }
       return seconds == 0.5
     }
-    #expect(Date().timeIntervalSince(start) < 5)
+    #expect(Date().timeIntervalSince(start) < 120, "a hang guard, not a measurement")
     // What arrived is kept for the next run.
     #expect(ModelCache.fileSize(target + ".partial") == 1000)
   }

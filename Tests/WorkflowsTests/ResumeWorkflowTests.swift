@@ -31,7 +31,7 @@ struct ResumeWorkflowTests {
   /// The small grid with 40 epochs per output, so a signal lands mid-render.
   static func longGrid(in dir: String) throws -> String {
     let grid = try Workflow.smallGrid(in: dir)
-    try Workflow.write(
+    try TestFiles.write(
       Workflow.smallTemplate.replacingOccurrences(of: "epochs: 3", with: "epochs: 40"),
       to: dir + "/template.yaml")
     return grid
@@ -44,7 +44,7 @@ struct ResumeWorkflowTests {
   /// A batch stopped in the middle of an output continues it from its checkpoint: every image
   /// equals the one of an uninterrupted batch, byte for byte.
   @Test func aBatchInterruptedMidRenderResumesBitIdentically() throws {
-    let dir = try Workflow.temporaryDirectory("batch-checkpoint")
+    let dir = try TestFiles.temporaryDirectory("batch-checkpoint")
     let grid = try Self.longGrid(in: dir)
     _ = try Batch.run(
       Self.batchOptions(grid, dir + "/straight"), models: Workflow.models,
@@ -83,7 +83,7 @@ struct ResumeWorkflowTests {
 
   /// `rank` across two shards and a `--merge` step gives the ranking of one unsharded run.
   @Test func shardedRankingMergesToTheUnshardedRanking() throws {
-    let dir = try Workflow.temporaryDirectory("rank-shards")
+    let dir = try TestFiles.temporaryDirectory("rank-shards")
     var whole = try RankTests.options(dir, output: dir + "/whole")
     whole.verbosity = 0
     let reference = try Ranking.run(whole, models: Workflow.models, interrupt: InterruptFlag())
@@ -108,7 +108,7 @@ struct ResumeWorkflowTests {
     let merged = try Ranking.run(merge, models: Workflow.models, interrupt: InterruptFlag())
     #expect(merged.outcome == .finished)
     #expect(
-      try Workflow.read(dir + "/sharded/rank.csv") == Workflow.read(dir + "/whole/rank.csv"))
+      try TestFiles.read(dir + "/sharded/rank.csv") == TestFiles.read(dir + "/whole/rank.csv"))
     // Re-running any step renders nothing more.
     sharded.shard = try Shard(index: 1, count: 2)
     #expect(
@@ -126,31 +126,25 @@ struct ResumeWorkflowTests {
       if: ClipigExecutable.shouldTest,
       "the clipig executable is not built next to the test bundle (swift build first)"))
   func sigtermThenTheSameCommandResumesBitIdentically() throws {
-    let binary = try ClipigExecutable.require()
-    let dir = try Workflow.temporaryDirectory("render-sigterm")
+    let dir = try TestFiles.temporaryDirectory("render-sigterm")
     let arguments = [
-      "render", Repository.examples + "/method1.yaml", "--model", Workflow.tinyModel, "-e",
+      "render", TestFiles.examples + "/method1.yaml", "--model", TestFiles.tinyModel, "-e",
       "3000", "-r", "16", "--seed", "11", "-q",
     ]
-    let process = try Workflow.Spawned(binary, arguments + ["-o", dir + "/out/"])
+    let process = try ClipigExecutable.start(arguments + ["-o", dir + "/out/"])
     let checkpoint = dir + "/out/.method1.png.checkpoint"
     let image = dir + "/out/method1.png"
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline
-      && ((try? FileManager.default.attributesOfItem(atPath: image))?[.size] as? Int ?? 0) == 0
-    {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    #expect(TestFiles.waitForContent(image), "no snapshot")
     Thread.sleep(forTimeInterval: 0.5)
-    kill(process.process.processIdentifier, SIGTERM)
-    let stopped = process.finish()
+    process.send(SIGTERM)
+    let stopped = process.wait()
     #expect(stopped.status == 143, "\(stopped.err)")
     let saved = try #require(try Checkpoint.load(path: checkpoint))
     #expect(saved.nextEpoch > 0 && saved.nextEpoch < 3000, "epoch \(saved.nextEpoch)")
 
-    let resumed = try Workflow.Spawned(binary, arguments + ["-o", dir + "/out/"]).finish()
+    let resumed = try ClipigExecutable.run(arguments + ["-o", dir + "/out/"], in: nil)
     #expect(resumed.status == 0, "\(resumed.err)")
-    let straight = try Workflow.Spawned(binary, arguments + ["-o", dir + "/straight/"]).finish()
+    let straight = try ClipigExecutable.run(arguments + ["-o", dir + "/straight/"], in: nil)
     #expect(straight.status == 0, "\(straight.err)")
     #expect(try images(in: dir + "/out") == images(in: dir + "/straight"))
     #expect(try images(in: dir + "/out").keys.sorted() == ["method1.png"])

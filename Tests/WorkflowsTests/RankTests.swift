@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 import Workflows
 
@@ -22,7 +23,7 @@ struct RankTests {
     """
 
   static func options(_ dir: String, output: String) throws -> RankOptions {
-    try Workflow.write(experiment, to: dir + "/penguin.yaml")
+    try TestFiles.write(experiment, to: dir + "/penguin.yaml")
     var o = RankOptions()
     o.configFiles = [dir + "/penguin.yaml"]
     o.outputDirectory = output
@@ -32,12 +33,12 @@ struct RankTests {
     o.worst = 1
     o.continueEpochs = 4
     o.seed = 1000
-    o.model = Workflow.tinyModel
+    o.model = TestFiles.tinyModel
     return o
   }
 
   @Test func sixRunsKeepTwoBestAndOneWorstAndContinueThemFromTheirImages() throws {
-    let dir = try Workflow.temporaryDirectory("rank")
+    let dir = try TestFiles.temporaryDirectory("rank")
     let out = dir + "/rank"
     let options = try Self.options(dir, output: out)
     let summary = try Ranking.run(
@@ -67,7 +68,7 @@ struct RankTests {
     #expect(best.articleLine.hasPrefix("#\(best.id) sim: "))
     #expect(best.articleLine.contains(" ⭢ "))
 
-    let csv = try Workflow.read(summary.csvPath).split(separator: "\n")
+    let csv = try TestFiles.read(summary.csvPath).split(separator: "\n")
     #expect(csv.count == 7)
     #expect(
       csv[0]
@@ -86,7 +87,7 @@ struct RankTests {
   }
 
   @Test func anInterruptedRankingResumesToTheSameResult() throws {
-    let dir = try Workflow.temporaryDirectory("rank-resume")
+    let dir = try TestFiles.temporaryDirectory("rank-resume")
     let whole = try Ranking.run(
       try Self.options(dir, output: dir + "/whole"), models: Workflow.models,
       interrupt: InterruptFlag(), log: { _ in })
@@ -105,13 +106,13 @@ struct RankTests {
   }
 
   @Test func refusesForeignDirectoriesAndChangedExperiments() throws {
-    let dir = try Workflow.temporaryDirectory("rank-refuse")
-    try Workflow.write("keep me\n", to: dir + "/foreign/notes.txt")
+    let dir = try TestFiles.temporaryDirectory("rank-refuse")
+    try TestFiles.write("keep me\n", to: dir + "/foreign/notes.txt")
     let foreign = try Self.options(dir, output: dir + "/foreign")
     #expect(throws: WorkflowError.self) {
       try Ranking.run(foreign, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
     }
-    #expect(try Workflow.read(dir + "/foreign/notes.txt") == "keep me\n")
+    #expect(try TestFiles.read(dir + "/foreign/notes.txt") == "keep me\n")
 
     var options = try Self.options(dir, output: dir + "/r")
     options.runs = 2

@@ -13,7 +13,7 @@ struct BatchTests {
   }
 
   @Test func twoByThreeGridRendersEveryCombinationOnceAndWritesManifests() throws {
-    let dir = try Workflow.temporaryDirectory("batch-grid")
+    let dir = try TestFiles.temporaryDirectory("batch-grid")
     let out = dir + "/out"
     var options = Self.options(grid: try Workflow.smallGrid(in: dir), output: out)
     options.jobs = 2
@@ -54,7 +54,7 @@ struct BatchTests {
     // The user's image is listed without numbers.
     #expect(m.items[0].similarity == nil && m.items[0].seed == nil)
 
-    let csv = try Workflow.read(out + "/manifest.csv").split(separator: "\n")
+    let csv = try TestFiles.read(out + "/manifest.csv").split(separator: "\n")
     #expect(csv.count == 7)
     #expect(
       csv[0] == "name,prompt,seed,similarity,seconds,epochs,image,var:animal,var:thing")
@@ -70,7 +70,7 @@ struct BatchTests {
   }
 
   @Test func anInterruptedBatchLeavesNoHalfImageAndResumes() throws {
-    let dir = try Workflow.temporaryDirectory("batch-resume")
+    let dir = try TestFiles.temporaryDirectory("batch-resume")
     let out = dir + "/out"
     let options = Self.options(grid: try Workflow.smallGrid(in: dir), output: out)
     let flag = InterruptFlag()
@@ -95,14 +95,14 @@ struct BatchTests {
   }
 
   @Test func aForeignManifestIsNeverOverwritten() throws {
-    let dir = try Workflow.temporaryDirectory("batch-foreign")
+    let dir = try TestFiles.temporaryDirectory("batch-foreign")
     let out = dir + "/out"
-    try Workflow.write("mine\n", to: out + "/manifest.csv")
+    try TestFiles.write("mine\n", to: out + "/manifest.csv")
     let options = Self.options(grid: try Workflow.smallGrid(in: dir), output: out)
     #expect(throws: WorkflowError.self) {
       try Batch.run(options, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
     }
-    #expect(try Workflow.read(out + "/manifest.csv") == "mine\n")
+    #expect(try TestFiles.read(out + "/manifest.csv") == "mine\n")
   }
 
   @Test(
@@ -110,14 +110,14 @@ struct BatchTests {
       if: ClipigExecutable.shouldTest,
       "the clipig executable is not built next to the test bundle (swift build first)"))
   func threeShardsAsSeparateProcessesRenderTheGridOnceTogether() throws {
-    let binary = try ClipigExecutable.require()
-    let dir = try Workflow.temporaryDirectory("batch-shards")
+    let dir = try TestFiles.temporaryDirectory("batch-shards")
     let grid = try Workflow.smallGrid(in: dir)
     let out = dir + "/out"
     // The slices as listed are disjoint and complete.
     var listed: [String] = []
     for i in 1...3 {
-      let r = try Workflow.run(binary, ["batch", grid, "-o", out, "--shard", "\(i)/3", "--list"])
+      let r = try ClipigExecutable.run(
+        ["batch", grid, "-o", out, "--shard", "\(i)/3", "--list"], in: nil)
       #expect(r.status == 0, "\(r.err)")
       listed += r.out.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
     }
@@ -125,12 +125,12 @@ struct BatchTests {
 
     // Three processes at once into one directory.
     let processes = try (1...3).map { i in
-      try Workflow.Spawned(
-        binary, ["batch", grid, "-o", out, "--shard", "\(i)/3", "--model", Workflow.tinyModel])
+      try ClipigExecutable.start(
+        ["batch", grid, "-o", out, "--shard", "\(i)/3", "--model", TestFiles.tinyModel])
     }
     var rendered: [String] = []
     for p in processes {
-      let r = p.finish()
+      let r = p.wait()
       #expect(r.status == 0, "\(r.err)")
       // Lines "name  sim 12.34  0.1 s  (k/n)" name what each process rendered.
       rendered += r.err.split(separator: "\n").compactMap { line in

@@ -17,8 +17,8 @@ struct CheckpointFeaturesTests {
   }
 
   @Test func featuresMatchPyTorch() throws {
-    let reference = try Fixture.json("modelstore/jit-features.json", as: Reference.self)
-    let model = try CLIPModel.load(checkpoint: Fixture.path("modelstore/tiny-openai-jit-h64.pt"))
+    let reference = try ModelStoreFixture.json("modelstore/jit-features.json", as: Reference.self)
+    let model = try CLIPModel.load(checkpoint: ModelStoreFixture.path("tiny-openai-jit-h64.pt"))
     #expect(model.config.vision.imageSize == 16)
     #expect(model.config.vision.heads == 1)
     let encoder = try #require(model.makeImageEncoder(capacity: 2, normalizesInput: false))

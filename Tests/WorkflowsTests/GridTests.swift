@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 import Workflows
 
@@ -51,38 +52,38 @@ struct GridTests {
   }
 
   @Test func unknownVariablesAndBadGridsAreReportedWithLocations() throws {
-    let dir = try Workflow.temporaryDirectory("grid-errors")
-    try Workflow.write(
+    let dir = try TestFiles.temporaryDirectory("grid-errors")
+    try TestFiles.write(
       "targets:\n  - features:\n      - text: a {{anmial}}\n", to: dir + "/t.yaml")
-    try Workflow.write(
+    try TestFiles.write(
       "template: t.yaml\nvariables:\n  animal: [cat]\n", to: dir + "/g.yaml")
     let m = errorText { _ = try Grid.load(path: dir + "/g.yaml") }
     #expect(m.contains("t.yaml:3:15: error"), "\(m)")
     #expect(m.contains("unknown grid variable '{{anmial}}' (did you mean 'animal'?)"), "\(m)")
 
-    try Workflow.write(
+    try TestFiles.write(
       "template: t.yaml\nname: \"{{a}}\"\nvariables:\n  a: [x y, x-y]\n  b: [1]\n",
       to: dir + "/collide.yaml")
     let c = errorText { _ = try Grid.load(path: dir + "/collide.yaml") }
     #expect(c.contains("collide.yaml:2:7: error"), "\(c)")
     #expect(c.contains("two combinations get the output name 'x-y'"), "\(c)")
 
-    try Workflow.write("templte: t.yaml\n", to: dir + "/key.yaml")
+    try TestFiles.write("templte: t.yaml\n", to: dir + "/key.yaml")
     let k = errorText { _ = try Grid.load(path: dir + "/key.yaml") }
     #expect(
       k.contains(
         "key.yaml:1:1: error: 'templte': unknown grid key 'templte' (did you mean 'template'?)"),
       "\(k)")
 
-    try Workflow.write(
+    try TestFiles.write(
       "template: {epochs: 2}\nrows: {file: rows.json, key: prompt}\n", to: dir + "/rows.yaml")
-    try Workflow.write("{\"prompts\": [{\"a\": 1}]}", to: dir + "/rows.json")
+    try TestFiles.write("{\"prompts\": [{\"a\": 1}]}", to: dir + "/rows.json")
     let r = errorText { _ = try Grid.load(path: dir + "/rows.yaml") }
     #expect(r.contains("has no key 'prompt' (did you mean 'prompts'?)"), "\(r)")
   }
 
   @Test func shardsAreDisjointAndComplete() throws {
-    let dir = try Workflow.temporaryDirectory("grid-shards")
+    let dir = try TestFiles.temporaryDirectory("grid-shards")
     let grid = try Grid.load(path: try Workflow.smallGrid(in: dir))
     #expect(grid.items.map(\.name) == Workflow.smallGridNames)
     for n in 1...7 {
@@ -100,7 +101,7 @@ struct GridTests {
   }
 
   @Test func theAnimalTransferExampleHas810UniquelyNamedPrompts() throws {
-    let examples = Workflow.repository.appendingPathComponent("Examples/animal-transfer").path
+    let examples = TestFiles.repository.appendingPathComponent("Examples/animal-transfer").path
     let grid = try Grid.load(path: examples + "/grid.yaml")
     #expect(grid.items.count == 810)
     #expect(Set(grid.items.map(\.name)).count == 810)

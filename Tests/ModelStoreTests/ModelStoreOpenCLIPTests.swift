@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 @testable import ModelStore
@@ -23,9 +24,9 @@ import Testing
   static let variants = ["quickgelu-safetensors", "gelu-bin"]
 
   @Test(arguments: variants) func featuresAndPixelGradientsMatchOpenCLIP(variant: String) throws {
-    let all = try Fixture.json("openclip/features.json", as: [String: Reference].self)
+    let all = try ModelStoreFixture.json("openclip/features.json", as: [String: Reference].self)
     let reference = try #require(all[variant])
-    let folder = Fixture.path("openclip/" + variant)
+    let folder = ModelStoreFixture.fixture("openclip/" + variant)
     let files = try ModelStore.locate(
       folder, download: false, cache: ModelCache(directory: "/nonexistent"))
     #expect(files.format == .openCLIP)
@@ -102,7 +103,8 @@ import Testing
     name: String, width: Int, layers: Int, heads: Int, patch: Int, size: Int, embed: Int
   ) throws {
     let data = try Data(
-      contentsOf: URL(fileURLWithPath: Fixture.path("openclip/hub-configs/\(name).json")))
+      contentsOf: URL(
+        fileURLWithPath: ModelStoreFixture.fixture("openclip/hub-configs/\(name).json")))
     let config = try OpenCLIPConfig.parse(data, source: name + ".json")
     #expect(config.activation == .quickGELU)
     #expect(config.imageSize == size)

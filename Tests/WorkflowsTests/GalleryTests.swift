@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 import Workflows
 
@@ -9,14 +10,14 @@ import Workflows
 struct GalleryTests {
   /// Two methods of the 2 × 3 grid rendered into dir/m1 and dir/m2; method 2 lacks one image.
   static func twoMethods() throws -> String {
-    let dir = try Workflow.temporaryDirectory("gallery")
+    let dir = try TestFiles.temporaryDirectory("gallery")
     let grid = try Workflow.smallGrid(in: dir)
-    try Workflow.write(
+    try TestFiles.write(
       Workflow.smallTemplate.replacingOccurrences(of: ": the {{thing}}", with: "."),
       to: dir + "/second.yaml")
     var o = BatchOptions()
     o.gridFile = grid
-    o.overrides.model = Workflow.tinyModel
+    o.overrides.model = TestFiles.tinyModel
     o.outputDirectory = dir + "/m1"
     _ = try Batch.run(o, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
     o.outputDirectory = dir + "/m2"
@@ -37,7 +38,7 @@ struct GalleryTests {
     options.outputDirectory = dir + "/page"
     options.thumbnailSize = 8
     let summary = try Gallery.build(options, log: { _ in })
-    let html = try Workflow.read(summary.indexPath)
+    let html = try TestFiles.read(summary.indexPath)
     #expect(html.contains("<meta name=\"generator\" content=\"clipig gallery\">"))
     #expect(!html.contains("http://") && !html.contains("https://"), "the page needs no network")
     let data = try Gallery.embeddedData(html: html)
@@ -77,10 +78,10 @@ struct GalleryTests {
     #expect(copiedBytes == (try FileIO.readBytes(path: dir + "/m2/cat-of-rubik-s-cube.png")))
 
     // A page that is not ours is never overwritten.
-    try Workflow.write("<html>mine</html>", to: dir + "/other/index.html")
+    try TestFiles.write("<html>mine</html>", to: dir + "/other/index.html")
     options.outputDirectory = dir + "/other"
     #expect(throws: WorkflowError.self) { try Gallery.build(options, log: { _ in }) }
-    #expect(try Workflow.read(dir + "/other/index.html") == "<html>mine</html>")
+    #expect(try TestFiles.read(dir + "/other/index.html") == "<html>mine</html>")
   }
 
   @Test func thumbnailsKeepTheAspectRatio() {
@@ -91,9 +92,9 @@ struct GalleryTests {
     #expect(Gallery.relativePath(from: "/a/b/page", to: "/a/c/x.png") == "../../c/x.png")
   }
 
-  static let browser = Workflow.executable(
+  static let browser = ChildProcess.find(
     "chromium", also: ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"])
-  static let python = Workflow.executable("python3")
+  static let python = ChildProcess.find("python3")
 
   @Test(
     .enabled(
@@ -109,7 +110,7 @@ struct GalleryTests {
     let script = Workflow.testsDirectory.appendingPathComponent(
       "Fixtures/gallery_browser_check.py"
     ).path
-    let r = try Workflow.run(
+    let r = try ChildProcess.run(
       try #require(Self.python),
       [
         script, try #require(Self.browser), summary.indexPath, "ArrowDown", "ArrowRight", "2",

@@ -64,7 +64,7 @@ import Testing
       guard let e = error as? ModelStoreError, case .tooSlow = e else { return false }
       return e.description.contains("minimum")
     }
-    #expect(Date().timeIntervalSince(start) < 10)
+    #expect(Date().timeIntervalSince(start) < 120, "a hang guard, not a measurement")
     #expect(ModelCache.fileSize(target) == nil)
   }
 
@@ -82,7 +82,7 @@ import Testing
       guard let e = error as? ModelStoreError, case .tooSlow = e else { return false }
       return e.description.contains("deadline")
     }
-    #expect(Date().timeIntervalSince(start) < 8)
+    #expect(Date().timeIntervalSince(start) < 120, "a hang guard, not a measurement")
     #expect(server.requests.count == 1)
   }
 
@@ -199,7 +199,7 @@ import Testing
       guard case .interrupted? = error as? ModelStoreError else { return false }
       return true
     }
-    #expect(Date().timeIntervalSince(start) < 5)
+    #expect(Date().timeIntervalSince(start) < 120, "a hang guard, not a measurement")
     #expect(ModelCache.fileSize(target + ".partial") == 1000)
   }
 
