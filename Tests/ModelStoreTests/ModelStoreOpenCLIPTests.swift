@@ -67,17 +67,17 @@ import Testing
   @Test func theConfigurationIsReadAsOpenCLIPBuildsIt() throws {
     let plain = try OpenCLIPConfig.parse(config(), source: "c.json")
     #expect(plain.activation == .gelu)
-    #expect(plain.model?.vision.heads == 2)
-    #expect(plain.model?.vision.mlpWidth == 128)
+    #expect(plain.model.vision.heads == 2)
+    #expect(plain.model.vision.mlpWidth == 128)
     let quick = try OpenCLIPConfig.parse(config(model: "\"quick_gelu\": true,"), source: "c.json")
-    #expect(quick.model?.activation == .quickGELU)
+    #expect(quick.model.activation == .quickGELU)
     let ratio = try OpenCLIPConfig.parse(config(", \"mlp_ratio\": 2.5"), source: "c.json")
-    #expect(ratio.model?.vision.mlpWidth == 80)
+    #expect(ratio.model.vision.mlpWidth == 80)
     // Options that change nothing at inference are accepted.
     _ = try OpenCLIPConfig.parse(
       config(", \"patch_dropout\": 0.5, \"pool_type\": \"tok\"", pre: ", \"size\": 16"),
       source: "c.json")
-    // A ResNet image tower: shapes come from the tensors, the size is kept.
+    // A ResNet image tower, as open_clip builds it (heads = 32·width // 64, text heads 8).
     let resnet = try OpenCLIPConfig.parse(
       Data(
         """
@@ -85,13 +85,16 @@ import Testing
         "layers": [3, 4, 6, 3], "width": 64, "patch_size": null}, "text_cfg": {"width": 512}}, \
         "preprocess_cfg": {"size": 288}}
         """.utf8), source: "rn.json")
-    #expect(resnet.model == nil)
+    #expect(
+      resnet.model.resNet == .init(imageSize: 288, width: 64, layers: [3, 4, 6, 3], heads: 32))
+    #expect(resnet.model.text.heads == 8 && resnet.model.embedDimension == 1024)
     #expect(resnet.imageSize == 288)
   }
 
   /// OpenAI's models as open_clip writes their hub `open_clip_config.json`
   /// (scripts/open_clip_hub_configs.py): every key is accepted, and the shapes are those of
-  /// OpenAI's model card (vision width, layers, heads, patch, input size, embedding).
+  /// OpenAI's model card (vision width, layers, heads, patch, input size, embedding); for a
+  /// ResNet, clipig's own `CLIPConfig.rn50` … (whose shapes the full-size tests check).
   @Test(arguments: [
     ("ViT-B-32", 768, 12, 12, 32, 224, 512), ("ViT-B-16", 768, 12, 12, 16, 224, 512),
     ("ViT-L-14", 1024, 24, 16, 14, 224, 768), ("ViT-L-14-336", 1024, 24, 16, 14, 336, 768),
@@ -109,9 +112,14 @@ import Testing
     #expect(config.activation == .quickGELU)
     #expect(config.imageSize == size)
     if width == 0 {
-      #expect(config.model == nil, "a ResNet tower's shapes come from the tensors")
+      let expected: [String: CLIPConfig] = [
+        "RN50": .rn50, "RN101": .rn101, "RN50x4": .rn50x4, "RN50x16": .rn50x16,
+        "RN50x64": .rn50x64,
+      ]
+      #expect(config.model == expected[name])
+      #expect(config.model.embedDimension == embed && config.model.imageSize == size)
     } else {
-      let model = try #require(config.model)
+      let model = config.model
       #expect(model.vision.width == width && model.vision.layers == layers)
       #expect(model.vision.heads == heads && model.vision.patchSize == patch)
       #expect(model.vision.imageSize == size && model.embedDimension == embed)

@@ -35,6 +35,7 @@ public struct CLIPModel: Sendable {
     let config = try config ?? inferConfig(file, naming: naming)
     try config.validate(source: file.path)
     if parts.contains(.vision) {
+      if let r = config.resNet { try checkStageCounts(file, r) }
       try file.checkContains(
         config.resNet != nil
           ? ResNetTower.plan(config).layout.specs : VisionTower.plan(config).0.specs,
