@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Runner
 
 /// `--model`, shared by every command that loads CLIP.
@@ -23,3 +24,5 @@ extension OptimizerKind: ExpressibleByArgument {
   /// The accepted names, for help and errors.
   public static var allValueStrings: [String] { names.map(\.name) }
 }
+
+extension CLIPPrecision: ExpressibleByArgument {}
