@@ -70,7 +70,8 @@ extension Experiment {
     ).constantValue!
     precision = try r.choice(
       "precision", default: "fp32",
-      doc: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16 dot products) or auto")
+      doc: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16 dot products) or auto"
+    )
     var rLR = ParameterReader(node: root, path: "", groups: [.time, .resolution], random: random)
     learnrate = try rLR.scalar("learnrate", Double.self, default: 1, doc: "learning-rate factor")
     learnrateScale = try rLR.scalar(

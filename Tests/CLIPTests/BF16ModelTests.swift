@@ -35,7 +35,8 @@ import Testing
     let weights = try tensor("loss_weights")
     let fp32 = try run(model, pixels, weights)
     // Converting to bf16 and back leaves the fp32 model bit for bit.
-    let back = try run(model.converted(to: .emulatedBF16).converted(to: PrecisionChoice.fp32), pixels, weights)
+    let back = try run(
+      model.converted(to: .emulatedBF16).converted(to: PrecisionChoice.fp32), pixels, weights)
     #expect(back.features == fp32.features && back.gradient == fp32.gradient, "\(label)")
     for choice in choices {
       let converted = model.converted(to: choice)
