@@ -71,6 +71,20 @@ public struct ConvolutionShape: Sendable, Equatable {
   }
 }
 
+extension ConvolutionShape {
+  /// The shape as a bf16 product computes it: im2col instead of Winograd (whose transformed
+  /// operands, rounded to bf16, lose far more than the direct convolution's), in chunks that
+  /// fit the Winograd scratch this shape was planned with — unless not even one output row
+  /// fits, then Winograd as planned. Unchanged in fp32 (`path` nil).
+  func forPrecision(_ path: BF16Path?) -> ConvolutionShape {
+    guard path != nil, usesWinograd else { return self }
+    var direct = self
+    direct.algorithm = .im2col
+    direct.columnLimit = min(columnLimit, scratchCount)
+    return direct.columnLimit >= patchLength * outWidth ? direct : self
+  }
+}
+
 /// How `CLIPKernels.convolutionForward` and `convolutionBackward` compute a convolution.
 public enum ConvolutionAlgorithm: Sendable, Equatable {
   /// Winograd's F(4×4, 3×3) for stride-1, padding-1 3×3 convolutions (a quarter of the
@@ -115,6 +129,7 @@ extension CLIPKernels {
       return
     }
     guard let scratch else { preconditionFailure("convolutionForward: scratch required") }
+    let s = s.forPrecision(weight.path)
     if s.usesWinograd {
       winogradConvolution(
         x: x, weight: weight.fp32, out: out, shape: s, transposed: false, scratch: scratch,
@@ -167,6 +182,7 @@ extension CLIPKernels {
       return
     }
     guard let scratch else { preconditionFailure("convolutionBackward: scratch required") }
+    let s = s.forPrecision(weight.path)
     if s.usesWinograd {
       winogradConvolution(
         x: dOut, weight: weight.fp32, out: dX, shape: s, transposed: true, scratch: scratch,
