@@ -48,6 +48,8 @@ let package = Package(
       name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
     ),
 
+    // bf16 GEMM (AVX512_BF16 microkernel chosen at run time, portable emulation); plain C.
+    .target(name: "CBF16", path: "Sources/CBF16"),
     // The expression language of parameters; no dependencies.
     .target(name: "ExprEval"),
     // Tensor, stage protocol and registries, parameters, configuration tree, primitives, BLAS.
@@ -63,7 +65,7 @@ let package = Package(
     .target(name: "Parametrizations", dependencies: ["PipelineKit", "CFFTW"]),
     // The network: tokenizer, text and image towers, kernels, backward pass to the pixels.
     .target(
-      name: "CLIP", dependencies: ["PipelineKit", "Formats"],
+      name: "CLIP", dependencies: ["PipelineKit", "Formats", "CBF16"],
       resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
     // Weights: known models, download, cache, checkpoint readers (safetensors, .pt, config files).
     .target(name: "ModelStore", dependencies: ["CLIP", "PipelineKit", "Formats"]),

@@ -1,3 +1,4 @@
+import CLIP
 import ExprEval
 import Parametrizations
 import PipelineKit
@@ -26,6 +27,8 @@ public struct Experiment: Sendable {
   public var model: String
   /// Accepted for compatibility; clipig runs on the CPU.
   public var device: String
+  /// The precision of CLIP's matrix products (`precision:`; fp32 unless set).
+  public var precision: CLIPPrecision = .fp32
   /// User learning-rate factor (time and resolution expressions allowed).
   public var learnrate: Param<Double>
   /// Second learning-rate factor (time and resolution expressions allowed).
@@ -194,6 +197,13 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
     case .rmsprop: 0.003
     case .sparseAdam: 0.01
     }
+  }
+}
+
+extension CLIPPrecision: ConfigChoice {
+  /// The names a configuration may use.
+  public static let names: [(name: String, value: CLIPPrecision)] = allCases.map {
+    ($0.rawValue, $0)
   }
 }
 

@@ -1,4 +1,5 @@
 import Constraints
+import CLIP
 import ExprEval
 import Foundation
 import Parametrizations
@@ -53,6 +54,7 @@ extension Experiment {
     interpolation = try r.choice(RunKeys.interpolation, Interpolation.self)
     model = try r.scalar(RunKeys.model, String.self).constantValue!
     device = try r.scalar(RunKeys.device, String.self).constantValue!
+    precision = try r.choice(RunKeys.precision, CLIPPrecision.self)
     learnrate = try r.scalar(RunKeys.learnrate, Double.self)
     learnrateScale = try r.scalar(RunKeys.learnrateScale, Double.self)
     optimizer = try r.choice(RunKeys.optimizer, OptimizerKind.self)

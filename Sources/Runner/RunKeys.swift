@@ -112,6 +112,11 @@ public enum RunKeys {
   /// `device`: accepted and ignored, for CLIPig files.
   public static let device = RunKey(
     "device", default: .string("auto"), doc: "accepted for compatibility; clipig runs on the CPU")
+  /// `precision`: the arithmetic of CLIP's matrix products (bf16 where the CPU has native bf16
+  /// dot products and it is asked for; fp32 otherwise).
+  public static let precision = RunKey(
+    "precision", default: .string("fp32"),
+    doc: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16 dot products) or auto")
   /// `optimizer`: the optimizer of the pixels.
   public static let optimizer = RunKey(
     "optimizer", default: .string("adam"),
@@ -158,7 +163,7 @@ public enum RunKeys {
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
     verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation, model,
-    device, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
+    device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
     parametrization, targets, postproc,
   ]
 

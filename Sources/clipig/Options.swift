@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import Runner
 import Workflows
@@ -81,3 +82,5 @@ struct ShardOptions: ParsableArguments {
     return taken?.shard
   }
 }
+
+extension CLIPPrecision: ExpressibleByArgument {}

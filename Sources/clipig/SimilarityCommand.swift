@@ -48,6 +48,9 @@ struct SimilarityCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @Option(help: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16), or auto.")
+  var precision: CLIPPrecision = .fp32
+
   func run() throws {
     let watch = exitingOnSignals()
     defer { withExtendedLifetime(watch) {} }
@@ -67,7 +70,8 @@ struct SimilarityCommand: ParsableCommand {
         Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
       throw ExitCode.failure
     }
-    let rater = Rater(model: try ModelLoader.load(model.model ?? KnownModels.defaultName))
+    let rater = Rater(
+      model: try ModelLoader.load(model.model ?? KnownModels.defaultName, precision: precision))
 
     let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []
