@@ -43,7 +43,9 @@ public enum CLIRunner {
       configOutput: provisional.output, lastConfigFile: options.configFiles.last,
       commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
-    let resume = try Checkpoint.resumable(forRequested: requested, digest: digest)
+    let resume = try Checkpoint.resumable(
+      forRequested: requested, digest: digest,
+      maxBytes: Checkpoint.sizeLimit(for: provisional, seed: chosenSeed ?? 0))
     let seed = try resume?.checkpoint.seed ?? chosenSeed ?? options.seed(for: root)
     let experiment =
       seed == (chosenSeed ?? 0)
@@ -95,8 +97,16 @@ public enum CLIRunner {
     }
   }
 
-  /// Writes to standard error without buffering.
+  /// Writes to standard error without buffering; a closed stream drops the text.
   public static let standardError: @Sendable (String) -> Void = { text in
-    FileHandle.standardError.write(Data(text.utf8))
+    StandardStream.error.write(text)
+  }
+
+  /// Writes to standard error without buffering; once the stream is closed (`… 2>&1 | head -1`)
+  /// sets `interrupt` as SIGPIPE would: the render stops like after SIGTERM, keeping its image,
+  /// sidecar and checkpoint, and exits with 141.
+  public static func standardError(stopping interrupt: InterruptFlag) -> @Sendable (String) -> Void
+  {
+    { text in if !StandardStream.error.write(text) { interrupt.set(signal: SIGPIPE) } }
   }
 }

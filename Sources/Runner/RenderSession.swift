@@ -225,7 +225,8 @@ public struct RenderSession {
       }
     }
     return String(
-      format: "epoch %d/%d  %.2f it/s  ETA %@  %dx%d  loss %.4f  %@", r.epoch + 1, e.epochs, rate,
+      format: "epoch %ld/%ld  %.2f it/s  ETA %@  %ldx%ld  loss %.4f  %@", r.epoch + 1, e.epochs,
+      rate,
       Self.duration(eta), r.resolution.width, r.resolution.height, r.loss,
       sims.joined(separator: "  "))
   }
@@ -233,8 +234,8 @@ public struct RenderSession {
   static func duration(_ s: Double) -> String {
     let t = Int(s.rounded())
     return t >= 3600
-      ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60)
-      : String(format: "%d:%02d", t / 60, t % 60)
+      ? String(format: "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60)
+      : String(format: "%ld:%02ld", t / 60, t % 60)
   }
 
   func save(last: EpochReport?, start: Date, note: String?) throws {

@@ -107,7 +107,7 @@ struct TrainingWorker {
           publisher.flush(trainer: current, force: true)
           finish(id, status: .stopped, pixels: current.pixels)
           if let path = try? session.save(id, note: "interrupted at epoch \(epoch)") {
-            FileHandle.standardError.write(Data("clipig studio: saved \(path)\n".utf8))
+            StandardStream.error.write("clipig studio: saved \(path)\n")
           }
           return
         case .update(let u):

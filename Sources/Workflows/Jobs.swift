@@ -91,7 +91,9 @@ struct RenderJob {
     // An interrupted render of this output left a checkpoint beside its partial image.
     let checkpointPath = Checkpoint.path(forImage: partialPath)
     let digest = Checkpoint.digest(root, seed: seed)
-    let resume = try Checkpoint.load(path: checkpointPath, expecting: digest)
+    let resume = try Checkpoint.load(
+      path: checkpointPath, expecting: digest,
+      maxBytes: Checkpoint.sizeLimit(for: experiment, seed: seed))
     if let resume {
       try trainer.restore(resume, path: checkpointPath)
       if verbosity >= 1 {

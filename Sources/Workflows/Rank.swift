@@ -236,7 +236,7 @@ public enum Ranking {
         let best = state.runs.max { a, b in a.similarity < b.similarity }
         log(
           String(
-            format: "#%d seed %llu sim %.2f (%.1f s)   best #%d %.2f   %d/%d\n", id, seed,
+            format: "#%ld seed %llu sim %.2f (%.1f s)   best #%ld %.2f   %ld/%ld\n", id, seed,
             similarity, result.seconds, best?.id ?? id, best?.similarity ?? similarity,
             state.runs.count, options.runs))
       }
@@ -323,7 +323,7 @@ public enum Ranking {
 
   /// `run-0007`: the run's file stem.
   public static func runName(_ id: Int) -> String {
-    "run-" + String(format: "%04d", id)
+    "run-" + String(format: "%04ld", id)
   }
 
   /// The finished short runs (ids up to `options.runs`) best first, with the best `keep` and

@@ -76,7 +76,7 @@ struct BatchCommand: ParsableCommand {
         flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
       options.shard = taken?.shard
       if let taken, !quiet, !list {
-        FileHandle.standardError.write(Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
+        StandardStream.error.write("shard \(taken.shard) from \(taken.reason)\n")
       }
       options.jobs = jobs
       options.templateFiles = template

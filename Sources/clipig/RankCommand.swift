@@ -95,8 +95,7 @@ struct RankCommand: ParsableCommand {
           flag: shard, count: shardCount, environment: ProcessInfo.processInfo.environment)
         options.shard = taken?.shard
         if let taken, !quiet {
-          FileHandle.standardError.write(
-            Data("shard \(taken.shard) from \(taken.reason)\n".utf8))
+          StandardStream.error.write("shard \(taken.shard) from \(taken.reason)\n")
         }
       } else if shard != nil || shardCount != nil {
         throw ValidationError("--merge is the final step after the shards: give no --shard")
