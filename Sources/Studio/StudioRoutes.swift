@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 import Runner
 
 /// The studio's HTTP and WebSocket endpoints (all behind the access guard).
@@ -40,6 +41,12 @@ struct StudioRoutes {
         // JSON writes a byte of YAML as at most 6 (\u00XX); more is refused unread (413).
         let bytes = try await request.body.collect(upTo: 6 * limit + 4096)
         body = try JSONDecoder().decode(Action.self, from: Data(bytes.readableBytesView))
+      } catch is NIOTooManyBytesError {
+        return Self.failure(
+          ActionError(
+            status: 413,
+            info: ErrorInfo(
+              message: "the request is larger than any YAML of at most \(limit) bytes needs")))
       } catch let error as HTTPError {
         return Self.failure(
           ActionError(status: Int(error.status.code), info: ErrorInfo(message: "\(error)")))
