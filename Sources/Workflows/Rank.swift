@@ -381,7 +381,7 @@ public enum Ranking {
 
   /// `run-0007`: the run's file stem.
   public static func runName(_ id: Int) -> String {
-    "run-" + String(format: "%04d", id)
+    "run-" + String(format: "%04ld", id)
   }
 
   /// The finished short runs (ids up to `options.runs`) best first, with the best `keep` and

@@ -61,13 +61,12 @@ struct SimilarityCommand: ParsableCommand {
     let prompts = text + (try textFile.map(Self.lines) ?? [])
     let references = image + (try imageFile.map(Self.lines) ?? [])
     if prompts.isEmpty && references.isEmpty {
-      FileHandle.standardError.write(
-        Data("Need to define at least one '-t/--text' or '-i/--image'\n".utf8))
+      StandardStream.error.write("Need to define at least one '-t/--text' or '-i/--image'\n")
       throw ExitCode.failure
     }
     if let csv, FileManager.default.fileExists(atPath: csv) {
-      FileHandle.standardError.write(
-        Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
+      StandardStream.error.write(
+        "\(csv) exists; clipig never overwrites a file: choose another name\n")
       throw ExitCode.failure
     }
     let rater = Rater(
@@ -113,8 +112,7 @@ struct SimilarityCommand: ParsableCommand {
         images.append((path, try ImageInput.load(path, key: key)))
       } catch {
         if key != nil { throw error }
-        FileHandle.standardError.write(
-          Data("\(path) seems to be no image (\(error.message))\n".utf8))
+        StandardStream.error.write("\(path) seems to be no image (\(error.message))\n")
       }
     }
     let features = try rater.imageFeatures(batch: images.map(\.1))

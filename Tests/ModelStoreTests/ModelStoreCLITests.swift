@@ -81,6 +81,24 @@ import Testing
       "\(verify.output)")
   }
 
+  /// A config file sent without Content-Length and without a hash, cut off at half: the
+  /// download cannot tell, so `model verify` says the file is unverified and why.
+  @Test(.enabled(if: available)) func verifySaysAFileWithoutLengthOrHashMayBeCutOff() throws {
+    var routes = hubRoutes()
+    routes["/org/tiny/resolve/main/open_clip_config.json"] = .noLength(
+      config, sent: config.count / 2)
+    let server = try LoopbackServer(routes: routes)
+    defer { server.stop() }
+    let dir = try ModelStoreFixture.scratchDirectory("cli-no-length")
+    let env = environment(dir, endpoint: server.url(""))
+    let download = try Run(["model", "download", "hf-hub:org/tiny", "-q"], environment: env).wait()
+    #expect(download.exited, "\(download.output)")
+    let verify = try Run(["model", "verify", "hf-hub:org/tiny"], environment: env).wait()
+    let line = verify.output.split(separator: "\n").first { $0.contains("open_clip_config.json") }
+    #expect(line?.hasPrefix("unverified") == true, "\(verify.output)")
+    #expect(line?.contains("without a length or a hash") == true, "\(verify.output)")
+  }
+
   @Test(.enabled(if: available)) func resNetsAreKnownModels() throws {
     let server = try LoopbackServer(routes: [:])
     defer { server.stop() }

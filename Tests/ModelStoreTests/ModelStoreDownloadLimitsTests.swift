@@ -169,10 +169,10 @@ import Testing
       return expected == Int64(payload.count) && actual == Int64(half)
     }
     #expect(ModelCache.fileSize(dir + "/h.pt") == nil)
-    // With nothing announced at all it is kept, and recorded as unverified.
+    // With nothing announced at all it is kept, and recorded as unsized (it may be cut off).
     try Downloader.download(
       url: server.url("/h"), to: dir + "/u.pt", sha256: nil, options: options())
-    #expect(CacheRecord.read(for: dir + "/u.pt")?.provenance == .unverified)
+    #expect(CacheRecord.read(for: dir + "/u.pt")?.provenance == .unsized)
   }
 
   @Test func aGzipEncodedAnswerIsDecodedOrRefusedClearly() throws {

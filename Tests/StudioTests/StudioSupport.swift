@@ -64,15 +64,25 @@ final class RunningStudio: Sendable {
 
   struct Unavailable: Error, CustomStringConvertible { var description: String }
 
-  init(files: [String] = [], output: String? = nil, host: String = "127.0.0.1") throws {
-    guard Fixture.clipigBinary != nil else {
+  /// Starts the studio; with `softFileLimit` under that soft limit on open files (as a shell's
+  /// `ulimit -Sn` sets it).
+  init(
+    files: [String] = [], output: String? = nil, host: String = "127.0.0.1",
+    softFileLimit: Int? = nil
+  ) throws {
+    guard let binary = Fixture.clipigBinary else {
       throw Unavailable(description: "the clipig executable is not built")
     }
     self.output = try output ?? Fixture.temporaryDirectory()
-    let process = try ClipigExecutable.start(
+    let arguments =
       ["studio"] + files + [
         "--port", "0", "--host", host, "--model", TestFiles.tinyModel, "-o", self.output + "/",
-      ])
+      ]
+    let process =
+      try softFileLimit.map {
+        try ChildProcess(
+          "/bin/sh", ["-c", "ulimit -Sn \($0) && exec \"$0\" \"$@\"", binary] + arguments)
+      } ?? ClipigExecutable.start(arguments)
     self.process = process
     // The first line names the URL with the token.
     let text = process.waitForOutput { $0.contains("\n") }
@@ -160,6 +170,42 @@ enum RawHTTP {
     var payload = Array(reply[(split + 4)...])
     if headText.lowercased().contains("transfer-encoding: chunked") { payload = dechunk(payload) }
     return HTTPReply(status: status, head: headText, body: Data(payload))
+  }
+
+  /// Sends `bytes` as they are (any request line, any headers) and returns the reply, nil
+  /// when the server closed the connection without one.
+  static func exchange(port: Int, _ bytes: [UInt8]) throws -> HTTPReply? {
+    let fd = try connect(port: port)
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 60, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    // The server may answer and close before all is sent (a refused head).
+    sendQuietly(fd, bytes)
+    var reply = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let n = recv(fd, &buffer, buffer.count, 0)
+      if n <= 0 { break }
+      reply += buffer[0..<n]
+    }
+    guard let split = findHeaderEnd(reply) else { return nil }
+    let headText = String(decoding: reply[0..<split], as: UTF8.self)
+    let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
+    return HTTPReply(status: status, head: headText, body: Data(reply[(split + 4)...]))
+  }
+
+  /// Sends what the peer takes of `bytes`; a closed connection ends it without SIGPIPE.
+  @discardableResult
+  static func sendQuietly(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var sent = 0
+    while sent < bytes.count {
+      let n = bytes[sent...].withUnsafeBytes {
+        Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+      }
+      guard n > 0 else { return false }
+      sent += n
+    }
+    return true
   }
 
   /// A connected TCP socket to `address` (IPv4):`port`.

@@ -228,7 +228,7 @@ struct BenchCLIP: ParsableCommand {
     let total = profile.totalSeconds / Double(steps)
     print(
       String(
-        format: "profile (mean of %d steps, %.4g s each, %.4g s in kernels):", steps, wall, total))
+        format: "profile (mean of %ld steps, %.4g s each, %.4g s in kernels):", steps, wall, total))
     let top = profile.entries.filter { $0.parent == nil }.sorted { $0.seconds > $1.seconds }
     let ordered = top.flatMap { entry in
       [entry] + profile.entries.filter { $0.parent == entry.name }
@@ -237,7 +237,7 @@ struct BenchCLIP: ParsableCommand {
       let perStep = entry.seconds / Double(steps)
       let label = entry.name.padding(toLength: 44, withPad: " ", startingAt: 0)
       var line = String(
-        format: "  %@ %8.1f ms  %5.1f%%  %4d calls", label, perStep * 1e3,
+        format: "  %@ %8.1f ms  %5.1f%%  %4ld calls", label, perStep * 1e3,
         100 * perStep / max(total, 1e-12), entry.calls / steps)
       if entry.flops > 0 {
         let rate = entry.flops / entry.seconds / 1e9
