@@ -82,7 +82,7 @@ let package = Package(
     .target(
       name: "Studio",
       dependencies: [
-        "Runner", "PipelineKit", "Formats", "ExprEval",
+        "Runner", "CLIP", "PipelineKit", "Formats", "ExprEval",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),

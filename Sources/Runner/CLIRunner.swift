@@ -56,7 +56,8 @@ public enum CLIRunner {
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
-    let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
+    let model = try ModelLoader.load(
+      experiment.model, quiet: verbose == 0, precision: experiment.precision)
     if verbose >= 2 { log("initializing pixels (seed \(plan.seed))\n") }
     let trainer = try Trainer(plan: plan, model: model)
     let path: String

@@ -3,7 +3,7 @@ import ExprEval
 import Parametrizations
 import PipelineKit
 
-/// A fully decoded, validated experiment: every parameter of CLIPig's schema (spec §4) with its
+/// A fully decoded, validated experiment: every parameter of CLIPig's schema (CLIPig's configuration schema) with its
 /// default, every stage built, every expression parsed. Building one is the "load" step: all
 /// user errors surface here, before any training starts.
 public struct Experiment: Sendable {
@@ -166,7 +166,7 @@ public enum SnapshotInterval: Sendable, Equatable {
   case seconds(Double)
 }
 
-/// The optimizers of spec §8.4.
+/// The optimizers of CLIPig's optimizers.
 public enum OptimizerKind: String, Sendable, CaseIterable {
   /// Adam, base rate 0.01.
   case adam
@@ -215,7 +215,7 @@ extension OptimizerKind: ConfigChoice {
   ]
 }
 
-/// How a target combines its features (spec §8.8).
+/// How a target combines its features (CLIPig's similarity scales and selection).
 public enum FeatureSelection: String, Sendable, CaseIterable {
   /// Every enabled feature contributes.
   case all
@@ -234,7 +234,7 @@ extension FeatureSelection: ConfigChoice {
   public static var kind: String? { "feature selection" }
 }
 
-/// How a target scales its features' similarities (spec §8.8).
+/// How a target scales its features' similarities (CLIPig's similarity scales and selection).
 public enum FeatureScale: String, Sendable, CaseIterable, ConfigChoice {
   /// Every feature's similarity as it is.
   case equal
@@ -245,7 +245,7 @@ public enum FeatureScale: String, Sendable, CaseIterable, ConfigChoice {
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
 }
 
-/// Loss between an image feature and a target feature (spec §8.7).
+/// Loss between an image feature and a target feature (CLIPig's feature losses).
 public enum FeatureLoss: String, Sendable {
   /// 1 − cos.
   case cosine

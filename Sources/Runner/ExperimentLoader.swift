@@ -1,5 +1,5 @@
-import Constraints
 import CLIP
+import Constraints
 import ExprEval
 import Foundation
 import Parametrizations
@@ -7,7 +7,7 @@ import PipelineKit
 import Transforms
 
 extension Experiment {
-  /// Decodes and validates a merged configuration (spec §4); every problem is a `ConfigError`
+  /// Decodes and validates a merged configuration (CLIPig's configuration schema); every problem is a `ConfigError`
   /// naming file:line:column and the parameter path.
   ///
   /// `transforms` and `constraints` are the registries stages are looked up in (extend them for

@@ -2,7 +2,7 @@ import CLIP
 import ExprEval
 import PipelineKit
 
-/// CLIPig's loss of one epoch (spec §8.7–8.8) as one differentiable function of the views'
+/// CLIPig's loss of one epoch (CLIPig's feature losses, similarity scales and selection) as one differentiable function of the views'
 /// raw CLIP features and of the views themselves: similarity to each target feature, its scale
 /// (`scale`, fair scaling), the `select` rule (all, best, worst, mix), the weights (which may
 /// depend on `sim`), the feature loss (cosine, L1, L2) and each target's constraint losses on
@@ -92,7 +92,7 @@ public struct Objective: Sendable {
     var constraints: [(weight: Double, pullback: Pullback)]
   }
 
-  /// How one view scores against its target's features (spec §8.8).
+  /// How one view scores against its target's features (CLIPig's similarity scales and selection).
   struct Scores {
     /// Scaled similarity (×100, fair-scaled, times `scale`) per feature.
     var similarities: [Double]
@@ -248,7 +248,7 @@ public struct Objective: Sendable {
     }
   }
 
-  /// weight × loss(x, f) for a unit vector x (spec §8.7); f need not be a unit vector (mix).
+  /// weight × loss(x, f) for a unit vector x (CLIPig's feature losses); f need not be a unit vector (mix).
   static func loss(_ kind: FeatureLoss, x: [Float], f: [Float], weight: Double) -> Double {
     let n = Double(x.count)
     switch kind {

@@ -1,7 +1,7 @@
 import Formats
 import Foundation
 
-/// Output file names (spec §9.1), with CLIPig's defects fixed: `-o name` without an extension
+/// Output file names (CLIPig's output names), with CLIPig's defects fixed: `-o name` without an extension
 /// gets `.png`, stdin without `-o` writes `clipig.png`, and a name is claimed atomically so
 /// parallel runs never collide or overwrite anything.
 public enum OutputNaming {

@@ -579,7 +579,7 @@ public enum TemplateText {
     }
   }
 
-  /// A value as part of a file name (spec §12's keys): every character other than an ASCII
+  /// A value as part of a file name (CLIPig's animal-transfer scripts's keys): every character other than an ASCII
   /// letter or digit becomes `-` ("coral reef" → `coral-reef`, "rubik’s cube" →
   /// `rubik-s-cube`).
   public static func fileNamePart(_ value: String) -> String {

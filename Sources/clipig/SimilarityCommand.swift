@@ -7,7 +7,7 @@ import PipelineKit
 import Runner
 
 /// `clipig similarity IMAGE… --text … --image …`: CLIP similarity × 100 of every image with every
-/// prompt and reference image, as CLIPig's `rate.py` (spec §11).
+/// prompt and reference image, as CLIPig's `rate.py` (CLIPig's rate.py).
 struct SimilarityCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "similarity",

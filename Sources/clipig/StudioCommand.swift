@@ -6,7 +6,7 @@ import PipelineKit
 import Runner
 import Studio
 
-/// `clipig studio [exp.yaml …]`: the live editor as a local web app (spec §13).
+/// `clipig studio [exp.yaml …]`: the live editor as a local web app (CLIPig's GUI).
 struct StudioCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "studio",

@@ -230,7 +230,8 @@ import Testing
 
   @Test func precisionSettingResolvesByCPU() {
     #expect(CLIPPrecision.fp32.resolve(nativeBF16: true).path == nil)
-    #expect(CLIPPrecision.auto.resolve(nativeBF16: true).path == .native)
+    #expect(CLIPPrecision.auto.resolve(nativeBF16: true, bf16Faster: true).path == .native)
+    #expect(CLIPPrecision.auto.resolve(nativeBF16: true, bf16Faster: false).path == nil)
     #expect(
       CLIPPrecision.auto.resolve(nativeBF16: false) == .init(requested: .auto, path: nil, note: nil)
     )

@@ -1,3 +1,4 @@
+import Foundation
 import PipelineKit
 
 /// The precision of the CLIP towers' matrix products (YAML `precision:`, `--precision`).
@@ -10,15 +11,22 @@ public enum CLIPPrecision: String, Sendable, CaseIterable, Codable {
   /// bf16 products with fp32 sums where the CPU has native bf16 dot products; fp32 (with a
   /// note) where it has not.
   case bf16
-  /// bf16 where the CPU has native bf16 dot products, fp32 elsewhere (no note).
+  /// bf16 where the CPU's native bf16 dot products are faster than its fp32 products — AMD's
+  /// (Zen 4 and later: twice the multiply-adds per cycle), not Intel's without AMX (measured
+  /// here on an Emerald Rapids: half the speed of OpenBLAS's AVX-512 sgemm) — fp32 elsewhere.
   case auto
 
   /// What runs for this setting on a CPU with (`nativeBF16`) or without native bf16 dot
   /// products.
-  public func resolve(nativeBF16: Bool = BFloat16.hasNativeDotProducts) -> PrecisionChoice {
+  /// `bf16Faster` says whether those products beat fp32 here (`auto` uses bf16 only then).
+  public func resolve(
+    nativeBF16: Bool = BFloat16.hasNativeDotProducts, bf16Faster: Bool? = nil
+  ) -> PrecisionChoice {
     switch self {
     case .fp32: return PrecisionChoice(requested: self, path: nil, note: nil)
-    case .auto: return PrecisionChoice(requested: self, path: nativeBF16 ? .native : nil, note: nil)
+    case .auto:
+      let faster = bf16Faster ?? (nativeBF16 && Self.cpuVendor == "AuthenticAMD")
+      return PrecisionChoice(requested: self, path: nativeBF16 && faster ? .native : nil, note: nil)
     case .bf16:
       if nativeBF16 { return PrecisionChoice(requested: self, path: .native, note: nil) }
       return PrecisionChoice(
@@ -61,4 +69,17 @@ public struct PrecisionChoice: Sendable, Equatable {
     guard let path else { return "OpenBLAS sgemm (\(BLAS.coreName))" }
     return BFloat16.kernelName(path)
   }
+}
+
+extension CLIPPrecision {
+  /// The CPU's vendor string (`vendor_id` of /proc/cpuinfo), empty where it cannot be read.
+  static let cpuVendor: String = {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
+      return ""
+    }
+    for line in text.split(separator: "\n") where line.hasPrefix("vendor_id") {
+      return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    }
+    return ""
+  }()
 }

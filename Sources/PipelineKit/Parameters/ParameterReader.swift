@@ -114,7 +114,7 @@ public struct ParameterReader {
     return try readList(child, T.self, lengths: lengths, path: join(key), groups: keyGroups)
   }
 
-  /// A start/end time under `key` (spec §2.3): an int is an epoch, a float or `N%` a fraction.
+  /// A start/end time under `key` (CLIPig's start/end rule): an int is an epoch, a float or `N%` a fraction.
   public mutating func frameTime(_ key: String, default defaultValue: FrameTime, doc: String)
     throws(ConfigError)
     -> FrameTime
@@ -265,7 +265,7 @@ public struct ParameterReader {
     "[" + values.map { "\($0)" }.joined(separator: ", ") + "]"
   }
 
-  // MARK: - Conversion (spec §2.2)
+  // MARK: - Conversion (CLIPig's value conversion)
 
   /// Converts one scalar node: a literal of the type, a constant expression folded now, or an
   /// expression kept for run time.

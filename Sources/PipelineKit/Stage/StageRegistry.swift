@@ -10,7 +10,7 @@ public struct StageRegistry: Sendable {
     /// Constraints: additionally the target's mean similarity.
     case constraints
 
-    /// Variable groups of spec §3.3 for this kind's parameters.
+    /// Variable groups of CLIPig's groups of each parameter for this kind's parameters.
     public var groups: VariableGroups {
       switch self {
       case .transforms: [.time, .resolution, .learnrate]
