@@ -91,9 +91,9 @@ import Testing
     defer { server.stop() }
     let dir = try ModelStoreFixture.scratchDirectory("cli-no-length")
     let env = environment(dir, endpoint: server.url(""))
-    let download = try Run(["model", "download", "hf-hub:org/tiny", "-q"], environment: env).wait()
+    let download = try start(["model", "download", "hf-hub:org/tiny", "-q"], environment: env).wait()
     #expect(download.exited, "\(download.output)")
-    let verify = try Run(["model", "verify", "hf-hub:org/tiny"], environment: env).wait()
+    let verify = try start(["model", "verify", "hf-hub:org/tiny"], environment: env).wait()
     let line = verify.output.split(separator: "\n").first { $0.contains("open_clip_config.json") }
     #expect(line?.hasPrefix("unverified") == true, "\(verify.output)")
     #expect(line?.contains("without a length or a hash") == true, "\(verify.output)")
