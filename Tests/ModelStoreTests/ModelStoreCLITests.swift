@@ -91,7 +91,8 @@ import Testing
     defer { server.stop() }
     let dir = try ModelStoreFixture.scratchDirectory("cli-no-length")
     let env = environment(dir, endpoint: server.url(""))
-    let download = try start(["model", "download", "hf-hub:org/tiny", "-q"], environment: env).wait()
+    let download = try start(["model", "download", "hf-hub:org/tiny", "-q"], environment: env)
+      .wait()
     #expect(download.exited, "\(download.output)")
     let verify = try start(["model", "verify", "hf-hub:org/tiny"], environment: env).wait()
     let line = verify.output.split(separator: "\n").first { $0.contains("open_clip_config.json") }
