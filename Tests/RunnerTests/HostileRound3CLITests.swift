@@ -129,7 +129,10 @@ struct HostileRound3CLITests {
   @Test func slurmIdsNearInt64MaxAreClearErrors() throws {
     guard let b = try Self.binary() else { return }
     let dir = try TestFiles.temporaryDirectory("hostile-shard")
-    let grid = try Workflow.smallGrid(in: dir)
+    try TestFiles.write(Self.config(), to: dir + "/template.yaml")
+    let grid = dir + "/grid.yaml"
+    try TestFiles.write(
+      "template: template.yaml\nname: \"{{v}}\"\nvariables:\n  v: [a, b, c]\n", to: grid)
     let max = String(Int64.max)
     let cases: [[String: String]] = [
       ["SLURM_ARRAY_TASK_ID": max, "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": max],
