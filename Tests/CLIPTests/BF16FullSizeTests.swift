@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// ViT-B/32 and RN50 with the deterministic weights of scripts/clip_fixtures.py b32 and

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// Whole towers in bf16 (the emulated path, so on every machine; the native path too where the
