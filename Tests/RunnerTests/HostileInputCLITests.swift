@@ -350,7 +350,8 @@ struct HostileInputCLITests {
       let image = try PNG.read(path: dir + "/out/r.png")
       #expect(image.shape == [3, 16, 16])
       #expect(image.scalars.allSatisfy { $0.isFinite })
-      #expect(try TestFiles.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 1"))
+      // The error names epoch index 1; the sidecar counts epochs from 1: the second epoch.
+      #expect(try TestFiles.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 2"))
     }
   }
 

@@ -65,7 +65,8 @@ extension StudioSuite {
         second.of("log", tab: id).compactMap { $0["text"] as? String }.first {
           $0.hasPrefix("updated at epoch")
         })
-      let at = try #require(Int(line.split(separator: " ").last ?? ""))
+      // The log counts epochs from 1; `startEpoch` is the epoch index the Update applied at.
+      let at = try #require(Int(line.split(separator: " ").last ?? "")) - 1
       #expect(at > 0)
       #expect(
         await Fixture.waitFor {
