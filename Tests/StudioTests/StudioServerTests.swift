@@ -106,7 +106,7 @@ extension StudioSuite {
           (second.of("tab", tab: id).last?["summary"] as? [String: Any])?["seed"] as? String)
         #expect(yaml.contains("seed: \(seed)"), "\(yaml)")
         #expect(yaml.contains("learnrate: 0.5"), "\(yaml)")
-        #expect(yaml.contains("updated at epoch \(at)"), "\(yaml)")
+        #expect(yaml.contains("updated at epoch \(at + 1)"), "\(yaml)")
       }
       // The views CLIP sees: one per batch entry of the target (batch_size 2).
       let views = try studio.call("views", ["tab": id])
