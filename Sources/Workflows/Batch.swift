@@ -12,7 +12,8 @@ public struct BatchOptions: Sendable {
   public var outputDirectory = ""
   /// Render only this slice of the grid.
   public var shard: Shard?
-  /// Renders running at once in this process.
+  /// Renders running at once in this process. (The caller divides the BLAS threads among them,
+  /// as `clipig batch` does: the thread count is the process's setting, not the batch's.)
   public var jobs = 1
   /// Replaces the grid's template (e.g. the second rendering method).
   public var templateFiles: [String] = []
@@ -172,12 +173,6 @@ public enum Batch {
           + ", \(skipped) exist, \(todo.count) to render"
           + (options.jobs > 1 ? " with \(options.jobs) jobs" : "") + "\n")
     }
-
-    let previousThreads = BLAS.threadCount
-    if options.jobs > 1 {
-      BLAS.setThreadCount(max(1, ProcessorCount.active / options.jobs))
-    }
-    defer { BLAS.setThreadCount(previousThreads) }
 
     let state = BatchProgress(count: todo.count)
     let workers = min(options.jobs, max(1, todo.count))

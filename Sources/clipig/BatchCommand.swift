@@ -70,6 +70,9 @@ struct BatchCommand: ParsableCommand {
         }
         return
       }
+      // The process's BLAS threads are divided among the jobs here, by the process's owner:
+      // the library never changes this process-wide setting under other callers' feet.
+      if jobs > 1 { BLAS.setThreadCount(max(1, ProcessorCount.active / jobs)) }
       let interrupt = InterruptFlag()
       let watch = SignalWatch(interrupt)
       defer { withExtendedLifetime(watch) {} }

@@ -78,7 +78,10 @@ struct ResumeWorkflowTests {
     #expect(checkpoints(in: dir + "/out").isEmpty)
     let a = try images(in: dir + "/straight")
     #expect(a.count == 6)
-    #expect(try images(in: dir + "/out") == a)
+    let b = try images(in: dir + "/out")
+    #expect(b.keys.sorted() == a.keys.sorted())
+    let differing = a.keys.filter { b[$0] != a[$0] }.sorted()
+    #expect(differing.isEmpty, "these differ from the uninterrupted batch's: \(differing)")
   }
 
   /// `rank` across two shards and a `--merge` step gives the ranking of one unsharded run.
