@@ -139,7 +139,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "WorkflowsTests",
-      dependencies: ["Workflows", "Runner", "PipelineKit", "Formats", "TestSupport"],
+      dependencies: ["Workflows", "Runner", "CLIP", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "StudioTests",

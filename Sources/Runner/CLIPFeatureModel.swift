@@ -24,6 +24,9 @@ public final class CLIPFeatureModel: FeatureModel {
     pool = WorkspacePool(model: model)
   }
 
+  /// The towers' GEMM precision as loaded.
+  public var precision: PrecisionChoice { model.precision }
+
   /// The image tower's input side.
   public var imageSize: Int { model.config.imageSize }
   /// The joint embedding's length.

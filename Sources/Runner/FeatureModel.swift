@@ -1,3 +1,4 @@
+import CLIP
 import PipelineKit
 
 /// What the trainer needs from CLIP: text features, and image features as a value with a
@@ -18,9 +19,14 @@ public protocol FeatureModel: AnyObject {
   /// Bytes of activations one image needs in `encodeImages` and its pullback (for the memory
   /// check before training).
   var activationBytesPerImage: Double { get }
+  /// The precision the model's matrix products run in (what was asked, what runs, and why
+  /// they differ); the sidecar records it.
+  var precision: PrecisionChoice { get }
 }
 
 extension FeatureModel {
   /// A guess for stand-in models: ten copies of the input image.
   public var activationBytesPerImage: Double { Double(imageSize * imageSize * 3 * 4 * 10) }
+  /// Stand-in models compute in fp32.
+  public var precision: PrecisionChoice { .fp32 }
 }

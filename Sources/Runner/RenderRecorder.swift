@@ -157,6 +157,7 @@ public struct RenderRecorder: RunObserver {
         format: "runtime: %.1f seconds (%.3f s/epoch)", runtime,
         runtime / Double(max(1, epochsRun))))
     if let note { header.notes.append(note) }
+    header.precision = trainer.model.precision
     header.similarities = last?.similarities ?? []
     try Sidecar.write(for: plan, imagePath: imagePath, output: outputName, header: header)
   }

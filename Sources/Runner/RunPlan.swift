@@ -1,3 +1,4 @@
+import CLIP
 import Constraints
 import Formats
 import Foundation
@@ -41,6 +42,8 @@ public struct RunOverrides: Sendable, Equatable {
   public var model: String?
   /// `output_quality` of JPEG and WebP outputs.
   public var quality: Int?
+  /// `precision` of CLIP's matrix products.
+  public var precision: CLIPPrecision?
 
   /// No overrides.
   public init() {}
@@ -67,6 +70,7 @@ public struct RunOverrides: Sendable, Equatable {
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
     if let model { set("model", .string(model)) }
     if let quality { set("output_quality", .int(quality)) }
+    if let precision { set("precision", .string(precision.rawValue)) }
     return ConfigNode(.mapping(entries), at: root.location)
   }
 }

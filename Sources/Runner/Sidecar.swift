@@ -1,3 +1,4 @@
+import CLIP
 import Formats
 import Foundation
 import PipelineKit
@@ -18,6 +19,9 @@ public enum Sidecar {
     public var notes: [String] = []
     /// The last similarity of each active feature: `[target][feature]`.
     public var similarities: [[Double?]] = []
+    /// The precision CLIP ran in (a line `precision: bf16`, with what was requested when that
+    /// differs); nil writes no line.
+    public var precision: PrecisionChoice?
 
     /// A header; add notes and similarities as the run has them.
     public init(command: String, seed: UInt64, progress: String) {
@@ -31,6 +35,7 @@ public enum Sidecar {
       var lines = [
         "\(command), \(ISO8601DateFormatter().string(from: now))", "seed: \(seed)", progress,
       ]
+      if let precision { lines.append(Self.line(precision)) }
       lines += notes
       for (ti, target) in e.targets.enumerated() where ti < similarities.count {
         for (fi, feature) in target.features.enumerated() where fi < similarities[ti].count {
@@ -42,6 +47,14 @@ public enum Sidecar {
         }
       }
       return lines
+    }
+
+    /// The line of a precision: what ran, and what was requested when that differs (`auto`,
+    /// or bf16 on a CPU without native bf16 dot products).
+    public static func line(_ p: PrecisionChoice) -> String {
+      guard p.requested.rawValue != p.used else { return "precision: \(p.used)" }
+      let why = p.note == nil ? "" : ": this CPU has no native bf16 dot products"
+      return "precision: \(p.used) (\(p.requested.rawValue) requested\(why))"
     }
   }
 

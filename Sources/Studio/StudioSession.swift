@@ -332,6 +332,7 @@ final class StudioSession: Sendable {
       }
       if let note { header.notes.append(note) }
       header.similarities = tab.statistics?.similarities ?? []
+      header.precision = tab.precision
       try Sidecar.write(for: config.plan, imagePath: path, header: header)
       state.withLock { s in
         if let i = s.tabs.firstIndex(where: { $0.id == id }) { s.tabs[i].saved.append(path) }

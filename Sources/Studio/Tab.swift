@@ -1,3 +1,4 @@
+import CLIP
 import PipelineKit
 import Runner
 
@@ -38,6 +39,8 @@ struct Tab: Sendable {
   var updates: [Int] = []
   /// Input side of the CLIP model of the run (for the views CLIP sees).
   var imageSize: Int?
+  /// The GEMM precision the run's CLIP computes in (what Save records).
+  var precision: PrecisionChoice?
   /// The latest image `[3, H, W]` in [0, 1].
   var image: Tensor?
   /// Epoch of `image`.

@@ -32,6 +32,7 @@ struct TabRun: RunObserver {
     session.state.withLock { s in
       if let i = s.tabs.firstIndex(where: { $0.id == tab }) {
         s.tabs[i].imageSize = model.imageSize
+        s.tabs[i].precision = model.precision
       }
     }
     return trainer

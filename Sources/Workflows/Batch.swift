@@ -228,12 +228,13 @@ public enum Batch {
           state.skip()
           continue
         }
-        let modelName = plan.run.experiment.model
-        if loaded[modelName] == nil {
-          let m = try models.instance(modelName)
-          loaded[modelName] = (m, Rater(model: m))
+        let e = plan.run.experiment
+        let modelKey = ModelPool.key(e.model, e.precision)
+        if loaded[modelKey] == nil {
+          let m = try models.instance(e.model, precision: e.precision)
+          loaded[modelKey] = (m, Rater(model: m))
         }
-        guard let (model, rater) = loaded[modelName] else { continue }
+        guard let (model, rater) = loaded[modelKey] else { continue }
         let job = RenderJob(
           plan: plan.run, imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
           verbosity: quietSessions ? 0 : options.verbosity, replacesExisting: false)

@@ -1,3 +1,4 @@
+import CLIP
 import Formats
 import Foundation
 import PipelineKit
@@ -12,11 +13,12 @@ import Synchronization
   import Darwin
 #endif
 
-/// Loads each CLIP model once and hands out independent instances, one per worker thread: the
-/// weights are shared, every instance has its own image workspace.
+/// Loads each CLIP model once per precision and hands out independent instances, one per
+/// worker thread: the weights are shared, every instance has its own image workspace.
 public final class ModelPool: Sendable {
-  /// Loads the model `name` and returns a maker of independent instances of it.
-  public typealias Loader = @Sendable (String) throws -> @Sendable () throws -> any FeatureModel
+  /// Loads the model `name` in a precision and returns a maker of independent instances of it.
+  public typealias Loader =
+    @Sendable (String, CLIPPrecision) throws -> @Sendable () throws -> any FeatureModel
 
   private let loader: Loader
   private let makers = Mutex<[String: @Sendable () throws -> any FeatureModel]>([:])
@@ -26,22 +28,31 @@ public final class ModelPool: Sendable {
     self.loader = loader
   }
 
-  /// A new instance of the model `name`, loading it on first use.
-  public func instance(_ name: String) throws -> any FeatureModel {
+  /// A new instance of the model `name` with its matrix products in `precision`, loading it
+  /// on first use.
+  public func instance(_ name: String, precision: CLIPPrecision = .fp32) throws
+    -> any FeatureModel
+  {
+    let key = Self.key(name, precision)
     let make = try makers.withLock { cache throws -> @Sendable () throws -> any FeatureModel in
-      if let make = cache[name] { return make }
-      let make = try loader(name)
-      cache[name] = make
+      if let make = cache[key] { return make }
+      let make = try loader(name, precision)
+      cache[key] = make
       return make
     }
     return try make()
   }
 
+  /// The name under which a model in a precision is kept (by the pool and its users).
+  public static func key(_ name: String, _ precision: CLIPPrecision) -> String {
+    "\(precision.rawValue) \(name)"
+  }
+
   /// Loads a CLIP model with `ModelLoader` and shares its weights between instances.
-  public static let clipLoader: Loader = { name in
-    let first = try ModelLoader.load(name)
+  public static let clipLoader: Loader = { name, precision in
+    let first = try ModelLoader.load(name, precision: precision)
     guard let clip = first as? CLIPFeatureModel else {
-      return { try ModelLoader.load(name) }
+      return { try ModelLoader.load(name, precision: precision) }
     }
     let model = clip.model
     let tokenizer = clip.tokenizer

@@ -1,3 +1,4 @@
+import CLIP
 import Formats
 import Foundation
 import PipelineKit
@@ -25,6 +26,8 @@ public struct RankOptions: Sendable {
   public var seed: UInt64?
   /// CLIP model path (overrides the experiment's `model`).
   public var model: String?
+  /// CLIP's matrix products (overrides the experiment's `precision`).
+  public var precision: CLIPPrecision?
   /// Resolution override `W [H]`.
   public var resolution: [Int]?
   /// The stages the experiment may name.
@@ -170,9 +173,9 @@ public enum Ranking {
     let shortTree: ConfigNode
     let base: String
     let fingerprint: String
-    /// The short runs' model (and its name).
+    /// The short runs' model (and its pool key: name and precision).
     let model: any FeatureModel
-    let modelName: String
+    let modelKey: String
     let rater: Rater
     let references: RatingReferences
     var state: RankState
@@ -205,8 +208,8 @@ public enum Ranking {
       let first = try RunPlan(
         tree: shortTree, baseDirectory: base, sourceName: options.configFiles.last,
         seed: state.seed &+ 1, registries: options.registries)
-      modelName = first.experiment.model
-      model = try models.instance(modelName)
+      modelKey = ModelPool.key(first.experiment.model, first.experiment.precision)
+      model = try models.instance(first.experiment.model, precision: first.experiment.precision)
       rater = Rater(model: model)
       references = try RatingReferences(
         experiment: first.experiment, rater: rater, baseDirectory: base)
@@ -324,6 +327,7 @@ public enum Ranking {
       detailOverrides.epochs = options.continueEpochs
       detailOverrides.resolution = options.resolution
       detailOverrides.model = options.model
+      detailOverrides.precision = options.precision
       let detailFiles = options.detailFiles.isEmpty ? options.configFiles : options.detailFiles
       let detailTree = try RunPlan.loadTree(files: detailFiles)
       let detailBase = RunPlan.baseDirectory(of: detailFiles)
@@ -343,7 +347,9 @@ public enum Ranking {
           sourceName: detailFiles.last, overrides: detailOverrides, seed: row.seed,
           registries: options.registries)
         let continuationModel =
-          plan.experiment.model == modelName ? model : try models.instance(plan.experiment.model)
+          ModelPool.key(plan.experiment.model, plan.experiment.precision) == modelKey
+          ? model
+          : try models.instance(plan.experiment.model, precision: plan.experiment.precision)
         let job = RenderJob(
           plan: plan, imagePath: path + "/" + image,
           partialPath: path + "/.clipig/partial/continued-\(runName(row.id)).png",
@@ -375,6 +381,7 @@ public enum Ranking {
     overrides.epochs = options.epochs
     overrides.resolution = options.resolution
     overrides.model = options.model
+    overrides.precision = options.precision
     overrides.snapshotSeconds = 0
     return overrides
   }

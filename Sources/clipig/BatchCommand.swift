@@ -41,6 +41,8 @@ struct BatchCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var precision: PrecisionOption
+
   @Option(help: "Base seed replacing the grid's (each output's seed derives from its name).")
   var seed: UInt64?
 
@@ -60,6 +62,7 @@ struct BatchCommand: ParsableCommand {
       options.overrides.epochs = epochs
       options.overrides.resolution = resolution.sides
       options.overrides.model = model.model
+      options.overrides.precision = precision.precision
       options.seed = seed
       options.verbosity = verbosity.level(normal: 1)
       if list {

@@ -14,6 +14,15 @@ struct ModelOption: ParsableArguments {
   var model: String?
 }
 
+/// `--precision`, shared by every command that runs CLIP.
+struct PrecisionOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "CLIP's matrix products: fp32 (the default), bf16 (where the CPU has native bf16 dot products; fp32 with a note elsewhere) or auto (bf16 where it is faster). Replaces the YAML's precision.",
+      valueName: "fp32|bf16|auto"))
+  var precision: CLIPPrecision?
+}
+
 /// The experiment files of a command, merged in order.
 struct ExperimentFiles: ParsableArguments {
   @Argument(help: "YAML experiment files, merged in order ('-' reads standard input).")

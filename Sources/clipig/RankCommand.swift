@@ -49,6 +49,8 @@ struct RankCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var precision: PrecisionOption
+
   @OptionGroup var resolution: ResolutionOption
 
   @OptionGroup var shard: ShardOptions
@@ -73,6 +75,7 @@ struct RankCommand: ParsableCommand {
       options.continueEpochs = continueEpochs
       options.seed = seed
       options.model = model.model
+      options.precision = precision.precision
       options.resolution = resolution.sides
       options.verbosity = verbosity.level(normal: 1)
       options.merge = merge

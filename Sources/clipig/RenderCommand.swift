@@ -43,6 +43,8 @@ struct RenderCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var precision: PrecisionOption
+
   @OptionGroup var verbosity: VerbosityOptions
 
   func run() throws {
@@ -59,6 +61,7 @@ struct RenderCommand: ParsableCommand {
     options.overrides.optimizer = optimizer
     options.overrides.snapshotSeconds = snapshotInterval
     options.overrides.model = model.model
+    options.overrides.precision = precision.precision
     options.overrides.quality = quality
     options.verbosity = verbosity.override
     options.seed = seed

@@ -48,8 +48,7 @@ struct SimilarityCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
-  @Option(help: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16), or auto.")
-  var precision: CLIPPrecision = .fp32
+  @OptionGroup var precision: PrecisionOption
 
   func run() throws {
     let watch = exitingOnSignals()
@@ -70,7 +69,7 @@ struct SimilarityCommand: ParsableCommand {
       throw ExitCode.failure
     }
     let rater = Rater(
-      model: try ModelLoader.load(model.model ?? KnownModels.defaultName, precision: precision))
+      model: try ModelLoader.load(model.model ?? KnownModels.defaultName, precision: precision.precision ?? .fp32))
 
     let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []

@@ -22,16 +22,7 @@ struct BF16FullSizeTests {
   static func check(_ model: CLIPModel, name: String) throws {
     let ref = try SafeTensorsFile(path: Fixture.path("bf16-reference.safetensors"))
     let encoder = try #require(model.converted(to: Self.choice).makeImageEncoder(capacity: 2))
-    let (n, s, e) = (2, encoder.imageSize, encoder.embedDimension)
-    let pixels = Tensor(
-      shape: [n, 3, s, s],
-      scalars: DeterministicWeights.values(
-        count: n * 3 * s * s, seed: 0, tensor: 20_000, scale: 0.5, offset: 0.5))
-    let weights = Tensor(
-      shape: [n, e], scalars: DeterministicWeights.values(count: n * e, seed: 0, tensor: 20_001))
-    let features = encoder.forward(pixels)
-    let (_, pullback) = CLIPFeatures.normalize(features)
-    let grad = encoder.backward(pullback(weights)).scalars
+    let (features, _, grad) = FullSizeComparison.run(encoder, batch: 2)
     let sampled = stride(from: 0, to: grad.count, by: 17).map { grad[$0] }
 
     let fp32 = try ref.floats("\(name)_features_fp32")

@@ -27,24 +27,16 @@ struct FullSizeComparison {
     _ encoder: any ImageEncoding, gradientMaxRelative: Double, gradientRelativeNorm: Double,
     intermediates: (Tensor) throws -> Void = { _ in }
   ) throws {
-    let (n, s, e) = (batch, encoder.imageSize, encoder.embedDimension)
-    let pixels = Tensor(
-      shape: [n, 3, s, s],
-      scalars: DeterministicWeights.values(
-        count: n * 3 * s * s, seed: 0, tensor: 20_000, scale: 0.5, offset: 0.5))
-    let weights = Tensor(
-      shape: [n, e], scalars: DeterministicWeights.values(count: n * e, seed: 0, tensor: 20_001))
-    let features = encoder.forward(pixels)
+    let run = Self.run(encoder, batch: batch)
+    let features = run.features
     try intermediates(features)
     Comparison("\(name) image features", features.scalars, try ref.floats("image_features"))
       .check(maxRelative: 1e-4)
 
-    let (unit, pullback) = CLIPFeatures.normalize(features)
-    let loss = unit.dot(weights)
     let refLoss = Double(try ref.floats("loss")[0])
-    print("\(name) loss ours \(loss) ref \(refLoss)")
-    #expect(abs(loss - refLoss) < 1e-4 * max(1, abs(refLoss)))
-    let grad = encoder.backward(pullback(weights)).scalars
+    print("\(name) loss ours \(run.loss) ref \(refLoss)")
+    #expect(abs(run.loss - refLoss) < 1e-4 * max(1, abs(refLoss)))
+    let grad = run.gradient
     let every = gradientEvery
     let sampled = stride(from: 0, to: grad.count, by: every).map { grad[$0] }
     let c = Comparison(
@@ -64,5 +56,24 @@ struct FullSizeComparison {
     // ⟨g, probe⟩ with a ±1 probe: |Δ| ≤ ‖Δg‖·√count, ‖Δg‖ ≤ gradientRelativeNorm·‖g‖.
     #expect(
       abs(dot - refDot) / refNorm < gradientRelativeNorm * Double(grad.count).squareRoot())
+  }
+
+  /// What every fixture script computes: `batch` deterministic images (tensor 20 000, in
+  /// [0, 1]) through `encoder`, the loss ⟨normalize(features), w⟩ with deterministic `w`
+  /// (tensor 20 001), and its gradient to the pixels.
+  static func run(_ encoder: any ImageEncoding, batch n: Int) -> (
+    features: Tensor, loss: Double, gradient: [Float]
+  ) {
+    let (s, e) = (encoder.imageSize, encoder.embedDimension)
+    let pixels = Tensor(
+      shape: [n, 3, s, s],
+      scalars: DeterministicWeights.values(
+        count: n * 3 * s * s, seed: 0, tensor: 20_000, scale: 0.5, offset: 0.5))
+    let weights = Tensor(
+      shape: [n, e], scalars: DeterministicWeights.values(count: n * e, seed: 0, tensor: 20_001))
+    let features = encoder.forward(pixels)
+    let (unit, pullback) = CLIPFeatures.normalize(features)
+    let loss = unit.dot(weights)
+    return (features, loss, encoder.backward(pullback(weights)).scalars)
   }
 }

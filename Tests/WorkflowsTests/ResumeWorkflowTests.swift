@@ -52,8 +52,8 @@ struct ResumeWorkflowTests {
 
     let flag = InterruptFlag()
     let encodes = EncodeCounter()
-    let counting = ModelPool { name in
-      let make = try ModelPool.clipLoader(name)
+    let counting = ModelPool { name, precision in
+      let make = try ModelPool.clipLoader(name, precision)
       return {
         CountingModel(try make()) {
           // 40 epochs and a rating of output 1, then output 2 up to epoch 16.
