@@ -69,7 +69,8 @@ struct SimilarityCommand: ParsableCommand {
       throw ExitCode.failure
     }
     let rater = Rater(
-      model: try ModelLoader.load(model.model ?? KnownModels.defaultName, precision: precision.precision ?? .fp32))
+      model: try ModelLoader.load(
+        model.model ?? KnownModels.defaultName, precision: precision.precision ?? .fp32))
 
     let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []
