@@ -83,6 +83,8 @@ public struct Experiment: Sendable {
     public var transforms: [PipelineEntry]
     /// Extra losses on each view.
     public var constraints: [ConstraintEntry]
+    /// Where in the image this target may change pixels (`mask`, `mask_invert`); nil: everywhere.
+    public var mask: Mask?
     /// What the configuration of this target does that is accepted but probably unintended.
     public var warnings: [String]
     /// Where it was written.
@@ -94,6 +96,19 @@ public struct Experiment: Sendable {
 extension Experiment {
   /// Everything accepted but probably unintended, with its place, for the user to read.
   public var warnings: [String] { targets.flatMap(\.warnings) }
+}
+
+extension Experiment {
+  /// `targets[*].mask`: a grayscale image (white = 1) resized to the image at every resolution
+  /// that scales the target's gradient at each pixel (see `TargetMask`).
+  public struct Mask: Sendable {
+    /// The image file or http(s) URL (relative paths from the configuration's folder).
+    public var image: String
+    /// `mask_invert`: 1 − the mask.
+    public var invert: Bool
+    /// Where `mask` was written.
+    public var location: SourceLocation
+  }
 }
 
 extension Experiment.Target {

@@ -199,13 +199,22 @@ extension Experiment {
           recording: &r)
       }
     }
+    let maskImage = try r.optionalScalar(
+      "mask", String.self,
+      doc: "grayscale image (file or URL, white = 1) scaling this target's gradient per pixel")
+    let maskInvert = try r.scalar(
+      "mask_invert", Bool.self, default: false, doc: "true uses 1 − mask"
+    ).constantValue!
     try r.finish()
     parent.record(contentsOf: r.expressions)
     guard active else { return nil }
+    let mask = maskImage.flatMap { p in
+      p.constantValue.map { Mask(image: $0, invert: maskInvert, location: p.location) }
+    }
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
       fairScaling: featureScale == .fair, features: features, transforms: chain,
-      constraints: constraintEntries, warnings: warnings,
+      constraints: constraintEntries, mask: mask, warnings: warnings,
       location: node.location)
   }
 

@@ -85,7 +85,13 @@ public final class Trainer {
     parameters = parametrization.encode(initial)
     features = try TargetFeatures(
       experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
-    sampler = ViewSampler(experiment: experiment, imageSize: model.imageSize, streams: streams)
+    let masks = try experiment.targets.enumerated().map { ti, target in
+      try target.mask.map {
+        try TargetMask.load($0, baseDirectory: baseDirectory, key: "targets[\(ti)].mask")
+      }
+    }
+    sampler = ViewSampler(
+      experiment: experiment, imageSize: model.imageSize, streams: streams, masks: masks)
     objective = Objective(experiment: experiment, features: features, streams: streams)
   }
 
@@ -243,10 +249,11 @@ public final class Trainer {
   /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
   /// objective composed, with the pullback from the loss to the parameters. The pullback is
   /// pure: it takes the timing to add to as an argument. Nil when no target is active.
+  /// `anchor` is the image masked targets' gates hold (see `TargetMask`; nil: the current).
   func loss(
     of parameters: [Float], in parametrization: any ImageParametrization, epoch: Int,
     variables: ExprContext, random: inout SeededRandom, timing: inout EpochTiming,
-    observe: ((ViewSampler.Views) -> Void)? = nil
+    anchor: Tensor? = nil, observe: ((ViewSampler.Views) -> Void)? = nil
   ) throws -> (
     value: Objective.Value, views: Int, pullback: (Double, inout EpochTiming) -> [Float]
   )? {
@@ -254,7 +261,7 @@ public final class Trainer {
     let imageStart = clock.now
     let (current, imagePullback) = parametrization.image(parameters)
     timing.parametrization += clock.now - imageStart
-    let views = try sampler.sample(current, epoch: epoch, variables: variables)
+    let views = try sampler.sample(current, epoch: epoch, variables: variables, anchor: anchor)
     observe?(views)
     guard views.count > 0 else { return nil }
     let forwardStart = clock.now
@@ -293,13 +300,16 @@ public final class Trainer {
       experiment, epoch: epoch, parametrization: &shape, parameters: &copy,
       streams: streams, random: &random
     ).variables
+    // Masked targets' gates hold the epoch's image, so the function's derivative at `copy`
+    // is the masked gradient training uses.
+    let anchor = shape.image(copy).value
     return { [self, shape] x in
       var r = random
       var timing = EpochTiming()
       guard
         let (value, _, pullback) = try loss(
           of: x.scalars, in: shape, epoch: epoch, variables: variables, random: &r,
-          timing: &timing)
+          timing: &timing, anchor: anchor)
       else { return (Tensor(scalar: 0), { _ in Tensor(shape: x.shape) }) }
       return (
         Tensor(scalar: Float(value.loss)),
