@@ -4,9 +4,11 @@ import PipelineKit
 /// the seed and the output path), plus every top-level default made explicit, minus nulls and
 /// empty lists — YAML that reproduces the run when fed back in.
 public enum ResolvedConfig {
-  /// The sidecar configuration for a run of `experiment` loaded from `root`.
+  /// The sidecar configuration for a run of `experiment` loaded from `root`; `plugins` replace
+  /// the configuration's `plugins:` (each as its absolute path and SHA-256).
   public static func complete(
-    _ root: ConfigNode, experiment e: Experiment, seed: UInt64, output: String
+    _ root: ConfigNode, experiment e: Experiment, seed: UInt64, output: String,
+    plugins: [PluginRecord] = []
   ) -> ConfigNode {
     let here = SourceLocation.synthetic("<resolved>")
     func node(_ v: ConfigValue) -> ConfigNode { ConfigNode(v, at: here) }
@@ -36,6 +38,18 @@ public enum ResolvedConfig {
       } else {
         entries.append(ConfigNode.Entry(key: key, keyLocation: here, node: value))
       }
+    }
+    entries.removeAll { $0.key == "plugins" }
+    if !plugins.isEmpty {
+      let records = plugins.map { p in
+        node(
+          .mapping([
+            ConfigNode.Entry(key: "path", keyLocation: here, node: node(.string(p.path))),
+            ConfigNode.Entry(key: "sha256", keyLocation: here, node: node(.string(p.sha256))),
+          ]))
+      }
+      entries.insert(
+        ConfigNode.Entry(key: "plugins", keyLocation: here, node: node(.sequence(records))), at: 0)
     }
     // A parametrization section the user wrote is written with every choice explicit; without
     // one the sidecar stays CLIPig's YAML.

@@ -1,5 +1,6 @@
 import Constraints
 import PipelineKit
+import Runner
 import Transforms
 
 /// Settings of one `clipig studio` server.
@@ -24,6 +25,15 @@ public struct StudioConfiguration: Sendable {
   public var transforms: StageRegistry = .transforms
   /// Constraints experiments may name.
   public var constraints: StageRegistry = .constraints
+  /// The plugins whose stages `transforms` and `constraints` hold (sidecars record them).
+  public var plugins: [PluginRecord] = []
+
+  /// The run registries of these settings.
+  public var registries: StageRegistries {
+    var registries = StageRegistries(transforms: transforms, constraints: constraints)
+    registries.plugins = plugins
+    return registries
+  }
 
   /// Default settings.
   public init() {}

@@ -49,6 +49,8 @@ struct BatchCommand: ParsableCommand {
 
   @OptionGroup var verbosity: VerbosityOptions
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     try reportingConfigErrors {
       var options = BatchOptions()
@@ -61,6 +63,7 @@ struct BatchCommand: ParsableCommand {
       options.overrides.resolution = resolution.sides
       options.overrides.model = model.model
       options.seed = seed
+      options.registries = PluginContext.registries
       options.verbosity = verbosity.level(normal: 1)
       if list {
         let g = try Batch.grid(options)

@@ -60,6 +60,8 @@ struct RankCommand: ParsableCommand {
 
   @OptionGroup var verbosity: VerbosityOptions
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     try reportingConfigErrors {
       var options = RankOptions()
@@ -72,6 +74,7 @@ struct RankCommand: ParsableCommand {
       options.worst = worst
       options.continueEpochs = continueEpochs
       options.seed = seed
+      options.registries = PluginContext.registries
       options.model = model.model
       options.resolution = resolution.sides
       options.verbosity = verbosity.level(normal: 1)

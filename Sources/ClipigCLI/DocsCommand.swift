@@ -1,6 +1,7 @@
 import ArgumentParser
 import Constraints
 import PipelineKit
+import Runner
 import Transforms
 
 /// `clipig docs`: prints the stage reference (every transform and constraint, its parameters,
@@ -11,7 +12,12 @@ struct DocsCommand: ParsableCommand {
     abstract: "Print the reference of every transform and constraint as Markdown.",
     discussion: "The committed page is regenerated with: \(StageDocs.regenerate)")
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
-    print(StageDocs.markdown(transforms: .transforms, constraints: .constraints), terminator: "")
+    let registries = PluginContext.registries
+    print(
+      StageDocs.markdown(transforms: registries.transforms, constraints: registries.constraints),
+      terminator: "")
   }
 }

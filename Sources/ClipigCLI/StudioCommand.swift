@@ -28,12 +28,17 @@ struct StudioCommand: AsyncParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var plugins: PluginOptions
+
   @Option(name: .shortAndLong, help: "Output folder for Save and Ctrl-C.")
   var output: String = "./"
 
   func run() async throws {
     var configuration = StudioConfiguration()
     configuration.files = files
+    configuration.transforms = PluginContext.registries.transforms
+    configuration.constraints = PluginContext.registries.constraints
+    configuration.plugins = PluginContext.registries.plugins
     configuration.port = port
     if !hosts.isEmpty { configuration.hosts = hosts }
     configuration.model = model.model
