@@ -95,7 +95,7 @@ enum PluginLauncher {
           + "asked for; make one plugin package that holds all their stages")
     }
     var isDirectory: ObjCBool = false
-    FileManager.default.fileExists(atPath: request.path, isDirectory: &isDirectory)
+    _ = FileManager.default.fileExists(atPath: request.path, isDirectory: &isDirectory)
     var sources: [String: String] = [:]
     let executable: String
     if isDirectory.boolValue {

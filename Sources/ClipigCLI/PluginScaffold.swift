@@ -1,5 +1,6 @@
 import Foundation
 import PipelineKit
+import Runner
 
 /// The files of a new plugin package (`clipig plugin new NAME`): a `Package.swift` depending on
 /// clipig's products, a library with one example transform and one example constraint and the
