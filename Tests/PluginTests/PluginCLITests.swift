@@ -62,7 +62,8 @@ struct PluginCLITests {
     init: {mean: 0.5, std: 0.1}
     targets:
       - batch_size: 2
-        features: [{text: a red lighthouse}]
+        features:
+          - text: a red lighthouse
         transforms:
           - vignette: 0.8 * (1 - t)
         constraints:
@@ -113,14 +114,14 @@ struct PluginCLITests {
       sidecar.split(separator: "\n").first { $0.contains("sha256:") }?
         .split(separator: ":").last?.trimmingCharacters(in: .whitespaces))
     let changed = sidecar.replacingOccurrences(
-      of: recorded, with: String(repeating: "0", count: 64))
+      of: recorded, with: String(repeating: "ab", count: 32))
     try changed.write(toFile: dir + "/changed.yaml", atomically: true, encoding: .utf8)
     let warned = try CLI.clipig([
       "render", dir + "/changed.yaml", "-o", dir + "/d/out.png", "-e", "1", "-q",
     ])
     #expect(warned.status == 0, "\(warned.all)")
     #expect(warned.err.contains("warning: plugin 'demo'"))
-    #expect(warned.err.contains(String(repeating: "0", count: 64)))
+    #expect(warned.err.contains(String(repeating: "ab", count: 32)))
     #expect(warned.err.contains(recorded))
   }
 
@@ -142,7 +143,7 @@ struct PluginCLITests {
     _ = try ready()
     let dir = try temporary("batch")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try Self.experiment.replacingOccurrences(of: "a red lighthouse", with: "a {{thing}}")
+    try Self.experiment.replacingOccurrences(of: "a red lighthouse", with: "\"a {{thing}}\"")
       .write(toFile: dir + "/template.yaml", atomically: true, encoding: .utf8)
     try """
     template: template.yaml
