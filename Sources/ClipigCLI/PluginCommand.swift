@@ -17,7 +17,7 @@ struct PluginNewCommand: ParsableCommand {
     abstract: "Write a plugin package: an example transform and constraint, tests, example.yaml.",
     discussion: """
       The package depends on clipig's products (by default the clipig source this executable \
-      was built from). Then: `swift test -c release` in it proves the stages' pullbacks, and \
+      was built from). Then: `swift test -c release --disable-testable-imports` in it proves the stages' pullbacks, and \
       `clipig render example.yaml` (or any command with --plugin DIR) uses them. Loading a \
       plugin runs its code.
       """)
@@ -53,7 +53,7 @@ struct PluginNewCommand: ParsableCommand {
       print(
         """
         wrote the plugin \(name) in \(folder)
-          cd \(folder) && swift test -c release   # the gradient harness over its stages
+          cd \(folder) && swift test -c release --disable-testable-imports   # the gradient harness
           clipig render \(folder)/example.yaml     # builds it once, then renders
         """)
     }

@@ -294,7 +294,8 @@ struct PluginScaffold {
     constraint `warmth` (in `Sources/\(name)`), registered by `plugin` in
     `Sources/\(name)/Plugin.swift`.
 
-    - `swift test -c release` runs clipig's gradient harness over every stage of the plugin.
+    - `swift test -c release --disable-testable-imports` runs clipig's gradient harness over
+      every stage of the plugin (without testable imports it reuses the release build).
     - `clipig render example.yaml` renders with them: the YAML's `plugins: [.]` names this
       folder; `clipig render other.yaml --plugin PATH` does the same for any experiment, as do
       `batch`, `rank`, `preview`, `schedule`, `studio`, `docs` and `bench stages`.

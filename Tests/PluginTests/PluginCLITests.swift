@@ -237,7 +237,11 @@ struct PluginCLITests {
     #expect(wrong != good)
     try wrong.write(toFile: file, atomically: true, encoding: .utf8)
     let test = try CLI.run(
-      "/usr/bin/env", ["swift", "test", "-c", "release", "--package-path", Self.scaffold])
+      "/usr/bin/env",
+      [
+        "swift", "test", "-c", "release", "--disable-testable-imports", "--package-path",
+        Self.scaffold,
+      ])
     #expect(test.status != 0)
     #expect(test.all.contains("vignette[example"), "\(test.all.suffix(3000))")
   }
