@@ -50,6 +50,8 @@ let package = Package(
       name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
     ),
 
+    // bf16 GEMM (AVX512_BF16 microkernel chosen at run time, portable emulation); plain C.
+    .target(name: "CBF16", path: "Sources/CBF16"),
     // The expression language of parameters; no dependencies.
     .target(name: "ExprEval"),
     // Tensor, stage protocol and registries, parameters, configuration tree, primitives, BLAS.
@@ -65,7 +67,7 @@ let package = Package(
     .target(name: "Parametrizations", dependencies: ["PipelineKit", "CFFTW"]),
     // The network: tokenizer, text and image towers, kernels, backward pass to the pixels.
     .target(
-      name: "CLIP", dependencies: ["PipelineKit", "Formats"],
+      name: "CLIP", dependencies: ["PipelineKit", "Formats", "CBF16"],
       resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]),
     // Weights: known models, download, cache, checkpoint readers (safetensors, .pt, config files).
     .target(name: "ModelStore", dependencies: ["CLIP", "PipelineKit", "Formats"]),
@@ -82,7 +84,7 @@ let package = Package(
     .target(
       name: "Studio",
       dependencies: [
-        "Runner", "PipelineKit", "Formats", "ExprEval",
+        "Runner", "CLIP", "PipelineKit", "Formats", "ExprEval",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
@@ -102,15 +104,18 @@ let package = Package(
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
       path: "Examples/CustomTransform"),
 
-    // What the test suites share: the built `clipig` executable they drive.
+    // What the test suites share: the built `clipig` executable and the one way they run a
+    // program, scratch folders, the repository's shared fixtures.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
-      name: "ExprEvalTests", dependencies: ["ExprEval"], resources: [.copy("Fixtures")]),
+      name: "ExprEvalTests", dependencies: ["ExprEval", "PipelineKit"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PipelineKitTests",
       dependencies: ["PipelineKit", "PipelineKitTesting", "ExprEval", "Formats"]),
     .testTarget(
-      name: "FormatsTests", dependencies: ["Formats", "PipelineKit", "PipelineKitTesting"],
+      name: "FormatsTests",
+      dependencies: ["Formats", "PipelineKit", "PipelineKitTesting", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "TransformsTests", dependencies: ["Transforms", "PipelineKit", "PipelineKitTesting"],
@@ -124,24 +129,28 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CLIPTests",
-      dependencies: [
-        "CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "Formats", "TestSupport",
-      ],
+      dependencies: ["CLIP", "ModelStore", "PipelineKit", "PipelineKitTesting", "TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ModelStoreTests",
+      dependencies: ["ModelStore", "CLIP", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "RunnerTests",
       dependencies: [
-        "Runner", "Workflows", "PipelineKit", "PipelineKitTesting", "Formats", "ExprEval", "CLIP",
-        "ModelStore", "TestSupport",
+        "Runner", "PipelineKit", "PipelineKitTesting", "Formats", "CLIP", "ModelStore",
+        "Transforms", "Constraints", "Parametrizations", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "PluginTests", dependencies: ["Runner", "PipelineKit", "TestSupport"]),
     .testTarget(
+      name: "WorkflowsTests",
+      dependencies: ["Workflows", "Runner", "PipelineKit", "Formats", "TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
       name: "StudioTests",
-      dependencies: [
-        "Studio", "Runner", "PipelineKit", "Formats", "TestSupport",
-      ],
+      dependencies: ["Studio", "PipelineKit", "Formats", "TestSupport"],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -4,7 +4,7 @@ proves that a `.pt` checkpoint loads into clipig's CLIP and computes the same fe
 
 Run with the oracle venv (never in CI), from the repository root:
     $(../shared/tools/torch-oracle.sh) scripts/checkpoint_features_fixture.py
-Writes Tests/CLIPTests/Fixtures/modelstore/tiny-openai-jit-h64.pt and jit-features.json.
+Writes Tests/ModelStoreTests/Fixtures/modelstore/tiny-openai-jit-h64.pt and jit-features.json.
 Pinned: torch 2.15.0, open_clip_torch 3.3.0.
 """
 import json
@@ -16,7 +16,7 @@ import torch
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
 warnings.filterwarnings("ignore")
-OUT = pathlib.Path("Tests/CLIPTests/Fixtures/modelstore")
+OUT = pathlib.Path("Tests/ModelStoreTests/Fixtures/modelstore")
 assert torch.__version__.startswith("2.15."), torch.__version__
 assert open_clip.__version__ == "3.3.0", open_clip.__version__
 

@@ -1,5 +1,5 @@
 """A headless Chromium driven over the DevTools pipe, shared by the browser checks of the tests
-(Tests/RunnerTests/Fixtures/gallery_browser_check.py, Tests/StudioTests/Fixtures/
+(Tests/WorkflowsTests/Fixtures/gallery_browser_check.py, Tests/StudioTests/Fixtures/
 studio_browser_check.py).
 
 --remote-debugging-pipe speaks NUL-separated JSON on file descriptors 3 (to the browser) and 4

@@ -1,10 +1,10 @@
-"""Tiny PyTorch checkpoints for clipig's model store tests (Tests/CLIPTests/ModelStore*Tests.swift).
+"""Tiny PyTorch checkpoints for clipig's model store tests (Tests/ModelStoreTests/ModelStore*Tests.swift).
 
 Run with the oracle venv (never in CI), from the repository root:
     /tmp/clipig-oracle/bin/python scripts/modelstore_fixtures.py
 Pinned: torch 2.15.0, open_clip_torch 3.3.0 (the versions that made the committed files).
 
-Writes Tests/CLIPTests/Fixtures/modelstore/:
+Writes Tests/ModelStoreTests/Fixtures/modelstore/:
 - tiny-openai-jit.pt: a random-init CLIP with OpenAI's architecture (open_clip's CLIP with
   QuickGELU, which has OpenAI's state-dict names) and tiny sizes, converted to fp16 and saved the
   way OpenAI distributes CLIP: a traced TorchScript module (torch.jit.trace_module with
@@ -30,7 +30,7 @@ import torch
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 
 warnings.filterwarnings("ignore")
-OUT = pathlib.Path("Tests/CLIPTests/Fixtures/modelstore")
+OUT = pathlib.Path("Tests/ModelStoreTests/Fixtures/modelstore")
 OUT.mkdir(parents=True, exist_ok=True)
 assert torch.__version__.startswith("2.15."), torch.__version__
 assert open_clip.__version__ == "3.3.0", open_clip.__version__

@@ -6,7 +6,7 @@ stand-in, and prove that clipig's strict reader accepts every key open_clip writ
 
 Run with the oracle venv (never in CI), from the repository root:
     /tmp/clipig-oracle/bin/python scripts/open_clip_hub_configs.py
-Writes Tests/CLIPTests/Fixtures/openclip/hub-configs/<model>.json. Pinned: open_clip_torch 3.3.0.
+Writes Tests/ModelStoreTests/Fixtures/openclip/hub-configs/<model>.json. Pinned: open_clip_torch 3.3.0.
 """
 import json
 import pathlib
@@ -15,7 +15,7 @@ import open_clip
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 assert open_clip.__version__ == "3.3.0", open_clip.__version__
-OUT = pathlib.Path("Tests/CLIPTests/Fixtures/openclip/hub-configs")
+OUT = pathlib.Path("Tests/ModelStoreTests/Fixtures/openclip/hub-configs")
 OUT.mkdir(parents=True, exist_ok=True)
 
 MODELS = ["ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-L-14-336",

@@ -4,6 +4,7 @@
 Run by a developer, never by CI:
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py small  # small random ResNet CLIP
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn50   # RN50 shapes, generated weights
+    /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn101 rn50x4 rn50x16 rn50x64
 
 small: open_clip's CLIP with a ModifiedResNet of layers (2, 2, 1, 1), width 4, 96 px (2 heads,
 embed 24) and a one-layer text tower, random weights at O(1) scale with non-trivial batch-norm
@@ -11,8 +12,10 @@ statistics. Writes resnet-small.safetensors (fp32, open_clip names), resnet-smal
 same state dict as fp16, torch.save) and resnet-small-reference.safetensors (features, pixel
 gradients, text features; the *_fp16 entries come from the fp16-rounded weights).
 
-rn50: RN50's image tower with clipig's deterministic weights (DeterministicWeights.swift, the
-canonical order of ResNetTower.swift); only outputs are committed (resnet-rn50-reference).
+rn50, rn101, rn50x4, rn50x16, rn50x64: OpenAI's ResNet image towers (layer counts, widths,
+input sizes, heads = 32·width/64) with clipig's deterministic weights (DeterministicWeights.swift,
+the canonical order of ResNetTower.swift); only outputs are committed
+(resnet-<name>-reference.safetensors; RN50 with two images, the others with one).
 
 Pinned versions used for the committed files: torch 2.15.0, open_clip 3.3.0, Python 3.11.
 """
@@ -173,39 +176,51 @@ def fill_resnet(visual, layers, width, image_size, embed, seed=0):
     assert all(m.endswith("num_batches_tracked") for m in missing), missing
 
 
-def make_rn50():
+# OpenAI's ResNet image towers: (layers, width, input size, embed dimension, images).
+OPENAI = {
+    "rn50": ([3, 4, 6, 3], 64, 224, 1024, 2),
+    "rn101": ([3, 4, 23, 3], 64, 224, 512, 1),
+    "rn50x4": ([4, 6, 10, 6], 80, 288, 640, 1),
+    "rn50x16": ([6, 8, 18, 8], 96, 384, 768, 1),
+    "rn50x64": ([3, 15, 36, 10], 128, 448, 1024, 1),
+}
+
+
+def make_openai(name):
+    """One OpenAI shape with clipig's deterministic weights: only outputs are committed."""
     from safetensors.torch import save_file
     from open_clip.modified_resnet import ModifiedResNet
     torch.set_num_threads(os.cpu_count() or 1)
-    layers, width, size, embed = [3, 4, 6, 3], 64, 224, 1024
-    visual = ModifiedResNet(layers=layers, output_dim=embed, heads=32, image_size=size,
-                            width=width).eval()
+    layers, width, size, embed, n = OPENAI[name]
+    visual = ModifiedResNet(layers=layers, output_dim=embed, heads=width * 32 // 64,
+                            image_size=size, width=width).eval()
     fill_resnet(visual, layers, width, size, embed)
-    n = 2
     pixels = torch.from_numpy(det_uniform(0, 20000, n * 3 * size * size) * np.float32(0.5)
                               + np.float32(0.5)).reshape(n, 3, size, size)
     weights = torch.from_numpy(det_uniform(0, 20001, n * embed)).reshape(n, embed)
     ref = image_reference(visual, pixels, weights)
     g = ref["pixel_grad"].reshape(-1).double()
     probe = torch.from_numpy(det_uniform(0, 20002, g.numel())).double()
+    # RN50's fixture (the first) samples densely; the others keep a few hundred KB.
+    every = (7, 17) if name == "rn50" else (97, 97)
     out = {
         "image_features": ref["image_features"], "loss": ref["loss"],
-        "feature_map_every_7th": ref["feature_map"].reshape(-1)[::7],
-        "pixel_grad_every_17th": ref["pixel_grad"].reshape(-1)[::17],
+        f"feature_map_every_{every[0]}th": ref["feature_map"].reshape(-1)[::every[0]],
+        f"pixel_grad_every_{every[1]}th": ref["pixel_grad"].reshape(-1)[::every[1]],
         "pixel_grad_norm": g.norm().reshape(1), "pixel_grad_dot_probe": (g * probe).sum().reshape(1),
     }
     out = {k: v.float().contiguous() for k, v in out.items()}
-    save_file(out, os.path.join(FIXTURES, "resnet-rn50-reference.safetensors"))
+    save_file(out, os.path.join(FIXTURES, f"resnet-{name}-reference.safetensors"))
     for k, v in sorted(out.items()):
         print(f"  {k:24s} {tuple(v.shape)}")
     print("feature norm", ref["image_features"].norm(dim=-1).tolist())
-    print("wrote resnet-rn50-reference.safetensors")
+    print(f"wrote resnet-{name}-reference.safetensors")
 
 
 def main():
     os.makedirs(FIXTURES, exist_ok=True)
-    for w in sys.argv[1:] or ["small", "rn50"]:
-        {"small": make_small, "rn50": make_rn50}[w]()
+    for w in sys.argv[1:] or ["small", *OPENAI]:
+        make_small() if w == "small" else make_openai(w)
 
 
 if __name__ == "__main__":

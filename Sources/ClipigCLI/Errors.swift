@@ -13,7 +13,7 @@ func reportingConfigErrors(_ body: () throws -> Void) throws {
   } catch let error as CleanExit {
     throw error
   } catch {
-    FileHandle.standardError.write(Data("\(UserFacingError.text(of: error))\n".utf8))
+    StandardStream.error.write("\(UserFacingError.text(of: error))\n")
     throw ExitCode.failure
   }
 }

@@ -190,6 +190,11 @@ struct ModelVerify: ParsableCommand {
         switch (r.isValid, r.expectation) {
         case (true, .none), (true, .recorded):
           print("unverified  \(r.path)  sha256 \(r.actual) (no published or server-stated hash)")
+        case (true, .recordedWithoutLength):
+          print(
+            "unverified  \(r.path)  sha256 \(r.actual) (downloaded without a length or a hash: "
+              + "a cut-off transfer cannot be told from the whole file; compare the hash with "
+              + "the publisher's, or delete the file and download it again)")
         case (true, _): print("ok  \(r.path)  (\(r.expectation.rawValue) SHA-256)")
         case (false, _):
           print("DAMAGED  \(r.path)  sha256 \(r.actual), expected \(r.expected ?? "?")")

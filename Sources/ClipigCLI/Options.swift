@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import Runner
 import Workflows
@@ -92,3 +93,5 @@ struct PluginOptions: ParsableArguments {
       valueName: "path"))
   var paths: [String] = []
 }
+
+extension CLIPPrecision: ExpressibleByArgument {}

@@ -70,7 +70,9 @@ struct RenderCommand: ParsableCommand {
     defer { withExtendedLifetime(watch) {} }
     for i in 0..<max(1, self.repeat) {
       options.repetition = i
-      let outcome = try CLIRunner.render(options: options, interrupt: interrupt)
+      let outcome = try CLIRunner.render(
+        options: options, interrupt: interrupt,
+        log: CLIRunner.standardError(stopping: interrupt))
       if outcome == .interrupted { throw ExitCode(interrupt.exitStatus) }
     }
   }

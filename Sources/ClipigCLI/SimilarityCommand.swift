@@ -7,7 +7,7 @@ import PipelineKit
 import Runner
 
 /// `clipig similarity IMAGE… --text … --image …`: CLIP similarity × 100 of every image with every
-/// prompt and reference image, as CLIPig's `rate.py` (spec §11).
+/// prompt and reference image, as CLIPig's `rate.py` (CLIPig's rate.py).
 struct SimilarityCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "similarity",
@@ -48,6 +48,9 @@ struct SimilarityCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @Option(help: "CLIP's matrix products: fp32, bf16 (where the CPU has native bf16), or auto.")
+  var precision: CLIPPrecision = .fp32
+
   func run() throws {
     let watch = exitingOnSignals()
     defer { withExtendedLifetime(watch) {} }
@@ -58,16 +61,16 @@ struct SimilarityCommand: ParsableCommand {
     let prompts = text + (try textFile.map(Self.lines) ?? [])
     let references = image + (try imageFile.map(Self.lines) ?? [])
     if prompts.isEmpty && references.isEmpty {
-      FileHandle.standardError.write(
-        Data("Need to define at least one '-t/--text' or '-i/--image'\n".utf8))
+      StandardStream.error.write("Need to define at least one '-t/--text' or '-i/--image'\n")
       throw ExitCode.failure
     }
     if let csv, FileManager.default.fileExists(atPath: csv) {
-      FileHandle.standardError.write(
-        Data("\(csv) exists; clipig never overwrites a file: choose another name\n".utf8))
+      StandardStream.error.write(
+        "\(csv) exists; clipig never overwrites a file: choose another name\n")
       throw ExitCode.failure
     }
-    let rater = Rater(model: try ModelLoader.load(model.model ?? KnownModels.defaultName))
+    let rater = Rater(
+      model: try ModelLoader.load(model.model ?? KnownModels.defaultName, precision: precision))
 
     let rated = try Self.imageFeatures(try Self.expandingDirectories(images), rater: rater)
     var columns: [(name: String, features: [Float])] = []
@@ -109,8 +112,7 @@ struct SimilarityCommand: ParsableCommand {
         images.append((path, try ImageInput.load(path, key: key)))
       } catch {
         if key != nil { throw error }
-        FileHandle.standardError.write(
-          Data("\(path) seems to be no image (\(error.message))\n".utf8))
+        StandardStream.error.write("\(path) seems to be no image (\(error.message))\n")
       }
     }
     let features = try rater.imageFeatures(batch: images.map(\.1))

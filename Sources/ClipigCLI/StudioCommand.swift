@@ -1,11 +1,12 @@
 import ArgumentParser
 import Dispatch
+import Formats
 import Foundation
 import PipelineKit
 import Runner
 import Studio
 
-/// `clipig studio [exp.yaml …]`: the live editor as a local web app (spec §13).
+/// `clipig studio [exp.yaml …]`: the live editor as a local web app (CLIPig's GUI).
 struct StudioCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "studio",
@@ -33,35 +34,44 @@ struct StudioCommand: AsyncParsableCommand {
   @Option(name: .shortAndLong, help: "Output folder for Save and Ctrl-C.")
   var output: String = "./"
 
+  func validate() throws {
+    guard (0...65535).contains(port) else {
+      throw ValidationError("--port \(port): a TCP port is 1…65535 (or 0 for any free port)")
+    }
+  }
+
   func run() async throws {
     var configuration = StudioConfiguration()
     configuration.files = files
-    configuration.transforms = PluginContext.registries.transforms
-    configuration.constraints = PluginContext.registries.constraints
-    configuration.plugins = PluginContext.registries.plugins
+    configuration.registries = PluginContext.registries
     configuration.port = port
     if !hosts.isEmpty { configuration.hosts = hosts }
     configuration.model = model.model
     configuration.outputDirectory = output
     let server: StudioServer
     do {
-      try FileManager.default.createDirectory(
-        atPath: output, withIntermediateDirectories: true)
+      try FileIO.createFolder(output)
+    } catch {
+      StandardStream.error.write(
+        "error: -o \(output): \(error.message); the studio saves into a folder\n")
+      throw ExitCode.failure
+    }
+    do {
       server = try StudioServer(configuration: configuration)
     } catch {
-      FileHandle.standardError.write(Data("\(error)\n".utf8))
+      StandardStream.error.write("error: \(error)\n")
       throw ExitCode.failure
     }
     let sources = installSignalHandlers(server)
     defer { _ = sources }
     Task {
       let url = await server.url()
-      FileHandle.standardOutput.write(Data("clipig studio: open \(url)\n".utf8))
+      StandardStream.output.write("clipig studio: open \(url)\n")
     }
     do {
       try await server.run()
     } catch {
-      FileHandle.standardError.write(Data("clipig studio: \(error)\n".utf8))
+      StandardStream.error.write("clipig studio: \(error)\n")
       throw ExitCode.failure
     }
   }
@@ -75,7 +85,7 @@ struct StudioCommand: AsyncParsableCommand {
       source.setEventHandler {
         if stopping.isSet { Foundation.exit(130) }
         stopping.set()
-        FileHandle.standardError.write(Data("clipig studio: stopping…\n".utf8))
+        StandardStream.error.write("clipig studio: stopping…\n")
         DispatchQueue.global().async {
           _ = server.shutdown()
           Foundation.exit(130)

@@ -1,11 +1,11 @@
 import PipelineKit
 
 /// Constraint `blur: {kernel_size, sigma}` — pulls the view toward its own Gaussian blur, i.e.
-/// toward local smoothness (spec §6.2): loss = 100 · L(img, blur(img)), the blurred copy part of
+/// toward local smoothness (as in CLIPig): loss = 100 · L(img, blur(img)), the blurred copy part of
 /// the gradient graph, kernel and sigma sanitised as for the `blur` transform. A scalar loss;
 /// the pullback is (I − Gᵀ)·L'(img − blur(img)).
 public struct BlurConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- blur: …`).
   public static let name = "blur"
   /// One line for the docs.
   public static let summary =

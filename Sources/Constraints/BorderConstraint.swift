@@ -1,12 +1,12 @@
 import PipelineKit
 
-/// Constraint `border: {size, color}` — pulls the view's border toward a color (spec §6.3):
+/// Constraint `border: {size, color}` — pulls the view's border toward a color (as in CLIPig):
 /// loss = 100 · L(img, painted) where painted is img with the top/bottom min(size_h, H) rows and
 /// left/right min(size_w, W) columns set to color; the loss is averaged over all pixels. A
 /// scalar loss; the pullback is the loss derivative on border pixels and 0 inside. Size 0 means
 /// no border (CLIPig crashed).
 public struct BorderConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- border: …`).
   public static let name = "border"
   /// One line for the docs.
   public static let summary =

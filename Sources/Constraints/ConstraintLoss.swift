@@ -57,7 +57,7 @@ public enum ConstraintLoss: String, Sendable, ConfigChoice {
 }
 
 /// The `above`/`below` bounds of the mean, std, saturation, contrast and edge_mean constraints
-/// (spec §6.1) as one-sided hinges (spec §16.2): `above: a` penalises only channels whose
+/// (as in CLIPig) as one-sided hinges (docs/differences-from-clipig.md): `above: a` penalises only channels whose
 /// value is below a, `below: b` only those above b:
 /// loss = F · (L(max(0, a − v)) + L(max(0, v − b))), L the mean over the channels of the loss
 /// function. CLIPig's terms were symmetric (both pulled v toward the bound from either side).

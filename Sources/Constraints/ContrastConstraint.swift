@@ -1,12 +1,12 @@
 import PipelineKit
 
 /// Constraint `contrast: {above, below}` — keeps each channel's contrast above and/or below
-/// bounds (spec §6.1): v_c = average of the pixels above the channel mean − average of those
+/// bounds (as in CLIPig): v_c = average of the pixels above the channel mean − average of those
 /// below it (0 for a flat channel); loss = 1 · hinge loss of v (CLIPig's factor for contrast is
 /// 1, not 100). A scalar loss; the pullback is dv_c/|high| on the pixels above the mean and
 /// −dv_c/|low| on those below (the sets are held fixed, as in PyTorch).
 public struct ContrastConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- contrast: …`).
   public static let name = "contrast"
   /// One line for the docs.
   public static let summary =

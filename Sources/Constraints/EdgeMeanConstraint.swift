@@ -1,11 +1,11 @@
 import PipelineKit
 
 /// Constraint `edge_mean: {above, below, kernel_size, sigma}` — keeps each channel's amount of
-/// fine detail above and/or below bounds (spec §6.1): v_c = average over pixels of
+/// fine detail above and/or below bounds (as in CLIPig): v_c = average over pixels of
 /// |blur(img) − img| with the Gaussian blur of `blur`; loss = 100 · hinge loss of v. A scalar
 /// loss; the pullback is (Gᵀ − I)·s with s = sign(blur(img) − img)·dv_c/n.
 public struct EdgeMeanConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- edge_mean: …`).
   public static let name = "edge_mean"
   /// One line for the docs.
   public static let summary =

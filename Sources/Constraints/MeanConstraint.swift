@@ -1,10 +1,10 @@
 import PipelineKit
 
 /// Constraint `mean: {above, below}` — keeps each channel's average above and/or below bounds
-/// (spec §6.1): v_c = average of channel c; loss = 100 · hinge loss of v (see `Bounds`).
+/// (as in CLIPig): v_c = average of channel c; loss = 100 · hinge loss of v (see `Bounds`).
 /// A scalar loss; the pullback spreads dv_c evenly over channel c.
 public struct MeanConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- mean: …`).
   public static let name = "mean"
   /// One line for the docs.
   public static let summary =

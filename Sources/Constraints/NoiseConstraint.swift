@@ -1,6 +1,6 @@
 import PipelineKit
 
-/// Constraint `noise: {std}` — reports a constant and never changes the image (spec §6.5).
+/// Constraint `noise: {std}` — reports a constant and never changes the image (as in CLIPig).
 ///
 /// CLIPig computed 100 · L(img, img + std·N(0,1)): the image cancels, so the loss was a random
 /// number and its gradient exactly zero. clipig keeps that meaning without the randomness: the
@@ -8,7 +8,7 @@ import PipelineKit
 /// so logs stay comparable. Deterministic, a scalar loss; the pullback is zero. To add noise
 /// to the views use the `noise` transform.
 public struct NoiseConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- noise: …`).
   public static let name = "noise"
   /// One line for the docs.
   public static let summary =

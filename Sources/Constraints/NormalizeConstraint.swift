@@ -1,12 +1,12 @@
 import PipelineKit
 
 /// Constraint `normalize: {min, max}` — pulls each channel's value range toward [min, max]
-/// (spec §6.4): with lo_c, hi_c the channel's extremes and d_c = hi_c − lo_c (1 if 0),
+/// (as in CLIPig): with lo_c, hi_c the channel's extremes and d_c = hi_c − lo_c (1 if 0),
 /// target = min_c + (img − lo_c)/d_c · (max_c − min_c); loss = 10 · L(img, target), the
 /// target part of the gradient graph. A scalar loss; the pullback includes the paths through
 /// lo and hi (shared evenly between tied extremes, as PyTorch's min/max).
 public struct NormalizeConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- normalize: …`).
   public static let name = "normalize"
   /// One line for the docs.
   public static let summary =

@@ -1,11 +1,11 @@
 import PipelineKit
 
 /// Constraint `saturation: {above, below}` — keeps each channel's saturation above and/or below
-/// bounds (spec §6.1): with g the per-pixel average of R, G, B, v_c = average over pixels of
+/// bounds (as in CLIPig): with g the per-pixel average of R, G, B, v_c = average over pixels of
 /// |channel_c − g|; loss = 100 · hinge loss of v. A scalar loss; the pullback is
 /// (dv_c·s_c − ⅓·Σ_k dv_k·s_k)/n per pixel with s = sign(channel − g).
 public struct SaturationConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- saturation: …`).
   public static let name = "saturation"
   /// One line for the docs.
   public static let summary =

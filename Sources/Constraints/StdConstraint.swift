@@ -1,11 +1,11 @@
 import PipelineKit
 
 /// Constraint `std: {above, below}` — keeps each channel's standard deviation above and/or
-/// below bounds (spec §6.1): v_c = sample std of channel c (divisor n − 1); loss = 100 · hinge
+/// below bounds (as in CLIPig): v_c = sample std of channel c (divisor n − 1); loss = 100 · hinge
 /// loss of v. A scalar loss; the pullback is dv_c · (x − mean_c) / ((n − 1) · v_c) (0 for a
 /// flat channel, where PyTorch gives NaN).
 public struct StdConstraint: Stage {
-  /// YAML key.
+  /// The key that adds this constraint to a target's `constraints:` (`- std: …`).
   public static let name = "std"
   /// One line for the docs.
   public static let summary =

@@ -1,4 +1,4 @@
-/// The variable groups of spec §3.2: which variables an expression at a given parameter may use.
+/// The variable groups of CLIPig's variable groups: which variables an expression at a given parameter may use.
 public struct VariableGroups: OptionSet, Sendable, Hashable {
   /// The raw bits.
   public let rawValue: UInt8

@@ -317,7 +317,7 @@ enum Functions {
     }
   }
 
-  /// CLIPig's `ts(a, b)` (spec §3.2): 0 before `a`, 1 after `b`, linear in between; reversed
+  /// CLIPig's `ts(a, b)` (CLIPig's variable groups): 0 before `a`, 1 after `b`, linear in between; reversed
   /// (falling) when `b < a`.
   static func timeStep(_ a0: Double, _ b0: Double, t: Double) -> Double {
     var a = a0

@@ -6,7 +6,7 @@
   import Darwin
 #endif
 
-/// A variable of spec §3.2, resolved from its name (or alias) at compile time.
+/// A variable of CLIPig's variable groups, resolved from its name (or alias) at compile time.
 enum Variable: Sendable, CaseIterable {
   case epoch
   case time, time2, time3, time4, time5

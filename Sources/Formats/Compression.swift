@@ -121,7 +121,7 @@ public enum Compression {
     }
   }
 
-  /// The CRC-32 of `bytes` (as zip and gzip store it).
+  /// The CRC-32 (ISO 3309) of `bytes`, as zip, gzip and PNG chunks store it.
   public static func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
     var crc: UInt = CZlib.crc32(0, nil, 0)
     var offset = 0

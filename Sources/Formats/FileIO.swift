@@ -28,13 +28,67 @@ public struct FileIOError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Whole-file reads and atomic whole-file writes.
 public enum FileIO {
-  /// The bytes of the file at `path`; fails for missing, unreadable or larger-than-`maxBytes` files.
+  /// The bytes of the regular file at `path` (a symbolic link is followed); fails for missing,
+  /// unreadable or larger-than-`maxBytes` files, and, before reading anything, for what is not
+  /// a regular file: a FIFO would block the read (and the open) until a writer comes, a device
+  /// such as `/dev/zero` never ends. The size is checked before the first read.
   public static func readBytes(path: String, maxBytes: Int = 1 << 30) throws(FileIOError) -> [UInt8]
   {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // O_NONBLOCK: opening a FIFO for reading does not wait for a writer; cleared below.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     if fd < 0 { throw FileIOError(path: path, message: lastErrorMessage()) }
     defer { _ = close(fd) }
+    var info = stat()
+    if fstat(fd, &info) != 0 { throw FileIOError(path: path, message: lastErrorMessage()) }
+    if let kind = nonRegularKind(info.st_mode) {
+      throw FileIOError(path: path, message: "is \(kind), not a regular file")
+    }
+    let flags = fcntl(fd, F_GETFL)
+    if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     return try readBytes(fileDescriptor: fd, name: path, maxBytes: maxBytes)
+  }
+
+  /// The longest file name (one path component) in bytes that common file systems take.
+  public static let maxNameBytes = 255
+
+  /// `path` with its last component shortened to `maxNameBytes` when longer: the start of the
+  /// name, `~`, a 16-digit hash of the whole name, and its last extension (at most 32 bytes) —
+  /// so a name derived from a legal one (a sidecar, a hidden checkpoint beside the image)
+  /// always fits, stays the same for the same name, and differs between different names.
+  public static func fittingName(_ path: String) -> String {
+    let slash = path.lastIndex(of: "/")
+    let name = slash.map { path[path.index(after: $0)...] } ?? path[...]
+    guard name.utf8.count > maxNameBytes else { return path }
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64 bits
+    for byte in name.utf8 {
+      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    let digits = String(hash, radix: 16)
+    let tag = "~" + String(repeating: "0", count: 16 - digits.count) + digits
+    var suffix = Substring("")
+    if let dot = name.lastIndex(of: "."), dot != name.startIndex,
+      name[dot...].utf8.count <= 32
+    {
+      suffix = name[dot...]
+    }
+    var head = name[..<(suffix.isEmpty ? name.endIndex : suffix.startIndex)]
+    while head.utf8.count + tag.utf8.count + suffix.utf8.count > maxNameBytes {
+      head = head.dropLast()
+    }
+    let directory = slash.map { String(path[...$0]) } ?? ""
+    return directory + head + tag + suffix
+  }
+
+  /// What a file of `mode` is when it is not a regular file ("a FIFO (named pipe)"), else nil.
+  public static func nonRegularKind(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: return nil
+    case S_IFDIR: return "a directory"
+    case S_IFIFO: return "a FIFO (named pipe)"
+    case S_IFCHR, S_IFBLK: return "a device"
+    case S_IFSOCK: return "a socket"
+    default: return "not a regular file"
+    }
   }
 
   /// The bytes readable from the open descriptor `fd` up to its end (a file, a pipe, a
@@ -73,8 +127,24 @@ public enum FileIO {
   /// written, flushed and renamed over `path`, so readers see the old or the new file, never a
   /// partial one. Missing parent directories are created.
   public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileIOError) {
+    let same: (FileIOError) -> FileIOError = { $0 }
+    try writeAtomically(to: path, failure: same) { fd throws(FileIOError) in
+      try writeAll(bytes, to: fd, path: path)
+    }
+  }
+
+  /// Creates or replaces `path` atomically with what `fill` writes to the descriptor of a new,
+  /// unique temporary file in the same directory (`.NAME.PID-RANDOM.tmp`), which is flushed to
+  /// disk when `syncing` and then renamed over `path`: readers see the old or the new file, never
+  /// a partial one. On any failure the temporary is removed and `path` is left as it was.
+  /// Missing parent directories are created, and temporaries of this naming left by writers
+  /// that died are removed. Errors of `fill` are rethrown; the file system's are `failure`'s.
+  public static func writeAtomically<Failure: Error>(
+    to path: String, syncing: Bool = true, failure: (FileIOError) -> Failure,
+    _ fill: (Int32) throws(Failure) -> Void
+  ) throws(Failure) {
     guard !path.isEmpty, !path.hasSuffix("/") else {
-      throw FileIOError(path: path, message: "not a file name")
+      throw failure(FileIOError(path: path, message: "not a file name"))
     }
     let directory: String
     let base: String
@@ -85,7 +155,11 @@ public enum FileIO {
       directory = "."
       base = path
     }
-    try createDirectory(directory, for: path)
+    do {
+      try createDirectory(directory, for: path)
+    } catch {
+      throw failure(error)
+    }
 
     let prefix = temporaryPrefix(base)
     let folder = directory == "/" ? "" : directory
@@ -100,9 +174,27 @@ public enum FileIO {
       if fd >= 0 || errno != EEXIST { break }
     }
     if fd < 0 {
-      throw FileIOError(
-        path: path, message: "cannot create a temporary file: \(lastErrorMessage())")
+      throw failure(
+        FileIOError(path: path, message: "cannot create a temporary file: \(lastErrorMessage())"))
     }
+    var filled: Failure?
+    do throws(Failure) {
+      try fill(fd)
+    } catch {
+      filled = error
+    }
+    var message: String?
+    if filled == nil, syncing, fsync(fd) != 0 { message = lastErrorMessage() }
+    if close(fd) != 0, filled == nil, message == nil { message = lastErrorMessage() }
+    if filled == nil, message == nil, rename(temporary, path) != 0 { message = lastErrorMessage() }
+    if filled != nil || message != nil { _ = unlink(temporary) }
+    if let filled { throw filled }
+    if let message { throw failure(FileIOError(path: path, message: "cannot write: \(message)")) }
+  }
+
+  /// Writes all of `bytes` to the descriptor `fd` (retrying interrupted and partial writes);
+  /// errors name `path`.
+  static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(FileIOError) {
     var failure: String?
     bytes.withUnsafeBytes { buffer in
       var offset = 0
@@ -116,13 +208,7 @@ public enum FileIO {
         offset += n
       }
     }
-    if failure == nil, fsync(fd) != 0 { failure = lastErrorMessage() }
-    if close(fd) != 0, failure == nil { failure = lastErrorMessage() }
-    if failure == nil, rename(temporary, path) != 0 { failure = lastErrorMessage() }
-    if let failure {
-      _ = unlink(temporary)
-      throw FileIOError(path: path, message: "cannot write: \(failure)")
-    }
+    if let failure { throw FileIOError(path: path, message: "cannot write: \(failure)") }
   }
 
   /// The start of the temporary names of `base`: `.` + `base` (cut to at most 200 bytes, so
@@ -167,6 +253,12 @@ public enum FileIO {
 
   /// Creates `directory` (and its parents) if missing; errors name `path` and give the system's
   /// reason (a parent that is a file, a read-only file system, a name too long).
+  /// Creates the folder `directory` and its missing parents; an error names the part that is
+  /// a file or cannot be made.
+  public static func createFolder(_ directory: String) throws(FileIOError) {
+    try createDirectory(directory, for: directory)
+  }
+
   static func createDirectory(_ directory: String, for path: String) throws(FileIOError) {
     var info = stat()
     if stat(directory, &info) == 0 {

@@ -297,7 +297,10 @@ private struct ChunkScan {
       let end = offset + 12 + length
       let crc = be32(bytes, offset + 8 + length)
       let critical = typeBytes.first.map { $0 & 0x20 == 0 } ?? true
-      if crc32(bytes[(offset + 4)..<(offset + 8 + length)]) != crc {
+      let computed = bytes[(offset + 4)..<(offset + 8 + length)].withUnsafeBytes {
+        Compression.crc32($0)
+      }
+      if computed != crc {
         if critical {
           return fail("corrupt PNG: CRC mismatch in chunk '\(type)' at byte \(offset)")
         }
@@ -382,20 +385,5 @@ private struct ChunkScan {
 
   private static func be32(_ b: [UInt8], _ i: Int) -> UInt32 {
     UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
-  }
-
-  /// CRC-32 (ISO 3309, as PNG uses it) lookup table.
-  private static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-    var c = UInt32(n)
-    for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-    return c
-  }
-
-  private static func crc32(_ data: ArraySlice<UInt8>) -> UInt32 {
-    var c: UInt32 = 0xFFFF_FFFF
-    crcTable.withUnsafeBufferPointer { table in
-      for byte in data { c = table[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
-    }
-    return c ^ 0xFFFF_FFFF
   }
 }

@@ -22,6 +22,9 @@ public struct CacheRecord: Sendable, Equatable {
     case server
     /// No hash was known: the hash of what arrived (its size matched what was announced).
     case unverified
+    /// Neither a hash nor a length was known (a close-delimited answer): the hash of what
+    /// arrived, which may be a cut-off transfer; unverified until a known hash matches it.
+    case unsized
   }
 
   /// The SHA-256 of the file (lowercase hex).

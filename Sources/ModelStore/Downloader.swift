@@ -103,7 +103,7 @@ public struct DownloadOptions: Sendable {
     self.headers = headers
     self.isCancelled = nil
     self.stopOnSignals = true
-    self.notice = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    self.notice = { line in StandardStream.error.write(line + "\n") }
     self.progress = progress
     self.environment = ProcessInfo.processInfo.environment
   }
@@ -314,8 +314,11 @@ public enum Downloader {
     guard rename(partial, path) == 0 else {
       throw .io(path: path, reason: String(cString: strerror(errno)))
     }
+    // A body without a length ends when the connection closes, also when it is cut off: its
+    // hash is recorded, but as `unsized` (unverified until a known hash matches it).
     let provenance: CacheRecord.Provenance =
-      expected != nil ? .table : declared != nil ? .server : .unverified
+      expected != nil
+      ? .table : declared != nil ? .server : announced != nil ? .unverified : .unsized
     try CacheRecord(
       sha256: actual, provenance: provenance, etag: answer.etag, lastModified: answer.lastModified
     ).write(for: path)

@@ -30,7 +30,7 @@ public struct ImageCache: Sendable {
   public var deadline: Double = 120
   /// Receives one-line notes (a cached copy used offline); standard error by default.
   public var notice: @Sendable (String) -> Void = { line in
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    StandardStream.error.write(line + "\n")
   }
 
   /// A cache in `directory`.

@@ -105,32 +105,15 @@ public struct ModelCache: Sendable, Equatable {
     }
   }
 
-  /// Creates `path` atomically: `write` fills a new temporary file beside it (given its
-  /// descriptor), which is flushed to disk when `syncing` and then renamed to `path`; on any
-  /// failure the temporary is removed and `path` is left as it was.
+  /// Creates `path` atomically through `FileIO.writeAtomically` (a temporary beside it that
+  /// `write` fills, flushed when `syncing`, renamed over `path`); file system errors are `.io`.
   static func writeAtomically(
     to path: String, syncing: Bool, _ write: (Int32) throws(ModelStoreError) -> Void
   ) throws(ModelStoreError) {
-    let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-    var failure: ModelStoreError?
-    do throws(ModelStoreError) {
-      try write(fd)
-      if syncing, fsync(fd) != 0 {
-        throw .io(path: path, reason: String(cString: strerror(errno)))
-      }
-    } catch {
-      failure = error
-    }
-    close(fd)
-    if failure == nil, rename(temporary, path) != 0 {
-      failure = .io(path: path, reason: String(cString: strerror(errno)))
-    }
-    if let failure {
-      unlink(temporary)
-      throw failure
-    }
+    try FileIO.writeAtomically(
+      to: path, syncing: syncing,
+      failure: { ModelStoreError.io(path: $0.path, reason: $0.message) },
+      write)
   }
 
   /// Creates `path` and its parents.

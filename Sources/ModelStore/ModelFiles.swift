@@ -33,21 +33,12 @@ extension CLIPModel {
       throw CLIPError.unreadable(path: configPath, reason: error.message)
     }
     let open = try OpenCLIPConfig.parse(Data(bytes), source: configPath)
-    let model: CLIPModel
     if try ModelStore.sniff(weights) == .safetensors {
-      model = try load(
+      return try load(
         archive: try SafeTensorsFile(path: weights), config: open.model, parts: parts)
-    } else {
-      model = try load(
-        archive: try TorchCheckpoint(path: weights), config: open.model, parts: parts)
     }
-    if open.model == nil, model.config.vision.imageSize != open.imageSize {
-      throw CLIPError.config(
-        path: configPath,
-        reason: "the image size \(open.imageSize) differs from the weights' "
-          + "\(model.config.vision.imageSize)")
-    }
-    return model
+    return try load(
+      archive: try TorchCheckpoint(path: weights), config: open.model, parts: parts)
   }
 
   /// Loads a Hugging Face model directory: `config.json` (optional; inferred from the tensor

@@ -66,6 +66,9 @@ public struct VerifiedFile: Sendable, Equatable {
     /// The hash recorded when the file was first downloaded; no hash was known to check it
     /// against, so the file is unverified.
     case recorded
+    /// The hash recorded of a download that came with neither a length nor a hash: it may have
+    /// been cut off unnoticed, so the file is unverified.
+    case recordedWithoutLength
     /// Neither: the file is only hashed.
     case none
   }
@@ -234,7 +237,11 @@ public enum ModelStore {
         let actual = try ModelCache.hashFile(path)
         let record = CacheRecord.read(for: cache.path(file, in: s))
         let stated: VerifiedFile.Expectation =
-          record?.provenance == .server || record?.provenance == .table ? .stated : .recorded
+          switch record?.provenance {
+          case .server?, .table?: .stated
+          case .unsized?: .recordedWithoutLength
+          default: .recorded
+          }
         let (expected, expectation): (String?, VerifiedFile.Expectation) =
           file.sha256.map { ($0, .documented) } ?? record.map { ($0.sha256, stated) }
           ?? (nil, .none)

@@ -11,9 +11,10 @@ import Foundation
 /// refused by name with the reason, unless they have the value that changes nothing. Keys that
 /// only matter for training (dropout, initial values) are accepted.
 public struct OpenCLIPConfig: Sendable, Equatable {
-  /// The transformer shapes; nil for a ResNet image tower (`vision_cfg.layers` is a list), whose
-  /// shapes the loader infers from the tensors.
-  public var model: CLIPConfig?
+  /// The shapes as open_clip builds them: a ViT, or a modified ResNet when `vision_cfg.layers`
+  /// is a list (heads = 32·width // head_width); the text tower from `text_cfg` (its `heads`,
+  /// not width/64), the activation from `quick_gelu`. The weights are checked against it.
+  public var model: CLIPConfig
   /// The input size the model expects (`preprocess_cfg.size`, else `vision_cfg.image_size`).
   public var imageSize: Int
   /// MLP activation (`quick_gelu`).
@@ -56,41 +57,55 @@ public struct OpenCLIPConfig: Sendable, Equatable {
           + "\(imageSize)")
     }
 
-    // A ResNet image tower: shapes come from the tensors.
-    if case .array = vision["layers"] {
-      return OpenCLIPConfig(model: nil, imageSize: imageSize, activation: activation)
-    }
     guard let embed else {
       throw CLIPError.config(path: source, reason: "'model_cfg.embed_dim' is missing")
     }
-    let vWidth = try reader.int(vision, "width", in: "model_cfg.vision_cfg", default: 768) ?? 768
     let headWidth =
       try reader.int(vision, "head_width", in: "model_cfg.vision_cfg", default: 64) ?? 64
-    guard headWidth > 0, vWidth % headWidth == 0 else {
-      throw CLIPError.config(
-        path: source,
-        reason: "vision_cfg.width \(vWidth) is not a multiple of head_width \(headWidth)")
+    let text_ = try reader.text(text)
+    let config: CLIPConfig
+    if case .array(let stages) = vision["layers"] {
+      // open_clip's ModifiedResNet: heads = width·32 // head_width over the 32·width channels.
+      let layers = try stages.enumerated().map { i, v in
+        guard let n = v.intValue, n > 0 else {
+          throw reader.fail(
+            "model_cfg.vision_cfg.layers[\(i)]", "must be a positive number of bottlenecks")
+        }
+        return n
+      }
+      let width =
+        try reader.int(vision, "width", in: "model_cfg.vision_cfg", default: 768) ?? 768
+      let heads = width * 32 / headWidth
+      guard heads > 0 else {
+        throw reader.fail(
+          "model_cfg.vision_cfg.head_width",
+          "\(headWidth) is wider than the attention pool's \(32 * width) channels (no head)")
+      }
+      config = CLIPConfig(
+        resNet: .init(imageSize: imageSize, width: width, layers: layers, heads: heads),
+        text: text_, embedDimension: embed, activation: activation)
+    } else {
+      let vWidth =
+        try reader.int(vision, "width", in: "model_cfg.vision_cfg", default: 768) ?? 768
+      // open_clip builds heads = width // head_width (a width that is not a multiple makes
+      // wider heads); PyTorch's attention then needs the width divisible by the heads.
+      let heads = vWidth / headWidth
+      guard heads > 0 else {
+        throw reader.fail(
+          "model_cfg.vision_cfg.head_width",
+          "\(headWidth) is wider than vision_cfg.width \(vWidth) (no head)")
+      }
+      let vision_ = CLIPConfig.Vision(
+        imageSize: imageSize,
+        patchSize: try reader.int(vision, "patch_size", in: "model_cfg.vision_cfg", default: 16)
+          ?? 16,
+        width: vWidth,
+        layers: try reader.int(vision, "layers", in: "model_cfg.vision_cfg", default: 12) ?? 12,
+        heads: heads,
+        mlpWidth: try reader.mlpWidth(vision, width: vWidth, in: "model_cfg.vision_cfg"))
+      config = CLIPConfig(
+        vision: vision_, text: text_, embedDimension: embed, activation: activation)
     }
-    let vision_ = CLIPConfig.Vision(
-      imageSize: imageSize,
-      patchSize: try reader.int(vision, "patch_size", in: "model_cfg.vision_cfg", default: 16)
-        ?? 16,
-      width: vWidth,
-      layers: try reader.int(vision, "layers", in: "model_cfg.vision_cfg", default: 12) ?? 12,
-      heads: vWidth / headWidth,
-      mlpWidth: try reader.mlpWidth(vision, width: vWidth, in: "model_cfg.vision_cfg"))
-    let tWidth = try reader.int(text, "width", in: "model_cfg.text_cfg", default: 512) ?? 512
-    let text_ = CLIPConfig.Text(
-      vocabularySize: try reader.int(text, "vocab_size", in: "model_cfg.text_cfg", default: 49408)
-        ?? 49408,
-      contextLength: try reader.int(
-        text, "context_length", in: "model_cfg.text_cfg", default: 77) ?? 77,
-      width: tWidth,
-      layers: try reader.int(text, "layers", in: "model_cfg.text_cfg", default: 12) ?? 12,
-      heads: try reader.int(text, "heads", in: "model_cfg.text_cfg", default: 8) ?? 8,
-      mlpWidth: try reader.mlpWidth(text, width: tWidth, in: "model_cfg.text_cfg"))
-    let config = CLIPConfig(
-      vision: vision_, text: text_, embedDimension: embed, activation: activation)
     try config.validate(source: source)
     return OpenCLIPConfig(model: config, imageSize: imageSize, activation: activation)
   }
@@ -220,6 +235,19 @@ public struct OpenCLIPConfig: Sendable, Equatable {
         return h
       }
       throw fail("\(scope).\(key)", "must be a positive integer or a square [size, size]")
+    }
+
+    /// `text_cfg`'s shapes, with open_clip's defaults (`CLIPTextCfg`).
+    func text(_ text: [String: JSONValue]) throws -> CLIPConfig.Text {
+      let scope = "model_cfg.text_cfg"
+      let width = try int(text, "width", in: scope, default: 512) ?? 512
+      return CLIPConfig.Text(
+        vocabularySize: try int(text, "vocab_size", in: scope, default: 49408) ?? 49408,
+        contextLength: try int(text, "context_length", in: scope, default: 77) ?? 77,
+        width: width,
+        layers: try int(text, "layers", in: scope, default: 12) ?? 12,
+        heads: try int(text, "heads", in: scope, default: 8) ?? 8,
+        mlpWidth: try mlpWidth(text, width: width, in: scope))
     }
 
     /// `mlp_ratio × width`, which must be a whole number.

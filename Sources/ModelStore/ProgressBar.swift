@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import PipelineKit
 
 #if canImport(Glibc)
   import Glibc
@@ -23,7 +24,7 @@ public final class ProgressBar: @unchecked Sendable {
   public init(
     isTerminal: Bool = isatty(STDERR_FILENO) != 0,
     write: @escaping @Sendable (String) -> Void = { text in
-      FileHandle.standardError.write(Data(text.utf8))
+      StandardStream.error.write(text)
     }
   ) {
     self.isTerminal = isTerminal
@@ -90,7 +91,7 @@ public final class ProgressBar: @unchecked Sendable {
       let body =
         String(repeating: "=", count: filled) + (filled < width ? ">" : "")
         + String(repeating: " ", count: max(0, width - filled - 1))
-      line += String(format: "%3d%% [", Int(fraction * 100)) + body + "] "
+      line += String(format: "%3ld%% [", Int(fraction * 100)) + body + "] "
       line += "\(bytes(p.received)) / \(bytes(total))"
     } else {
       line += bytes(p.received)
@@ -133,6 +134,6 @@ public final class ProgressBar: @unchecked Sendable {
     let s = Int(seconds.rounded(.up))
     let (h, m, r) = (s / 3600, s / 60 % 60, s % 60)
     return h > 0
-      ? String(format: "%d:%02d:%02d", h, m, r) : String(format: "%d:%02d", m, r)
+      ? String(format: "%ld:%02ld:%02ld", h, m, r) : String(format: "%ld:%02ld", m, r)
   }
 }

@@ -87,3 +87,10 @@ public enum ColorBasis: String, Sendable, CaseIterable {
     self == .rgb ? rgb : Self.apply(Self.unmixing, rgb)
   }
 }
+
+extension ColorBasis: ConfigChoice {
+  /// `rgb` and `decorrelated`.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// "colour basis", in errors.
+  public static var kind: String? { "colour basis" }
+}

@@ -109,12 +109,12 @@ public struct FourierParametrization: ImageParametrization {
       out.scalars.withUnsafeMutableBufferPointer { o in
         let (xb, ob) = (UncheckedPointer(x.baseAddress!), UncheckedPointer(o.baseAddress!))
         parallelFor(3) { c in
-          let plane = xb.value + c * n
+          let plane = xb.pointer + c * n
           Self.makeHermitian(plane, height: h, column: 0, spectrumWidth: wf)
           if w % 2 == 0 && wf > 1 {
             Self.makeHermitian(plane, height: h, column: wf - 1, spectrumWidth: wf)
           }
-          fft.inverse(plane, ob.value + c * h * w)
+          fft.inverse(plane, ob.pointer + c * h * w)
         }
       }
     }
@@ -154,8 +154,8 @@ public struct FourierParametrization: ImageParametrization {
       out.withUnsafeMutableBufferPointer { o in
         let (ib, ob) = (UncheckedPointer(i.baseAddress!), UncheckedPointer(o.baseAddress!))
         parallelFor(3) { c in
-          let spectrum = ob.value + c * n
-          fft.forward(ib.value + c * h * w, spectrum)
+          let spectrum = ob.pointer + c * n
+          fft.forward(ib.pointer + c * h * w, spectrum)
           guard adjoint else { return }
           // Columns 1 ..< ⌈W/2⌉ stand for themselves and their conjugate mirror.
           let doubled = (w + 1) / 2
@@ -255,10 +255,4 @@ public struct FourierParametrization: ImageParametrization {
     }
     return (next, p, KeptParameters(old: old, new: new))
   }
-}
-
-/// A raw pointer handed to `parallelFor` iterations that write disjoint ranges.
-struct UncheckedPointer: @unchecked Sendable {
-  let value: UnsafeMutablePointer<Float>
-  init(_ value: UnsafeMutablePointer<Float>) { self.value = value }
 }

@@ -40,7 +40,7 @@ public struct ParametrizationSpec: Sendable, Equatable {
   public init(_ node: ConfigNode?, path: String = "parametrization") throws(ConfigError) {
     guard let node, !node.isNull else { return }
     if case .string(let name) = node.value {
-      kind = try Self.choice(name, Kind.self, what: "parametrization type", node: node, path: path)
+      kind = try ParameterReader.resolve(Param(name, path: path, location: node.location))
       return
     }
     guard node.entries != nil else {
@@ -50,28 +50,14 @@ public struct ParametrizationSpec: Sendable, Equatable {
         at: node.location, path: path)
     }
     var r = ParameterReader(node: node, path: path, groups: [])
-    let typeName =
-      try r.scalar("type", String.self, default: "pixels", doc: "pixels or fft")
-      .constantValue ?? "pixels"
-    kind = try Self.choice(
-      typeName, Kind.self, what: "parametrization type", node: node["type"] ?? node,
-      path: path + ".type")
+    kind = try r.choice("type", Kind.self, default: "pixels", doc: "what the parameters are")
     let decayParam = try r.optionalScalar(
       "decay", Double.self, doc: "fft: spectrum scale 1/f^decay (0 to 4)")
-    let colorName =
-      try r.scalar(
-        "colors", String.self, default: "rgb", doc: "rgb or decorrelated"
-      ).constantValue ?? "rgb"
-    colors = try Self.choice(
-      colorName, ColorBasis.self, what: "colour basis", node: node["colors"] ?? node,
-      path: path + ".colors")
-    let mappingName =
-      try r.scalar(
-        "mapping", String.self, default: "clamp", doc: "clamp (CLIPig) or sigmoid"
-      ).constantValue ?? "clamp"
-    mapping = try Self.choice(
-      mappingName, ValueMapping.self, what: "value mapping", node: node["mapping"] ?? node,
-      path: path + ".mapping")
+    colors = try r.choice(
+      "colors", ColorBasis.self, default: "rgb", doc: "colour space of the trained planes")
+    mapping = try r.choice(
+      "mapping", ValueMapping.self, default: "clamp",
+      doc: "how values are brought into [0, 1]: clamp (CLIPig) or sigmoid")
     try r.finish()
     if let decayParam {
       let location = node["decay"]?.location ?? node.location
@@ -88,18 +74,6 @@ public struct ParametrizationSpec: Sendable, Equatable {
     }
   }
 
-  static func choice<T: RawRepresentable & CaseIterable>(
-    _ name: String, _ type: T.Type, what: String, node: ConfigNode, path: String
-  ) throws(ConfigError) -> T where T.RawValue == String {
-    if let value = T(rawValue: name) { return value }
-    let names = T.allCases.map(\.rawValue)
-    let suggestion = Suggestions.didYouMean(name, among: names)
-    throw ConfigError(
-      "unknown \(what) '\(name)'"
-        + (suggestion.isEmpty ? "; valid: " + names.joined(separator: ", ") : suggestion),
-      at: node.location, path: path)
-  }
-
   /// The parametrization of a `width` × `height` image.
   public func make(width: Int, height: Int) -> any ImageParametrization {
     switch kind {
@@ -110,6 +84,13 @@ public struct ParametrizationSpec: Sendable, Equatable {
         width: width, height: height, decay: decay, colors: colors, mapping: mapping)
     }
   }
+}
+
+extension ParametrizationSpec.Kind: ConfigChoice {
+  /// `pixels` and `fft`.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// "parametrization type", in errors.
+  public static var kind: String? { "parametrization type" }
 }
 
 extension ParametrizationSpec {

@@ -62,3 +62,10 @@ public enum ValueMapping: String, Sendable, CaseIterable {
     return x
   }
 }
+
+extension ValueMapping: ConfigChoice {
+  /// `clamp` and `sigmoid`.
+  public static let names = allCases.map { (name: $0.rawValue, value: $0) }
+  /// "value mapping", in errors.
+  public static var kind: String? { "value mapping" }
+}

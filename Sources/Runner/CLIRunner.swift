@@ -46,7 +46,8 @@ public enum CLIRunner {
     let requested = plan.requestedOutput(commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
     let resume = try Checkpoint.resumable(
-      forRequested: requested, digest: plan.checkpointDigest)
+      forRequested: requested, digest: plan.checkpointDigest,
+      maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
     if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
     // Refuse `-o x.tif`, and a size the output format cannot hold, before any work.
     let format = try ImageFormat.forOutput(path: requested)
@@ -55,7 +56,8 @@ public enum CLIRunner {
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
-    let model = try ModelLoader.load(experiment.model, quiet: verbose == 0)
+    let model = try ModelLoader.load(
+      experiment.model, quiet: verbose == 0, precision: experiment.precision)
     if verbose >= 2 { log("initializing pixels (seed \(plan.seed))\n") }
     let trainer = try Trainer(plan: plan, model: model)
     let path: String
@@ -79,8 +81,16 @@ public enum CLIRunner {
     return try loop.run(&recorder).outcome
   }
 
-  /// Writes to standard error without buffering.
+  /// Writes to standard error without buffering; a closed stream drops the text.
   public static let standardError: @Sendable (String) -> Void = { text in
-    FileHandle.standardError.write(Data(text.utf8))
+    StandardStream.error.write(text)
+  }
+
+  /// Writes to standard error without buffering; once the stream is closed (`… 2>&1 | head -1`)
+  /// sets `interrupt` as SIGPIPE would: the render stops like after SIGTERM, keeping its image,
+  /// sidecar and checkpoint, and exits with 141.
+  public static func standardError(stopping interrupt: InterruptFlag) -> @Sendable (String) -> Void
+  {
+    { text in if !StandardStream.error.write(text) { interrupt.set(signal: SIGPIPE) } }
   }
 }

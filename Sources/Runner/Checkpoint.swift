@@ -68,12 +68,13 @@ public struct Checkpoint: Sendable, Equatable {
     self.scales = scales
   }
 
-  /// The checkpoint file of an image: `.NAME.checkpoint` in the image's directory.
+  /// The checkpoint file of an image: `.NAME.checkpoint` in the image's directory (shortened
+  /// by `FileIO.fittingName` when the image's name leaves no room for the 12 bytes added).
   public static func path(forImage image: String) -> String {
     let ns = image as NSString
     let directory = ns.deletingLastPathComponent
     let name = "." + ns.lastPathComponent + ".checkpoint"
-    return directory.isEmpty ? name : directory + "/" + name
+    return FileIO.fittingName(directory.isEmpty ? name : directory + "/" + name)
   }
 
   /// The SHA-256 (hex) identifying a run's configuration: the configuration tree as YAML text
@@ -183,12 +184,29 @@ public struct Checkpoint: Sendable, Equatable {
       scales: scales, width: header.width, height: header.height)
   }
 
-  /// Reads the checkpoint at `path`; nil when there is none.
-  public static func load(path: String) throws(CheckpointError) -> Checkpoint? {
-    guard FileManager.default.fileExists(atPath: path) else { return nil }
+  /// The largest checkpoint a run of `experiment` with `seed` can write: the JSON header, the
+  /// parameters and the optimizer's three buffers (Float32) at the run's largest resolution,
+  /// with room for twice the 3·W·H values of raw pixels (a Fourier spectrum has 3·H·(W/2+1)·2),
+  /// the similarity scales and the hash. A file at a checkpoint's name that is larger is
+  /// refused before anything is read (it is not this run's).
+  public static func sizeLimit(for experiment: Experiment, seed: UInt64) throws -> Int {
+    let largest = try MemoryBudget.largestResolution(
+      experiment, streams: RandomStreams(seed: seed))
+    let values = 2 * 3 * largest.width * largest.height
+    let features = experiment.targets.reduce(0) { $0 + $1.features.count }
+    return (1 << 20) + values * 4 * 4 + features * 8 + 32
+  }
+
+  /// Reads the checkpoint at `path`, a regular file of at most `maxBytes` (see `sizeLimit`);
+  /// nil when there is none.
+  public static func load(path: String, maxBytes: Int = 1 << 32) throws(CheckpointError)
+    -> Checkpoint?
+  {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return nil }
     let bytes: [UInt8]
     do {
-      bytes = try FileIO.readBytes(path: path, maxBytes: 1 << 32)
+      bytes = try FileIO.readBytes(path: path, maxBytes: maxBytes)
     } catch {
       throw CheckpointError(path: path, "cannot read the checkpoint: \(error.message)")
     }
@@ -196,10 +214,10 @@ public struct Checkpoint: Sendable, Equatable {
   }
 
   /// Reads the checkpoint at `path` and checks that it belongs to the configuration `digest`.
-  public static func load(path: String, expecting digest: String) throws(CheckpointError)
-    -> Checkpoint?
+  public static func load(path: String, expecting digest: String, maxBytes: Int = 1 << 32)
+    throws(CheckpointError) -> Checkpoint?
   {
-    guard let checkpoint = try load(path: path) else { return nil }
+    guard let checkpoint = try load(path: path, maxBytes: maxBytes) else { return nil }
     guard checkpoint.configDigest == digest else {
       throw CheckpointError(
         path: path,
@@ -230,9 +248,9 @@ public struct Checkpoint: Sendable, Equatable {
   /// (`NAME-N.png`), whose configuration digest is `digest`. A checkpoint beside `requested`
   /// itself from another configuration is an error (it would otherwise be silently left
   /// behind); nil when there is nothing to continue.
-  public static func resumable(forRequested requested: String, digest: String)
-    throws(CheckpointError) -> (imagePath: String, checkpoint: Checkpoint)?
-  {
+  public static func resumable(
+    forRequested requested: String, digest: String, maxBytes: Int = 1 << 32
+  ) throws(CheckpointError) -> (imagePath: String, checkpoint: Checkpoint)? {
     let url = URL(fileURLWithPath: requested).standardizedFileURL
     let directory = url.deletingLastPathComponent().path
     let ext = url.pathExtension
@@ -251,8 +269,12 @@ public struct Checkpoint: Sendable, Equatable {
     for (k, image) in candidates.enumerated() {
       let checkpointPath = path(forImage: image)
       if k == 0 {
-        if let c = try load(path: checkpointPath, expecting: digest) { return (image, c) }
-      } else if let c = try? load(path: checkpointPath), c.configDigest == digest {
+        if let c = try load(path: checkpointPath, expecting: digest, maxBytes: maxBytes) {
+          return (image, c)
+        }
+      } else if let c = try? load(path: checkpointPath, maxBytes: maxBytes),
+        c.configDigest == digest
+      {
         return (image, c)
       }
     }

@@ -2,7 +2,7 @@ import ExprEval
 import PipelineKit
 
 extension Experiment {
-  /// The expression variables of `epoch` (spec §8.3 steps 2 and 4–6): time, the resolution the
+  /// The expression variables of `epoch` (CLIPig's epoch steps 2 and 4–6): time, the resolution the
   /// schedule gives (checked against ``ImageLimits``), the learning-rate scale and the effective
   /// learning rate (base rate × learnrate_scale × learnrate). The one place training, preview
   /// and `clipig schedule` compute them.

@@ -1,8 +1,9 @@
+import CLIP
 import ExprEval
 import Parametrizations
 import PipelineKit
 
-/// A fully decoded, validated experiment: every parameter of CLIPig's schema (spec §4) with its
+/// A fully decoded, validated experiment: every parameter of CLIPig's schema (CLIPig's configuration schema) with its
 /// default, every stage built, every expression parsed. Building one is the "load" step: all
 /// user errors surface here, before any training starts.
 public struct Experiment: Sendable {
@@ -26,6 +27,8 @@ public struct Experiment: Sendable {
   public var model: String
   /// Accepted for compatibility; clipig runs on the CPU.
   public var device: String
+  /// The precision of CLIP's matrix products (`precision:`; fp32 unless set).
+  public var precision: CLIPPrecision = .fp32
   /// User learning-rate factor (time and resolution expressions allowed).
   public var learnrate: Param<Double>
   /// Second learning-rate factor (time and resolution expressions allowed).
@@ -44,6 +47,9 @@ public struct Experiment: Sendable {
   public var postproc: [PostprocEntry]
   /// The merged configuration this was decoded from.
   public var source: ConfigNode
+  /// Every parameter whose value is an expression kept for run time (with its path, place and
+  /// variable groups), in the order the loader read them: what `clipig schedule` tabulates.
+  public var expressions: [RecordedExpression] = []
 
   /// `init.*`.
   public struct Initialization: Sendable {
@@ -160,7 +166,7 @@ public enum SnapshotInterval: Sendable, Equatable {
   case seconds(Double)
 }
 
-/// The optimizers of spec §8.4.
+/// The optimizers of CLIPig's optimizers.
 public enum OptimizerKind: String, Sendable, CaseIterable {
   /// Adam, base rate 0.01.
   case adam
@@ -194,6 +200,13 @@ public enum OptimizerKind: String, Sendable, CaseIterable {
   }
 }
 
+extension CLIPPrecision: ConfigChoice {
+  /// The names a configuration may use.
+  public static let names: [(name: String, value: CLIPPrecision)] = allCases.map {
+    ($0.rawValue, $0)
+  }
+}
+
 extension OptimizerKind: ConfigChoice {
   /// The names a configuration may use, CLIPig's `rmsprob` included.
   public static let names: [(name: String, value: OptimizerKind)] = [
@@ -202,7 +215,7 @@ extension OptimizerKind: ConfigChoice {
   ]
 }
 
-/// How a target combines its features (spec §8.8).
+/// How a target combines its features (CLIPig's similarity scales and selection).
 public enum FeatureSelection: String, Sendable, CaseIterable {
   /// Every enabled feature contributes.
   case all
@@ -221,7 +234,7 @@ extension FeatureSelection: ConfigChoice {
   public static var kind: String? { "feature selection" }
 }
 
-/// How a target scales its features' similarities (spec §8.8).
+/// How a target scales its features' similarities (CLIPig's similarity scales and selection).
 public enum FeatureScale: String, Sendable, CaseIterable, ConfigChoice {
   /// Every feature's similarity as it is.
   case equal
@@ -232,7 +245,7 @@ public enum FeatureScale: String, Sendable, CaseIterable, ConfigChoice {
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
 }
 
-/// Loss between an image feature and a target feature (spec §8.7).
+/// Loss between an image feature and a target feature (CLIPig's feature losses).
 public enum FeatureLoss: String, Sendable {
   /// 1 − cos.
   case cosine

@@ -1,3 +1,4 @@
+import CLIP
 import Constraints
 import ExprEval
 import Foundation
@@ -6,7 +7,7 @@ import PipelineKit
 import Transforms
 
 extension Experiment {
-  /// Decodes and validates a merged configuration (spec §4); every problem is a `ConfigError`
+  /// Decodes and validates a merged configuration (CLIPig's configuration schema); every problem is a `ConfigError`
   /// naming file:line:column and the parameter path.
   ///
   /// `transforms` and `constraints` are the registries stages are looked up in (extend them for
@@ -24,31 +25,24 @@ extension Experiment {
         "expected a mapping of parameters at the top level, got \(root.kindDescription)",
         at: root.location)
     }
+    // One reader for the top level: each key's default, groups and doc come from `RunKeys`.
     var r = ParameterReader(node: root, path: "", groups: [], random: random)
-    verbose = try r.scalar(
-      "verbose", Int.self, default: 2, doc: "0 silent, 1 progress, 2 progress and statistics"
-    ).constantValue!
-    output = try r.scalar(
-      "output", String.self, default: "./", doc: "output directory (ending in /) or file name"
-    ).constantValue!
-    outputQuality = try r.scalar(
-      "output_quality", Int.self, default: 95, doc: "JPEG/WebP quality 1-100 (WebP 100: lossless)"
-    ).constantValue!
+    verbose = try r.scalar(RunKeys.verbose, Int.self).constantValue!
+    output = try r.scalar(RunKeys.output, String.self).constantValue!
+    outputQuality = try r.scalar(RunKeys.outputQuality, Int.self).constantValue!
     guard (1...100).contains(outputQuality) else {
       throw ConfigError(
         "output_quality must be between 1 and 100, got \(outputQuality)",
         at: root["output_quality"]?.location ?? root.location, path: "output_quality")
     }
     snapshotInterval = try Self.snapshotInterval(&r)
-    epochs = try r.scalar("epochs", Int.self, default: 300, doc: "number of optimizer steps")
-      .constantValue!
+    epochs = try r.scalar(RunKeys.epochs, Int.self).constantValue!
     guard epochs >= 1 else {
       throw ConfigError(
         "epochs must be at least 1, got \(epochs)", at: root["epochs"]?.location ?? root.location,
         path: "epochs")
     }
-    startEpoch = try r.scalar("start_epoch", Int.self, default: 0, doc: "first epoch index")
-      .constantValue!
+    startEpoch = try r.scalar(RunKeys.startEpoch, Int.self).constantValue!
     guard startEpoch >= 0, startEpoch < epochs else {
       throw ConfigError(
         startEpoch < 0
@@ -56,40 +50,24 @@ extension Experiment {
           : "start_epoch \(startEpoch) is past the last epoch (\(epochs - 1)) of epochs: \(epochs)",
         at: root["start_epoch"]?.location ?? root.location, path: "start_epoch")
     }
-    var rTime = ParameterReader(node: root, path: "", groups: [.time], random: random)
-    resolution = try rTime.list(
-      "resolution", Int.self, lengths: [2], default: [224, 224],
-      doc: "width and height of the pixels")
-    r.skip("resolution")
-    interpolation = try r.choice("interpolation", default: "cubic", doc: "resize filter")
-    model = try r.scalar("model", String.self, default: "ViT-B/32", doc: "CLIP model name or path")
-      .constantValue!
-    device = try r.scalar(
-      "device", String.self, default: "auto",
-      doc: "accepted for compatibility; clipig runs on the CPU"
-    ).constantValue!
-    var rLR = ParameterReader(node: root, path: "", groups: [.time, .resolution], random: random)
-    learnrate = try rLR.scalar("learnrate", Double.self, default: 1, doc: "learning-rate factor")
-    learnrateScale = try rLR.scalar(
-      "learnrate_scale", Double.self, default: 1, doc: "second learning-rate factor")
-    r.skip("learnrate")
-    r.skip("learnrate_scale")
-    optimizer = try r.choice("optimizer", default: "adam", doc: "the optimizer")
-    if let s = try r.optionalScalar("seed", Int.self, doc: "seed of all random draws")?
-      .constantValue
-    {
+    resolution = try r.list(RunKeys.resolution, Int.self, lengths: [2])
+    interpolation = try r.choice(RunKeys.interpolation, Interpolation.self)
+    model = try r.scalar(RunKeys.model, String.self).constantValue!
+    device = try r.scalar(RunKeys.device, String.self).constantValue!
+    precision = try r.choice(RunKeys.precision, CLIPPrecision.self)
+    learnrate = try r.scalar(RunKeys.learnrate, Double.self)
+    learnrateScale = try r.scalar(RunKeys.learnrateScale, Double.self)
+    optimizer = try r.choice(RunKeys.optimizer, OptimizerKind.self)
+    if let s = try r.optionalScalar(RunKeys.seed, Int.self)?.constantValue {
       seed = UInt64(bitPattern: Int64(s))
     } else {
       seed = nil
     }
-    try Self.checkPlugins(
-      try r.section("plugins", doc: "plugin package folders (relative to the YAML)"))
-    initialization = try Self.initialization(
-      try r.section("init", doc: "pixel initialisation"), random: random)
-    parametrization = try ParametrizationSpec(
-      try r.section("parametrization", doc: "pixels (CLIPig) or fft, colour basis, value mapping"))
+    try Self.checkPlugins(try r.section(RunKeys.plugins))
+    initialization = try Self.initialization(try r.section(RunKeys.initialization), random: random)
+    parametrization = try ParametrizationSpec(try r.section(RunKeys.parametrization))
     targets = []
-    if let node = try r.section("targets", doc: "targets") {
+    if let node = try r.section(RunKeys.targets) {
       guard let elements = node.elements else {
         throw ConfigError(
           "expected a list of targets, got \(node.kindDescription)", at: node.location,
@@ -98,14 +76,14 @@ extension Experiment {
       for (i, element) in elements.enumerated() {
         if let t = try Self.target(
           element, path: "targets[\(i)]", transforms: transforms, constraints: constraints,
-          random: random)
+          random: random, recording: &r)
         {
           targets.append(t)
         }
       }
     }
     postproc = []
-    if let node = try r.section("postproc", doc: "post-processing") {
+    if let node = try r.section(RunKeys.postproc) {
       guard let elements = node.elements else {
         throw ConfigError(
           "expected a list of post-processing entries, got \(node.kindDescription)",
@@ -113,11 +91,12 @@ extension Experiment {
       }
       for (i, element) in elements.enumerated() {
         postproc += try Self.postprocEntries(
-          element, path: "postproc[\(i)]", registry: transforms, random: random)
+          element, path: "postproc[\(i)]", registry: transforms, random: random, recording: &r)
       }
     }
     try r.finish()
     source = root
+    expressions = r.expressions
   }
 
   /// Checks the shape of `plugins:` — a list of paths, or of mappings with `path` and
@@ -150,10 +129,7 @@ extension Experiment {
   }
 
   static func snapshotInterval(_ r: inout ParameterReader) throws(ConfigError) -> SnapshotInterval {
-    guard
-      let node = try r.section(
-        "snapshot_interval", doc: "int: every N epochs, float: every N seconds, 0: never")
-    else {
+    guard let node = try r.section(RunKeys.snapshotInterval) else {
       return .seconds(20)
     }
     var random = r.random
@@ -199,9 +175,10 @@ extension Experiment {
       image: image?.constantValue)
   }
 
+  /// One target; the expressions of its parameters (inactive targets' too) go to `parent`.
   static func target(
     _ node: ConfigNode, path: String, transforms: StageRegistry, constraints: StageRegistry,
-    random: SeededRandom
+    random: SeededRandom, recording parent: inout ParameterReader
   ) throws(ConfigError) -> Target? {
     guard node.entries != nil else {
       throw ConfigError(
@@ -215,12 +192,9 @@ extension Experiment {
     let window = Window(
       start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
       end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
-    var rw = ParameterReader(
-      node: node, path: path, groups: [.time, .resolution, .learnrate, .targetConstraint],
-      random: random)
-    let weight = try rw.scalar(
-      "weight", Double.self, default: 1, doc: "factor of the whole target loss")
-    r.skip("weight")
+    let weight = try r.scalar(
+      "weight", Double.self, default: 1, groups: .constraintParameter,
+      doc: "factor of the whole target loss")
     let batchSize = try r.scalar("batch_size", Int.self, default: 1, doc: "views per epoch")
       .constantValue!
     guard batchSize >= 0 else {
@@ -235,24 +209,28 @@ extension Experiment {
     var features: [Feature] = []
     if let list = try r.section("features", doc: "texts and images") {
       for (i, element) in try elements(list, path: path + ".features").enumerated() {
-        features.append(try feature(element, path: "\(path).features[\(i)]", random: random))
+        features.append(
+          try feature(element, path: "\(path).features[\(i)]", random: random, recording: &r))
       }
     }
     var chain: [PipelineEntry] = []
     if let list = try r.section("transforms", doc: "augmentations applied to each view") {
       for (i, element) in try elements(list, path: path + ".transforms").enumerated() {
         chain += try stages(
-          element, path: "\(path).transforms[\(i)]", registry: transforms, random: random)
+          element, path: "\(path).transforms[\(i)]", registry: transforms, random: random,
+          recording: &r)
       }
     }
     var constraintEntries: [ConstraintEntry] = []
     if let list = try r.section("constraints", doc: "extra losses on each view") {
       for (i, element) in try elements(list, path: path + ".constraints").enumerated() {
         constraintEntries += try constraintList(
-          element, path: "\(path).constraints[\(i)]", registry: constraints, random: random)
+          element, path: "\(path).constraints[\(i)]", registry: constraints, random: random,
+          recording: &r)
       }
     }
     try r.finish()
+    parent.record(contentsOf: r.expressions)
     guard active else { return nil }
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
@@ -288,9 +266,11 @@ extension Experiment {
     return e
   }
 
-  static func feature(_ node: ConfigNode, path: String, random: SeededRandom) throws(ConfigError)
-    -> Feature
-  {
+  /// One feature of a target; the expressions of its parameters go to `parent`.
+  static func feature(
+    _ node: ConfigNode, path: String, random: SeededRandom,
+    recording parent: inout ParameterReader
+  ) throws(ConfigError) -> Feature {
     var r = ParameterReader(node: node, path: path, groups: [], random: random)
     let text = try r.optionalScalar("text", String.self, doc: "prompt")?.constantValue
     let image = try r.optionalScalar("image", String.self, doc: "image file or http(s) URL")?
@@ -298,16 +278,14 @@ extension Experiment {
     let window = Window(
       start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
       end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
-    var rw = ParameterReader(
-      node: node, path: path, groups: [.time, .resolution, .learnrate, .targetFeature],
-      random: random)
-    let weight = try rw.scalar(
-      "weight", Double.self, default: 1, doc: "loss factor (negative pushes away)")
-    let scale = try rw.scalar("scale", Double.self, default: 1, doc: "similarity factor")
-    r.skip("weight")
-    r.skip("scale")
+    let weight = try r.scalar(
+      "weight", Double.self, default: 1, groups: .featureParameter,
+      doc: "loss factor (negative pushes away)")
+    let scale = try r.scalar(
+      "scale", Double.self, default: 1, groups: .featureParameter, doc: "similarity factor")
     let loss = try r.choice("loss", FeatureLoss.self, default: "cosine", doc: "feature loss")
     try r.finish()
+    parent.record(contentsOf: r.expressions)
     if text == nil && image == nil {
       throw ConfigError("a feature needs 'text' or 'image'", at: node.location, path: path)
     }
@@ -316,10 +294,11 @@ extension Experiment {
       loss: loss, location: node.location)
   }
 
-  /// The stages of one transform-list element, in key order.
+  /// The stages of one transform-list element, in key order; the expressions of their
+  /// parameters go to `parent`.
   static func stages(
     _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom,
-    reserved: Set<String> = []
+    reserved: Set<String> = [], recording parent: inout ParameterReader
   )
     throws(ConfigError) -> [PipelineEntry]
   {
@@ -331,9 +310,9 @@ extension Experiment {
     var result: [PipelineEntry] = []
     for (k, entry) in entries.enumerated() where !reserved.contains(entry.key) {
       let stagePath = path + "." + entry.key
-      let stage: any Stage
+      let made: (stage: any Stage, expressions: [RecordedExpression])
       do {
-        stage = try registry.make(
+        made = try registry.read(
           name: entry.key, parameters: entry.node, path: stagePath, keyLocation: entry.keyLocation,
           random: random.fork(UInt64(k)))
       } catch  where entry.node.isNull && registry[entry.key] != nil {
@@ -341,13 +320,17 @@ extension Experiment {
         // whose parameters all have defaults (`- blur:`) runs with them.
         continue
       }
-      result.append(PipelineEntry(stage: stage, path: stagePath))
+      parent.record(contentsOf: made.expressions)
+      result.append(PipelineEntry(stage: made.stage, path: stagePath))
     }
     return result
   }
 
+  /// One post-processing element (`active`, `start`, `end` and its stages); the expressions of
+  /// its parameters go to `parent`.
   static func postprocEntries(
-    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom
+    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom,
+    recording parent: inout ParameterReader
   )
     throws(ConfigError) -> [PostprocEntry]
   {
@@ -363,7 +346,8 @@ extension Experiment {
       start: try r.frameTime("start", default: .fraction(0), doc: "first active epoch or fraction"),
       end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
     let entries = try stages(
-      node, path: path, registry: registry, random: random, reserved: ["active", "start", "end"])
+      node, path: path, registry: registry, random: random, reserved: ["active", "start", "end"],
+      recording: &parent)
     for e in entries where type(of: e.stage).traits.contains(.changesResolution) {
       let key = node.entries?.first { path + "." + $0.key == e.path }
       throw ConfigError(
@@ -374,8 +358,11 @@ extension Experiment {
     return entries.map { PostprocEntry(stage: $0.stage, window: window, path: $0.path) }
   }
 
+  /// The constraints of one constraint-list element, in key order; the expressions of their
+  /// parameters go to `parent`.
   static func constraintList(
-    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom
+    _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom,
+    recording parent: inout ParameterReader
   )
     throws(ConfigError) -> [ConstraintEntry]
   {
@@ -403,6 +390,7 @@ extension Experiment {
         end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
       let stage = try type.init(parameters: &r)
       try r.finish()
+      parent.record(contentsOf: r.expressions)
       result.append(ConstraintEntry(stage: stage, weight: weight, window: window, path: cPath))
     }
     return result

@@ -2,7 +2,7 @@ import CLIP
 import ExprEval
 import PipelineKit
 
-/// CLIPig's loss of one epoch (spec §8.7–8.8) as one differentiable function of the views'
+/// CLIPig's loss of one epoch (CLIPig's feature losses, similarity scales and selection) as one differentiable function of the views'
 /// raw CLIP features and of the views themselves: similarity to each target feature, its scale
 /// (`scale`, fair scaling), the `select` rule (all, best, worst, mix), the weights (which may
 /// depend on `sim`), the feature loss (cosine, L1, L2) and each target's constraint losses on
@@ -52,118 +52,203 @@ public struct Objective: Sendable {
     precondition(rawFeatures.shape.first == n && views.shape.first == n, "Objective: batch sizes")
     let d = rawFeatures.count / max(n, 1)
     let (unit, normalizePullback) = CLIPFeatures.normalize(rawFeatures)
-    var simSums = targets.map { [Double](repeating: 0, count: $0.features.count) }
-    var simCounts = simSums
+    var tally = SimilarityTally(targets)
     var total = 0.0
-    // Per view: the feature terms (unit target vector, combined weight, loss kind) and the
-    // constraint pullbacks with their weights.
-    var featureTerms: [[(vector: [Float], weight: Double, loss: FeatureLoss)]] = []
-    var constraintTerms: [[(weight: Double, pullback: Pullback)]] = []
+    var terms: [ViewTerms] = []
     for (vi, origin) in origins.enumerated() {
-      let target = targets[origin.target]
-      let vectors = features.vectors[origin.target]
       let x = Array(unit.scalars[vi * d..<(vi + 1) * d])
-      // Similarities, scales and weights of the features (spec §8.8).
-      var sims: [Double] = []
-      for (fi, feature) in target.features.enumerated() {
-        var c = variables
-        c.similarity = 100 * CLIPFeatures.dot(vectors[fi], x) * features.scales[origin.target][fi]
-        sims.append(c.similarity * (try feature.scale.value(in: c, random: &random)))
-      }
-      var targetContext = variables
-      targetContext.similarity = sims.isEmpty ? 0 : sims.reduce(0, +) / Double(sims.count)
-      let targetWeight = try target.weight.value(in: targetContext, random: &random)
-      var enabled = target.features.map { $0.window.contains(epoch: epoch, t: variables.t) }
-      var weights: [Double] = []
-      for (fi, feature) in target.features.enumerated() {
-        var c = variables
-        c.similarity = sims[fi]
-        weights.append(try feature.weight.value(in: c, random: &random))
-        if enabled[fi] {
-          simSums[origin.target][fi] += sims[fi]
-          simCounts[origin.target][fi] += 1
-        }
-      }
-      if target.select == .best || target.select == .worst {
-        let order = sims.indices.sorted {
-          target.select == .best ? sims[$0] > sims[$1] : sims[$0] < sims[$1]
-        }
-        var kept = false
-        for i in order where enabled[i] {
-          if kept { enabled[i] = false } else { kept = true }
-        }
-      }
-      var terms: [(vector: [Float], weight: Double, loss: FeatureLoss)] = []
-      if target.select == .mix {
-        var m = [Float](repeating: 0, count: d)
-        var norm = 0.0
-        for fi in target.features.indices where enabled[fi] {
-          norm += abs(weights[fi])
-          for k in 0..<d { m[k] += Float(weights[fi]) * vectors[fi][k] }
-        }
-        if norm > 0, let first = target.features.first {
-          for k in 0..<d { m[k] /= Float(norm) }
-          terms.append((m, targetWeight, first.loss))
-        }
-      } else {
-        for fi in target.features.indices where enabled[fi] {
-          terms.append((vectors[fi], weights[fi] * targetWeight, target.features[fi].loss))
-        }
-      }
+      let scores = try score(
+        x, target: origin.target, epoch: epoch, variables: variables, random: &random)
+      tally.add(scores, target: origin.target)
+      let featureTerms = self.featureTerms(scores, target: origin.target, dimension: d)
       var featureLoss = 0.0
-      for term in terms {
+      for term in featureTerms {
         featureLoss += Self.loss(term.loss, x: x, f: term.vector, weight: term.weight)
       }
-      featureTerms.append(terms)
-      // Constraints on the view CLIP saw.
-      var constraintLoss = 0.0
-      var pullbacks: [(weight: Double, pullback: Pullback)] = []
-      for constraint in target.constraints
-      where constraint.window.contains(epoch: epoch, t: variables.t) {
-        var cc = StageContext(
-          variables: targetContext, random: streams.constraints(epoch: epoch, view: vi))
-        let weight = try constraint.weight.value(in: targetContext, random: &cc.random)
-        let (value, pullback) = try constraint.stage.forward(views.view(vi), in: &cc)
-        constraintLoss += Double(value.scalars[0]) * weight
-        pullbacks.append((weight * targetWeight, pullback))
-      }
-      total += featureLoss + constraintLoss * targetWeight
-      constraintTerms.append(pullbacks)
-    }
-    var similarities = targets.map { [Double?](repeating: nil, count: $0.features.count) }
-    for ti in simSums.indices {
-      for fi in simSums[ti].indices where simCounts[ti][fi] > 0 {
-        similarities[ti][fi] = simSums[ti][fi] / simCounts[ti][fi]
-      }
+      let (constraintLoss, pullbacks) = try constraints(
+        on: views, view: vi, target: origin.target, epoch: epoch, scores: scores)
+      total += featureLoss + constraintLoss * scores.targetWeight
+      terms.append(ViewTerms(features: featureTerms, constraints: pullbacks))
     }
     let viewShape = views.shape
-    let viewSize = views.count / max(n, 1)
     return (
-      Value(loss: total, similarities: similarities),
+      Value(loss: total, similarities: tally.means),
       { seed in
-        var dUnit = Tensor(shape: rawFeatures.shape)
-        var dViews = Tensor(shape: viewShape)
-        for vi in 0..<n {
-          let x = Array(unit.scalars[vi * d..<(vi + 1) * d])
-          var dx = [Float](repeating: 0, count: d)
-          for term in featureTerms[vi] {
-            Self.lossGradient(term.loss, x: x, f: term.vector, weight: term.weight * seed, dx: &dx)
-          }
-          dUnit.scalars.replaceSubrange(vi * d..<(vi + 1) * d, with: dx)
-          let terms = constraintTerms[vi]
-          guard let first = terms.first else { continue }
-          var dView = first.pullback(Tensor(scalar: Float(first.weight * seed)))
-          for term in terms.dropFirst() {
-            dView.add(term.pullback(Tensor(scalar: Float(term.weight * seed))))
-          }
-          dViews.scalars.replaceSubrange(vi * viewSize..<(vi + 1) * viewSize, with: dView.scalars)
-        }
-        return Cotangents(features: normalizePullback(dUnit), views: dViews)
+        Self.pullback(
+          seed, terms: terms, unit: unit, featureShape: rawFeatures.shape, viewShape: viewShape,
+          normalizePullback: normalizePullback)
       }
     )
   }
 
-  /// weight × loss(x, f) for a unit vector x (spec §8.7); f need not be a unit vector (mix).
+  /// One feature loss of a view: a unit target vector (or the weighted mean of several, `mix`),
+  /// its combined weight and the loss kind.
+  typealias FeatureTerm = (vector: [Float], weight: Double, loss: FeatureLoss)
+
+  /// What a view contributes to the pullback: its feature terms and its constraints' pullbacks
+  /// with their weights.
+  struct ViewTerms {
+    var features: [FeatureTerm]
+    var constraints: [(weight: Double, pullback: Pullback)]
+  }
+
+  /// How one view scores against its target's features (CLIPig's similarity scales and selection).
+  struct Scores {
+    /// Scaled similarity (×100, fair-scaled, times `scale`) per feature.
+    var similarities: [Double]
+    /// The epoch's variables with `sim` the mean of `similarities` (for target-level values).
+    var targetContext: ExprContext
+    /// The target's `weight`.
+    var targetWeight: Double
+    /// Each feature's `weight` (with `sim` its own similarity).
+    var weights: [Double]
+    /// The features active at this epoch (their `start`/`end` window).
+    var active: [Bool]
+  }
+
+  /// The similarities, weights and active features of the view with unit features `x` from
+  /// target `ti`. Draws, in this order, each feature's `scale`, the target's `weight`, each
+  /// feature's `weight` from `random`.
+  func score(
+    _ x: [Float], target ti: Int, epoch: Int, variables: ExprContext,
+    random: inout SeededRandom
+  ) throws(StageError) -> Scores {
+    let target = targets[ti]
+    let vectors = features.vectors[ti]
+    var sims: [Double] = []
+    for (fi, feature) in target.features.enumerated() {
+      var c = variables
+      c.similarity = 100 * CLIPFeatures.dot(vectors[fi], x) * features.scales[ti][fi]
+      sims.append(c.similarity * (try feature.scale.value(in: c, random: &random)))
+    }
+    var targetContext = variables
+    targetContext.similarity = sims.isEmpty ? 0 : sims.reduce(0, +) / Double(sims.count)
+    let targetWeight = try target.weight.value(in: targetContext, random: &random)
+    var weights: [Double] = []
+    for (fi, feature) in target.features.enumerated() {
+      var c = variables
+      c.similarity = sims[fi]
+      weights.append(try feature.weight.value(in: c, random: &random))
+    }
+    return Scores(
+      similarities: sims, targetContext: targetContext, targetWeight: targetWeight,
+      weights: weights,
+      active: target.features.map { $0.window.contains(epoch: epoch, t: variables.t) })
+  }
+
+  /// The feature losses of a view of target `ti` with `scores`: `select` keeps all active
+  /// features, the best or worst one, or their weighted mean (`mix`).
+  func featureTerms(_ scores: Scores, target ti: Int, dimension d: Int) -> [FeatureTerm] {
+    let target = targets[ti]
+    let vectors = features.vectors[ti]
+    let sims = scores.similarities
+    let weights = scores.weights
+    var enabled = scores.active
+    if target.select == .best || target.select == .worst {
+      let order = sims.indices.sorted {
+        target.select == .best ? sims[$0] > sims[$1] : sims[$0] < sims[$1]
+      }
+      var kept = false
+      for i in order where enabled[i] {
+        if kept { enabled[i] = false } else { kept = true }
+      }
+    }
+    var terms: [FeatureTerm] = []
+    if target.select == .mix {
+      var m = [Float](repeating: 0, count: d)
+      var norm = 0.0
+      for fi in target.features.indices where enabled[fi] {
+        norm += abs(weights[fi])
+        for k in 0..<d { m[k] += Float(weights[fi]) * vectors[fi][k] }
+      }
+      if norm > 0, let first = target.features.first {
+        for k in 0..<d { m[k] /= Float(norm) }
+        terms.append((m, scores.targetWeight, first.loss))
+      }
+    } else {
+      for fi in target.features.indices where enabled[fi] {
+        terms.append((vectors[fi], weights[fi] * scores.targetWeight, target.features[fi].loss))
+      }
+    }
+    return terms
+  }
+
+  /// The constraint loss (before the target's weight) of view `vi` of `views` (from target
+  /// `ti`) and the pullbacks of its active constraints, weighted by constraint and target
+  /// weight. Each constraint draws from the view's constraint stream.
+  func constraints(
+    on views: Tensor, view vi: Int, target ti: Int, epoch: Int, scores: Scores
+  ) throws(StageError) -> (loss: Double, pullbacks: [(weight: Double, pullback: Pullback)]) {
+    var loss = 0.0
+    var pullbacks: [(weight: Double, pullback: Pullback)] = []
+    for constraint in targets[ti].constraints
+    where constraint.window.contains(epoch: epoch, t: scores.targetContext.t) {
+      var cc = StageContext(
+        variables: scores.targetContext, random: streams.constraints(epoch: epoch, view: vi))
+      let weight = try constraint.weight.value(in: scores.targetContext, random: &cc.random)
+      let (value, pullback) = try constraint.stage.forward(views.view(vi), in: &cc)
+      loss += Double(value.scalars[0]) * weight
+      pullbacks.append((weight * scores.targetWeight, pullback))
+    }
+    return (loss, pullbacks)
+  }
+
+  /// The cotangents of the raw features `[N, D]` and the views `[N, 3, S, S]` for the loss
+  /// cotangent `seed`, from each view's `terms` and its unit features `unit`.
+  static func pullback(
+    _ seed: Double, terms: [ViewTerms], unit: Tensor, featureShape: [Int], viewShape: [Int],
+    normalizePullback: (Tensor) -> Tensor
+  ) -> Cotangents {
+    let n = terms.count
+    let d = unit.count / max(n, 1)
+    var dUnit = Tensor(shape: featureShape)
+    var dViews = Tensor(shape: viewShape)
+    let viewSize = dViews.count / max(n, 1)
+    for vi in 0..<n {
+      let x = Array(unit.scalars[vi * d..<(vi + 1) * d])
+      var dx = [Float](repeating: 0, count: d)
+      for term in terms[vi].features {
+        lossGradient(term.loss, x: x, f: term.vector, weight: term.weight * seed, dx: &dx)
+      }
+      dUnit.scalars.replaceSubrange(vi * d..<(vi + 1) * d, with: dx)
+      let constraints = terms[vi].constraints
+      guard let first = constraints.first else { continue }
+      var dView = first.pullback(Tensor(scalar: Float(first.weight * seed)))
+      for term in constraints.dropFirst() {
+        dView.add(term.pullback(Tensor(scalar: Float(term.weight * seed))))
+      }
+      dViews.scalars.replaceSubrange(vi * viewSize..<(vi + 1) * viewSize, with: dView.scalars)
+    }
+    return Cotangents(features: normalizePullback(dUnit), views: dViews)
+  }
+
+  /// Mean scaled similarity per target and feature over the views where the feature is active.
+  struct SimilarityTally {
+    var sums: [[Double]]
+    var counts: [[Double]]
+
+    init(_ targets: [Experiment.Target]) {
+      sums = targets.map { [Double](repeating: 0, count: $0.features.count) }
+      counts = sums
+    }
+
+    /// Adds a view of target `ti`.
+    mutating func add(_ scores: Scores, target ti: Int) {
+      for fi in scores.similarities.indices where scores.active[fi] {
+        sums[ti][fi] += scores.similarities[fi]
+        counts[ti][fi] += 1
+      }
+    }
+
+    /// `[target][feature]` means, nil where no view had the feature active.
+    var means: [[Double?]] {
+      sums.indices.map { ti in
+        sums[ti].indices.map { fi in counts[ti][fi] > 0 ? sums[ti][fi] / counts[ti][fi] : nil }
+      }
+    }
+  }
+
+  /// weight × loss(x, f) for a unit vector x (CLIPig's feature losses); f need not be a unit vector (mix).
   static func loss(_ kind: FeatureLoss, x: [Float], f: [Float], weight: Double) -> Double {
     let n = Double(x.count)
     switch kind {

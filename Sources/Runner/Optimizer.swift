@@ -1,5 +1,5 @@
 /// A first-order optimizer over one flat parameter vector, with PyTorch's update rules
-/// (spec §8.4) in Float32 and PyTorch's order of operations.
+/// (CLIPig's optimizers) in Float32 and PyTorch's order of operations.
 public struct Optimizer: Sendable {
   /// The algorithm.
   public let kind: OptimizerKind

@@ -1,7 +1,7 @@
 import Formats
 import Foundation
 
-/// Output file names (spec §9.1), with CLIPig's defects fixed: `-o name` without an extension
+/// Output file names (CLIPig's output names), with CLIPig's defects fixed: `-o name` without an extension
 /// gets `.png`, stdin without `-o` writes `clipig.png`, and a name is claimed atomically so
 /// parallel runs never collide or overwrite anything.
 public enum OutputNaming {
@@ -66,6 +66,15 @@ public enum OutputNaming {
     if name.isEmpty || name.lastIndex(of: ".") == name.startIndex {
       throw FileIOError(path: requested, message: "the image name has nothing before its extension")
     }
+    // `-o .jpg` would write a hidden `.jpg.png`: a name that is only an extension names nothing.
+    let stem = (name as NSString).deletingPathExtension
+    if stem.hasPrefix("."), !stem.dropFirst().contains("."),
+      Self.imageLikeExtensions.contains(stem.dropFirst().lowercased())
+    {
+      throw FileIOError(
+        path: requested,
+        message: "\(stem) is only an extension; name the image, e.g. image\(stem.lowercased())")
+    }
   }
 
   /// Claims a free name for `path` and (with `sidecar`) its `.yaml` sidecar: `img.png`, else
@@ -92,12 +101,21 @@ public enum OutputNaming {
       if try create(candidate, content: []) {
         guard sidecar else { return candidate }
         let marker = Array("\(placeholderPrefix)\(getpid())\n".utf8)
-        if try create(sidecarPath(candidate), content: marker) { return candidate }
+        let claimed: Bool
+        do {
+          claimed = try create(sidecarPath(candidate), content: marker)
+        } catch {
+          // A full disk or a read-only folder: no empty image stays behind.
+          _ = unlink(candidate)
+          throw error
+        }
+        if claimed { return candidate }
         _ = unlink(candidate)
       }
       let largest = largestNumber(stem: stem, ext: ext, in: directory)
       remembered = max(largest, remembered) + 1
-      candidate = directory + "/" + stem + "-\(remembered)" + (ext.isEmpty ? "" : "." + ext)
+      candidate = FileIO.fittingName(
+        directory + "/" + stem + "-\(remembered)" + (ext.isEmpty ? "" : "." + ext))
     }
     throw FileIOError(path: path, message: "no free name after 10000 tries")
   }
@@ -111,6 +129,11 @@ public enum OutputNaming {
       _ = unlink(imagePath)
     }
   }
+
+  /// Extensions that, alone as a name (`.jpg`), mean an image format rather than a name.
+  static let imageLikeExtensions: Set<String> = [
+    "png", "jpg", "jpeg", "webp", "gif", "tif", "tiff", "bmp", "yaml", "yml",
+  ]
 
   /// The first line of a sidecar placeholder, followed by the claiming process's id.
   static let placeholderPrefix = "# clipig render in progress, process "
@@ -145,9 +168,10 @@ public enum OutputNaming {
     return Int(info.st_size)
   }
 
-  /// The YAML sidecar of an image path: the extension replaced by `.yaml`.
+  /// The YAML sidecar of an image path: the extension replaced by `.yaml` (shortened by
+  /// `FileIO.fittingName` when `.yaml` makes a legal image name too long).
   public static func sidecarPath(_ imagePath: String) -> String {
-    (imagePath as NSString).deletingPathExtension + ".yaml"
+    FileIO.fittingName((imagePath as NSString).deletingPathExtension + ".yaml")
   }
 
   /// Creates `path` with O_EXCL holding `content`: false when it exists, an error for any

@@ -4,7 +4,7 @@ import Foundation
 import ModelStore
 import PipelineKit
 
-/// Rates images by CLIP similarity, as CLIPig's `rate.py` does (spec §11): an image is
+/// Rates images by CLIP similarity, as CLIPig's `rate.py` does (CLIPig's rate.py): an image is
 /// resize-cropped to the model's input size, CLIP-normalised and encoded; a prompt is encoded;
 /// both are L2-normalised and the similarity is 100 × their cosine.
 public struct Rater {

@@ -4,55 +4,20 @@ import PipelineKit
 /// `clipig schedule`: the value of every expression-valued parameter of an experiment at chosen
 /// epochs, so a user can check a resolution schedule or a fading noise before rendering.
 public enum Schedule {
-  /// One expression found in a configuration.
-  public struct Entry: Sendable {
-    /// Parameter path, e.g. `targets[0].transforms[6].bwnoise[0]`.
-    public var path: String
-    /// The expression.
-    public var expression: Expression
+  /// The expressions the table shows: every parameter the loader kept as an expression of
+  /// run-time variables (random-only expressions are left out), in the order they are written.
+  public static func expressions(of experiment: Experiment) -> [RecordedExpression] {
+    experiment.expressions.filter(\.expression.usesVariables).inWritingOrder()
   }
 
-  /// Every scalar in `root` that is an expression using variables (constants are left out).
-  public static func expressions(in root: ConfigNode) -> [Entry] {
-    var result: [Entry] = []
-    func groups(for path: String) -> VariableGroups {
-      if path.hasPrefix("resolution") || path.hasPrefix("interpolation") { return [.time] }
-      if path.hasPrefix("learnrate") { return [.time, .resolution] }
-      if path.contains(".features[") { return [.time, .resolution, .learnrate, .targetFeature] }
-      if path.contains(".constraints[") || path.hasPrefix("targets[") && path.hasSuffix(".weight") {
-        return [.time, .resolution, .learnrate, .targetConstraint]
-      }
-      if path.contains(".transforms[") || path.hasPrefix("postproc[") {
-        return [.time, .resolution, .learnrate]
-      }
-      return []
-    }
-    func visit(_ node: ConfigNode, _ path: String) {
-      switch node.value {
-      case .mapping(let entries):
-        for e in entries { visit(e.node, path.isEmpty ? e.key : path + "." + e.key) }
-      case .sequence(let elements):
-        for (i, e) in elements.enumerated() { visit(e, "\(path)[\(i)]") }
-      case .string(let text):
-        let g = groups(for: path)
-        guard !g.isEmpty else { return }
-        // One expression if the whole text is one (`1. - .95 * pow(t, 5.)`), else list items.
-        let parts =
-          (try? Expression(text, groups: g)) != nil ? [text] : ParameterReader.splitListText(text)
-        for (i, part) in parts.enumerated() {
-          guard let e = try? Expression(part, groups: g), e.usesVariables else { continue }
-          result.append(Entry(path: parts.count > 1 ? "\(path)[\(i)]" : path, expression: e))
-        }
-      default: return
-      }
-    }
-    visit(root, "")
-    return result
-  }
+  /// One tabulated expression (the loader's record).
+  public typealias Entry = RecordedExpression
 
+  /// The expressions of the experiment `root` decodes to (none when it does not decode).
+  ///
   /// A text table: one row per epoch, one column per expression (plus resolution and lr).
   public static func table(_ experiment: Experiment, epochs: [Int], seed: UInt64 = 0) -> String {
-    let entries = expressions(in: experiment.source)
+    let entries = expressions(of: experiment)
     var header = ["epoch", "t", "width", "height", "lr"]
     header += entries.map(\.path)
     var rows: [[String]] = []

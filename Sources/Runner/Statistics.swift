@@ -1,7 +1,7 @@
 import Foundation
 import PipelineKit
 
-/// The statistics block of `clipig render -v` (spec §8.11): image statistics and, per target
+/// The statistics block of `clipig render -v` (CLIPig's statistics): image statistics and, per target
 /// and feature, similarity over the last 30 epochs.
 struct Statistics {
   let experiment: Experiment

@@ -4,7 +4,7 @@ import ModelStore
 import PipelineKit
 
 /// The targets' features as the objective uses them: unit CLIP vectors of every text and image
-/// feature, and the automatic ("fair") similarity scales of spec §8.8.
+/// feature, and the automatic ("fair") similarity scales of CLIPig's similarity scales and selection.
 public struct TargetFeatures: Sendable {
   /// Unit feature vectors `[target][feature]` (zero for a feature with neither text nor image).
   public var vectors: [[[Float]]]

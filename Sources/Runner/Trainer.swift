@@ -28,7 +28,7 @@ public struct EpochReport: Sendable {
   public var parametrizationSeconds: Double = 0
 }
 
-/// CLIPig's training loop (spec §8): owns the pixels and the optimizer, and runs one epoch at a
+/// CLIPig's training loop (CLIPig's training loop): owns the pixels and the optimizer, and runs one epoch at a
 /// time as a composition of proven pieces — the view sampler, CLIP's image encoder and the
 /// objective, each a value with its pullback — followed by the optimizer step.
 public final class Trainer {
@@ -66,7 +66,7 @@ public final class Trainer {
       experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory)
   }
 
-  /// Prepares a run: initialises the pixels (spec §8.2) and encodes every feature once.
+  /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature once.
   /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
   public init(
     experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
@@ -156,7 +156,7 @@ public final class Trainer {
     return (w, h)
   }
 
-  /// The pixels a run of `e` starts from (spec §8.2): noise or the init image, at the start
+  /// The pixels a run of `e` starts from (CLIPig's initialisation): noise or the init image, at the start
   /// epoch's resolution, clamped to [0, 1].
   public static func initialPixels(
     _ e: Experiment, streams: RandomStreams, baseDirectory: String
@@ -186,11 +186,7 @@ public final class Trainer {
     return ImageOps.clamp(image, 0, 1)
   }
 
-  static func resolve(_ path: String, in base: String) -> String {
-    path.hasPrefix("/") || base.isEmpty || base == "." ? path : base + "/" + path
-  }
-
-  /// The start of epoch `epoch` (spec §8.3 steps 2–6), shared by training and preview: the
+  /// The start of epoch `epoch` (CLIPig's epoch steps 2–6), shared by training and preview: the
   /// epoch's variables, the parameters resized when the resolution schedule changes it (then
   /// `resized` says which parameters continue old ones: none for pixels, the kept coefficients
   /// for fft), and the post-processing stages applied (without gradient) to the editable image,
@@ -315,7 +311,7 @@ public final class Trainer {
     }
   }
 
-  /// Runs epoch `epoch` (spec §8.3) and returns what it did; `observe` sees the views it
+  /// Runs epoch `epoch` (CLIPig's epoch) and returns what it did; `observe` sees the views it
   /// trains on.
   @discardableResult
   public func step(epoch: Int, observe: ((ViewSampler.Views) -> Void)? = nil) throws

@@ -1,7 +1,7 @@
 import ExprEval
 import PipelineKit
 
-/// The views CLIP sees in one epoch (spec §8.3 step 7): for each active target, `viewsPerEpoch`
+/// The views CLIP sees in one epoch (CLIPig's epoch step 7): for each active target, `viewsPerEpoch`
 /// runs of its transform chain on the current image, each resized to CLIP's input side and
 /// clamped to [0, 1] — with the pullback from the views' cotangents to the image's.
 ///

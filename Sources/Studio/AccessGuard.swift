@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Refuses (403) every request without the token, or whose Host or Origin is not this server:
@@ -13,6 +14,13 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response
   ) async throws -> Response {
+    // The first Host is the request's authority; another one may be what a proxy or cache in
+    // between reads instead (request smuggling): such a request is malformed (RFC 9112 §3.2).
+    if !request.headers[values: Self.host].isEmpty {
+      return Response(
+        status: .badRequest, headers: [.contentType: "text/plain; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(string: "bad request: more than one Host header\n")))
+    }
     if let reason = refusal(request) {
       return Response(
         status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
@@ -24,6 +32,9 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
     response.headers[.init("Referrer-Policy")!] = "no-referrer"
     return response
   }
+
+  /// A Host header left among the fields: the first one became the request's authority.
+  static var host: HTTPField.Name { HTTPField.Name("Host")! }
 
   /// Why `request` is refused, or nil.
   func refusal(_ request: Request) -> String? {

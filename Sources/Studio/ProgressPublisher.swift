@@ -27,7 +27,7 @@ struct ProgressPublisher {
     self.experiment = experiment
     self.seed = seed
     self.startEpoch = startEpoch
-    self.expressions = Schedule.expressions(in: experiment.source)
+    self.expressions = Schedule.expressions(of: experiment)
   }
 
   /// Records one epoch and pushes when due.

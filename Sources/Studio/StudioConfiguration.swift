@@ -1,7 +1,6 @@
-import Constraints
+import NIOCore
 import PipelineKit
 import Runner
-import Transforms
 
 /// Settings of one `clipig studio` server.
 public struct StudioConfiguration: Sendable {
@@ -21,18 +20,37 @@ public struct StudioConfiguration: Sendable {
   public var maxYAMLBytes: Int = 256 * 1024
   /// Seconds between two pushed snapshots of a running experiment.
   public var snapshotSeconds: Double = 0.4
-  /// Transforms experiments may name.
-  public var transforms: StageRegistry = .transforms
-  /// Constraints experiments may name.
-  public var constraints: StageRegistry = .constraints
-  /// The plugins whose stages `transforms` and `constraints` hold (sidecars record them).
-  public var plugins: [PluginRecord] = []
+  /// The stages experiments may name (built-in and plugins'), and the plugins their sidecars
+  /// record.
+  public var registries: StageRegistries = .builtin
 
-  /// The run registries of these settings.
-  public var registries: StageRegistries {
-    var registries = StageRegistries(transforms: transforms, constraints: constraints)
-    registries.plugins = plugins
-    return registries
+  /// Limits on each connection and on how many are open (see `ConnectionWatchdog`).
+  public var connectionLimits = ConnectionLimits()
+
+  /// Time limits of a connection and the number of connections served at once.
+  public struct ConnectionLimits: Sendable {
+    /// A request line and headers must arrive within this of their first byte (of the
+    /// connection's opening for its first request).
+    public var headerTimeout: TimeAmount = .seconds(10)
+    /// A request's body and the start of its answer must follow its head within this.
+    public var requestTimeout: TimeAmount = .seconds(120)
+    /// A connection with nothing read or written for this long is closed (an open page's
+    /// WebSocket answers the server's pings every 30 s).
+    public var idleTimeout: TimeAmount = .seconds(90)
+    /// How often the limits are checked.
+    public var tick: TimeAmount = .milliseconds(500)
+    /// Connections served at once per address, nil for the derived default: the soft limit on
+    /// open files (raised to the hard one at start) less 256 for the server's own files, at
+    /// most 4,096. Further connections wait in the listen queue until one closes.
+    public var maxConnections: Int?
+
+    /// Default limits.
+    public init() {}
+
+    /// `maxConnections`, or the default for a soft limit of `openFiles` descriptors.
+    func connectionCap(openFiles: Int) -> Int {
+      maxConnections ?? min(4096, max(16, openFiles - 256))
+    }
   }
 
   /// Default settings.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 import Runner
 
 /// The studio's HTTP and WebSocket endpoints (all behind the access guard).
@@ -35,8 +36,17 @@ struct StudioRoutes {
     router.post("/api/:action") { request, context -> Response in
       let action = context.parameters.get("action") ?? ""
       let body: Action
+      let limit = session.configuration.maxYAMLBytes
       do {
-        body = try await request.decode(as: Action.self, context: context)
+        // JSON writes a byte of YAML as at most 6 (\u00XX); more is refused unread (413).
+        let bytes = try await request.body.collect(upTo: 6 * limit + 4096)
+        body = try JSONDecoder().decode(Action.self, from: Data(bytes.readableBytesView))
+      } catch is NIOTooManyBytesError {
+        return Self.failure(
+          ActionError(
+            status: 413,
+            info: ErrorInfo(
+              message: "the request is larger than any YAML of at most \(limit) bytes needs")))
       } catch let error as HTTPError {
         return Self.failure(
           ActionError(status: Int(error.status.code), info: ErrorInfo(message: "\(error)")))
@@ -94,6 +104,17 @@ struct StudioRoutes {
     }
     switch action {
     case "tabs":
+      let limit = session.configuration.maxYAMLBytes
+      if let text = body.yaml, text.utf8.count > limit {
+        throw ActionError(
+          status: 413,
+          info: ErrorInfo(
+            message: "the YAML is \(text.utf8.count) bytes; the studio accepts at most \(limit)"))
+      }
+      if let name = body.name, name.utf8.count > 255 {
+        throw ActionError(
+          status: 400, info: ErrorInfo(message: "a tab name has at most 255 bytes"))
+      }
       let id = session.addTab(
         name: body.name ?? "experiment.yaml", yaml: body.yaml ?? StudioServer.template,
         baseDirectory: session.configuration.outputDirectory)

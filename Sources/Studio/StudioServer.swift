@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -23,7 +24,14 @@ public final class StudioServer: Sendable {
     self.configuration = configuration
     session = StudioSession(configuration: configuration)
     for file in configuration.files {
-      let text = String(decoding: try FileIO.readBytes(path: file), as: UTF8.self)
+      let text: String
+      do {
+        text = String(
+          decoding: try FileIO.readBytes(path: file, maxBytes: configuration.maxYAMLBytes),
+          as: UTF8.self)
+      } catch {
+        throw StudioError("cannot open \(file) as a tab: \(error.message)")
+      }
       let directory = (file as NSString).deletingLastPathComponent
       session.addTab(
         name: (file as NSString).lastPathComponent, yaml: text,
@@ -71,11 +79,14 @@ public final class StudioServer: Sendable {
   /// Serves until cancelled. The first host decides the port; the others listen on the same.
   public func run() async throws {
     session.startWorker()
+    let cap = configuration.connectionLimits.connectionCap(
+      openFiles: FileDescriptorLimit.raiseToHard())
     var logger = Logger(label: "clipig-studio")
     logger.logLevel = .error
     let first = configuration.hosts.first ?? "127.0.0.1"
     let portBox = Mutex<Int?>(nil)
-    let firstApp = makeApplication(host: first, port: configuration.port, logger: logger) {
+    let firstApp = makeApplication(host: first, port: configuration.port, cap: cap, logger: logger)
+    {
       port in portBox.withLock { $0 = port }
     }
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -102,14 +113,13 @@ public final class StudioServer: Sendable {
         hosts: configuration.hosts, port: port)
       self.guardAuthorities.withLock { $0 = authorities }
       for host in configuration.hosts.dropFirst() {
-        let app = makeApplication(host: host, port: port, logger: logger) { _ in }
+        let app = makeApplication(host: host, port: port, cap: cap, logger: logger) { _ in }
         group.addTask {
           do {
             try await app.run()
           } catch {
             // No IPv6 on this machine, for instance: the first address still serves.
-            FileHandle.standardError.write(
-              Data("clipig studio: cannot listen on \(host): \(error)\n".utf8))
+            StandardStream.error.write("clipig studio: cannot listen on \(host): \(error)\n")
           }
         }
       }
@@ -125,16 +135,31 @@ public final class StudioServer: Sendable {
   /// Stops training; a running experiment is saved (image + YAML) first. Returns saved paths.
   public func shutdown() -> [String] { session.shutdown() }
 
+  /// The server of one address: HTTP/1.1 with the WebSocket upgrade behind a
+  /// `ConnectionWatchdog`, at most `cap` connections at once.
   func makeApplication(
-    host: String, port: Int, logger: Logger, onPort: @escaping @Sendable (Int) -> Void
+    host: String, port: Int, cap: Int, logger: Logger,
+    onPort: @escaping @Sendable (Int) -> Void
   ) -> some ApplicationProtocol {
     let router = Router(context: BasicWebSocketRequestContext.self)
     router.add(middleware: DynamicGuard(server: self))
     StudioRoutes(session: session, token: configuration.token).add(to: router)
+    let webSocketResponder = router.buildResponder()
+    let limits = configuration.connectionLimits
+    let channel = HTTP1WebSocketUpgradeChannel.Configuration(
+      http1: .init(idleTimeout: limits.idleTimeout), ws: .init(maxFrameSize: 1 << 16))
+    let server = HTTPServerBuilder { responder in
+      GuardedChildChannel(
+        inner: HTTP1WebSocketUpgradeChannel(
+          responder: responder, webSocketResponder: webSocketResponder, configuration: channel),
+        limits: limits)
+    }
     return Application(
       router: router,
-      server: .http1WebSocketUpgrade(webSocketRouter: router),
-      configuration: .init(address: .hostname(host, port: port), serverName: nil),
+      server: server,
+      configuration: .init(
+        address: .hostname(host, port: port), serverName: nil,
+        availableConnectionsDelegate: MaximumAvailableConnections(cap)),
       onServerRunning: { channel in onPort(channel.localAddress?.port ?? port) },
       logger: logger)
   }

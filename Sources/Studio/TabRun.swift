@@ -26,7 +26,8 @@ struct TabRun: RunObserver {
 
   /// A trainer of `plan` starting at `startEpoch`, with the model loaded once per thread.
   mutating func trainer(_ plan: RunPlan, startEpoch: Int) throws -> Trainer {
-    let model = try worker.model(plan.experiment.model, tab: tab)
+    let model = try worker.model(
+      plan.experiment.model, precision: plan.experiment.precision, tab: tab)
     let trainer = try Trainer(plan: plan, model: model, startEpoch: startEpoch)
     session.state.withLock { s in
       if let i = s.tabs.firstIndex(where: { $0.id == tab }) {

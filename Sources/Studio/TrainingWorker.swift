@@ -1,3 +1,4 @@
+import CLIP
 import ExprEval
 import Formats
 import Foundation
@@ -92,12 +93,15 @@ struct TrainingWorker {
     models = observer.worker.models
   }
 
-  /// A model by name, loading it on first use.
-  mutating func model(_ name: String, tab: Int) throws -> any FeatureModel {
-    if let m = models[name] { return m }
+  /// A model by name and precision, loading it on first use.
+  mutating func model(_ name: String, precision: CLIPPrecision, tab: Int) throws
+    -> any FeatureModel
+  {
+    let key = "\(precision.rawValue) \(name)"
+    if let m = models[key] { return m }
     session.log(tab, "loading CLIP \(name)")
-    let m = try ModelLoader.load(name, quiet: true)
-    models[name] = m
+    let m = try ModelLoader.load(name, quiet: true, precision: precision)
+    models[key] = m
     return m
   }
 

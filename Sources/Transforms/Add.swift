@@ -3,7 +3,7 @@ import PipelineKit
 /// `add: R G B` — adds a color to every pixel: out_c = in_c + color_c. Affine; pullback is the
 /// identity.
 public struct Add: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- add: …`).
   public static let name = "add"
   /// One line for the docs.
   public static let summary = "Adds a color to every pixel (out = in + color)."

@@ -1,9 +1,9 @@
 import PipelineKit
 
 /// `bwnoise: STD` — adds gray Gaussian noise: one N(0, std²) plane added to all three channels
-/// (spec §5.9). Random and affine, keeps the resolution; the pullback is the identity.
+/// (as in CLIPig). Random and affine, keeps the resolution; the pullback is the identity.
 public struct BWNoise: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- bwnoise: …`).
   public static let name = "bwnoise"
   /// One line for the docs.
   public static let summary =

@@ -1,13 +1,13 @@
 import PipelineKit
 
 /// `blur: {kernel_size, sigma}` — Gaussian blur with reflect padding, as torchvision's
-/// `gaussian_blur` (spec §5.12). Linear, deterministic, keeps the resolution; the pullback is
+/// `gaussian_blur` (as in CLIPig). Linear, deterministic, keeps the resolution; the pullback is
 /// the transposed filter (reflect padding folded back onto the mirrored pixels).
 ///
 /// Kernel sizes are sanitised as CLIPig does (even → +1, at least 1; sigma at least 0.0001).
 /// Where PyTorch fails on images not larger than half the kernel, the mirror continues.
 public struct Blur: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- blur: …`).
   public static let name = "blur"
   /// One line for the docs.
   public static let summary =

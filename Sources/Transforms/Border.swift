@@ -5,7 +5,7 @@ import PipelineKit
 /// Affine, keeps the resolution; the pullback passes the cotangent of the inner pixels and gives
 /// border pixels none.
 public struct Border: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- border: …`).
   public static let name = "border"
   /// One line for the docs.
   public static let summary =

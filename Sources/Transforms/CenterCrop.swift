@@ -5,7 +5,7 @@ import PipelineKit
 /// Unlike CLIPig, the pair is (width, height) as documented. Linear, changes the resolution; the
 /// pullback places the cotangent back into the window (padding receives none).
 public struct CenterCrop: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- center_crop: …`).
   public static let name = "center_crop"
   /// One line for the docs.
   public static let summary =

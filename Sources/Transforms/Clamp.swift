@@ -1,10 +1,10 @@
 import PipelineKit
 
-/// `clamp: MIN MAX` — clamps every value to [min, max] (spec §5.4). Piecewise linear, keeps the
+/// `clamp: MIN MAX` — clamps every value to [min, max] (as in CLIPig). Piecewise linear, keeps the
 /// resolution; the pullback passes the cotangent where min ≤ in ≤ max and is 0 elsewhere
 /// (PyTorch's `clamp` gradient).
 public struct Clamp: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- clamp: …`).
   public static let name = "clamp"
   /// One line for the docs.
   public static let summary =

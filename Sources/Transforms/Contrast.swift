@@ -1,15 +1,15 @@
 import PipelineKit
 
 /// `contrast: F` — blends each pixel with the average gray value and clamps, as torchvision's
-/// `adjust_contrast` (spec §5.7): out = clamp(f·in + (1−f)·m, 0, 1) with m the mean of
+/// `adjust_contrast` (as in CLIPig): out = clamp(f·in + (1−f)·m, 0, 1) with m the mean of
 /// 0.2989·R + 0.587·G + 0.114·B over all pixels. Not linear (the clamp), keeps the resolution;
 /// the pullback is PyTorch's autograd of the same expression (zero where clamped, and through
 /// the mean).
 ///
 /// clipig applies it only where it is written (CLIPig injected `contrast: 1` into every
-/// transform and postproc entry, an implicit clamp; spec §16.1).
+/// transform and postproc entry, an implicit clamp; docs/differences-from-clipig.md).
 public struct Contrast: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- contrast: …`).
   public static let name = "contrast"
   /// One line for the docs.
   public static let summary =

@@ -6,7 +6,7 @@ import PipelineKit
 /// torchvision pads). Linear, changes the resolution; the pullback places the cotangent back into
 /// the region.
 public struct Crop: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- crop: …`).
   public static let name = "crop"
   /// One line for the docs.
   public static let summary =

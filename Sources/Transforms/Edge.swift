@@ -1,7 +1,7 @@
 import PipelineKit
 
 /// `edge: {kernel_size, sigma, amount}` — keeps the fine detail: out = clamp((in − blur(in)) ·
-/// amount_c, 0, 1) with the Gaussian blur of `blur` (spec §5.13). Not linear (the clamp),
+/// amount_c, 0, 1) with the Gaussian blur of `blur` (as in CLIPig). Not linear (the clamp),
 /// keeps the resolution; the pullback is PyTorch's autograd of the same expression: zero where
 /// clamped, else amount_c · (I − Gᵀ) applied to the cotangent.
 ///
@@ -9,7 +9,7 @@ import PipelineKit
 /// failed for every width ≠ 3) and the kernel size is sanitised as for `blur` (CLIPig failed
 /// on even sizes).
 public struct Edge: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- edge: …`).
   public static let name = "edge"
   /// One line for the docs.
   public static let summary =

@@ -1,6 +1,6 @@
 import PipelineKit
 
-/// `fnoise: R G B` — CLIPig's "frequency noise" (spec §5.11): per channel, Gaussian noise added
+/// `fnoise: R G B` — CLIPig's "frequency noise" (as in CLIPig): per channel, Gaussian noise added
 /// to every real-FFT bin of the flattened pixels. That noise is white except for the constant
 /// and the alternating component (half the variance), and is produced exactly that way, without
 /// an FFT (see `FrequencyNoise`). Random and affine, keeps the resolution; the pullback is the
@@ -10,7 +10,7 @@ import PipelineKit
 /// per-pixel standard deviation at every resolution (CLIPig's was 15·std·√(2/(H·W)), about
 /// 0.095·std at 224×224).
 public struct FNoise: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- fnoise: …`).
   public static let name = "fnoise"
   /// One line for the docs.
   public static let summary =

@@ -1,10 +1,10 @@
 import PipelineKit
 
 /// `mean: R G B` — shifts each channel so that its average is the given value:
-/// out_c = in_c + mean_c − average(in_c) (spec §5.3). Affine, keeps the resolution; the
+/// out_c = in_c + mean_c − average(in_c) (as in CLIPig). Affine, keeps the resolution; the
 /// pullback removes each channel's average from the cotangent (dx_c = dy_c − average(dy_c)).
 public struct Mean: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- mean: …`).
   public static let name = "mean"
   /// One line for the docs.
   public static let summary =

@@ -3,7 +3,7 @@ import PipelineKit
 /// `mul: R G B` — multiplies every pixel by a color: out_c = in_c · color_c. Linear; pullback
 /// scales the cotangent by the same color.
 public struct Mul: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- mul: …`).
   public static let name = "mul"
   /// One line for the docs.
   public static let summary = "Multiplies every pixel by a color (out = in · color)."

@@ -1,10 +1,10 @@
 import PipelineKit
 
 /// `noise: R G B` — adds Gaussian noise with a standard deviation per channel, an independent
-/// sample per pixel and channel (spec §5.8). Random and affine, keeps the resolution; the noise
+/// sample per pixel and channel (as in CLIPig). Random and affine, keeps the resolution; the noise
 /// does not depend on the input, so the pullback is the identity.
 public struct Noise: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- noise: …`).
   public static let name = "noise"
   /// One line for the docs.
   public static let summary =

@@ -6,7 +6,7 @@ import PipelineKit
 /// changes the resolution to (W + 2X) × (H + 2Y); the pullback scatter-adds the cotangent back onto
 /// the pixels each padded pixel copies.
 public struct Pad: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- pad: …`).
   public static let name = "pad"
   /// One line for the docs.
   public static let summary =

@@ -1,10 +1,10 @@
 import PipelineKit
 
 /// `quantize: R G B` — rounds each channel down to a multiple of its step:
-/// out_c = ⌊in_c / step_c⌋ · step_c (spec §5.5). Piecewise constant, keeps the resolution; the
+/// out_c = ⌊in_c / step_c⌋ · step_c (as in CLIPig). Piecewise constant, keeps the resolution; the
 /// pullback is zero (PyTorch's `floor` gradient), so it is meant for `postproc`.
 public struct Quantize: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- quantize: …`).
   public static let name = "quantize"
   /// One line for the docs.
   public static let summary =

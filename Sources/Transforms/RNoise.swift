@@ -2,10 +2,10 @@ import PipelineKit
 
 /// `rnoise: {std, resolution}` — adds low-resolution Gaussian noise: a 3×h×w normal image is
 /// resized to the view with bilinear interpolation (half-pixel centres, no antialiasing),
-/// scaled by std per channel and added (spec §5.10). Random and affine, keeps the resolution;
+/// scaled by std per channel and added (as in CLIPig). Random and affine, keeps the resolution;
 /// the pullback is the identity.
 public struct RNoise: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- rnoise: …`).
   public static let name = "rnoise"
   /// One line for the docs.
   public static let summary =

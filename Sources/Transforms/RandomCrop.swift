@@ -6,7 +6,7 @@ import PipelineKit
 /// `center_crop`. Linear and random, changes the resolution; the pullback places the cotangent
 /// back into the drawn window.
 public struct RandomCrop: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_crop: …`).
   public static let name = "random_crop"
   /// One line for the docs.
   public static let summary =

@@ -5,7 +5,7 @@ import PipelineKit
 /// CLIPig: `center: 0 1` puts the pivot anywhere). Drawn per view in the order angle, x, y. Linear
 /// and random, keeps the resolution; the pullback scatter-adds onto the pixels that were read.
 public struct RandomRotate: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_rotate: …`).
   public static let name = "random_rotate"
   /// One line for the docs.
   public static let summary =

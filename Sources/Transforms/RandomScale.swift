@@ -5,7 +5,7 @@ import PipelineKit
 /// centre + (p − centre)/s, zero outside (torchvision's affine with `NEAREST`). Linear and random,
 /// keeps the resolution; the pullback scatter-adds onto the pixels that were read.
 public struct RandomScale: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_scale: …`).
   public static let name = "random_scale"
   /// One line for the docs.
   public static let summary =

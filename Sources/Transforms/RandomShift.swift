@@ -5,7 +5,7 @@ import PipelineKit
 /// is a fraction, so `0 1` means "any position"). Linear and random, keeps the resolution; the
 /// pullback rolls the cotangent back by the same drawn offset.
 public struct RandomShift: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_shift: …`).
   public static let name = "random_shift"
   /// One line for the docs.
   public static let summary =

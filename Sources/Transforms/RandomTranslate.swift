@@ -5,7 +5,7 @@ import PipelineKit
 /// (torchvision's affine translation). A and B are fractions in [0, 1]. Linear and random, keeps
 /// the resolution; the pullback moves the cotangent back.
 public struct RandomTranslate: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_translate: …`).
   public static let name = "random_translate"
   /// One line for the docs.
   public static let summary =

@@ -3,7 +3,7 @@ import PipelineKit
 /// `repeat: CX CY` — tiles the image CX times horizontally and CY times vertically. Linear,
 /// changes the resolution to (CX·W) × (CY·H); the pullback sums the cotangent of all tiles.
 public struct Repeat: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- repeat: …`).
   public static let name = "repeat"
   /// One line for the docs.
   public static let summary =

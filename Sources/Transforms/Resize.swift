@@ -4,7 +4,7 @@ import PipelineKit
 /// (PyTorch's half-pixel convention, no antialiasing when shrinking, as CLIPig's torchvision did).
 /// Linear, changes the resolution; the pullback is the exact transpose of the resampling.
 public struct Resize: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- resize: …`).
   public static let name = "resize"
   /// One line for the docs.
   public static let summary = "Resizes the image to width × height (bilinear, no antialiasing)."

@@ -2,10 +2,10 @@ import PipelineKit
 
 /// `rotate: {degree: A, center: FX FY}` — rotates the content A degrees counter-clockwise about
 /// the point (FX·W, FY·H) (0 0 is the top-left corner, 1 1 the bottom-right one), nearest
-/// neighbour with round-half-even, zero where the source falls outside (spec §5.15). Linear, keeps
+/// neighbour with round-half-even, zero where the source falls outside (as in CLIPig). Linear, keeps
 /// the resolution; the pullback scatter-adds the cotangent onto the pixels that were read.
 public struct Rotate: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- rotate: …`).
   public static let name = "rotate"
   /// One line for the docs.
   public static let summary =

@@ -1,15 +1,15 @@
 import PipelineKit
 
 /// `saturation: F` — blends each pixel with its gray value and clamps, as torchvision's
-/// `adjust_saturation` (spec §5.6): out = clamp(f·in + (1−f)·gray, 0, 1) with
+/// `adjust_saturation` (as in CLIPig): out = clamp(f·in + (1−f)·gray, 0, 1) with
 /// gray = 0.2989·R + 0.587·G + 0.114·B. 0 gives gray, 1 leaves the image (clamped), 2 doubles
 /// the saturation. Not linear (the clamp), keeps the resolution; the pullback is PyTorch's
 /// autograd of the same expression (zero where clamped).
 ///
 /// clipig applies it only where it is written (CLIPig injected `saturation: 1` into every
-/// transform and postproc entry, an implicit clamp; spec §16.1).
+/// transform and postproc entry, an implicit clamp; docs/differences-from-clipig.md).
 public struct Saturation: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- saturation: …`).
   public static let name = "saturation"
   /// One line for the docs.
   public static let summary =

@@ -4,7 +4,7 @@ import PipelineKit
 /// `shift`). A value with |v| < 1 is a fraction of the width/height, anything else a pixel count
 /// (truncated). Linear, keeps the resolution; the pullback rolls the cotangent back.
 public struct Shift: Stage {
-  /// YAML key.
+  /// The key that puts this stage in a `transforms:` or `postproc:` list (`- shift: …`).
   public static let name = "shift"
   /// One line for the docs.
   public static let summary =

@@ -265,7 +265,7 @@ public enum Batch {
         if options.verbosity >= 1 {
           log(
             String(
-              format: "%@  sim %.2f  %.1f s  (%d/%d)\n", name, similarity, result.seconds,
+              format: "%@  sim %.2f  %.1f s  (%ld/%ld)\n", name, similarity, result.seconds,
               state.rendered.count, plans.count))
         }
       } catch {

@@ -69,7 +69,38 @@ public struct Grid: Sendable {
     return names
   }
 
-  static let keys = ["template", "name", "seed", "rows", "variables", "label"]
+  /// The grid file's keys as one reader reads them (unknown keys are refused with the closest
+  /// valid one at file:line:column).
+  struct Sections {
+    /// `template`: experiment file(s) relative to the grid file, or an inline mapping.
+    var template: ConfigNode?
+    /// `name`: the output-name template with `{{variable}}` placeholders.
+    var name: ConfigNode?
+    /// `seed`: the base seed each output's seed derives from.
+    var seed: ConfigNode?
+    /// `rows`: a list of variable sets, inline or from a file.
+    var rows: ConfigNode?
+    /// `variables`: lists whose cross product (after the rows) makes the grid.
+    var variables: ConfigNode?
+    /// `label`: a short name of the rendering method.
+    var label: ConfigNode?
+
+    /// Reads the sections of the grid mapping `root`.
+    init(_ root: ConfigNode) throws(ConfigError) {
+      var r = ParameterReader(node: root, path: "", groups: [])
+      template = try r.section(
+        "template", doc: "experiment file(s) relative to the grid file, or an inline mapping")
+      name = try r.section("name", doc: "output stem such as \"{{animal}}-of-{{thing}}\"")
+      seed = try r.section("seed", doc: "base seed; each output's seed derives from its name")
+      rows = try r.section("rows", doc: "a list of variable sets (inline or {file:, key:})")
+      variables = try r.section("variables", doc: "variable lists whose cross product is rendered")
+      label = try r.section("label", doc: "short name of the rendering method")
+      try r.finish(noun: "grid key")
+    }
+  }
+
+  /// One variable's values (`variables:` entry) and where they were written.
+  typealias ValueList = (name: String, values: [ConfigNode], location: SourceLocation)
 
   /// Reads and checks a grid file: every combination is built, named and substituted into the
   /// template, so unknown `{{names}}`, colliding output names and type errors surface here.
@@ -81,35 +112,65 @@ public struct Grid: Sendable {
     throws -> Grid
   {
     let root = try YAML.load(path: path)
-    guard let entries = root.entries else {
+    guard root.entries != nil else {
       throw ConfigError(
         "a grid file is a mapping with 'template' and 'rows' or 'variables', got "
           + root.kindDescription, at: root.location)
     }
-    for entry in entries where !keys.contains(entry.key) {
-      throw ConfigError(
-        "unknown grid key '\(entry.key)'" + Suggestions.didYouMean(entry.key, among: keys)
-          + " (grid files have " + keys.joined(separator: ", ") + ")", at: entry.keyLocation)
-    }
+    let sections = try Sections(root)
     let directory = directoryOf(path)
+    let (templateFiles, template, templateBase) = try loadTemplate(
+      sections.template, override: override, directory: directory, root: root)
+    let baseSeed = try seed ?? readSeed(sections.seed)
+    let label = try readLabel(sections.label) ?? stem(templateFiles.last ?? path)
 
-    // Template.
-    var templateFiles: [String] = []
+    var rows: [[Variable]] = [[]]
+    var rowNames: [String] = []
+    if let node = sections.rows {
+      (rows, rowNames) = try readRows(node, directory: directory)
+    }
+    var lists: [ValueList] = []
+    if let node = sections.variables {
+      lists = try readVariables(node, rowNames: rowNames, directory: directory)
+    }
+    if sections.rows == nil && sections.variables == nil {
+      throw ConfigError("the grid has neither 'rows' nor 'variables'", at: root.location)
+    }
+    let variableNames = rowNames + lists.map(\.name)
+    let (nameTemplate, nameLocation) = try readNameTemplate(
+      sections.name, variableNames: variableNames, root: root)
+    let items = try combinations(
+      rows: rows, lists: lists, variableNames: variableNames, nameTemplate: nameTemplate,
+      nameLocation: nameLocation, baseSeed: baseSeed, root: root)
+    let grid = Grid(
+      path: path, templateFiles: templateFiles, template: template,
+      templateBaseDirectory: templateBase, label: label, nameTemplate: nameTemplate,
+      variableNames: variableNames, seed: baseSeed, items: items)
+    for item in items { _ = try grid.configuration(for: item) }
+    return grid
+  }
+
+  /// `template:` (or the command line's files): the template's files, the merged template and
+  /// the directory its relative paths are resolved against.
+  static func loadTemplate(
+    _ node: ConfigNode?, override: [String], directory: String, root: ConfigNode
+  ) throws -> (files: [String], template: ConfigNode, base: String) {
+    var files: [String] = []
     let template: ConfigNode
-    var templateBase = directory
+    var base = directory
     if !override.isEmpty {
-      templateFiles = override
+      files = override
       template = try RunPlan.loadTree(files: override)
-      templateBase = directoryOf(override[override.count - 1])
+      base = directoryOf(override[override.count - 1])
     } else {
-      guard let node = root["template"] else {
+      guard let node else {
         throw ConfigError(
           "the grid has no 'template' (an experiment file or an inline mapping)",
           at: root.location)
       }
       switch node.value {
       case .string(let file):
-        templateFiles = [resolve(file, in: directory)]
+        files = [resolve(file, in: directory)]
       case .sequence(let elements):
         for element in elements {
           guard case .string(let file) = element.value else {
@@ -117,7 +178,7 @@ public struct Grid: Sendable {
               "expected a file name, got \(element.kindDescription)", at: element.location,
               path: "template")
           }
-          templateFiles.append(resolve(file, in: directory))
+          files.append(resolve(file, in: directory))
         }
       case .mapping:
         break
@@ -126,69 +187,70 @@ public struct Grid: Sendable {
           "expected a file name, a list of files or a mapping, got \(node.kindDescription)",
           at: node.location, path: "template")
       }
-      if templateFiles.isEmpty {
+      if files.isEmpty {
         template = node
       } else {
-        template = try RunPlan.loadTree(files: templateFiles)
-        templateBase = directoryOf(templateFiles[templateFiles.count - 1])
+        template = try RunPlan.loadTree(files: files)
+        base = directoryOf(files[files.count - 1])
       }
     }
     if template.entries == nil {
       throw ConfigError("the template is not a mapping of parameters", at: template.location)
     }
+    return (files, template, base)
+  }
 
-    // Seed and label.
-    var baseSeed: UInt64 = 0
-    if let node = root["seed"] {
-      guard case .int(let s) = node.value, s >= 0 else {
+  /// `seed:`: a non-negative integer (0 when absent).
+  static func readSeed(_ node: ConfigNode?) throws(ConfigError) -> UInt64 {
+    guard let node else { return 0 }
+    guard case .int(let s) = node.value, s >= 0 else {
+      throw ConfigError(
+        "expected a non-negative integer, got \(node.kindDescription)", at: node.location,
+        path: "seed")
+    }
+    return UInt64(s)
+  }
+
+  /// `label:`: a non-empty text (nil when absent).
+  static func readLabel(_ node: ConfigNode?) throws(ConfigError) -> String? {
+    guard let node else { return nil }
+    guard case .string(let s) = node.value, !s.isEmpty else {
+      throw ConfigError("expected a non-empty text", at: node.location, path: "label")
+    }
+    return s
+  }
+
+  /// `variables:`: each name's list of values, names checked and not repeating a row key.
+  static func readVariables(_ node: ConfigNode, rowNames: [String], directory: String) throws
+    -> [ValueList]
+  {
+    guard let entries = node.entries else {
+      throw ConfigError(
+        "expected a mapping of variable names to lists, got \(node.kindDescription)",
+        at: node.location, path: "variables")
+    }
+    var lists: [ValueList] = []
+    for entry in entries {
+      try checkName(entry.key, at: entry.keyLocation)
+      if rowNames.contains(entry.key) || lists.contains(where: { $0.name == entry.key }) {
         throw ConfigError(
-          "expected a non-negative integer, got \(node.kindDescription)", at: node.location,
-          path: "seed")
+          "the variable '\(entry.key)' is defined twice (in 'rows' and 'variables')",
+          at: entry.keyLocation)
       }
-      baseSeed = UInt64(s)
+      let values = try readList(entry.node, path: "variables.\(entry.key)", directory: directory)
+      lists.append((entry.key, values, entry.node.location))
     }
-    if let seed { baseSeed = seed }
-    var label = stem(templateFiles.last ?? path)
-    if let node = root["label"] {
-      guard case .string(let s) = node.value, !s.isEmpty else {
-        throw ConfigError("expected a non-empty text", at: node.location, path: "label")
-      }
-      label = s
-    }
+    return lists
+  }
 
-    // Rows and variables.
-    var rows: [[Variable]] = [[]]
-    var rowNames: [String] = []
-    if let node = root["rows"] {
-      (rows, rowNames) = try readRows(node, directory: directory)
-    }
-    var lists: [(name: String, values: [ConfigNode], location: SourceLocation)] = []
-    if let node = root["variables"] {
-      guard let entries = node.entries else {
-        throw ConfigError(
-          "expected a mapping of variable names to lists, got \(node.kindDescription)",
-          at: node.location, path: "variables")
-      }
-      for entry in entries {
-        try checkName(entry.key, at: entry.keyLocation)
-        if rowNames.contains(entry.key) || lists.contains(where: { $0.name == entry.key }) {
-          throw ConfigError(
-            "the variable '\(entry.key)' is defined twice (in 'rows' and 'variables')",
-            at: entry.keyLocation)
-        }
-        let values = try readList(entry.node, path: "variables.\(entry.key)", directory: directory)
-        lists.append((entry.key, values, entry.node.location))
-      }
-    }
-    if root["rows"] == nil && root["variables"] == nil {
-      throw ConfigError("the grid has neither 'rows' nor 'variables'", at: root.location)
-    }
-    let variableNames = rowNames + lists.map(\.name)
-
-    // Name template.
+  /// `name:`: the output-name template (every variable joined by `-` when absent) and where it
+  /// was written.
+  static func readNameTemplate(_ node: ConfigNode?, variableNames: [String], root: ConfigNode)
+    throws(ConfigError) -> (String, SourceLocation)
+  {
     var nameTemplate = variableNames.map { "{{\($0)}}" }.joined(separator: "-")
     var nameLocation = root.location
-    if let node = root["name"] {
+    if let node {
       guard case .string(let s) = node.value, !s.isEmpty else {
         throw ConfigError("expected a text such as \"{{a}}-of-{{b}}\"", at: node.location)
       }
@@ -199,8 +261,15 @@ public struct Grid: Sendable {
       throw ConfigError(
         "an output name must not contain '/' or start with '.'", at: nameLocation, path: "name")
     }
+    return (nameTemplate, nameLocation)
+  }
 
-    // Every combination.
+  /// Every combination in grid order (rows outermost, then the variables in order), named and
+  /// seeded; missing row values, bad or colliding names are refused.
+  static func combinations(
+    rows: [[Variable]], lists: [ValueList], variableNames: [String], nameTemplate: String,
+    nameLocation: SourceLocation, baseSeed: UInt64, root: ConfigNode
+  ) throws(ConfigError) -> [Item] {
     var items: [Item] = []
     var byName: [String: Int] = [:]
     for row in rows {
@@ -243,12 +312,7 @@ public struct Grid: Sendable {
     if items.isEmpty {
       throw ConfigError("the grid has no combinations (an empty list?)", at: root.location)
     }
-    let grid = Grid(
-      path: path, templateFiles: templateFiles, template: template,
-      templateBaseDirectory: templateBase, label: label, nameTemplate: nameTemplate,
-      variableNames: variableNames, seed: baseSeed, items: items)
-    for item in items { _ = try grid.configuration(for: item) }
-    return grid
+    return items
   }
 
   /// The template with this item's values substituted into its string values.
@@ -341,14 +405,13 @@ public struct Grid: Sendable {
     case .sequence(let elements):
       return elements
     case .mapping:
-      guard let fileNode = node["file"], case .string(let file) = fileNode.value else {
+      var r = ParameterReader(node: node, path: path, groups: [])
+      let fileNode = try r.section("file", doc: "a JSON, YAML or .txt file")
+      let keyNode = try r.section("key", doc: "dotted path of the list inside a JSON or YAML file")
+      try r.finish(noun: "file-list key")
+      guard let fileNode, case .string(let file) = fileNode.value else {
         throw ConfigError(
           "expected a list, or a mapping with 'file' (and 'key')", at: node.location, path: path)
-      }
-      for entry in node.entries ?? [] where entry.key != "file" && entry.key != "key" {
-        throw ConfigError(
-          "unknown key '\(entry.key)' (a file list has 'file' and 'key')", at: entry.keyLocation,
-          path: path)
       }
       let resolved = resolve(file, in: directory)
       if resolved.hasSuffix(".txt") {
@@ -372,7 +435,7 @@ public struct Grid: Sendable {
       }
       var target = try YAML.load(path: resolved)
       var where_ = resolved
-      if let keyNode = node["key"] {
+      if let keyNode {
         guard case .string(let key) = keyNode.value else {
           throw ConfigError("expected a key such as 'prompts'", at: keyNode.location, path: path)
         }
@@ -516,7 +579,7 @@ public enum TemplateText {
     }
   }
 
-  /// A value as part of a file name (spec §12's keys): every character other than an ASCII
+  /// A value as part of a file name (CLIPig's animal-transfer scripts's keys): every character other than an ASCII
   /// letter or digit becomes `-` ("coral reef" → `coral-reef`, "rubik’s cube" →
   /// `rubik-s-cube`).
   public static func fileNamePart(_ value: String) -> String {

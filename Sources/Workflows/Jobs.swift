@@ -82,7 +82,9 @@ struct RenderJob {
   ) throws -> Result {
     let trainer = try Trainer(plan: plan, model: model)
     let checkpointPath = Checkpoint.path(forImage: partialPath)
-    let resume = try Checkpoint.load(path: checkpointPath, expecting: plan.checkpointDigest)
+    let resume = try Checkpoint.load(
+      path: checkpointPath, expecting: plan.checkpointDigest,
+      maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
     if let resume {
       try trainer.restore(resume, path: checkpointPath)
       if verbosity >= 1 {

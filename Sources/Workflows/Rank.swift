@@ -132,7 +132,7 @@ public struct RankSummary: Sendable {
 
 /// `clipig rank`: many short runs with different seeds, rated by CLIP similarity to the
 /// experiment's prompts; the best (and optionally worst) are continued from their images with
-/// CLIPig's init-image detail pass (spec §12: `init: {image: …, mean: 0, std: 1}`).
+/// CLIPig's init-image detail pass (CLIPig's animal-transfer scripts: `init: {image: …, mean: 0, std: 1}`).
 ///
 /// The directory holds `short/run-NNNN.png` (+ `.yaml`), `continued/run-NNNN.png` (+ `.yaml`),
 /// `rank.json` (the state) and `rank.csv`. Runs render into `.clipig/partial/` and are moved
@@ -381,7 +381,7 @@ public enum Ranking {
 
   /// `run-0007`: the run's file stem.
   public static func runName(_ id: Int) -> String {
-    "run-" + String(format: "%04d", id)
+    "run-" + String(format: "%04ld", id)
   }
 
   /// The finished short runs (ids up to `options.runs`) best first, with the best `keep` and

@@ -47,7 +47,14 @@ public struct SchedulerShard: Sendable, Equatable {
           throw WorkflowError(
             "SLURM_ARRAY_TASK_MAX (\(last)) is below SLURM_ARRAY_TASK_MIN (\(first))")
         }
-        total = (last - first) / step + 1
+        // Checked: ids near Int.max make the count overflow.
+        let (n, overflow) = ((last - first) / step).addingReportingOverflow(1)
+        guard !overflow else {
+          throw WorkflowError(
+            "SLURM_ARRAY_TASK_MIN \(first) to SLURM_ARRAY_TASK_MAX \(last) is more tasks than "
+              + "this machine can count; give --shard I/N")
+        }
+        total = n
       } else {
         throw WorkflowError(
           "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor "
@@ -57,8 +64,8 @@ public struct SchedulerShard: Sendable, Equatable {
         throw WorkflowError(
           "SLURM_ARRAY_TASK_ID \(id) is not in the array \(first)-… with step \(step)")
       }
-      let index = (id - first) / step + 1
-      guard index <= total else {
+      let (index, overflow) = ((id - first) / step).addingReportingOverflow(1)
+      guard !overflow, index <= total else {
         throw WorkflowError(
           "SLURM_ARRAY_TASK_ID \(id) is task \(index) of an array of \(total) "
             + "(a sparse --array such as 1,5,9 needs --shard I/N)")

@@ -17,19 +17,10 @@ import Testing
 
   /// Whether /proc/cpuinfo's first flags line has AVX-512 F, BW, DQ and VL, asked of grep.
   static var cpuHasAVX512: Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = [
-      "-c",
-      "grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'avx512(f|bw|dq|vl)' | sort -u | wc -l",
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    guard (try? process.run()) != nil else { return false }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-      == "4"
+    let script =
+      "grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'avx512(f|bw|dq|vl)' | sort -u | wc -l"
+    guard let result = try? ChildProcess.run("/bin/sh", ["-c", script]) else { return false }
+    return result.out.trimmingCharacters(in: .whitespacesAndNewlines) == "4"
   }
 
   @Test(.enabled(if: ClipigExecutable.shouldTest))

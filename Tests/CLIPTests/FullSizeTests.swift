@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// ViT-B/32 shapes with the deterministic weights shared with scripts/clip_fixtures.py b32;

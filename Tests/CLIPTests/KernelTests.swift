@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import PipelineKit
 import PipelineKitTesting
+import TestSupport
 import Testing
 
 /// Finite-difference checks of each kernel pair (forward, backward-to-input) through the generic

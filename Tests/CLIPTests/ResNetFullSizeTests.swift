@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// RN50's image tower with the deterministic weights shared with scripts/resnet_fixtures.py
@@ -31,5 +32,39 @@ struct ResNetFullSizeTests {
       Comparison("RN50 feature difference between the images", diff, refDiff)
         .check(maxRelative: 1e-3)
     }
+  }
+
+  /// The other OpenAI shapes (layer counts, widths, input sizes, heads 32·width/64), one image
+  /// each. The fixture holds every 97th value of the last stage and of the pixel gradient.
+  static func checkOpenAIShape(_ name: String, _ config: CLIPConfig) throws {
+    let ref = try SafeTensorsFile(
+      path: Fixture.path("resnet-\(name.lowercased())-reference.safetensors"))
+    let model = CLIPModel.deterministic(config, parts: .vision)
+    let encoder = try #require(model.makeImageEncoder(capacity: 1) as? ResNetEncoder)
+    try FullSizeComparison(name: name, ref: ref, batch: 1, gradientEvery: 97).check(
+      encoder, gradientMaxRelative: 5e-2, gradientRelativeNorm: 5e-3
+    ) { _ in
+      let map = encoder.featureMap.scalars
+      Comparison(
+        "\(name) last stage (every 97th)", stride(from: 0, to: map.count, by: 97).map { map[$0] },
+        try ref.floats("feature_map_every_97th")
+      ).check(maxRelative: 1e-4)
+    }
+  }
+
+  @Test(arguments: [("RN101", CLIPConfig.rn101), ("RN50x4", .rn50x4)])
+  func openAIShapesMatchOpenCLIP(name: String, config: CLIPConfig) throws {
+    try Self.checkOpenAIShape(name, config)
+  }
+
+  /// RN50x16 and RN50x64 (0.2 and 0.8 TFLOP per step, 1.7 GB of weights for RN50x64): run
+  /// when CLIPIG_LARGE_RESNETS=1 (not in CI's time budget).
+  @Test(
+    .enabled(
+      if: ProcessInfo.processInfo.environment["CLIPIG_LARGE_RESNETS"] == "1",
+      "set CLIPIG_LARGE_RESNETS=1"),
+    arguments: [("RN50x16", CLIPConfig.rn50x16), ("RN50x64", .rn50x64)])
+  func largeOpenAIShapesMatchOpenCLIP(name: String, config: CLIPConfig) throws {
+    try Self.checkOpenAIShape(name, config)
   }
 }

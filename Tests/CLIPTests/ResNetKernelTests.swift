@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 /// The ResNet tower's kernels: forward against naive Double references, backward by finite
@@ -98,6 +99,12 @@ import Testing
     // narrower, chunked.
     .init(cin: 4, cout: 3, side: 8, kernel: 3, stride: 1, padding: 1, width: 5),
     .init(cin: 3, cout: 7, side: 1, kernel: 3, stride: 1, padding: 1, width: 6),
+    // Maps no larger than one tile, as the last stages of 32–128 px ResNets have them
+    // (64 px: 4×4 then 2×2; 32 px: 2×2 then 1×1), at such stages' channel counts.
+    .init(cin: 16, cout: 16, side: 4, kernel: 3, stride: 1, padding: 1),
+    .init(cin: 64, cout: 48, side: 2, kernel: 3, stride: 1, padding: 1),
+    .init(cin: 24, cout: 24, side: 1, kernel: 3, stride: 1, padding: 1),
+    .init(cin: 16, cout: 20, side: 3, kernel: 3, stride: 1, padding: 1),
     // One tile row per chunk: 36 positions × (6 + 5) channels × 3 tiles.
     .init(cin: 6, cout: 5, side: 9, kernel: 3, stride: 1, padding: 1, limit: 36 * 11 * 3),
     .init(cin: 6, cout: 8, side: 5, kernel: 1, stride: 1, padding: 0),  // pointwise GEMM

@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import ModelStore
 import PipelineKit
+import TestSupport
 import Testing
 
 /// The small random ResNet CLIP made by scripts/resnet_fixtures.py small (layers 2, 2, 1, 1,

@@ -3,6 +3,7 @@ import Foundation
 import ModelStore
 import PipelineKit
 import PipelineKitTesting
+import TestSupport
 import Testing
 
 /// The tiny random-init CLIP made by scripts/clip_fixtures.py (image 32, patch 8, width 64,

@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import TestSupport
 import Testing
 
 private struct TokenizerFixture: Decodable {
@@ -81,7 +82,7 @@ private let sharedTokenizer = Result { try CLIPTokenizer.bundled() }
     let gz = try CLIPTokenizer.readMergesText(path: try #require(CLIPTokenizer.bundledMergesPath))
     let lines = gz.split(separator: "\n", omittingEmptySubsequences: false)
     let text = (["#version: 0.2"] + lines[1...CLIPTokenizer.mergeCount]).joined(separator: "\n")
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("clipig-merges.txt")
+    let path = URL(fileURLWithPath: try TestFiles.temporaryDirectory("merges") + "/merges.txt")
     try Data(text.utf8).write(to: path)
     let plain = try CLIPTokenizer(mergesFile: path.path)
     let tok = try sharedTokenizer.get()

@@ -118,7 +118,7 @@ struct APITests {
     let first = try e.evaluate(in: ExprContext(), random: &a)
     let second = try e.evaluate(in: ExprContext(), random: &b)
     #expect(first == second)
-    #expect(a.state == b.state)
+    #expect(a.bits == b.bits)
     var c = TableRandom(seed: 7)
     let u = c.uniform()
     let v = c.uniform()
@@ -130,7 +130,7 @@ struct APITests {
     // Expressions without random calls leave the source untouched.
     var untouched = TableRandom(seed: 3)
     _ = try Expr("t * 2", groups: .time).evaluate(in: ExprContext(), random: &untouched)
-    #expect(untouched.state == 3)
+    #expect(untouched.bits.state == 3)
   }
 
   @Test func randintStaysInRange() throws {

@@ -1,4 +1,5 @@
 import ExprEval
+import PipelineKit
 
 /// `ExprEval.Expression` (Foundation, imported by some test files, has a type of that name too).
 typealias Expr = Expression
@@ -6,17 +7,11 @@ typealias Expr = Expression
 /// The generator `scripts/gen_expr_table.py` uses: SplitMix64 uniforms with 53 bits, and one
 /// Box–Muller normal from two uniforms. Python and Swift produce the same streams.
 struct TableRandom: RandomSource {
-  var state: UInt64
+  var bits: SplitMix64
 
-  init(seed: UInt64) { state = seed }
+  init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
-  mutating func next64() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  mutating func next64() -> UInt64 { bits.next() }
 
   mutating func uniform() -> Double { Double(next64() >> 11) * 0x1.0p-53 }
 

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -33,10 +34,7 @@ private struct ImageManifest: Decodable {
 
 /// A fresh temporary directory, removed by the caller.
 private func scratchDirectory() throws -> URL {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "clipig-image-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  return dir
+  URL(fileURLWithPath: try TestFiles.temporaryDirectory("image"))
 }
 
 /// Peak signal-to-noise ratio in dB of two images of equal shape with values in [0, 1].

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 /// What scripts/gen_png_fixtures.py wrote next to the PNG fixtures.
@@ -26,10 +27,7 @@ private struct PNGManifest: Decodable {
 
 /// A fresh temporary directory, removed by the caller.
 private func temporaryDirectory() throws -> URL {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "clipig-png-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  return dir
+  URL(fileURLWithPath: try TestFiles.temporaryDirectory("png"))
 }
 
 @Suite("PNG reading and writing")

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 // MARK: - Helpers shared by the YAML test files
@@ -254,9 +255,7 @@ struct YAMLTests {
 
   @Test("invalid UTF-8 and control characters in a file give a located error")
   func invalidText() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-yaml-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = URL(fileURLWithPath: try TestFiles.temporaryDirectory("yaml"))
     defer { try? FileManager.default.removeItem(at: dir) }
     let bad = dir.appendingPathComponent("bad.yaml")
     try Data([0x61, 0x3A, 0x20, 0x31, 0x0A, 0x62, 0x3A, 0x20, 0xC3, 0x28, 0x0A]).write(to: bad)
@@ -297,9 +296,9 @@ struct YAMLTests {
 
   @Test("UTF-16 with a byte order mark is read")
   func utf16() throws {
-    let dir = FileManager.default.temporaryDirectory
-    let file = dir.appendingPathComponent("clipig-utf16-\(UUID().uuidString).yaml")
-    defer { try? FileManager.default.removeItem(at: file) }
+    let dir = URL(fileURLWithPath: try TestFiles.temporaryDirectory("yaml"))
+    let file = dir.appendingPathComponent("utf16.yaml")
+    defer { try? FileManager.default.removeItem(at: dir) }
     var bytes: [UInt8] = [0xFF, 0xFE]
     for unit in "a: 1\nb: héllo\n".utf16 { bytes += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
     try Data(bytes).write(to: file)

@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 /// A feature model that sets an interrupt flag once it has encoded `after` image batches since
@@ -103,8 +104,8 @@ struct CheckpointTests {
   /// and continue it in a fresh trainer: the raw pixels are bit-identical.
   @Test(arguments: [1, 3, 4, 6, 8])
   func interruptedAndResumedRunEqualsStraightRun(k: Int) throws {
-    let dir = try Repository.temporaryDirectory()
-    let model = try ModelLoader.load(Repository.tinyModel, quiet: true)
+    let dir = try TestFiles.temporaryDirectory()
+    let model = try ModelLoader.load(TestFiles.tinyModel, quiet: true)
     let plan = try RunPlan(
       tree: try YAML.parse(resumeYAML, file: "resume.yaml"), baseDirectory: ".",
       sourceName: "resume.yaml", seed: 77)
@@ -165,11 +166,11 @@ struct CheckpointTests {
   /// the same command continues it under the same name (not `NAME-1.png`), also with a drawn
   /// seed, and ends bit-identical to an uninterrupted run; a changed configuration is refused.
   @Test func renderCommandResumesUnderTheSameName() throws {
-    let dir = try Repository.temporaryDirectory()
-    try Workflow.write(resumeYAML, to: dir + "/exp.yaml")
+    let dir = try TestFiles.temporaryDirectory()
+    try TestFiles.write(resumeYAML, to: dir + "/exp.yaml")
     var options = RenderOptions()
     options.configFiles = [dir + "/exp.yaml"]
-    options.overrides.model = Repository.tinyModel
+    options.overrides.model = TestFiles.tinyModel
     options.output = dir + "/out/"
     options.verbosity = 0
     let stopped = InterruptFlag()
@@ -180,7 +181,7 @@ struct CheckpointTests {
     #expect(try CLIRunner.render(options: options, interrupt: InterruptFlag()) == .finished)
     let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted()
     #expect(files == ["exp.png", "exp.yaml"], "no new name, no checkpoint left: \(files)")
-    let yaml = try Workflow.read(dir + "/out/exp.yaml")
+    let yaml = try TestFiles.read(dir + "/out/exp.yaml")
     #expect(yaml.contains("seed: \(drawnSeed)"), "\(yaml.prefix(400))")
 
     var straight = options

@@ -2,6 +2,7 @@ import Foundation
 import PipelineKit
 import PipelineKitTesting
 import Runner
+import TestSupport
 import Testing
 
 /// A user's stage: out = 1 − in (affine; pullback −dy).
@@ -22,7 +23,7 @@ private struct Invert: Stage {
 struct CustomStageTests {
   @Test func aUsersStageRendersFromYAML() throws {
     #expect(GradientHarness.check(Invert.self).isEmpty)
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let config = dir + "/custom.yaml"
     try
       "epochs: 2\nresolution: 16\ntargets:\n  - features: [{text: a}]\n    transforms:\n      - invert:\n"
@@ -31,7 +32,7 @@ struct CustomStageTests {
     var options = RenderOptions()
     options.configFiles = [config]
     options.output = dir + "/"
-    options.overrides.model = Repository.tinyModel
+    options.overrides.model = TestFiles.tinyModel
     options.seed = 1
     options.verbosity = 0
     // Without registering it, the name is unknown …

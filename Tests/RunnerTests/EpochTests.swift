@@ -4,6 +4,7 @@ import Foundation
 import PipelineKit
 import PipelineKitTesting
 import Runner
+import TestSupport
 import Testing
 
 /// The epoch as a composition of value-and-pullback pieces, each proven by the generic harness,
@@ -12,7 +13,7 @@ import Testing
 struct EpochTests {
   /// The tiny test CLIP (a new instance per test: a feature model serves one task).
   static func tinyModel() throws -> any FeatureModel {
-    try ModelLoader.load(Repository.tinyModel, quiet: true)
+    try ModelLoader.load(TestFiles.tinyModel, quiet: true)
   }
 
   static func experiment(_ yaml: String) throws -> Experiment {
@@ -246,7 +247,7 @@ struct EpochTests {
     options.output = dir + "/"
     options.overrides.epochs = epochs
     options.seed = seed
-    options.overrides.model = Repository.tinyModel
+    options.overrides.model = TestFiles.tinyModel
     options.verbosity = 0
     let before = Set((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
     #expect(
@@ -259,10 +260,10 @@ struct EpochTests {
 
   @Test(arguments: ["method1.yaml", "method2.yaml"])
   func yamlSeedRendersBitIdenticalImages(example: String) throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let seedFile = dir + "/seed.yaml"
     try "seed: 42\n".write(toFile: seedFile, atomically: true, encoding: .utf8)
-    let files = [Repository.examples + "/" + example, seedFile]
+    let files = [TestFiles.examples + "/" + example, seedFile]
     let a = try render(files, into: dir + "/a")
     let b = try render(files, into: dir + "/b")
     #expect(try PNG.read(path: a).scalars == PNG.read(path: b).scalars)
@@ -278,9 +279,9 @@ struct EpochTests {
 
   @Test(arguments: ["method1.yaml", "method2.yaml"])
   func sidecarRendersTheSameImageAgain(example: String) throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     // No seed anywhere: one is drawn, printed and saved.
-    let first = try render([Repository.examples + "/" + example], into: dir)
+    let first = try render([TestFiles.examples + "/" + example], into: dir)
     let sidecar = OutputNaming.sidecarPath(first)
     let again = try render([sidecar], epochs: nil, into: dir)
     #expect(again != first)

@@ -2,26 +2,14 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
-/// Paths inside the repository, found from this file.
+/// The repository's example experiments.
 enum Repository {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent()
-    .deletingLastPathComponent()
-  static let tinyModel = root.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path
-  static let examples = root.appendingPathComponent("Examples").path
-
-  static func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-test-\(UUID().uuidString)"
-    ).path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-  }
-
+  /// The names of the example YAML files (in Examples/).
   static var exampleFiles: [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: examples)) ?? []).filter {
+    ((try? FileManager.default.contentsOfDirectory(atPath: TestFiles.examples)) ?? []).filter {
       $0.hasSuffix(".yaml")
     }.sorted()
   }
@@ -35,13 +23,13 @@ struct ExamplesTests {
 
   @Test(arguments: Repository.exampleFiles)
   func exampleRendersTwoEpochs(file: String) throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     var options = RenderOptions()
-    options.configFiles = [Repository.examples + "/" + file]
+    options.configFiles = [TestFiles.examples + "/" + file]
     options.output = dir + "/"
     options.overrides.epochs = 2
     options.seed = 7
-    options.overrides.model = Repository.tinyModel
+    options.overrides.model = TestFiles.tinyModel
     options.verbosity = 0
     let outcome = try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
     #expect(outcome == .finished)
@@ -72,7 +60,7 @@ struct TinyCLIPTrainingTests {
     """
 
   @Test func similarityRisesOverThirtyEpochs() throws {
-    let model = try ModelLoader.load(Repository.tinyModel)
+    let model = try ModelLoader.load(TestFiles.tinyModel)
     let trainer = try Trainer(
       experiment: try Experiment(try YAML.parse(Self.config, file: "t.yaml")), model: model, seed: 2
     )
@@ -86,7 +74,7 @@ struct TinyCLIPTrainingTests {
     var images: [[Float]] = []
     for _ in 0..<2 {
       let trainer = try Trainer(
-        experiment: e, model: try ModelLoader.load(Repository.tinyModel), seed: 4)
+        experiment: e, model: try ModelLoader.load(TestFiles.tinyModel), seed: 4)
       for epoch in 0..<3 { try trainer.step(epoch: epoch) }
       images.append(trainer.pixels.scalars)
     }

@@ -8,11 +8,9 @@ import Testing
 /// outside the run. With CI=true a missing executable fails the test instead of skipping it.
 @Suite("Hostile expressions through the clipig binary")
 struct HostileExpressionCLITests {
-  private func run(_ arguments: [String], in dir: String? = nil) throws -> (
-    status: Int32, out: String, err: String
-  )? {
-    guard let b = try ClipigExecutable.found() else { return nil }
-    return try Workflow.run(b, arguments, in: dir)
+  private func run(_ arguments: [String], in dir: String? = nil) throws -> ChildProcess.Result? {
+    guard try ClipigExecutable.found() != nil else { return nil }
+    return try ClipigExecutable.run(arguments, in: dir)
   }
 
   @Test func expensiveExpressionsEndWithAClearError() throws {
@@ -49,8 +47,8 @@ struct HostileExpressionCLITests {
   /// A YAML parameter with an expensive expression: `schedule` (which evaluates every parameter
   /// without a model) stops with the file, line, parameter and caret instead of hanging.
   @Test func expensiveParameterInYAMLIsAnError() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-expr")
-    try Workflow.write(
+    let dir = try TestFiles.temporaryDirectory("hostile-expr")
+    try TestFiles.write(
       """
       epochs: 10
       targets:
@@ -66,8 +64,8 @@ struct HostileExpressionCLITests {
   }
 
   @Test func epochsOutsideTheRunAreRefused() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-epoch")
-    try Workflow.write(
+    let dir = try TestFiles.temporaryDirectory("hostile-epoch")
+    try TestFiles.write(
       """
       epochs: 10
       targets:

@@ -3,6 +3,7 @@ import Foundation
 import ModelStore
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 /// Mutated inputs for the three parsers a user's files reach: YAML (libyaml through
@@ -17,14 +18,9 @@ struct HostileFuzzTests {
 
   /// SplitMix64: a reproducible stream of mutations.
   struct Mutator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
+    var bits: SplitMix64
+    init(state: UInt64) { bits = SplitMix64(seed: state) }
+    mutating func next() -> UInt64 { bits.next() }
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
 
     /// One to four random edits: flip, set, insert, delete, duplicate a span, or insert one of
@@ -54,7 +50,7 @@ struct HostileFuzzTests {
     _ name: String, seeds: [[UInt8]], tokens: [String], seed: UInt64,
     _ body: ([UInt8], String) -> Void
   ) throws -> Int {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let keep = dir + "/last-input"
     var mutator = Mutator(state: seed)
     let tokenBytes = tokens.map { Array($0.utf8) }
@@ -74,9 +70,18 @@ struct HostileFuzzTests {
 
   @Test func yamlAndExperimentDecoding() throws {
     var seeds = Repository.exampleFiles.compactMap {
-      try? FileIO.readBytes(path: Repository.examples + "/" + $0)
+      try? FileIO.readBytes(path: TestFiles.examples + "/" + $0)
     }
-    seeds.append(Array(Workflow.smallTemplate.utf8))
+    // A grid template: placeholders inside a flow mapping and a quoted string.
+    seeds.append(
+      Array(
+        """
+        epochs: 3
+        init: {mean: 0.5, std: 0.1}
+        targets:
+          - features:
+              - text: "a {{animal}} made of {{thing}}"
+        """.utf8))
     let tokens = [
       "&a ", "*a", "<<: *a\n", "!!binary ", "!!int ", "{", "}", "[", "]", ": ", "- ", "\t", "\"",
       "'", "%YAML 1.1\n", "---\n", "...\n", "? ", "|\n", ">-\n", "\u{0}", "\u{FEFF}", "1e999",
@@ -94,7 +99,8 @@ struct HostileFuzzTests {
   }
 
   @Test func pngDecoding() throws {
-    let fixtures = Repository.root.appendingPathComponent("Tests/FormatsTests/Fixtures/png").path
+    let fixtures = TestFiles.repository.appendingPathComponent("Tests/FormatsTests/Fixtures/png")
+      .path
     var seeds = ((try? FileManager.default.contentsOfDirectory(atPath: fixtures)) ?? [])
       .filter { $0.hasSuffix(".png") && !$0.contains("huge") }
       .compactMap { try? FileIO.readBytes(path: fixtures + "/" + $0) }

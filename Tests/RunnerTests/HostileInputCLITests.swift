@@ -12,37 +12,13 @@ import Testing
 struct HostileInputCLITests {
   static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
-  struct Run {
-    var status: Int32
-    var out: String
-    var err: String
-  }
-
-  /// Runs the binary with `arguments` in `dir`, standard input from `stdin` (else /dev/null).
-  static func run(_ arguments: [String], in dir: String, stdin: String? = nil) throws -> Run? {
-    guard let b = try ClipigExecutable.found() else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: b)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: dir)
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle(forReadingAtPath: stdin ?? "/dev/null")
-    let sink = Workflow.OutputSink()
-    out.fileHandleForReading.readabilityHandler = { sink.append(out: $0.availableData) }
-    err.fileHandleForReading.readabilityHandler = { sink.append(err: $0.availableData) }
-    try process.run()
-    process.waitUntilExit()
-    out.fileHandleForReading.readabilityHandler = nil
-    err.fileHandleForReading.readabilityHandler = nil
-    let restOut = out.fileHandleForReading.readDataToEndOfFile()
-    let restErr = err.fileHandleForReading.readDataToEndOfFile()
-    let c = sink.contents
-    return Run(
-      status: process.terminationStatus, out: String(decoding: c.out + restOut, as: UTF8.self),
-      err: String(decoding: c.err + restErr, as: UTF8.self))
+  /// Runs the binary with `arguments` in `dir`, standard input from the file `stdin` (else
+  /// /dev/null); nil when the binary is not built and CI does not require it.
+  static func run(_ arguments: [String], in dir: String, stdin: String? = nil) throws
+    -> ChildProcess.Result?
+  {
+    guard try ClipigExecutable.found() != nil else { return nil }
+    return try ClipigExecutable.run(arguments, in: dir, input: stdin.map { .file($0) } ?? .none)
   }
 
   /// A small render on the tiny test CLIP (32-pixel views), `extra` appended to the YAML.
@@ -65,10 +41,10 @@ struct HostileInputCLITests {
   /// Writes `yaml` as `dir/x.yaml` and renders it with `arguments` (default `-o out/`).
   static func render(
     _ yaml: String, in dir: String, _ arguments: [String] = ["-o", "out/"]
-  ) throws -> Run? {
-    try Workflow.write(yaml, to: dir + "/x.yaml")
+  ) throws -> ChildProcess.Result? {
+    try TestFiles.write(yaml, to: dir + "/x.yaml")
     return try run(
-      ["render", "x.yaml", "--model", Repository.tinyModel, "-q"] + arguments, in: dir)
+      ["render", "x.yaml", "--model", TestFiles.tinyModel, "-q"] + arguments, in: dir)
   }
 
   static func files(_ dir: String) -> [String] {
@@ -76,7 +52,7 @@ struct HostileInputCLITests {
   }
 
   /// The messages users must never see: raw Foundation error dumps.
-  static func expectNoRawError(_ r: Run, _ comment: String) {
+  static func expectNoRawError(_ r: ChildProcess.Result, _ comment: String) {
     #expect(!r.err.contains("Error Domain"), "\(comment): \(r.err)")
     #expect(!r.err.contains("NSCocoaErrorDomain"), "\(comment): \(r.err)")
     #expect(!r.err.contains("CocoaError("), "\(comment): \(r.err)")
@@ -116,7 +92,7 @@ struct HostileInputCLITests {
       ),
     ]
     for (yaml, message) in cases {
-      let dir = try Workflow.temporaryDirectory("hostile-size")
+      let dir = try TestFiles.temporaryDirectory("hostile-size")
       guard let r = try Self.render(yaml, in: dir) else { return }
       #expect(r.status == 1, "\(message): \(r.err)")
       #expect(r.err.contains(message), "\(r.err)")
@@ -127,9 +103,9 @@ struct HostileInputCLITests {
   @Test func largestWritableResolutionIsAccepted() throws {
     // 5792² ≤ 2^25 < 5793²: the schedule check must accept the limit exactly (one epoch
     // reaching it is enough; `schedule` evaluates without training).
-    let dir = try Workflow.temporaryDirectory("hostile-limit")
+    let dir = try TestFiles.temporaryDirectory("hostile-limit")
     let largest = "['16 + 5776 * t', '16 + 5776 * t']"
-    try Workflow.write(Self.config(resolution: largest, epochs: 2), to: dir + "/x.yaml")
+    try TestFiles.write(Self.config(resolution: largest, epochs: 2), to: dir + "/x.yaml")
     guard let ok = try Self.run(["schedule", "x.yaml"], in: dir) else { return }
     #expect(ok.status == 0, "\(ok.err)")
     // One more pixel per side is refused by `render` before training (`schedule` only marks
@@ -147,7 +123,7 @@ struct HostileInputCLITests {
   /// `.webp` render whose resolution schedule passes that at any epoch is refused before
   /// training, naming the key and the epoch, and leaves no file; the bound itself renders.
   @Test func webpOutputsAreBoundedBeforeTraining() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-webp")
+    let dir = try TestFiles.temporaryDirectory("hostile-webp")
     // 16 + 16400·t is 8216 at epoch 1 and 16416 at the last epoch (t = 1).
     let over = Self.config(resolution: "[16, '16 + 16400 * t']")
     for output in ["out.webp", "sub/OUT.WEBP"] {
@@ -189,7 +165,7 @@ struct HostileInputCLITests {
       (Self.config("learnrate: 1e38*1e38\n"), "epoch 0: the pixels after the optimizer step"),
     ]
     for (yaml, message) in cases {
-      let dir = try Workflow.temporaryDirectory("hostile-epoch0")
+      let dir = try TestFiles.temporaryDirectory("hostile-epoch0")
       for output in ["e.png", "e.webp", "e.jpg"] {
         guard let r = try Self.render(yaml, in: dir, ["-o", output]) else { return }
         #expect(r.status == 1, "\(output): \(r.err)")
@@ -208,10 +184,10 @@ struct HostileInputCLITests {
   // MARK: - 2. Standard input
 
   @Test func standardInputHasTheFileSizeCap() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-stdin")
+    let dir = try TestFiles.temporaryDirectory("hostile-stdin")
     guard
       let r = try Self.run(
-        ["render", "-", "--model", Repository.tinyModel, "-q"], in: dir, stdin: "/dev/zero")
+        ["render", "-", "--model", TestFiles.tinyModel, "-q"], in: dir, stdin: "/dev/zero")
     else { return }
     #expect(r.status == 1, "\(r.err)")
     #expect(
@@ -231,13 +207,13 @@ struct HostileInputCLITests {
       (["-o", "/dev/null"], "/dev/null: is not a regular file or a folder"),
     ]
     for (arguments, message) in cases {
-      let dir = try Workflow.temporaryDirectory("hostile-name")
+      let dir = try TestFiles.temporaryDirectory("hostile-name")
       let yaml = Self.config()
       guard let r = try Self.render(yaml, in: dir, arguments) else { return }
       #expect(r.status == 1, "\(arguments): \(r.err)")
       #expect(r.err.contains(message), "\(arguments): \(r.err)")
       #expect(Self.files(dir) == ["x.yaml"], "\(arguments): \(Self.files(dir))")
-      #expect(try Workflow.read(dir + "/x.yaml") == yaml, "the configuration was changed")
+      #expect(try TestFiles.read(dir + "/x.yaml") == yaml, "the configuration was changed")
     }
     if !nullPNGExisted { #expect(!FileManager.default.fileExists(atPath: "/dev/null.png")) }
   }
@@ -245,7 +221,7 @@ struct HostileInputCLITests {
   /// Two runs into one folder with `x.png` and `x.jpg` must not share the sidecar `x.yaml`: the
   /// sidecar is claimed with the image (the second claim happens while the first run trains).
   @Test func theSidecarIsClaimedWithTheImage() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-sidecar")
+    let dir = try TestFiles.temporaryDirectory("hostile-sidecar")
     let first = try OutputNaming.claim(dir + "/c/x.png")
     let second = try OutputNaming.claim(dir + "/c/x.jpg")
     #expect(first == dir + "/c/x.png")
@@ -256,11 +232,11 @@ struct HostileInputCLITests {
     guard let b = try Self.render(Self.config(), in: dir, ["-o", "d/x.jpg"]) else { return }
     #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
     #expect(Self.files(dir + "/d") == ["x-1.jpg", "x-1.yaml", "x.png", "x.yaml"])
-    #expect(try Workflow.read(dir + "/d/x.yaml").contains("/d/x.png"))
+    #expect(try TestFiles.read(dir + "/d/x.yaml").contains("/d/x.png"))
   }
 
   @Test func longNamesStaleTemporariesAndAbandonedClaims() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-long")
+    let dir = try TestFiles.temporaryDirectory("hostile-long")
     // 254 bytes: the image and its sidecar fit the 255-byte limit, the temporaries must too.
     let long = String(repeating: "n", count: 250) + ".png"
     guard let r = try Self.render(Self.config(), in: dir, ["-o", "o/" + long]) else { return }
@@ -274,24 +250,24 @@ struct HostileInputCLITests {
       FileManager.default.createFile(atPath: path, contents: Data([1]))
     }
     FileManager.default.createFile(atPath: dir + "/o/s.png", contents: Data())
-    try Workflow.write(
+    try TestFiles.write(
       "# clipig render in progress, process 2147483646\n", to: dir + "/o/s.yaml")
     guard let s = try Self.render(Self.config(), in: dir, ["-o", "o/s.png"]) else { return }
     #expect(s.status == 0, "\(s.err)")
     #expect(!FileManager.default.fileExists(atPath: stale))
     #expect(FileManager.default.fileExists(atPath: foreign), "only our own naming is removed")
     #expect(try PNG.read(path: dir + "/o/s.png").shape == [3, 16, 16])
-    #expect(try Workflow.read(dir + "/o/s.yaml").contains("/o/s.png"))
+    #expect(try TestFiles.read(dir + "/o/s.yaml").contains("/o/s.png"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/o/s-1.png"))
   }
 
   /// Mounts a tmpfs of `size` at a fresh folder (`options` e.g. "ro"); nil (a failure under CI)
   /// when mounting is not possible here.
   static func tmpfs(size: String, options: String = "") throws -> String? {
-    let dir = try Workflow.temporaryDirectory("hostile-tmpfs")
-    let mount = Workflow.executable("mount", also: ["/usr/bin", "/bin"])
+    let dir = try TestFiles.temporaryDirectory("hostile-tmpfs")
+    let mount = ChildProcess.find("mount", also: ["/usr/bin", "/bin"])
     guard let mount,
-      let r = try? Workflow.run(
+      let r = try? ChildProcess.run(
         mount,
         [
           "-t", "tmpfs", "-o", "size=\(size)" + (options.isEmpty ? "" : "," + options),
@@ -305,8 +281,8 @@ struct HostileInputCLITests {
   }
 
   static func unmount(_ dir: String) {
-    if let umount = Workflow.executable("umount", also: ["/usr/bin", "/bin"]) {
-      _ = try? Workflow.run(umount, [dir])
+    if let umount = ChildProcess.find("umount", also: ["/usr/bin", "/bin"]) {
+      _ = try? ChildProcess.run(umount, [dir])
     }
   }
 
@@ -317,7 +293,7 @@ struct HostileInputCLITests {
     let filler = disk + "/filler"
     _ = FileManager.default.createFile(
       atPath: filler, contents: Data(repeating: 7, count: 64 * 1024 - 8192))
-    let dir = try Workflow.temporaryDirectory("hostile-full")
+    let dir = try TestFiles.temporaryDirectory("hostile-full")
     guard let r = try Self.render(Self.config(resolution: "128"), in: dir, ["-o", disk + "/x.png"])
     else { return }
     #expect(r.status == 1, "\(r.err)")
@@ -341,7 +317,7 @@ struct HostileInputCLITests {
       ),
     ]
     for (yaml, key) in cases {
-      let dir = try Workflow.temporaryDirectory("hostile-nan")
+      let dir = try TestFiles.temporaryDirectory("hostile-nan")
       guard let r = try Self.render(yaml, in: dir) else { return }
       #expect(r.status == 1, "\(key): \(r.err)")
       #expect(r.err.contains(key) && r.err.contains("finite"), "\(key): \(r.err)")
@@ -367,22 +343,23 @@ struct HostileInputCLITests {
       ),
     ]
     for (yaml, message) in cases {
-      let dir = try Workflow.temporaryDirectory("hostile-runtime-nan")
+      let dir = try TestFiles.temporaryDirectory("hostile-runtime-nan")
       guard let r = try Self.render(yaml, in: dir, ["-o", "out/r.png"]) else { return }
       #expect(r.status == 1, "\(r.err)")
       #expect(r.err.contains(message), "\(r.err)")
       let image = try PNG.read(path: dir + "/out/r.png")
       #expect(image.shape == [3, 16, 16])
       #expect(image.scalars.allSatisfy { $0.isFinite })
-      #expect(try Workflow.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 1"))
+      // The error names epoch index 1; the sidecar counts epochs from 1: the second epoch.
+      #expect(try TestFiles.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 2"))
     }
   }
 
   // MARK: - 5. Clear errors
 
   @Test func fileSystemErrorsAreOneSentence() throws {
-    let dir = try Workflow.temporaryDirectory("hostile-errors")
-    try Workflow.write("a file", to: dir + "/file")
+    let dir = try TestFiles.temporaryDirectory("hostile-errors")
+    try TestFiles.write("a file", to: dir + "/file")
     var cases: [([String], String)] = [
       (["-o", "file/x.png"], "not a folder"),
       (["-o", "file/sub/x.png"], "not a folder"),

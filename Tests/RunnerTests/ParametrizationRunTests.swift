@@ -3,6 +3,7 @@ import Foundation
 import Parametrizations
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 /// Renders with `parametrization:` the way users run them: YAML in, Trainer or CLIRunner out.
@@ -22,7 +23,7 @@ struct ParametrizationRunTests {
   func similarityRises(section: String) throws {
     let e = try Self.experiment(Self.training + "\nparametrization: \(section)\n")
     let trainer = try Trainer(
-      experiment: e, model: try ModelLoader.load(Repository.tinyModel), seed: 2)
+      experiment: e, model: try ModelLoader.load(TestFiles.tinyModel), seed: 2)
     #expect(trainer.parametrization is FourierParametrization)
     var sims: [Double] = []
     for epoch in 0..<30 { sims.append(try trainer.step(epoch: epoch).similarities[0][0] ?? .nan) }
@@ -37,7 +38,7 @@ struct ParametrizationRunTests {
         let e = try Self.experiment(
           "resolution: 24 20\ninit: \(initSection)\nparametrization: \(section)\n")
         let trainer = try Trainer(
-          experiment: e, model: ProjectionModel(), seed: 5, baseDirectory: Repository.examples)
+          experiment: e, model: ProjectionModel(), seed: 5, baseDirectory: TestFiles.examples)
         images.append(trainer.image)
       }
       for image in images.dropFirst() {
@@ -68,7 +69,7 @@ struct ParametrizationRunTests {
       Self.training.replacingOccurrences(of: "resolution: 32", with: "resolution: 8+8*int(t*3)")
         + "\nparametrization: {type: fft, mapping: sigmoid}\n")
     let trainer = try Trainer(
-      experiment: e, model: try ModelLoader.load(Repository.tinyModel), seed: 3)
+      experiment: e, model: try ModelLoader.load(TestFiles.tinyModel), seed: 3)
     var sizes: Set<Int> = []
     for epoch in 0..<30 {
       let r = try trainer.step(epoch: epoch)
@@ -85,7 +86,7 @@ struct ParametrizationRunTests {
     var runs: [[Float]] = []
     for _ in 0..<2 {
       let trainer = try Trainer(
-        experiment: e, model: try ModelLoader.load(Repository.tinyModel), seed: 4)
+        experiment: e, model: try ModelLoader.load(TestFiles.tinyModel), seed: 4)
       for epoch in 0..<3 { try trainer.step(epoch: epoch) }
       runs.append(trainer.parameters)
     }
@@ -93,7 +94,7 @@ struct ParametrizationRunTests {
   }
 
   @Test func theSidecarSpellsOutTheSection() throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let config = dir + "/fft.yaml"
     try (Self.training + "\nparametrization: fft\n").write(
       toFile: config, atomically: true, encoding: .utf8)
@@ -102,7 +103,7 @@ struct ParametrizationRunTests {
     options.output = dir + "/out/"
     options.overrides.epochs = 2
     options.seed = 7
-    options.overrides.model = Repository.tinyModel
+    options.overrides.model = TestFiles.tinyModel
     options.verbosity = 0
     #expect(
       try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in }) == .finished

@@ -47,8 +47,9 @@ struct RandomStreamsTests {
     }
     let purposes = Set(entries.map(\.purpose))
     #expect(purposes == Set(RandomStreams.Purpose.allCases), "every purpose used: \(purposes)")
-    // 4 epochs × (expressions, postproc, 3 + 2 views, 5 constraint streams) and more.
-    #expect(byName.count >= 4 * (2 + 5 + 5), "\(byName.count) streams")
+    // load and initialization, then per epoch: expressions, postproc, 3 + 2 views and the
+    // constraints of target 0's 3 views.
+    #expect(byName.count == 2 + 4 * (1 + 1 + 5 + 3), "\(byName.keys.sorted())")
     var owner: [[UInt64]: String] = [:]
     for (name, fingerprint) in byName {
       #expect(owner[fingerprint] == nil, "\(name) and \(owner[fingerprint] ?? "") share a stream")

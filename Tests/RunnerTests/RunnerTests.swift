@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 private func experiment(_ yaml: String, file: String = "test.yaml") throws -> Experiment {
@@ -194,14 +195,6 @@ struct TrainerTests {
 
 @Suite("Output files")
 struct OutputTests {
-  private func tempDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "clipig-test-\(UUID().uuidString)"
-    ).path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-  }
-
   @Test func requestedNames() {
     #expect(
       OutputNaming.requestedPath(
@@ -222,7 +215,7 @@ struct OutputTests {
   }
 
   @Test func neverOverwrites() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     for name in ["small.png", "small-1.png", "small-2.png"] {
       FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([1]))
     }
@@ -247,7 +240,7 @@ struct OutputTests {
   }
 
   @Test func interruptedRunKeepsImageAndYAML() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     let plan = try RunPlan(
       tree: try YAML.parse(TrainerTests.config, file: "t.yaml"), baseDirectory: ".",
       sourceName: "t.yaml", seed: 3)
@@ -264,7 +257,7 @@ struct OutputTests {
   }
 
   @Test func finishedRunWritesImageAndSidecar() throws {
-    let dir = try tempDirectory()
+    let dir = try TestFiles.temporaryDirectory("output")
     var overrides = RunOverrides()
     overrides.epochs = 3
     let plan = try RunPlan(
@@ -289,7 +282,7 @@ struct OutputTests {
 @Suite("Run-time errors")
 struct RunTimeErrorTests {
   @Test func expressionErrorKeepsTheLastImageAndNamesTheParameter() throws {
-    let dir = try Repository.temporaryDirectory()
+    let dir = try TestFiles.temporaryDirectory()
     let yaml = """
       epochs: 5
       resolution: 12

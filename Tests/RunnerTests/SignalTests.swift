@@ -9,27 +9,19 @@ import Testing
 struct SignalTests {
   @Test(.enabled(if: ClipigExecutable.shouldTest, "the clipig executable is not built"))
   func sigintSavesImageAndYAMLAndExits130() throws {
-    let dir = try Repository.temporaryDirectory()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try ClipigExecutable.require())
-    process.arguments = [
-      "render", Repository.examples + "/method1.yaml", "--model", Repository.tinyModel, "-e",
+    let dir = try TestFiles.temporaryDirectory()
+    let process = try ClipigExecutable.start([
+      "render", TestFiles.examples + "/method1.yaml", "--model", TestFiles.tinyModel, "-e",
       "100000", "-r", "32",
       "-o", dir + "/", "--seed", "1", "-q",
-    ]
-    try process.run()
+    ])
     // Wait for the first snapshot (epoch 0), then interrupt.
     let image = dir + "/method1.png"
-    let deadline = Date().addingTimeInterval(60)
-    while Date() < deadline
-      && ((try? FileManager.default.attributesOfItem(atPath: image))?[.size] as? Int ?? 0) == 0
-    {
-      Thread.sleep(forTimeInterval: 0.05)
-    }
+    #expect(TestFiles.waitForContent(image), "no snapshot")
     Thread.sleep(forTimeInterval: 0.2)
-    kill(process.processIdentifier, SIGINT)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 130)
+    process.send(SIGINT)
+    let result = process.wait()
+    #expect(result.status == 130, "\(result.err)")
     #expect(try PNG.read(path: image).shape == [3, 32, 32])
     let yaml = try String(contentsOfFile: dir + "/method1.yaml", encoding: .utf8)
     #expect(yaml.contains("# interrupted at epoch"), "\(yaml.prefix(300))")
@@ -45,7 +37,7 @@ struct ModelCommandTests {
 
   @Test(.enabled(if: ClipigExecutable.shouldTest, "the clipig executable is not built"))
   func listAndPathWithAnEmptyCache() throws {
-    let cache = try Repository.temporaryDirectory()
+    let cache = try TestFiles.temporaryDirectory()
     let list = try run(["model", "list"], cache: cache)
     #expect(list.status == 0)
     #expect(list.output.contains("ViT-B/32"), "\(list.output)")

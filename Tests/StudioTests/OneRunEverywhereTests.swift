@@ -44,7 +44,7 @@ extension StudioSuite {
     @Test func renderBatchRankAndStudioMakeTheSameImage() async throws {
       guard try ClipigExecutable.found() != nil else { return }
       let dir = try Fixture.temporaryDirectory()
-      let model = Fixture.tinyModel
+      let model = TestFiles.tinyModel
       try Self.yaml.write(toFile: dir + "/exp.yaml", atomically: true, encoding: .utf8)
 
       try Self.clipig(["render", dir + "/exp.yaml", "-o", dir + "/render/", "-m", model, "-q"])

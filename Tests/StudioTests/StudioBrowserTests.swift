@@ -1,14 +1,15 @@
 import Foundation
+import TestSupport
 import Testing
 
 extension StudioSuite {
   /// The studio page in a real browser: headless Chromium types, clicks and watches.
   @Suite("in a browser")
   struct StudioBrowserTests {
-    static let browser = Fixture.executable(
+    static let browser = ChildProcess.find(
       "chromium",
       also: ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"])
-    static let python = Fixture.executable("python3")
+    static let python = ChildProcess.find("python3")
 
     @Test func typeStartUpdateStopInHeadlessChromium() async throws {
       guard let browser = Self.browser, let python = Self.python else {
@@ -34,19 +35,12 @@ extension StudioSuite {
       if let shot = ProcessInfo.processInfo.environment["CLIPIG_STUDIO_SCREENSHOT"] {
         arguments.append(shot)
       }
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: python)
-      process.arguments = arguments
-      let out = Pipe()
-      process.standardOutput = out
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      let data = out.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
+      let result = try ChildProcess.run(python, arguments)
+      let data = Data(result.out.utf8)
       let report = try #require(
         try JSONSerialization.jsonObject(with: data) as? [String: Any],
         "\(String(decoding: data, as: UTF8.self))")
-      #expect(process.terminationStatus == 0, "\(report)")
+      #expect(result.status == 0, "\(report) \(result.err)")
       #expect((report["errors"] as? [String])?.isEmpty == true, "\(report["errors"] ?? "")")
       let steps = try #require(report["steps"] as? [String: [String: Any]])
       // The bad YAML is marked at its line and column before anything starts.

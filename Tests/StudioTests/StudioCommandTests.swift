@@ -8,7 +8,7 @@ extension StudioSuite {
   @Suite("command")
   struct StudioCommandTests {
     @Test func sigtermSavesTheRunningExperimentAndExits() async throws {
-      guard let binary = Fixture.clipigBinary else {
+      guard Fixture.clipigBinary != nil else {
         if Fixture.isCI { Issue.record("the clipig executable is not built") }
         return
       }
@@ -16,30 +16,10 @@ extension StudioSuite {
       let yaml = dir + "/cat.yaml"
       try Fixture.experiment().write(toFile: yaml, atomically: true, encoding: .utf8)
       let out = dir + "/out"
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: binary)
-      process.arguments = [
-        "studio", yaml, "--port", "0", "--host", "127.0.0.1", "--model", Fixture.tinyModel, "-o",
-        out + "/",
-      ]
-      let stdout = Pipe()
-      process.standardOutput = stdout
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      defer { if process.isRunning { process.terminate() } }
-      // The first line names the URL with the token.
-      var line = Data()
-      while !line.contains(10) {
-        let chunk = stdout.fileHandleForReading.availableData
-        if chunk.isEmpty { break }
-        line += chunk
-      }
-      let text = String(decoding: line, as: UTF8.self)
-      let match = try #require(
-        text.firstMatch(of: /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})/))
-      let port = try #require(Int(match.1))
-      let token = String(match.2)
-      let host = "127.0.0.1:\(port)"
+      // The printed URL names the port and the token.
+      let studio = try RunningStudio(files: [yaml], output: out)
+      defer { studio.stop() }
+      let (port, token, host) = (studio.port, studio.token, studio.authority)
       let start = try RawHTTP.request(
         port: port, method: "POST", path: "/api/start?token=\(token)", headers: ["Host": host],
         body: try JSONSerialization.data(withJSONObject: ["tab": 1, "yaml": Fixture.experiment()]))
@@ -52,9 +32,7 @@ extension StudioSuite {
         return st?["epoch"] as? Int ?? -1
       }
       #expect(try await Fixture.waitFor { try epoch() >= 3 })
-      kill(process.processIdentifier, SIGTERM)
-      process.waitUntilExit()
-      #expect(process.terminationStatus == 130)
+      #expect(studio.stop() == 130)
       #expect(try PNG.read(path: out + "/cat.png").shape == [3, 16, 16])
       let saved = try String(contentsOfFile: out + "/cat.yaml", encoding: .utf8)
       #expect(saved.contains("# interrupted at epoch"), "\(saved.prefix(400))")

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import PipelineKit
+import TestSupport
 import Testing
 
 extension StudioSuite {
@@ -64,7 +65,8 @@ extension StudioSuite {
         second.of("log", tab: id).compactMap { $0["text"] as? String }.first {
           $0.hasPrefix("updated at epoch")
         })
-      let at = try #require(Int(line.split(separator: " ").last ?? ""))
+      // The log counts epochs from 1; `startEpoch` is the epoch index the Update applied at.
+      let at = try #require(Int(line.split(separator: " ").last ?? "")) - 1
       #expect(at > 0)
       #expect(
         await Fixture.waitFor {
@@ -104,7 +106,7 @@ extension StudioSuite {
           (second.of("tab", tab: id).last?["summary"] as? [String: Any])?["seed"] as? String)
         #expect(yaml.contains("seed: \(seed)"), "\(yaml)")
         #expect(yaml.contains("learnrate: 0.5"), "\(yaml)")
-        #expect(yaml.contains("updated at epoch \(at)"), "\(yaml)")
+        #expect(yaml.contains("updated at epoch \(at + 1)"), "\(yaml)")
       }
       // The views CLIP sees: one per batch entry of the target (batch_size 2).
       let views = try studio.call("views", ["tab": id])
@@ -277,14 +279,7 @@ extension StudioSuite {
       let studio = try RunningStudio(host: "0.0.0.0")
       defer { studio.stop() }
       // The machine's addresses as the system reports them (Debian's essential `hostname`).
-      let hostname = Process()
-      hostname.executableURL = URL(fileURLWithPath: "/bin/hostname")
-      hostname.arguments = ["-I"]
-      let pipe = Pipe()
-      hostname.standardOutput = pipe
-      try hostname.run()
-      let listed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      hostname.waitUntilExit()
+      let listed = try ChildProcess.run("/bin/hostname", ["-I"]).out
       let ipv4 = listed.split(separator: " ").map {
         $0.trimmingCharacters(in: .whitespacesAndNewlines)
       }.filter { $0.contains(".") && !$0.isEmpty }

@@ -11,16 +11,8 @@ enum Fixture {
   /// The repository root.
   static let repository = testsDirectory.deletingLastPathComponent().deletingLastPathComponent()
 
-  /// The tiny random-initialised CLIP (32-pixel images) of the CLIP tests.
-  static let tinyModel = repository.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path
-
   /// A fresh empty directory.
-  static func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("clipig-studio-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-  }
+  static func temporaryDirectory() throws -> String { try TestFiles.temporaryDirectory("studio") }
 
   /// A long experiment for the tiny CLIP: 16-pixel images, many epochs.
   static func experiment(epochs: Int = 100_000, learnrate: String = "2") -> String {
@@ -41,16 +33,6 @@ enum Fixture {
 
   /// Whether tests must not skip for a missing tool (CI).
   static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-
-  /// An executable found on PATH or at one of `also`.
-  static func executable(_ name: String, also: [String] = []) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for dir in path.split(separator: ":").map(String.init) + also {
-      let candidate = dir.hasSuffix("/" + name) ? dir : dir + "/" + name
-      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-  }
 
   /// Polls `condition` every 20 ms for up to `seconds`, without blocking a thread.
   static func waitFor(_ seconds: Double = 60, _ condition: () throws -> Bool) async rethrows
@@ -75,41 +57,40 @@ struct StudioSuite {}
 /// `clipig studio` started by the test, as a user starts it: the release binary on an
 /// ephemeral loopback port with the tiny CLIP; the URL and token are read from its output.
 final class RunningStudio: Sendable {
-  let process: Process
+  let process: ChildProcess
   let port: Int
   let token: String
   let output: String
 
   struct Unavailable: Error, CustomStringConvertible { var description: String }
 
-  init(files: [String] = [], output: String? = nil, host: String = "127.0.0.1") throws {
+  /// Starts the studio; with `softFileLimit` under that soft limit on open files (as a shell's
+  /// `ulimit -Sn` sets it).
+  init(
+    files: [String] = [], output: String? = nil, host: String = "127.0.0.1",
+    softFileLimit: Int? = nil
+  ) throws {
     guard let binary = Fixture.clipigBinary else {
       throw Unavailable(description: "the clipig executable is not built")
     }
     self.output = try output ?? Fixture.temporaryDirectory()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments =
+    let arguments =
       ["studio"] + files + [
-        "--port", "0", "--host", host, "--model", Fixture.tinyModel, "-o", self.output + "/",
+        "--port", "0", "--host", host, "--model", TestFiles.tinyModel, "-o", self.output + "/",
       ]
-    let stdout = Pipe()
-    process.standardOutput = stdout
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process =
+      try softFileLimit.map {
+        try ChildProcess(
+          "/bin/sh", ["-c", "ulimit -Sn \($0) && exec \"$0\" \"$@\"", binary] + arguments)
+      } ?? ClipigExecutable.start(arguments)
     self.process = process
-    var line = Data()
-    while !line.contains(10) {
-      let chunk = stdout.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      line += chunk
-    }
-    let text = String(decoding: line, as: UTF8.self)
+    // The first line names the URL with the token.
+    let text = process.waitForOutput { $0.contains("\n") }
     guard let match = text.firstMatch(of: /http:\/\/[^\/]+:(\d+)\/\?token=([0-9a-f]{64})/),
       let port = Int(match.1)
     else {
-      process.terminate()
-      throw Unavailable(description: "no URL printed: \(text)")
+      process.send(SIGKILL)
+      throw Unavailable(description: "no URL printed: \(text) \(process.wait().err)")
     }
     self.port = port
     token = String(match.2)
@@ -120,9 +101,8 @@ final class RunningStudio: Sendable {
   /// SIGTERM (the running experiment is saved); returns the exit status.
   @discardableResult
   func stop() -> Int32 {
-    if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-    process.waitUntilExit()
-    return process.terminationStatus
+    process.send(SIGTERM)
+    return process.wait().status
   }
 
   /// A request with the right token, Host and Origin.
@@ -190,6 +170,42 @@ enum RawHTTP {
     var payload = Array(reply[(split + 4)...])
     if headText.lowercased().contains("transfer-encoding: chunked") { payload = dechunk(payload) }
     return HTTPReply(status: status, head: headText, body: Data(payload))
+  }
+
+  /// Sends `bytes` as they are (any request line, any headers) and returns the reply, nil
+  /// when the server closed the connection without one.
+  static func exchange(port: Int, _ bytes: [UInt8]) throws -> HTTPReply? {
+    let fd = try connect(port: port)
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 60, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    // The server may answer and close before all is sent (a refused head).
+    sendQuietly(fd, bytes)
+    var reply = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let n = recv(fd, &buffer, buffer.count, 0)
+      if n <= 0 { break }
+      reply += buffer[0..<n]
+    }
+    guard let split = findHeaderEnd(reply) else { return nil }
+    let headText = String(decoding: reply[0..<split], as: UTF8.self)
+    let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
+    return HTTPReply(status: status, head: headText, body: Data(reply[(split + 4)...]))
+  }
+
+  /// Sends what the peer takes of `bytes`; a closed connection ends it without SIGPIPE.
+  @discardableResult
+  static func sendQuietly(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var sent = 0
+    while sent < bytes.count {
+      let n = bytes[sent...].withUnsafeBytes {
+        Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+      }
+      guard n > 0 else { return false }
+      sent += n
+    }
+    return true
   }
 
   /// A connected TCP socket to `address` (IPv4):`port`.

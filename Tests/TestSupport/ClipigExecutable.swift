@@ -52,25 +52,37 @@ public enum ClipigExecutable {
     return path
   }
 
-  /// Runs the executable with `arguments`, this process's environment changed by `environment`
-  /// (a nil value unsets the variable), to its end; returns its exit status and its standard
-  /// output and error together.
-  public static func run(_ arguments: [String], environment: [String: String?] = [:]) throws
-    -> (status: Int32, output: String)
-  {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try require())
-    process.arguments = arguments
-    var variables = ProcessInfo.processInfo.environment
-    for (name, value) in environment { variables[name] = value }
-    process.environment = variables
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  /// Runs the executable with `arguments` to its end (see `ChildProcess`): this process's
+  /// environment changed by `environment` (a nil value unsets the variable); returns its exit
+  /// status and its standard output and error together, interleaved as written.
+  public static func run(
+    _ arguments: [String], environment: [String: String?] = [:], timeout: Double = 600
+  ) throws -> (status: Int32, output: String) {
+    let result = try ChildProcess.run(
+      try require(), arguments, environment: environment, mergingErrors: true, timeout: timeout)
+    return (result.status, result.out)
+  }
+
+  /// Runs the executable with `arguments` in `directory` to its end, standard output and error
+  /// apart (see `ChildProcess` for the other options).
+  public static func run(
+    _ arguments: [String], in directory: String?, environment: [String: String?] = [:],
+    input: ChildProcess.Input = .none, timeout: Double = 600
+  ) throws -> ChildProcess.Result {
+    try ChildProcess.run(
+      try require(), arguments, environment: environment, directory: directory, input: input,
+      timeout: timeout)
+  }
+
+  /// Starts the executable with `arguments` (see `ChildProcess.init`); the caller waits.
+  public static func start(
+    _ arguments: [String], environment: [String: String?] = [:],
+    inheritingEnvironment: Bool = true, directory: String? = nil, mergingErrors: Bool = false
+  ) throws -> ChildProcess {
+    try ChildProcess(
+      try require(), arguments, environment: environment,
+      inheritingEnvironment: inheritingEnvironment, directory: directory,
+      mergingErrors: mergingErrors)
   }
 
   /// The executable's path; nil when there is none and CI does not require it (the caller

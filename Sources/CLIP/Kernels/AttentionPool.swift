@@ -59,6 +59,10 @@ public struct AttentionPoolWeights {
   public var projWeight: UnsafePointer<Float>
   /// Its bias (E).
   public var projBias: UnsafePointer<Float>
+  /// `qkvWeight` as a GEMM operand (with its bf16 copy and path when the pool runs in bf16).
+  public var qkvOperand: GEMMOperand
+  /// `projWeight` as a GEMM operand.
+  public var projOperand: GEMMOperand
 
   /// Bundles the pointers.
   public init(
@@ -71,6 +75,8 @@ public struct AttentionPoolWeights {
     self.qkvBias = qkvBias
     self.projWeight = projWeight
     self.projBias = projBias
+    qkvOperand = GEMMOperand(qkvWeight)
+    projOperand = GEMMOperand(projWeight)
   }
 }
 
@@ -106,16 +112,16 @@ extension CLIPKernels {
     }
     // q for the mean tokens only; k, v for all tokens.
     linearForward(
-      x: tokens, weight: w.qkvWeight, bias: w.qkvBias, out: qkv, rows: n, inWidth: c,
+      x: tokens, weight: w.qkvOperand, bias: w.qkvBias, out: qkv, rows: n, inWidth: c,
       outWidth: c, xStride: t * c, outStride: t * 3 * c)
     linearForward(
-      x: tokens, weight: w.qkvWeight + c * c, bias: w.qkvBias + c, out: qkv + c, rows: n * t,
+      x: tokens, weight: w.qkvOperand + c * c, bias: w.qkvBias + c, out: qkv + c, rows: n * t,
       inWidth: c, outWidth: 2 * c, outStride: 3 * c)
     attentionForward(
       qkv: qkv, out: attention, probs: probs, batch: n, tokens: t, queries: 1, heads: s.heads,
       width: c, causal: false)
     linearForward(
-      x: attention, weight: w.projWeight, bias: w.projBias, out: out, rows: n, inWidth: c,
+      x: attention, weight: w.projOperand, bias: w.projBias, out: out, rows: n, inWidth: c,
       outWidth: s.outWidth)
   }
 
@@ -132,18 +138,18 @@ extension CLIPKernels {
     let dTokens = dQKV + s.qkvCount  // (N, T, C)
     let attentionScratch = dTokens + s.tokenCount  // (N, H, 1, T)
     linearBackward(
-      dOut: dOut, weight: w.projWeight, dX: dAttention, rows: n, inWidth: c,
+      dOut: dOut, weight: w.projOperand, dX: dAttention, rows: n, inWidth: c,
       outWidth: s.outWidth, accumulate: false)
     attentionBackward(
       dOut: dAttention, qkv: qkv, probs: probs, dQKV: dQKV, scratch: attentionScratch, batch: n,
       tokens: t, queries: 1, heads: s.heads, width: c, causal: false)
     // dTokens = dK·Wk + dV·Wv for all tokens, + dQ·Wq for the mean tokens.
     linearBackward(
-      dOut: dQKV + c, weight: w.qkvWeight + c * c, dX: dTokens, rows: n * t, inWidth: c,
+      dOut: dQKV + c, weight: w.qkvOperand + c * c, dX: dTokens, rows: n * t, inWidth: c,
       outWidth: 2 * c, accumulate: false, dOutStride: 3 * c)
-    BLAS.sgemm(
-      transA: false, transB: false, m: n, n: c, k: c, a: dQKV, lda: t * 3 * c, b: w.qkvWeight,
-      ldb: c, beta: 1, c: dTokens, ldc: t * c)
+    gemm(
+      transA: false, transB: false, m: n, n: c, k: c, a: w.qkvOperand.sibling(dQKV),
+      lda: t * 3 * c, b: w.qkvOperand, ldb: c, beta: 1, c: dTokens, ldc: t * c)
     // Back to (C, N, P): each position gets its token's gradient and 1/P of the mean's.
     let invP = 1 / Float(p)
     parallelFor(n) { b in

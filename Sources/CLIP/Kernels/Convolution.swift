@@ -71,6 +71,20 @@ public struct ConvolutionShape: Sendable, Equatable {
   }
 }
 
+extension ConvolutionShape {
+  /// The shape as a bf16 product computes it: im2col instead of Winograd (whose transformed
+  /// operands, rounded to bf16, lose far more than the direct convolution's), in chunks that
+  /// fit the Winograd scratch this shape was planned with — unless not even one output row
+  /// fits, then Winograd as planned. Unchanged in fp32 (`path` nil).
+  func forPrecision(_ path: BF16Path?) -> ConvolutionShape {
+    guard path != nil, usesWinograd else { return self }
+    var direct = self
+    direct.algorithm = .im2col
+    direct.columnLimit = min(columnLimit, scratchCount)
+    return direct.columnLimit >= patchLength * outWidth ? direct : self
+  }
+}
+
 /// How `CLIPKernels.convolutionForward` and `convolutionBackward` compute a convolution.
 public enum ConvolutionAlgorithm: Sendable, Equatable {
   /// Winograd's F(4×4, 3×3) for stride-1, padding-1 3×3 convolutions (a quarter of the
@@ -94,19 +108,32 @@ extension CLIPKernels {
     shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
     profile: KernelProfile? = nil
   ) {
+    convolutionForward(
+      x: x, weight: GEMMOperand(weight), out: out, shape: s, scratch: scratch,
+      accumulate: accumulate, profile: profile)
+  }
+
+  /// `convolutionForward` with a weight that may carry a bf16 copy and path: every GEMM
+  /// (pointwise, im2col, Winograd) then runs in bf16, else in fp32 exactly as above.
+  public static func convolutionForward(
+    x: UnsafePointer<Float>, weight: GEMMOperand, out: UnsafeMutablePointer<Float>,
+    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+    profile: KernelProfile? = nil
+  ) {
     let columns = s.batch * s.outHeight * s.outWidth
     let k = s.patchLength
     if s.isPointwise {
-      BLAS.sgemm(
+      gemm(
         transA: false, transB: false, m: s.outChannels, n: columns, k: k, a: weight, lda: k,
-        b: x, ldb: columns, beta: accumulate ? 1 : 0, c: out, ldc: columns)
+        b: weight.sibling(x), ldb: columns, beta: accumulate ? 1 : 0, c: out, ldc: columns)
       return
     }
     guard let scratch else { preconditionFailure("convolutionForward: scratch required") }
+    let s = s.forPrecision(weight.path)
     if s.usesWinograd {
       winogradConvolution(
-        x: x, weight: weight, out: out, shape: s, transposed: false, scratch: scratch,
-        accumulate: accumulate, profile: profile)
+        x: x, weight: weight.fp32, out: out, shape: s, transposed: false, scratch: scratch,
+        accumulate: accumulate, profile: profile, path: weight.path)
       return
     }
     let rows = s.batch * s.outHeight
@@ -117,10 +144,10 @@ extension CLIPKernels {
       profile.measure("im2col", part: true) {
         unfold(x: x, columns: scratch, shape: s, rows: r0..<r1)  // (K, count)
       }
-      BLAS.sgemm(
+      gemm(
         transA: false, transB: false, m: s.outChannels, n: count, k: k, a: weight, lda: k,
-        b: scratch, ldb: count, beta: accumulate ? 1 : 0, c: out + r0 * s.outWidth,
-        ldc: columns)
+        b: weight.sibling(scratch), ldb: count, beta: accumulate ? 1 : 0,
+        c: out + r0 * s.outWidth, ldc: columns)
       r0 = r1
     }
   }
@@ -134,19 +161,32 @@ extension CLIPKernels {
     shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
     profile: KernelProfile? = nil
   ) {
+    convolutionBackward(
+      dOut: dOut, weight: GEMMOperand(weight), dX: dX, shape: s, scratch: scratch,
+      accumulate: accumulate, profile: profile)
+  }
+
+  /// `convolutionBackward` with a weight that may carry a bf16 copy and path (the same
+  /// precision as the forward).
+  public static func convolutionBackward(
+    dOut: UnsafePointer<Float>, weight: GEMMOperand, dX: UnsafeMutablePointer<Float>,
+    shape s: ConvolutionShape, scratch: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+    profile: KernelProfile? = nil
+  ) {
     let columns = s.batch * s.outHeight * s.outWidth
     let k = s.patchLength
     if s.isPointwise {
-      BLAS.sgemm(
+      gemm(
         transA: true, transB: false, m: k, n: columns, k: s.outChannels, a: weight, lda: k,
-        b: dOut, ldb: columns, beta: accumulate ? 1 : 0, c: dX, ldc: columns)
+        b: weight.sibling(dOut), ldb: columns, beta: accumulate ? 1 : 0, c: dX, ldc: columns)
       return
     }
     guard let scratch else { preconditionFailure("convolutionBackward: scratch required") }
+    let s = s.forPrecision(weight.path)
     if s.usesWinograd {
       winogradConvolution(
-        x: dOut, weight: weight, out: dX, shape: s, transposed: true, scratch: scratch,
-        accumulate: accumulate, profile: profile)
+        x: dOut, weight: weight.fp32, out: dX, shape: s, transposed: true, scratch: scratch,
+        accumulate: accumulate, profile: profile, path: weight.path)
       return
     }
     if !accumulate { profile.measure("zero fill", part: true) { fill(dX, 0, count: s.inputCount) } }
@@ -155,9 +195,9 @@ extension CLIPKernels {
     while r0 < rows {
       let r1 = min(rows, r0 + s.chunkRows)
       let count = (r1 - r0) * s.outWidth
-      BLAS.sgemm(
+      gemm(
         transA: true, transB: false, m: k, n: count, k: s.outChannels, a: weight, lda: k,
-        b: dOut + r0 * s.outWidth, ldb: columns, c: scratch, ldc: count)
+        b: weight.sibling(dOut + r0 * s.outWidth), ldb: columns, c: scratch, ldc: count)
       profile.measure("col2im", part: true) {
         fold(columns: scratch, dX: dX, shape: s, rows: r0..<r1)
       }

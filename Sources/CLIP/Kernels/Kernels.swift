@@ -136,10 +136,23 @@ public enum CLIPKernels {
     out: UnsafeMutablePointer<Float>, rows: Int, inWidth: Int, outWidth: Int,
     accumulate: Bool = false, xStride: Int? = nil, outStride: Int? = nil
   ) {
+    linearForward(
+      x: x, weight: GEMMOperand(weight), bias: bias, out: out, rows: rows, inWidth: inWidth,
+      outWidth: outWidth, accumulate: accumulate, xStride: xStride, outStride: outStride)
+  }
+
+  /// `linearForward` with a weight that may carry a bf16 copy and path: the product then runs
+  /// in bf16 (x converted while packed), else in fp32 exactly as above.
+  public static func linearForward(
+    x: UnsafePointer<Float>, weight: GEMMOperand, bias: UnsafePointer<Float>?,
+    out: UnsafeMutablePointer<Float>, rows: Int, inWidth: Int, outWidth: Int,
+    accumulate: Bool = false, xStride: Int? = nil, outStride: Int? = nil
+  ) {
     let ldo = outStride ?? outWidth
-    BLAS.sgemm(
-      transA: false, transB: true, m: rows, n: outWidth, k: inWidth, a: x, lda: xStride ?? inWidth,
-      b: weight, ldb: inWidth, beta: accumulate ? 1 : 0, c: out, ldc: ldo)
+    gemm(
+      transA: false, transB: true, m: rows, n: outWidth, k: inWidth, a: weight.sibling(x),
+      lda: xStride ?? inWidth, b: weight, ldb: inWidth, beta: accumulate ? 1 : 0, c: out,
+      ldc: ldo)
     guard let bias else { return }
     parallelRows(rows, minimum: 16) { range in
       for r in range { VectorMath.axpy(1, bias, out + r * ldo, outWidth) }
@@ -151,8 +164,19 @@ public enum CLIPKernels {
     dOut: UnsafePointer<Float>, weight: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>,
     rows: Int, inWidth: Int, outWidth: Int, accumulate: Bool, dOutStride: Int? = nil
   ) {
-    BLAS.sgemm(
-      transA: false, transB: false, m: rows, n: inWidth, k: outWidth, a: dOut,
+    linearBackward(
+      dOut: dOut, weight: GEMMOperand(weight), dX: dX, rows: rows, inWidth: inWidth,
+      outWidth: outWidth, accumulate: accumulate, dOutStride: dOutStride)
+  }
+
+  /// `linearBackward` with a weight that may carry a bf16 copy and path (the same precision
+  /// as the forward).
+  public static func linearBackward(
+    dOut: UnsafePointer<Float>, weight: GEMMOperand, dX: UnsafeMutablePointer<Float>,
+    rows: Int, inWidth: Int, outWidth: Int, accumulate: Bool, dOutStride: Int? = nil
+  ) {
+    gemm(
+      transA: false, transB: false, m: rows, n: inWidth, k: outWidth, a: weight.sibling(dOut),
       lda: dOutStride ?? outWidth, b: weight, ldb: inWidth, beta: accumulate ? 1 : 0, c: dX,
       ldc: inWidth)
   }

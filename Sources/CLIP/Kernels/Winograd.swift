@@ -97,7 +97,7 @@ extension CLIPKernels {
   static func winogradConvolution(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
     shape s: ConvolutionShape, transposed: Bool, scratch: UnsafeMutablePointer<Float>,
-    accumulate: Bool, profile: KernelProfile?
+    accumulate: Bool, profile: KernelProfile?, path: BF16Path? = nil
   ) {
     let t = s.winogradTiling(transposed: transposed)
     let (cin, cout) = (t.inChannels, t.outChannels)
@@ -124,9 +124,12 @@ extension CLIPKernels {
       }
       for xi in 0..<positions {
         // Forward: M[ξ] = U[ξ] · V[ξ]; input gradient: M[ξ] = U[ξ]ᵀ · V[ξ].
-        BLAS.sgemm(
-          transA: transposed, transB: false, m: cout, n: tiles, k: cin, a: u + xi * uStride,
-          lda: s.inChannels, b: v + xi * vStride, ldb: tiles, c: m + xi * mStride, ldc: tiles)
+        // In bf16 (`path`), U and V are rounded while packed.
+        gemm(
+          transA: transposed, transB: false, m: cout, n: tiles, k: cin,
+          a: GEMMOperand(u + xi * uStride, path: path), lda: s.inChannels,
+          b: GEMMOperand(v + xi * vStride, path: path), ldb: tiles, c: m + xi * mStride,
+          ldc: tiles)
       }
       profile.measure("Winograd output transform", part: true) {
         winogradOutputTransform(

@@ -101,13 +101,15 @@ public struct CLIPConfig: Sendable, Equatable, Hashable {
     self.activation = activation
   }
 
-  /// Creates the configuration of a model with OpenAI's modified-ResNet image tower.
+  /// Creates the configuration of a model with OpenAI's modified-ResNet image tower;
+  /// `activation` is the text tower's (the ResNet's own is ReLU).
   public init(
-    resNet: ResNetVision, text: Text, embedDimension: Int, layerNormEpsilon: Float = 1e-5
+    resNet: ResNetVision, text: Text, embedDimension: Int, layerNormEpsilon: Float = 1e-5,
+    activation: Activation = .quickGELU
   ) {
     self.init(
       vision: resNet.summary, text: text, embedDimension: embedDimension,
-      layerNormEpsilon: layerNormEpsilon, activation: .quickGELU)
+      layerNormEpsilon: layerNormEpsilon, activation: activation)
     self.resNet = resNet
   }
 

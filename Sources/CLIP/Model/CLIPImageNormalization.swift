@@ -1,6 +1,6 @@
 import PipelineKit
 
-/// CLIP's input normalisation (spec §8.1): (x − mean_c) / std_c per RGB channel.
+/// CLIP's input normalisation (CLIP's preprocessing): (x − mean_c) / std_c per RGB channel.
 public enum CLIPImageNormalization {
   /// Channel means.
   public static let mean: [Float] = [0.481_454_66, 0.457_827_5, 0.408_210_73]

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineKit
 
 /// A CLIP model: configuration plus the weights of the towers that were loaded.
 public struct CLIPModel: Sendable {
@@ -24,17 +25,30 @@ public struct CLIPModel: Sendable {
   public let resNet: ResNetTower?
   /// The text tower, when loaded.
   public let text: TextTower?
+  /// The precision the towers' GEMMs run in (fp32 unless `converted(to:)` chose bf16).
+  public let precision: PrecisionChoice
 
   /// Loads the towers in `parts` from a tensor archive (safetensors, a PyTorch checkpoint …)
   /// with Hugging Face or OpenAI/open_clip tensor names. Without `config` the shapes are inferred
-  /// from the tensors; with it every tensor's shape is checked against it.
-  public static func load(archive file: some TensorArchive, config: CLIPConfig?, parts: Parts)
+  /// from the tensors; with it every tensor's shape is checked against it. `precision` picks the
+  /// towers' GEMM precision for this CPU (see `converted(to:)`).
+  public static func load(
+    archive file: some TensorArchive, config: CLIPConfig?, parts: Parts,
+    precision: CLIPPrecision = .fp32
+  ) throws -> CLIPModel {
+    let model = try loadFP32(archive: file, config: config, parts: parts)
+    return precision == .fp32 ? model : model.converted(to: precision.resolve())
+  }
+
+  /// `load` in fp32.
+  static func loadFP32(archive file: some TensorArchive, config: CLIPConfig?, parts: Parts)
     throws -> CLIPModel
   {
     let naming = try detectNaming(file)
     let config = try config ?? inferConfig(file, naming: naming)
     try config.validate(source: file.path)
     if parts.contains(.vision) {
+      if let r = config.resNet { try checkStageCounts(file, r) }
       try file.checkContains(
         config.resNet != nil
           ? ResNetTower.plan(config).layout.specs : VisionTower.plan(config).0.specs,
@@ -95,14 +109,32 @@ public struct CLIPModel: Sendable {
     return CLIPModel(config: config, vision: vision, resNet: resNet, text: text)
   }
 
-  /// Creates a model from towers built for `config` (`resNet` for a ResNet configuration).
+  /// Creates a model from towers built for `config` (`resNet` for a ResNet configuration),
+  /// recording `precision` (the towers' own bf16 paths decide what runs).
   public init(
-    config: CLIPConfig, vision: VisionTower?, resNet: ResNetTower? = nil, text: TextTower?
+    config: CLIPConfig, vision: VisionTower?, resNet: ResNetTower? = nil, text: TextTower?,
+    precision: PrecisionChoice = .fp32
   ) {
     self.config = config
     self.vision = vision
     self.resNet = resNet
     self.text = text
+    self.precision = precision
+  }
+
+  /// The same weights (shared) with every tower's GEMMs in `precision`: in bf16 the weights
+  /// are rounded once, here. Converting back to fp32 gives the fp32 model bit for bit.
+  public func converted(to precision: PrecisionChoice) -> CLIPModel {
+    CLIPModel(
+      config: config, vision: vision?.converted(to: precision.path),
+      resNet: resNet?.converted(to: precision.path), text: text?.converted(to: precision.path),
+      precision: precision)
+  }
+
+  /// `converted(to:)` with `precision` resolved for this CPU (`precision.note` is then on the
+  /// result's `precision.note`).
+  public func converted(to precision: CLIPPrecision) -> CLIPModel {
+    converted(to: precision.resolve())
   }
 
   /// Text features (E) of a tokenized prompt; throws if the text tower was not loaded.

@@ -20,10 +20,8 @@ public enum DeterministicWeights {
   /// The uniform value for element `index` of tensor `tensor`.
   @inline(__always)
   public static func uniform(seed: UInt64, tensor: UInt64, index: UInt64) -> Float {
-    var z = seed &+ tensor &* 0x9E37_79B9_7F4A_7C15 &+ index &* 0xD1B5_4A32_D192_ED03
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    z ^= z >> 31
+    let z = SplitMix64.mix(
+      seed &+ tensor &* SplitMix64.increment &+ index &* 0xD1B5_4A32_D192_ED03)
     return Float(z >> 40) * 0x1p-23 - 1
   }
 
@@ -33,10 +31,11 @@ public enum DeterministicWeights {
   ) -> [Float] {
     var out = [Float](repeating: 0, count: count)
     out.withUnsafeMutableBufferPointer { buffer in
-      let base = UncheckedPointer(buffer.baseAddress)
+      guard let start = buffer.baseAddress else { return }
+      let base = UncheckedPointer(start)
       parallelChunks(count) { range in
         for i in range {
-          base.pointer?[i] = uniform(seed: seed, tensor: tensor, index: UInt64(i)) * scale + offset
+          base.pointer[i] = uniform(seed: seed, tensor: tensor, index: UInt64(i)) * scale + offset
         }
       }
     }
@@ -55,10 +54,11 @@ public enum DeterministicWeights {
     case .embedding(let s): (scale, offset) = (s, 0)
     case .variance: (scale, offset) = (0.25, 1)
     }
-    let base = UncheckedPointer(buffer.baseAddress)
+    guard let start = buffer.baseAddress else { return }
+    let base = UncheckedPointer(start)
     parallelChunks(buffer.count) { range in
       for i in range {
-        base.pointer?[i] = uniform(seed: seed, tensor: tensor, index: UInt64(i)) * scale + offset
+        base.pointer[i] = uniform(seed: seed, tensor: tensor, index: UInt64(i)) * scale + offset
       }
     }
   }
@@ -68,10 +68,4 @@ public enum DeterministicWeights {
     let tasks = (count + chunk - 1) / chunk
     parallelFor(tasks) { t in body((t * chunk)..<min(count, (t + 1) * chunk)) }
   }
-}
-
-/// A pointer carried into `parallelFor` bodies that write disjoint elements.
-struct UncheckedPointer: @unchecked Sendable {
-  let pointer: UnsafeMutablePointer<Float>?
-  init(_ pointer: UnsafeMutablePointer<Float>?) { self.pointer = pointer }
 }

@@ -150,7 +150,7 @@ public final class ImageEncoder {
       pixels: input, patches: buf(patches), batch: n, size: s, patch: patch)
     let emb = buf(scratchA)  // (B·G², C)
     CLIPKernels.linearForward(
-      x: buf(patches), weight: tower.p(tower.patch), bias: nil, out: emb, rows: n * g2,
+      x: buf(patches), weight: tower.w(tower.patch), bias: nil, out: emb, rows: n * g2,
       inWidth: k, outWidth: c)
     let x = buf(x0)
     let g2 = self.g2
@@ -184,14 +184,14 @@ public final class ImageEncoder {
       if last {
         // Keys and values for every token, the query for the class token only.
         CLIPKernels.linearForward(
-          x: a, weight: tower.p(w.qkvWeight) + c * c, bias: tower.p(w.qkvBias) + c,
+          x: a, weight: tower.w(w.qkvWeight) + c * c, bias: tower.p(w.qkvBias) + c,
           out: buf(L.qkv) + c, rows: n * t, inWidth: c, outWidth: 2 * c, outStride: 3 * c)
         CLIPKernels.linearForward(
-          x: a, weight: tower.p(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv), rows: n,
+          x: a, weight: tower.w(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv), rows: n,
           inWidth: c, outWidth: c, xStride: t * c, outStride: t * 3 * c)
       } else {
         CLIPKernels.linearForward(
-          x: a, weight: tower.p(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv),
+          x: a, weight: tower.w(w.qkvWeight), bias: tower.p(w.qkvBias), out: buf(L.qkv),
           rows: n * t, inWidth: c, outWidth: 3 * c)
       }
       let attn = buf(scratchAttn)  // (B, Tq, C)
@@ -207,20 +207,20 @@ public final class ImageEncoder {
         mid.update(from: r, count: n * t * c)
       }
       CLIPKernels.linearForward(
-        x: attn, weight: tower.p(w.outWeight), bias: tower.p(w.outBias), out: mid, rows: n * tq,
+        x: attn, weight: tower.w(w.outWeight), bias: tower.p(w.outBias), out: mid, rows: n * tq,
         inWidth: c, outWidth: c, accumulate: true)
       CLIPKernels.layerNormForward(
         x: mid, weight: tower.p(w.ln2Weight), bias: tower.p(w.ln2Bias), out: a,
         mean: buf(L.ln2Mean), rstd: buf(L.ln2Rstd), rows: n * tq, width: c, epsilon: eps)
       CLIPKernels.linearForward(
-        x: a, weight: tower.p(w.fc1Weight), bias: tower.p(w.fc1Bias), out: buf(L.fc1),
+        x: a, weight: tower.w(w.fc1Weight), bias: tower.p(w.fc1Bias), out: buf(L.fc1),
         rows: n * tq, inWidth: c, outWidth: m)
       let gelu = buf(scratchG)  // (B, Tq, M)
       CLIPKernels.activationForward(act, x: buf(L.fc1), out: gelu, count: n * tq * m)
       let next = last ? buf(classOut) : buf(residuals[l + 1])  // (B, Tq, C)
       next.update(from: mid, count: n * tq * c)
       CLIPKernels.linearForward(
-        x: gelu, weight: tower.p(w.fc2Weight), bias: tower.p(w.fc2Bias), out: next, rows: n * tq,
+        x: gelu, weight: tower.w(w.fc2Weight), bias: tower.p(w.fc2Bias), out: next, rows: n * tq,
         inWidth: m, outWidth: c, accumulate: true)
     }
     CLIPKernels.layerNormForward(
@@ -228,7 +228,7 @@ public final class ImageEncoder {
       out: buf(pooled), mean: buf(lnPostMean), rstd: buf(lnPostRstd), rows: n, width: c,
       epsilon: eps)
     CLIPKernels.linearForward(
-      x: buf(pooled), weight: tower.p(tower.projection), bias: nil, out: buf(featureBuffer),
+      x: buf(pooled), weight: tower.w(tower.projection), bias: nil, out: buf(featureBuffer),
       rows: n, inWidth: c, outWidth: e)
   }
 
@@ -244,7 +244,7 @@ public final class ImageEncoder {
     // Projection and ln_post: dClass (B, C).
     let dPooled = buf(dSmall)
     CLIPKernels.linearBackward(
-      dOut: dFeatures, weight: tower.p(tower.projection), dX: dPooled, rows: n, inWidth: c,
+      dOut: dFeatures, weight: tower.w(tower.projection), dX: dPooled, rows: n, inWidth: c,
       outWidth: e, accumulate: false)
     let dCls = buf(dMid)  // (B, C) gradient at the last block's output, class rows
     dCls.update(repeating: 0, count: n * c)
@@ -263,12 +263,12 @@ public final class ImageEncoder {
       // MLP: dG = dOut · W2 ; dF = dG ⊙ f′(fc1) ; dA = dF · W1 ; dMid = dOut + LN2ᵀ(dA)
       let dG = buf(scratchG)  // (B, Tq, M)
       CLIPKernels.linearBackward(
-        dOut: dOut, weight: tower.p(w.fc2Weight), dX: dG, rows: n * tq, inWidth: m, outWidth: c,
+        dOut: dOut, weight: tower.w(w.fc2Weight), dX: dG, rows: n * tq, inWidth: m, outWidth: c,
         accumulate: false)
       CLIPKernels.activationBackward(act, x: buf(L.fc1), dOut: dG, dX: dG, count: n * tq * m)
       let dA = buf(scratchA)  // (B, Tq, C)
       CLIPKernels.linearBackward(
-        dOut: dG, weight: tower.p(w.fc1Weight), dX: dA, rows: n * tq, inWidth: c, outWidth: m,
+        dOut: dG, weight: tower.w(w.fc1Weight), dX: dA, rows: n * tq, inWidth: c, outWidth: m,
         accumulate: false)
       // dOut becomes the gradient at `mid` in place (dCls or dr).
       CLIPKernels.layerNormBackward(
@@ -277,7 +277,7 @@ public final class ImageEncoder {
       // Attention: dAttn = dMid · Wout ; dQKV ; dA = dQKV · Wqkv ; dR = dMid + LN1ᵀ(dA)
       let dAttn = buf(scratchAttn)  // (B, Tq, C)
       CLIPKernels.linearBackward(
-        dOut: dOut, weight: tower.p(w.outWeight), dX: dAttn, rows: n * tq, inWidth: c,
+        dOut: dOut, weight: tower.w(w.outWeight), dX: dAttn, rows: n * tq, inWidth: c,
         outWidth: c, accumulate: false)
       CLIPKernels.attentionBackward(
         dOut: dAttn, qkv: buf(L.qkv), probs: buf(L.probs), dQKV: buf(dQKV),
@@ -286,14 +286,15 @@ public final class ImageEncoder {
       if last {
         // dA = dK·Wk + dV·Wv for every token, + dQ·Wq for the class token (the only query).
         CLIPKernels.linearBackward(
-          dOut: buf(dQKV) + c, weight: tower.p(w.qkvWeight) + c * c, dX: dA, rows: n * t,
+          dOut: buf(dQKV) + c, weight: tower.w(w.qkvWeight) + c * c, dX: dA, rows: n * t,
           inWidth: c, outWidth: 2 * c, accumulate: false, dOutStride: 3 * c)
-        BLAS.sgemm(
-          transA: false, transB: false, m: n, n: c, k: c, a: buf(dQKV), lda: t * 3 * c,
-          b: tower.p(w.qkvWeight), ldb: c, beta: 1, c: dA, ldc: t * c)
+        let wq = tower.w(w.qkvWeight)
+        CLIPKernels.gemm(
+          transA: false, transB: false, m: n, n: c, k: c, a: wq.sibling(buf(dQKV)),
+          lda: t * 3 * c, b: wq, ldb: c, beta: 1, c: dA, ldc: t * c)
       } else {
         CLIPKernels.linearBackward(
-          dOut: buf(dQKV), weight: tower.p(w.qkvWeight), dX: dA, rows: n * t, inWidth: c,
+          dOut: buf(dQKV), weight: tower.w(w.qkvWeight), dX: dA, rows: n * t, inWidth: c,
           outWidth: 3 * c, accumulate: false)
       }
       if last {
@@ -317,7 +318,7 @@ public final class ImageEncoder {
       (dEmb + b * g2 * c).update(from: dx0 + (b * t + 1) * c, count: g2 * c)
     }
     CLIPKernels.linearBackward(
-      dOut: dEmb, weight: tower.p(tower.patch), dX: buf(patches), rows: n * g2, inWidth: k,
+      dOut: dEmb, weight: tower.w(tower.patch), dX: buf(patches), rows: n * g2, inWidth: k,
       outWidth: c, accumulate: false)
     CLIPKernels.patchesBackward(
       dPatches: buf(patches), dPixels: dPixels, batch: n, size: size, patch: patch)

@@ -44,12 +44,16 @@ extension CLIPConfig {
         if !ok { throw CLIPError.config(path: source, reason: reason) }
       }
       try check(layers.count == 4, "a ResNet has 4 stages, got \(layers.count)")
+      for (i, count) in layers.enumerated() {
+        try check(count > 0, "ResNet stage visual.layer\(i + 1) has \(count) bottlenecks")
+      }
       try check(
-        imageSize > 0 && width > 0 && heads > 0 && layers.allSatisfy { $0 > 0 },
-        "ResNet sizes must be positive")
+        imageSize > 0 && width > 0 && heads > 0,
+        "ResNet image size \(imageSize), width \(width) and heads \(heads) must be positive")
       try check(
         imageSize % 32 == 0, "ResNet image size \(imageSize) is not a multiple of 32")
-      try check(width % 2 == 0, "ResNet width \(width) must be even (the stem starts at width/2)")
+      try check(
+        width >= 2, "ResNet width \(width) leaves no stem channels (the stem starts at width/2)")
       try check(
         featureWidth % heads == 0, "ResNet width \(featureWidth) not divisible by \(heads) heads")
       try check(

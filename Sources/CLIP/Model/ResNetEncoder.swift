@@ -174,10 +174,12 @@ public final class ResNetEncoder {
   }
 
   private var poolWeights: AttentionPoolWeights {
-    AttentionPoolWeights(
+    var w = AttentionPoolWeights(
       positions: tower.p(tower.positions), qkvWeight: tower.p(tower.qkvWeight),
       qkvBias: tower.p(tower.qkvBias), projWeight: tower.p(tower.projWeight),
       projBias: tower.p(tower.projBias))
+    (w.qkvOperand, w.projOperand) = (tower.w(tower.qkvWeight), tower.w(tower.projWeight))
+    return w
   }
 
   // MARK: Forward
@@ -200,7 +202,7 @@ public final class ResNetEncoder {
       let shape = convShape(u, batch: n, side: side, stride: stride)
       convolution("forward", shape, i == 0 ? " stem K=27" : " stem") {
         CLIPKernels.convolutionForward(
-          x: buf(from), weight: tower.p(u.weight), out: buf(to), shape: shape,
+          x: buf(from), weight: tower.w(u.weight), out: buf(to), shape: shape,
           scratch: buf(columns), profile: profile)
       }
       profile.measure("forward bias + ReLU") {
@@ -225,7 +227,7 @@ public final class ResNetEncoder {
       let c1 = convShape(blk.conv1, batch: n, side: h)
       convolution("forward", c1) {
         CLIPKernels.convolutionForward(
-          x: x, weight: tower.p(blk.conv1.weight), out: a1, shape: c1, scratch: nil)
+          x: x, weight: tower.w(blk.conv1.weight), out: a1, shape: c1, scratch: nil)
       }
       profile.measure("forward bias + ReLU") {
         CLIPKernels.biasActivation(
@@ -234,7 +236,7 @@ public final class ResNetEncoder {
       let c2 = convShape(blk.conv2, batch: n, side: h)
       convolution("forward", c2) {
         CLIPKernels.convolutionForward(
-          x: a1, weight: tower.p(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns),
+          x: a1, weight: tower.w(blk.conv2.weight), out: a2, shape: c2, scratch: buf(columns),
           profile: profile)
       }
       profile.measure("forward bias + ReLU") {
@@ -262,7 +264,7 @@ public final class ResNetEncoder {
         let cd = convShape(d, batch: n, side: ho)
         convolution("forward", cd) {
           CLIPKernels.convolutionForward(
-            x: px, weight: tower.p(d.weight), out: out, shape: cd, scratch: nil)
+            x: px, weight: tower.w(d.weight), out: out, shape: cd, scratch: nil)
         }
       } else {
         profile.measure("forward identity copy") {
@@ -272,7 +274,7 @@ public final class ResNetEncoder {
       let c3 = convShape(blk.conv3, batch: n, side: ho)
       convolution("forward", c3) {
         CLIPKernels.convolutionForward(
-          x: main, weight: tower.p(blk.conv3.weight), out: out, shape: c3, scratch: nil,
+          x: main, weight: tower.w(blk.conv3.weight), out: out, shape: c3, scratch: nil,
           accumulate: true)
       }
       profile.measure("forward bias + ReLU") {
@@ -329,7 +331,7 @@ public final class ResNetEncoder {
         let cd = convShape(d, batch: n, side: ho)
         convolution("backward", cd) {
           CLIPKernels.convolutionBackward(
-            dOut: g, weight: tower.p(d.weight), dX: target, shape: cd, scratch: nil)
+            dOut: g, weight: tower.w(d.weight), dX: target, shape: cd, scratch: nil)
         }
         if blk.stride > 1 {
           profile.measure("backward average pool") {
@@ -348,7 +350,7 @@ public final class ResNetEncoder {
       let c3 = convShape(blk.conv3, batch: n, side: ho)
       convolution("backward", c3) {
         CLIPKernels.convolutionBackward(
-          dOut: g, weight: tower.p(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
+          dOut: g, weight: tower.w(blk.conv3.weight), dX: blk.stride > 1 ? buf(t1) : dA2,
           shape: c3, scratch: nil)
       }
       if blk.stride > 1 {
@@ -364,7 +366,7 @@ public final class ResNetEncoder {
       let c2 = convShape(blk.conv2, batch: n, side: h)
       convolution("backward", c2) {
         CLIPKernels.convolutionBackward(
-          dOut: dA2, weight: tower.p(blk.conv2.weight), dX: dA1, shape: c2,
+          dOut: dA2, weight: tower.w(blk.conv2.weight), dX: dA1, shape: c2,
           scratch: buf(columns), profile: profile)
       }
       profile.measure("backward ReLU mask") {
@@ -373,7 +375,7 @@ public final class ResNetEncoder {
       let c1 = convShape(blk.conv1, batch: n, side: h)
       convolution("backward", c1) {
         CLIPKernels.convolutionBackward(
-          dOut: dA1, weight: tower.p(blk.conv1.weight), dX: gIn, shape: c1, scratch: nil,
+          dOut: dA1, weight: tower.w(blk.conv1.weight), dX: gIn, shape: c1, scratch: nil,
           accumulate: true)
       }
       swap(&g, &gIn)
@@ -397,7 +399,7 @@ public final class ResNetEncoder {
       }
       convolution("backward", shape, i == 0 ? " stem K=27" : " stem") {
         CLIPKernels.convolutionBackward(
-          dOut: buf(dOut), weight: tower.p(u.weight), dX: dX, shape: shape,
+          dOut: buf(dOut), weight: tower.w(u.weight), dX: dX, shape: shape,
           scratch: buf(columns), profile: profile)
       }
     }

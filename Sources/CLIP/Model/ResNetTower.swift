@@ -18,9 +18,13 @@ public final class ResNetTower: Sendable {
   let qkvBias: Int  // (3C)
   let projWeight: Int  // (E, C)
   let projBias: Int  // (E)
+  /// The (folded) weights in bf16 when the tower's GEMMs run in bf16.
+  let bf16: BF16Weights?
 
   /// Number of Float32 parameters (including the folded batch norms' leftover statistics).
   public var parameterCount: Int { storage.count }
+  /// The bf16 path of the tower's GEMMs; nil when they run in fp32.
+  public var bf16Path: BF16Path? { bf16?.path }
 
   /// A convolution (no bias) followed by an inference-mode batch norm; after folding the
   /// weight is scaled and `beta` holds the convolution's bias.
@@ -59,6 +63,24 @@ public final class ResNetTower: Sendable {
       plan.positions, plan.qkvWeight, plan.qkvBias, plan.projWeight, plan.projBias
     )
     storage = ParameterStorage(count: plan.layout.total)
+    bf16 = nil
+  }
+
+  /// The same (folded) weights, shared, with the GEMMs in bf16 on `path` — the weights rounded
+  /// once here — or in fp32 when `path` is nil.
+  public func converted(to path: BF16Path?) -> ResNetTower { ResNetTower(self, path: path) }
+
+  private init(_ other: ResNetTower, path: BF16Path?) {
+    config = other.config
+    shape = other.shape
+    storage = other.storage
+    specs = other.specs
+    stem = other.stem
+    blocks = other.blocks
+    (positions, qkvWeight, qkvBias, projWeight, projBias) = (
+      other.positions, other.qkvWeight, other.qkvBias, other.projWeight, other.projBias
+    )
+    bf16 = path.map { BF16Weights.reusing(other.bf16, storage: other.storage, path: $0) }
   }
 
   struct Plan {
@@ -158,4 +180,7 @@ public final class ResNetTower: Sendable {
   @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
     UnsafePointer(storage.base + offset)
   }
+
+  /// The GEMM operand of the weight at `offset` (bf16 when the tower runs in bf16).
+  @inline(__always) func w(_ offset: Int) -> GEMMOperand { storage.operand(offset, bf16) }
 }

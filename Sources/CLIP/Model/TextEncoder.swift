@@ -51,24 +51,24 @@ extension TextTower {
         x: x, weight: p(w.ln1Weight), bias: p(w.ln1Bias), out: a, mean: mu, rstd: rs, rows: n,
         width: c, epsilon: eps)
       CLIPKernels.linearForward(
-        x: a, weight: p(w.qkvWeight), bias: p(w.qkvBias), out: q, rows: n, inWidth: c,
+        x: a, weight: self.w(w.qkvWeight), bias: p(w.qkvBias), out: q, rows: n, inWidth: c,
         outWidth: 3 * c)
       CLIPKernels.attentionForward(
         qkv: q, out: at, probs: pr, batch: 1, tokens: n, queries: n,
         heads: cfg.heads, width: c,
         causal: true)
       CLIPKernels.linearForward(
-        x: at, weight: p(w.outWeight), bias: p(w.outBias), out: x, rows: n, inWidth: c,
+        x: at, weight: self.w(w.outWeight), bias: p(w.outBias), out: x, rows: n, inWidth: c,
         outWidth: c, accumulate: true)
       CLIPKernels.layerNormForward(
         x: x, weight: p(w.ln2Weight), bias: p(w.ln2Bias), out: a, mean: mu, rstd: rs, rows: n,
         width: c, epsilon: eps)
       CLIPKernels.linearForward(
-        x: a, weight: p(w.fc1Weight), bias: p(w.fc1Bias), out: h, rows: n, inWidth: c,
+        x: a, weight: self.w(w.fc1Weight), bias: p(w.fc1Bias), out: h, rows: n, inWidth: c,
         outWidth: m)
       CLIPKernels.activationForward(config.activation, x: h, out: h, count: n * m)
       CLIPKernels.linearForward(
-        x: h, weight: p(w.fc2Weight), bias: p(w.fc2Bias), out: x, rows: n, inWidth: m,
+        x: h, weight: self.w(w.fc2Weight), bias: p(w.fc2Bias), out: x, rows: n, inWidth: m,
         outWidth: c, accumulate: true)
     }
     // ln_final and projection at the end token only.
@@ -76,7 +76,7 @@ extension TextTower {
       x: x + end * c, weight: p(lnFinalWeight), bias: p(lnFinalBias), out: a, mean: mu, rstd: rs,
       rows: 1, width: c, epsilon: eps)
     CLIPKernels.linearForward(
-      x: a, weight: p(projection), bias: nil, out: f, rows: 1, inWidth: c, outWidth: e)
+      x: a, weight: self.w(projection), bias: nil, out: f, rows: 1, inWidth: c, outWidth: e)
     return Array(UnsafeBufferPointer(start: f, count: e))
   }
 }

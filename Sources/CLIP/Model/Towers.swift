@@ -22,9 +22,13 @@ public final class VisionTower: Sendable {
   let lnPostWeight: Int
   let lnPostBias: Int
   let projection: Int  // (E, C)
+  /// The weights in bf16 when the tower's GEMMs run in bf16.
+  let bf16: BF16Weights?
 
   /// Number of Float32 parameters.
   public var parameterCount: Int { storage.count }
+  /// The bf16 path of the tower's GEMMs; nil when they run in fp32.
+  public var bf16Path: BF16Path? { bf16?.path }
 
   init(config: CLIPConfig) {
     let (l, o) = Self.plan(config)
@@ -37,6 +41,24 @@ public final class VisionTower: Sendable {
     )
     specs = l.specs
     storage = ParameterStorage(count: l.total)
+    bf16 = nil
+  }
+
+  /// The same weights (shared, not copied) with the GEMMs in bf16 on `path` — the weights
+  /// rounded once here — or in fp32 when `path` is nil.
+  public func converted(to path: BF16Path?) -> VisionTower { VisionTower(self, path: path) }
+
+  private init(_ other: VisionTower, path: BF16Path?) {
+    config = other.config
+    storage = other.storage
+    specs = other.specs
+    (patch, classEmbedding, positions, lnPreWeight, lnPreBias) = (
+      other.patch, other.classEmbedding, other.positions, other.lnPreWeight, other.lnPreBias
+    )
+    (blocks, lnPostWeight, lnPostBias, projection) = (
+      other.blocks, other.lnPostWeight, other.lnPostBias, other.projection
+    )
+    bf16 = path.map { BF16Weights.reusing(other.bf16, storage: other.storage, path: $0) }
   }
 
   struct Offsets {
@@ -92,6 +114,9 @@ public final class VisionTower: Sendable {
   @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
     UnsafePointer(storage.base + offset)
   }
+
+  /// The GEMM operand of the weight at `offset` (bf16 when the tower runs in bf16).
+  @inline(__always) func w(_ offset: Int) -> GEMMOperand { storage.operand(offset, bf16) }
 }
 
 /// Weights of CLIP's text tower: token and position embeddings, causal residual blocks,
@@ -107,9 +132,13 @@ public final class TextTower: Sendable {
   let lnFinalWeight: Int
   let lnFinalBias: Int
   let projection: Int  // (E, C)
+  /// The weights in bf16 when the tower's GEMMs run in bf16.
+  let bf16: BF16Weights?
 
   /// Number of Float32 parameters.
   public var parameterCount: Int { storage.count }
+  /// The bf16 path of the tower's GEMMs; nil when they run in fp32.
+  public var bf16Path: BF16Path? { bf16?.path }
 
   init(config: CLIPConfig) {
     let (l, o) = Self.plan(config)
@@ -118,6 +147,22 @@ public final class TextTower: Sendable {
     (lnFinalWeight, lnFinalBias, projection) = (o.lnFinalWeight, o.lnFinalBias, o.projection)
     specs = l.specs
     storage = ParameterStorage(count: l.total)
+    bf16 = nil
+  }
+
+  /// The same weights (shared, not copied) with the GEMMs in bf16 on `path` — the weights
+  /// rounded once here — or in fp32 when `path` is nil.
+  public func converted(to path: BF16Path?) -> TextTower { TextTower(self, path: path) }
+
+  private init(_ other: TextTower, path: BF16Path?) {
+    config = other.config
+    storage = other.storage
+    specs = other.specs
+    (tokenEmbedding, positions, blocks) = (other.tokenEmbedding, other.positions, other.blocks)
+    (lnFinalWeight, lnFinalBias, projection) = (
+      other.lnFinalWeight, other.lnFinalBias, other.projection
+    )
+    bf16 = path.map { BF16Weights.reusing(other.bf16, storage: other.storage, path: $0) }
   }
 
   struct Offsets {
@@ -161,6 +206,9 @@ public final class TextTower: Sendable {
   @inline(__always) func p(_ offset: Int) -> UnsafePointer<Float> {
     UnsafePointer(storage.base + offset)
   }
+
+  /// The GEMM operand of the weight at `offset` (bf16 when the tower runs in bf16).
+  @inline(__always) func w(_ offset: Int) -> GEMMOperand { storage.operand(offset, bf16) }
 }
 
 extension TensorArchive {

@@ -40,6 +40,13 @@ struct BenchCLIP: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @Option(
+    help: """
+      GEMM precision to time next to fp32: bf16 or auto (bf16 where the CPU has native bf16 \
+      dot products), or fp32 alone.
+      """)
+  var precision: CLIPPrecision = .auto
+
   /// Architectures benchmarked with deterministic weights.
   static let architectures: [String: CLIPConfig] = [
     "ViT-B/32": .vitB32, "ViT-B/16": .vitB16, "ViT-L/14": .vitL14, "RN50": .rn50,
@@ -95,7 +102,12 @@ struct BenchCLIP: ParsableCommand {
     } else {
       clip = CLIPModel.deterministic(.vitB32, parts: .vision)
     }
-    guard let encoder = clip.makeImageEncoder(capacity: batch) else {
+    let choice = precision.resolve()
+    if let note = choice.note { print(note) }
+    var variants = [("fp32", clip)]
+    if choice.path != nil { variants.append(("bf16", clip.converted(to: choice))) }
+    let encoders = variants.compactMap { $0.1.makeImageEncoder(capacity: batch) }
+    guard let encoder = encoders.first else {
       throw ValidationError("the model has no image tower")
     }
     let v = clip.config.vision
@@ -134,38 +146,54 @@ struct BenchCLIP: ParsableCommand {
           size, v.patchSize, v.width, v.layers, batch, flops.step / 1e9, flops.forward / 1e9))
     }
 
-    // Warm-up, then timed steps.
-    _ = encoder.forward(pixels)
-    encoder.backward(dFeatures, into: &dPixels)
-    var forwardTimes = [Double]()
-    var stepTimes = [Double]()
-    for _ in 0..<steps {
-      let t0 = Self.now()
-      _ = encoder.forward(pixels)
-      let t1 = Self.now()
-      encoder.backward(dFeatures, into: &dPixels)
-      let t2 = Self.now()
-      forwardTimes.append(t1 - t0)
-      stepTimes.append(t2 - t0)
+    // Warm-up, then timed steps, the precisions taking turns (so that other load on the
+    // machine falls on both alike).
+    for e in encoders {
+      _ = e.forward(pixels)
+      e.backward(dFeatures, into: &dPixels)
     }
-    let bestStep = stepTimes.min() ?? 0
-    let meanStep = stepTimes.reduce(0, +) / Double(stepTimes.count)
-    let bestForward = forwardTimes.min() ?? 0
-    print(
-      String(
-        format: "forward:             best %.4g s  mean %.4g s  (%.1f GFLOP/s)", bestForward,
-        forwardTimes.reduce(0, +) / Double(steps), flops.forward / bestForward / 1e9))
-    print(
-      String(
-        format:
-          "forward + backward:  best %.4g s  mean %.4g s  (%.1f GFLOP/s, %.0f%% of sgemm peak)",
-        bestStep, meanStep, flops.step / bestStep / 1e9, 100 * flops.step / bestStep / 1e9 / peak))
+    var forwardTimes = [[Double]](repeating: [], count: encoders.count)
+    var stepTimes = [[Double]](repeating: [], count: encoders.count)
+    for _ in 0..<steps {
+      for (i, e) in encoders.enumerated() {
+        let t0 = Self.now()
+        _ = e.forward(pixels)
+        let t1 = Self.now()
+        e.backward(dFeatures, into: &dPixels)
+        let t2 = Self.now()
+        forwardTimes[i].append(t1 - t0)
+        stepTimes[i].append(t2 - t0)
+      }
+    }
+    for (i, (name, model)) in variants.enumerated() where i < encoders.count {
+      let bestStep = stepTimes[i].min() ?? 0
+      let meanStep = stepTimes[i].reduce(0, +) / Double(steps)
+      let bestForward = forwardTimes[i].min() ?? 0
+      print("\(name): \(model.precision.kernels)")
+      print(
+        String(
+          format: "  forward:             best %.4g s  mean %.4g s  (%.1f GFLOP/s)", bestForward,
+          forwardTimes[i].reduce(0, +) / Double(steps), flops.forward / bestForward / 1e9))
+      print(
+        String(
+          format:
+            "  forward + backward:  best %.4g s  mean %.4g s  (%.1f GFLOP/s, %.0f%% of sgemm peak)",
+          bestStep, meanStep, flops.step / bestStep / 1e9,
+          100 * flops.step / bestStep / 1e9 / peak))
+    }
+    if stepTimes.count == 2, let f = stepTimes[0].min(), let b = stepTimes[1].min(), b > 0,
+      let ff = forwardTimes[0].min(), let bf = forwardTimes[1].min(), bf > 0
+    {
+      print(
+        String(format: "bf16 speed-up: step %.2f×, forward %.2f× (best vs best)", f / b, ff / bf))
+    }
     print(
       String(
         format: "memory: activation arena %.0f MB, peak resident set %.0f MB",
         Double(encoder.arenaBytes) / 1e6, Self.peakResidentMB()))
     if profile {
-      if let resNet = encoder as? ResNetEncoder {
+      if let resNet = encoders.last as? ResNetEncoder {
+        print("profile of the \(variants[encoders.count - 1].0) step:")
         Self.profileSteps(
           resNet, pixels: pixels, dFeatures: dFeatures, dPixels: &dPixels, steps: steps,
           peak: peak)
@@ -200,7 +228,7 @@ struct BenchCLIP: ParsableCommand {
     let total = profile.totalSeconds / Double(steps)
     print(
       String(
-        format: "profile (mean of %d steps, %.4g s each, %.4g s in kernels):", steps, wall, total))
+        format: "profile (mean of %ld steps, %.4g s each, %.4g s in kernels):", steps, wall, total))
     let top = profile.entries.filter { $0.parent == nil }.sorted { $0.seconds > $1.seconds }
     let ordered = top.flatMap { entry in
       [entry] + profile.entries.filter { $0.parent == entry.name }
@@ -209,7 +237,7 @@ struct BenchCLIP: ParsableCommand {
       let perStep = entry.seconds / Double(steps)
       let label = entry.name.padding(toLength: 44, withPad: " ", startingAt: 0)
       var line = String(
-        format: "  %@ %8.1f ms  %5.1f%%  %4d calls", label, perStep * 1e3,
+        format: "  %@ %8.1f ms  %5.1f%%  %4ld calls", label, perStep * 1e3,
         100 * perStep / max(total, 1e-12), entry.calls / steps)
       if entry.flops > 0 {
         let rate = entry.flops / entry.seconds / 1e9

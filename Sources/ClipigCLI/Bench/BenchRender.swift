@@ -59,7 +59,7 @@ struct BenchRender: ParsableCommand {
       let perEpoch = total / Double(max(1, epochs))
       print(
         String(
-          format: "%d epochs from %d, %d views each: %.3f s/epoch", epochs, first + 1, views,
+          format: "%ld epochs from %ld, %ld views each: %.3f s/epoch", epochs, first + 1, views,
           perEpoch))
       print(
         String(

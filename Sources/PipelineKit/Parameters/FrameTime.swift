@@ -1,6 +1,6 @@
 import ExprEval
 
-/// A start or end time (spec §2.3): an integer is an epoch index, a float or `N%` a fraction
+/// A start or end time (CLIPig's start/end rule): an integer is an epoch index, a float or `N%` a fraction
 /// of the training time `t`.
 public enum FrameTime: Sendable, Equatable, CustomStringConvertible {
   /// An epoch index (inclusive).

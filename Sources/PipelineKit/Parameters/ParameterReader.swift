@@ -16,19 +16,27 @@ public struct ParameterSpec: Sendable, Equatable {
 }
 
 /// Reads a stage's (or section's) parameters from its configuration node with CLIPig's
-/// conversion rules (spec §2.2), remembering which keys were used so unknown keys can be
-/// reported with the closest valid name.
+/// conversion rules (a literal of the type, a constant expression folded at load, or an
+/// expression over the key's variable groups kept for run time), remembering which keys were
+/// used so unknown keys can be reported with the closest valid name, and recording every
+/// expression kept for run time (`expressions`).
+///
+/// One reader serves a whole node: a key whose expressions may use other variables than the
+/// reader's default says so with its `groups:` argument.
 public struct ParameterReader {
   /// The node holding the parameters: a scalar or list for one-value stages, else a mapping.
   public let node: ConfigNode
   /// The configuration path of `node`, e.g. `targets[0].transforms[1].pad`.
   public let path: String
-  /// Expression variable groups the parameters may use.
+  /// Expression variable groups the parameters may use unless a key declares its own.
   public let groups: VariableGroups
   /// Draws for constant expressions that call random functions in parameters without variables.
   public var random: SeededRandom
   /// Parameters asked for so far.
   public private(set) var specs: [ParameterSpec] = []
+  /// Every parameter read so far whose value is an expression kept for run time, with the
+  /// records of nested readers added by `record(contentsOf:)`.
+  public private(set) var expressions: [RecordedExpression] = []
   private var consumed: Set<String> = []
   private var directUsed = false
 
@@ -45,9 +53,11 @@ public struct ParameterReader {
 
   // MARK: - Mapping keys
 
-  /// A scalar parameter under `key`; `default` nil means required.
+  /// A scalar parameter under `key`; `default` nil means required; `groups` (the reader's when
+  /// nil) are the variables its expressions may use.
   public mutating func scalar<T: ParamScalar>(
-    _ key: String, _ type: T.Type = T.self, default defaultValue: T? = nil, doc: String
+    _ key: String, _ type: T.Type = T.self, default defaultValue: T? = nil,
+    groups keyGroups: VariableGroups? = nil, doc: String
   ) throws(ConfigError) -> Param<T> {
     record(
       key: key, type: T.typeDescription, lengths: [], default: defaultValue.map { "\($0)" },
@@ -56,25 +66,31 @@ public struct ParameterReader {
       if let d = defaultValue { return Param(d, path: join(key), location: node.location) }
       throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
     }
-    return try Self.convertScalar(child, T.self, path: join(key), groups: groups, random: &random)
+    let g = keyGroups ?? groups
+    let p = try Self.convertScalar(child, T.self, path: join(key), groups: g, random: &random)
+    note([p], groups: g, listPath: nil)
+    return p
   }
 
-  /// An optional scalar parameter under `key` (absent or null → nil).
+  /// An optional scalar parameter under `key` (absent or null → nil); `groups` as in `scalar`.
   public mutating func optionalScalar<T: ParamScalar>(
-    _ key: String, _ type: T.Type = T.self, doc: String
+    _ key: String, _ type: T.Type = T.self, groups keyGroups: VariableGroups? = nil, doc: String
   )
     throws(ConfigError) -> Param<T>?
   {
     record(key: key, type: T.typeDescription, lengths: [], default: "null", doc: doc)
     guard let child = try child(key) else { return nil }
-    return try Self.convertScalar(child, T.self, path: join(key), groups: groups, random: &random)
+    let g = keyGroups ?? groups
+    let p = try Self.convertScalar(child, T.self, path: join(key), groups: g, random: &random)
+    note([p], groups: g, listPath: nil)
+    return p
   }
 
   /// A list parameter under `key` with one of `lengths` elements (one value is broadcast to the
-  /// smallest length); `default` nil means required.
+  /// smallest length); `default` nil means required; `groups` as in `scalar`.
   public mutating func list<T: ParamScalar>(
     _ key: String, _ type: T.Type = T.self, lengths: [Int], default defaultValue: [T]? = nil,
-    doc: String
+    groups keyGroups: VariableGroups? = nil, doc: String
   ) throws(ConfigError) -> [Param<T>] {
     record(
       key: key, type: T.typeDescription, lengths: lengths, default: defaultValue.map(Self.listText),
@@ -85,21 +101,20 @@ public struct ParameterReader {
       }
       throw ConfigError("missing required parameter '\(key)'", at: node.location, path: path)
     }
-    return try Self.convertList(
-      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+    return try readList(child, T.self, lengths: lengths, path: join(key), groups: keyGroups)
   }
 
-  /// An optional list parameter under `key` (absent or null → nil).
+  /// An optional list parameter under `key` (absent or null → nil); `groups` as in `scalar`.
   public mutating func optionalList<T: ParamScalar>(
-    _ key: String, _ type: T.Type = T.self, lengths: [Int], doc: String
+    _ key: String, _ type: T.Type = T.self, lengths: [Int],
+    groups keyGroups: VariableGroups? = nil, doc: String
   ) throws(ConfigError) -> [Param<T>]? {
     record(key: key, type: T.typeDescription, lengths: lengths, default: "null", doc: doc)
     guard let child = try child(key) else { return nil }
-    return try Self.convertList(
-      child, T.self, lengths: lengths, path: join(key), groups: groups, random: &random)
+    return try readList(child, T.self, lengths: lengths, path: join(key), groups: keyGroups)
   }
 
-  /// A start/end time under `key` (spec §2.3): an int is an epoch, a float or `N%` a fraction.
+  /// A start/end time under `key` (CLIPig's start/end rule): an int is an epoch, a float or `N%` a fraction.
   public mutating func frameTime(_ key: String, default defaultValue: FrameTime, doc: String)
     throws(ConfigError)
     -> FrameTime
@@ -122,6 +137,11 @@ public struct ParameterReader {
     consumed.insert(key)
   }
 
+  /// Adds the expressions a nested reader (a section's, a stage's) recorded.
+  public mutating func record(contentsOf nested: [RecordedExpression]) {
+    expressions += nested
+  }
+
   // MARK: - One-value stages
 
   /// The stage's value itself (`resize: 224`), as a list of one of `lengths` elements.
@@ -136,8 +156,7 @@ public struct ParameterReader {
       return d.map { Param($0, path: path, location: node.location) }
     }
     try requireDirect()
-    return try Self.convertList(
-      node, T.self, lengths: lengths, path: path, groups: groups, random: &random)
+    return try readList(node, T.self, lengths: lengths, path: path, groups: nil)
   }
 
   /// The stage's value itself (`bwnoise: 0.1`), as one scalar.
@@ -150,18 +169,21 @@ public struct ParameterReader {
     directUsed = true
     if node.isNull, let d = defaultValue { return Param(d, path: path, location: node.location) }
     try requireDirect()
-    return try Self.convertScalar(node, T.self, path: path, groups: groups, random: &random)
+    let p = try Self.convertScalar(node, T.self, path: path, groups: groups, random: &random)
+    note([p], groups: groups, listPath: nil)
+    return p
   }
 
-  /// Fails when the mapping holds keys nobody asked for, naming the closest valid key.
-  public func finish() throws(ConfigError) {
+  /// Fails when the mapping holds keys nobody asked for, naming the closest valid key;
+  /// `noun` says what a key is in the message ("unknown grid key 'templte'").
+  public func finish(noun: String = "parameter") throws(ConfigError) {
     guard let entries = node.entries, !directUsed else { return }
     var known = specs.compactMap(\.key)
     for key in consumed.sorted() where !known.contains(key) { known.append(key) }
     for entry in entries where !consumed.contains(entry.key) {
       let suggestion = Suggestions.didYouMean(entry.key, among: known)
       throw ConfigError(
-        "unknown parameter '\(entry.key)'"
+        "unknown \(noun) '\(entry.key)'"
           + (suggestion.isEmpty && !known.isEmpty
             ? "; valid: " + known.joined(separator: ", ") : suggestion),
         at: entry.keyLocation, path: join(entry.key))
@@ -177,6 +199,43 @@ public struct ParameterReader {
   }
 
   private func join(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+  /// Converts a list node with `keyGroups` (the reader's when nil) and records its
+  /// expressions; a list written as one value that was broadcast is recorded once, at `path`.
+  private mutating func readList<T: ParamScalar>(
+    _ node: ConfigNode, _ type: T.Type, lengths: [Int], path: String,
+    groups keyGroups: VariableGroups?
+  ) throws(ConfigError) -> [Param<T>] {
+    let g = keyGroups ?? groups
+    let params = try Self.convertList(
+      node, T.self, lengths: lengths, path: path, groups: g, random: &random)
+    let written: Int
+    var sequence = false
+    switch node.value {
+    case .sequence(let elements): (written, sequence) = (elements.count, true)
+    case .string(let s) where T.self != String.self: written = Self.splitListText(s).count
+    default: written = 1
+    }
+    if written == 1 && params.count > 1 {
+      note([params[0]], groups: g, listPath: sequence ? nil : path)
+    } else {
+      note(params, groups: g, listPath: nil)
+    }
+    return params
+  }
+
+  /// Records the expressions among `params` (at `listPath` instead of their own paths when
+  /// given).
+  private mutating func note<T: ParamScalar>(
+    _ params: [Param<T>], groups g: VariableGroups, listPath: String?
+  ) {
+    for p in params {
+      guard case .expression(let e) = p.source else { continue }
+      expressions.append(
+        RecordedExpression(path: listPath ?? p.path, location: p.location, groups: g, expression: e)
+      )
+    }
+  }
 
   private mutating func child(_ key: String) throws(ConfigError) -> ConfigNode? {
     consumed.insert(key)
@@ -206,7 +265,7 @@ public struct ParameterReader {
     "[" + values.map { "\($0)" }.joined(separator: ", ") + "]"
   }
 
-  // MARK: - Conversion (spec §2.2)
+  // MARK: - Conversion (CLIPig's value conversion)
 
   /// Converts one scalar node: a literal of the type, a constant expression folded now, or an
   /// expression kept for run time.

@@ -6,7 +6,7 @@
 
 /// An affine map of the continuous image plane: (x, y) ↦ (a·x + b·y + c, d·x + e·y + f).
 ///
-/// Coordinates are those of spec §5.15: the origin is the top-left *edge* of the image, x grows to
+/// Coordinates are those of as CLIPig: the origin is the top-left *edge* of the image, x grows to
 /// the right, y downwards, and pixel (i, j) has its centre at (i + 0.5, j + 0.5). Samplers use it
 /// "backwards": it maps an output pixel centre to the source point it reads.
 public struct Affine2D: Sendable, Equatable {

@@ -182,7 +182,7 @@ struct Ziggurat: Sendable {
   }
 }
 
-/// CLIPig's `fnoise` shaping, without the FFT (spec §5.11).
+/// CLIPig's `fnoise` shaping, without the FFT (as in CLIPig).
 ///
 /// CLIPig flattens a channel into a signal of N = H·W samples, adds independent N(0, s²) noise
 /// to the real and imaginary part of each of its real-FFT bins and transforms back. Because the

@@ -1,4 +1,4 @@
-/// Gaussian kernels as torchvision's `gaussian_blur` builds them (spec §5, Gaussian blur helper).
+/// Gaussian kernels as torchvision's `gaussian_blur` builds them (CLIPig's transforms, Gaussian blur helper).
 public enum GaussianKernel {
   /// torchvision's default sigma for a kernel of `size` taps: 0.15·size + 0.35
   /// (0.8 for 3, 1.1 for 5, 2.0 for 11).

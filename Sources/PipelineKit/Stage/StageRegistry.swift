@@ -10,7 +10,7 @@ public struct StageRegistry: Sendable {
     /// Constraints: additionally the target's mean similarity.
     case constraints
 
-    /// Variable groups of spec §3.3 for this kind's parameters.
+    /// Variable groups of CLIPig's groups of each parameter for this kind's parameters.
     public var groups: VariableGroups {
       switch self {
       case .transforms: [.time, .resolution, .learnrate]
@@ -55,25 +55,40 @@ public struct StageRegistry: Sendable {
     name: String, parameters node: ConfigNode, path: String, keyLocation: SourceLocation,
     random: SeededRandom = SeededRandom(seed: 0)
   ) throws(ConfigError) -> any Stage {
+    try read(
+      name: name, parameters: node, path: path, keyLocation: keyLocation, random: random
+    ).stage
+  }
+
+  /// Creates stage `name` from its YAML value and returns it with the expressions its
+  /// parameters keep for run time; unknown names suggest the closest ones.
+  public func read(
+    name: String, parameters node: ConfigNode, path: String, keyLocation: SourceLocation,
+    random: SeededRandom = SeededRandom(seed: 0)
+  ) throws(ConfigError) -> (stage: any Stage, expressions: [RecordedExpression]) {
     guard let type = byName[name] else {
       throw ConfigError(
         "unknown \(kind == .transforms ? "transform" : "constraint") '\(name)'"
           + Suggestions.didYouMean(name, among: names),
         at: keyLocation, path: path)
     }
-    return try Self.make(type, parameters: node, path: path, groups: kind.groups, random: random)
-      .stage
+    let made = try Self.make(
+      type, parameters: node, path: path, groups: kind.groups, random: random)
+    return (made.stage, made.expressions)
   }
 
-  /// Creates a stage of `type` and returns it with the parameter specs it read.
+  /// Creates a stage of `type` and returns it with the parameter specs it read and the
+  /// expressions it keeps for run time.
   public static func make(
     _ type: any Stage.Type, parameters node: ConfigNode, path: String, groups: VariableGroups,
     random: SeededRandom = SeededRandom(seed: 0)
-  ) throws(ConfigError) -> (stage: any Stage, specs: [ParameterSpec]) {
+  ) throws(ConfigError) -> (
+    stage: any Stage, specs: [ParameterSpec], expressions: [RecordedExpression]
+  ) {
     var reader = ParameterReader(node: node, path: path, groups: groups, random: random)
     let stage = try type.init(parameters: &reader)
     try reader.finish()
-    return (stage, reader.specs)
+    return (stage, reader.specs, reader.expressions)
   }
 }
 
