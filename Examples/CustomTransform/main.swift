@@ -27,16 +27,18 @@ print(
 struct HarnessFailed: Error {}
 if !failures.isEmpty { throw HarnessFailed() }
 
-// 4. Compose it in YAML with the built-in stages and render a few epochs with the tiny test
-//    model of this repository (its images are 32 pixels). Ctrl-C stops after the epoch and keeps
-//    the image, its YAML and a checkpoint (SignalWatch sets the flag the run loop checks).
+// 4. Compose it in YAML with the built-in stages and render a few epochs (5, or the first
+//    argument) with the tiny test model of this repository (its images are 32 pixels). Ctrl-C
+//    stops after the epoch and keeps the image, its YAML and a checkpoint (SignalWatch sets the
+//    flag the run loop checks).
+let epochs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent()
 let folder = FileManager.default.temporaryDirectory
   .appendingPathComponent("clipig-custom-transform-\(UUID().uuidString)").path
 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 let yaml = """
-  epochs: 5
+  epochs: \(epochs)
   resolution: 32
   seed: 1
   snapshot_interval: 0
@@ -48,7 +50,7 @@ let yaml = """
         - random_rotate: {degree: -10 10}
         - vignette: 0.8 * ti
   """
-try Data(yaml.utf8).write(to: URL(fileURLWithPath: folder + "/vignette.yaml"))
+try Data(yaml.utf8).write(to: URL(fileURLWithPath: folder + "/experiment.yaml"))
 
 // The views CLIP sees at the first epoch, with the vignette applied.
 let plan = try RunPlan(
@@ -58,7 +60,7 @@ let views = try Preview.views(plan.experiment, epoch: 0, seed: plan.seed, imageS
 print("\(views.count) views of \(views[0].image.shape), corner \(views[0].image.scalars[0])")
 
 var options = RenderOptions()
-options.configFiles = [folder + "/vignette.yaml"]
+options.configFiles = [folder + "/experiment.yaml"]
 options.output = folder + "/vignette.png"
 options.registries = try StageRegistries(
   plugins: [ClipigPlugin(name: "custom-transform", transforms: [Vignette.self])])

@@ -198,7 +198,8 @@ public enum RunKeys {
 
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
-    plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation, model,
+    plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation,
+    model,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
     parametrization, targets, postproc,
   ]

@@ -1,6 +1,7 @@
 import Foundation
 import PipelineKit
 import Runner
+import TestSupport
 import Testing
 
 /// A stage name for `Named`.
@@ -16,6 +17,25 @@ private struct Named<Tag: NameTag>: Stage {
   func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
     value: Tensor, pullback: Pullback
   ) { (x, { $0 }) }
+}
+
+/// A plugin's transform that fails on its own (no parameter of its) from the second epoch on.
+private struct Explode: Stage {
+  static let name = "explode"
+  static let summary = "fails from the second epoch on"
+  static let traits: StageTraits = [.linear]
+  static let examples: [StageExample] = []
+  init(parameters: inout ParameterReader) throws(ConfigError) {}
+  func forward(_ x: Tensor, in context: inout StageContext) throws(StageError) -> (
+    value: Tensor, pullback: Pullback
+  ) {
+    if context.variables.epoch >= 1 {
+      throw StageError(
+        parameter: "", location: .synthetic("<plugin>"), expression: "",
+        context: context.variables, message: "the lens cracked")
+    }
+    return (x, { $0 })
+  }
 }
 
 // Stage names.
@@ -97,5 +117,43 @@ struct PluginRegistryTests {
     try Data("let a = 2\n".utf8).write(to: URL(fileURLWithPath: dir + "/Sources/p/A.swift"))
     #expect(try PluginSource.digest(ofPackage: dir) != first)
     #expect(PluginSource.packageDirectory(ofSource: dir + "/Sources/p/A.swift") != nil)
+  }
+
+  /// A plugin stage that throws in `forward` stops the run with an error naming the stage by
+  /// its place in the YAML; the image of the last good epoch and its sidecar are kept.
+  @Test func aThrowingPluginStageStopsTheRunNamingItAndKeepsTheLastImage() throws {
+    let dir = try TestFiles.temporaryDirectory("plugin-throws")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try TestFiles.write(
+      """
+      epochs: 4
+      resolution: 16
+      snapshot_interval: 0
+      targets:
+        - batch_size: 1
+          features: [{text: a}]
+          transforms:
+            - explode:
+      """, to: dir + "/exp.yaml")
+    var options = RenderOptions()
+    options.configFiles = [dir + "/exp.yaml"]
+    options.output = dir + "/out.png"
+    options.overrides.model = TestFiles.tinyModel
+    options.seed = 1
+    options.verbosity = 0
+    options.registries = try StageRegistries(
+      plugins: [ClipigPlugin(name: "fx", transforms: [Explode.self])])
+    do {
+      _ = try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
+      Issue.record("the run did not stop")
+    } catch let error as StageError {
+      #expect(error.parameter == "targets[0].transforms[0].explode", "\(error)")
+      #expect("\(error)".contains("the lens cracked"), "\(error)")
+      #expect(error.context.epoch == 1, "\(error)")
+    }
+    #expect(FileManager.default.fileExists(atPath: dir + "/out.png"))
+    let sidecar = try TestFiles.read(dir + "/out.yaml")
+    #expect(sidecar.contains("stopped by an error at epoch 2"), "\(sidecar)")
+    #expect(sidecar.contains("explode"), "\(sidecar)")
   }
 }
