@@ -33,15 +33,21 @@ public enum ResolvedConfig {
       ?? ConfigNode(.mapping([]), at: here)
   }
 
-  /// The tree without null values and empty lists in mappings.
-  static func pruned(_ n: ConfigNode) -> ConfigNode? {
+  /// The tree without null values and empty lists in mappings — except the null of a list
+  /// element's own keys: `- explode:` is a stage with its defaults and keeps its name.
+  static func pruned(_ n: ConfigNode, inList: Bool = false) -> ConfigNode? {
     switch n.value {
     case .null: return nil
     case .sequence(let elements):
-      return ConfigNode(.sequence(elements.compactMap(pruned)), at: n.location)
+      return ConfigNode(
+        .sequence(elements.compactMap { pruned($0, inList: true) }), at: n.location)
     case .mapping(let entries):
       var kept: [ConfigNode.Entry] = []
       for var e in entries {
+        if inList, e.node.isNull {
+          kept.append(e)
+          continue
+        }
         guard let child = pruned(e.node) else { continue }
         if case .sequence(let s) = child.value, s.isEmpty { continue }
         e.node = child

@@ -224,8 +224,11 @@ struct PluginCLITests {
       dir + "/rank", "-q",
     ])
     #expect(rank.status == 0, "\(rank.output)")
-    let ranked = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/rank")) ?? []
-    #expect(ranked.contains { $0.hasSuffix(".png") }, "\(ranked)")
+    let ranked = (FileManager.default.subpaths(atPath: dir + "/rank") ?? []).filter {
+      $0.hasSuffix(".png")
+    }
+    #expect(ranked.contains { $0.hasPrefix("short/") }, "\(ranked)")
+    #expect(ranked.contains { $0.hasPrefix("continued/") }, "\(ranked)")
 
     let preview = try Self.clipig([
       "preview", dir + "/exp.yaml", "--plugin", Self.scaffold, "-m", TestFiles.tinyModel,
