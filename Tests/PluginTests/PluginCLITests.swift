@@ -7,8 +7,10 @@ import Testing
 /// scaffold's own `swift build` and `swift test`.
 ///
 /// The scaffold lives in `.build/plugin-tests/demo` of the repository, so its build (which
-/// compiles clipig's libraries as a path dependency) is reused by later test runs while nothing
-/// changed. With CI=true a missing clipig executable or `swift` fails instead of skipping.
+/// compiles clipig's libraries and their dependencies as a path dependency, once per clone) is
+/// reused by later test runs: after a change to clipig only the changed modules and their
+/// dependents compile again. With CI=true a missing clipig executable or `swift` fails instead
+/// of skipping.
 @Suite("Plugins through the clipig binary", .serialized)
 struct PluginCLITests {
   /// The scaffold's folder.
