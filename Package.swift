@@ -19,6 +19,8 @@ let package = Package(
     .library(name: "Workflows", targets: ["Workflows"]),
     .library(name: "Parametrizations", targets: ["Parametrizations"]),
     .library(name: "Studio", targets: ["Studio"]),
+    // The command line as a library: a plugin's executable is `ClipigMain.main(plugins: […])`.
+    .library(name: "ClipigCLI", targets: ["ClipigCLI"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -87,13 +89,16 @@ let package = Package(
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
       ]),
-    .executableTarget(
-      name: "clipig",
+    // The commands (argument parsing only), plugin loading and the plugin scaffold.
+    .target(
+      name: "ClipigCLI",
       dependencies: [
         "Runner", "Workflows", "Studio", "PipelineKit", "Formats", "Transforms", "Constraints",
         "CLIP", "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // The stock executable: the command line with no plugins.
+    .executableTarget(name: "clipig", dependencies: ["ClipigCLI"]),
     .executableTarget(
       name: "CustomTransform",
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
@@ -137,6 +142,8 @@ let package = Package(
         "Transforms", "Constraints", "Parametrizations", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "PluginTests", dependencies: ["Runner", "PipelineKit", "TestSupport"]),
     .testTarget(
       name: "WorkflowsTests",
       dependencies: ["Workflows", "Runner", "CLIP", "PipelineKit", "Formats", "TestSupport"],

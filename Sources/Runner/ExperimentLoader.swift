@@ -63,6 +63,7 @@ extension Experiment {
     } else {
       seed = nil
     }
+    try Self.checkPlugins(try r.section(RunKeys.plugins))
     initialization = try Self.initialization(try r.section(RunKeys.initialization), random: random)
     parametrization = try ParametrizationSpec(try r.section(RunKeys.parametrization))
     targets = []
@@ -96,6 +97,35 @@ extension Experiment {
     try r.finish()
     source = root
     expressions = r.expressions
+  }
+
+  /// Checks the shape of `plugins:` — a list of paths, or of mappings with `path` and
+  /// `sha256` (as sidecars write them). The plugins themselves were loaded before the run
+  /// started (`clipig` builds and runs the plugin's executable), so only the shape is checked.
+  static func checkPlugins(_ node: ConfigNode?) throws(ConfigError) {
+    guard let node, !node.isNull else { return }
+    guard let elements = node.elements else {
+      throw ConfigError(
+        "expected a list of plugin paths, got \(node.kindDescription)", at: node.location,
+        path: "plugins")
+    }
+    for (i, element) in elements.enumerated() {
+      let path = "plugins[\(i)]"
+      if case .string = element.value { continue }
+      guard let entries = element.entries else {
+        throw ConfigError(
+          "expected a plugin path or a mapping with path and sha256, got \(element.kindDescription)",
+          at: element.location, path: path)
+      }
+      for entry in entries where entry.key != "path" && entry.key != "sha256" {
+        throw ConfigError(
+          "unknown key '\(entry.key)' of a plugin (expected path, sha256)", at: entry.keyLocation,
+          path: path + "." + entry.key)
+      }
+      guard case .string = element["path"]?.value else {
+        throw ConfigError("a plugin needs a path", at: element.location, path: path)
+      }
+    }
   }
 
   static func snapshotInterval(_ r: inout ParameterReader) throws(ConfigError) -> SnapshotInterval {

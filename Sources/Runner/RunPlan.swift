@@ -13,6 +13,8 @@ public struct StageRegistries: Sendable {
   public var transforms: StageRegistry
   /// Constraints.
   public var constraints: StageRegistry
+  /// The plugins whose stages these registries hold (recorded in the sidecar's `plugins:`).
+  public var plugins: [PluginRecord] = []
 
   /// The registries; by default clipig's built-in stages.
   public init(transforms: StageRegistry = .transforms, constraints: StageRegistry = .constraints) {
@@ -181,7 +183,8 @@ public struct RunPlan: Sendable {
 
   /// The configuration written beside the image `output`: it renders this run again.
   public func sidecarConfiguration(output: String) -> ConfigNode {
-    ResolvedConfig.complete(root, experiment: experiment, seed: seed, output: output)
+    ResolvedConfig.complete(
+      root, experiment: experiment, seed: seed, output: output, plugins: registries.plugins)
   }
 
   /// Loads and merges YAML files in order (`-` reads standard input); each must hold a mapping.

@@ -220,7 +220,9 @@ public final class Trainer {
       var start = clock.now
       var edited = parametrization.editableImage(parameters)
       time += clock.now - start
-      for entry in active { edited = try entry.stage.forward(edited, in: &context).value }
+      for entry in active {
+        edited = try entry.stage.forward(edited, at: entry.path, in: &context).value
+      }
       start = clock.now
       parameters = parametrization.encode(edited)
       time += clock.now - start

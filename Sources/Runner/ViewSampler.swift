@@ -68,7 +68,6 @@ public struct ViewSampler: Sendable {
     var pullbacks: [Pullback] = []
     for (ti, target) in targets.enumerated()
     where target.window.contains(epoch: epoch, t: variables.t) {
-      let chain = Pipeline(target.transforms.map(\.stage))
       var input = image
       var gatePullback: Pullback?
       if ti < masks.count, let mask = masks[ti] {
@@ -80,7 +79,17 @@ public struct ViewSampler: Sendable {
       for b in 0..<target.viewsPerEpoch {
         var context = StageContext(
           variables: variables, random: streams.view(epoch: epoch, target: ti, view: b))
-        let (y, chainPullback) = try chain.forward(input, in: &context)
+        // The transform chain, each stage's error named by its path; pullbacks in reverse.
+        var y = input
+        var stagePullbacks: [Pullback] = []
+        for entry in target.transforms {
+          let (out, pullback) = try entry.stage.forward(y, at: entry.path, in: &context)
+          y = out
+          stagePullbacks.append(pullback)
+        }
+        let chainPullback: Pullback = { dy in
+          stagePullbacks.reversed().reduce(dy) { d, pullback in pullback(d) }
+        }
         let resize = Resampler(from: y.chw.h, y.chw.w, to: s, s, filter: .cubic)
         let resized = resize.apply(y)
         origins.append(Origin(target: ti, index: b))

@@ -35,8 +35,7 @@ enum ConfigCheck {
     let plan = try RunPlan(
       tree: tree, baseDirectory: baseDirectory, sourceName: file, overrides: overrides,
       seed: seed,
-      registries: StageRegistries(
-        transforms: configuration.transforms, constraints: configuration.constraints))
+      registries: configuration.registries)
     // As render does before any work: an output name with no image format, or a resolution
     // schedule the format cannot hold, is refused at Start and Update rather than at Save.
     let output = plan.requestedOutput(commandLine: "./")

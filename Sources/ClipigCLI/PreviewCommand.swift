@@ -38,6 +38,8 @@ struct PreviewCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var plugins: PluginOptions
+
   @Option(name: .shortAndLong, help: "Output directory.")
   var output: String
 
@@ -57,7 +59,9 @@ struct PreviewCommand: ParsableCommand {
     try reportingConfigErrors {
       var overrides = RunOverrides()
       overrides.model = model.model
-      let plan = try RunPlan(files: experiment.files, overrides: overrides, seed: seed)
+      let plan = try RunPlan(
+        files: experiment.files, overrides: overrides, seed: seed,
+        registries: PluginContext.registries)
       let experiment = plan.experiment
       var e = epoch ?? experiment.startEpoch
       if let t { e = Int((t * Double(max(1, experiment.epochs - 1))).rounded()) }

@@ -29,6 +29,8 @@ struct StudioCommand: AsyncParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var plugins: PluginOptions
+
   @Option(name: .shortAndLong, help: "Output folder for Save and Ctrl-C.")
   var output: String = "./"
 
@@ -41,6 +43,7 @@ struct StudioCommand: AsyncParsableCommand {
   func run() async throws {
     var configuration = StudioConfiguration()
     configuration.files = files
+    configuration.registries = PluginContext.registries
     configuration.port = port
     if !hosts.isEmpty { configuration.hosts = hosts }
     configuration.model = model.model

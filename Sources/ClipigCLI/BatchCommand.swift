@@ -51,6 +51,8 @@ struct BatchCommand: ParsableCommand {
 
   @OptionGroup var verbosity: VerbosityOptions
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     try reportingConfigErrors {
       var options = BatchOptions()
@@ -64,6 +66,7 @@ struct BatchCommand: ParsableCommand {
       options.overrides.model = model.model
       options.overrides.precision = precision.precision
       options.seed = seed
+      options.registries = PluginContext.registries
       options.verbosity = verbosity.level(normal: 1)
       if list {
         let g = try Batch.grid(options)

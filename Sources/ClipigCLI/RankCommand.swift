@@ -62,6 +62,8 @@ struct RankCommand: ParsableCommand {
 
   @OptionGroup var verbosity: VerbosityOptions
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     try reportingConfigErrors {
       var options = RankOptions()
@@ -74,6 +76,7 @@ struct RankCommand: ParsableCommand {
       options.worst = worst
       options.continueEpochs = continueEpochs
       options.seed = seed
+      options.registries = PluginContext.registries
       options.model = model.model
       options.precision = precision.precision
       options.resolution = resolution.sides

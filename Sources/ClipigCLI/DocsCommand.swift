@@ -18,11 +18,16 @@ struct DocsCommand: ParsableCommand {
   @Flag(help: "Print the top-level keys of an experiment file instead (docs/keys.md).")
   var keys = false
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     if keys {
       print(RunKeys.markdown, terminator: "")
     } else {
-      print(StageDocs.markdown(transforms: .transforms, constraints: .constraints), terminator: "")
+      let registries = PluginContext.registries
+      print(
+        StageDocs.markdown(transforms: registries.transforms, constraints: registries.constraints),
+        terminator: "")
     }
   }
 }

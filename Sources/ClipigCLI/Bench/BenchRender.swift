@@ -28,10 +28,12 @@ struct BenchRender: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     ProcessTuning.forLongComputations()
     try reportingConfigErrors {
-      let plan = try RunPlan(files: files, seed: 1)
+      let plan = try RunPlan(files: files, seed: 1, registries: PluginContext.registries)
       let experiment = plan.experiment
       let featureModel: any FeatureModel
       if let model = model.model {

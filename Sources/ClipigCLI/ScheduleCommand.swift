@@ -20,6 +20,8 @@ struct ScheduleCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Override the number of epochs.")
   var epochs: Int?
 
+  @OptionGroup var plugins: PluginOptions
+
   func validate() throws {
     if let bad = epoch.first(where: { $0 < 0 }) {
       throw ValidationError("--epoch \(bad): epochs count from 0, so an epoch cannot be negative")
@@ -33,7 +35,9 @@ struct ScheduleCommand: ParsableCommand {
     try reportingConfigErrors {
       var overrides = RunOverrides()
       overrides.epochs = epochs
-      let experiment = try RunPlan(files: files, overrides: overrides).experiment
+      let experiment = try RunPlan(
+        files: files, overrides: overrides, registries: PluginContext.registries
+      ).experiment
       if let bad = epoch.first(where: { $0 >= experiment.epochs }) {
         throw ValidationError(
           "--epoch \(bad) is past the last epoch (\(experiment.epochs - 1)) of this experiment")

@@ -92,4 +92,15 @@ struct ShardOptions: ParsableArguments {
   }
 }
 
+/// `--plugin PATH`, on every command that reads experiments. The plugins are loaded before the
+/// command is parsed (`ClipigMain`); this option only documents and accepts the flag.
+struct PluginOptions: ParsableArguments {
+  @Option(
+    name: .customLong("plugin"),
+    help: ArgumentHelp(
+      "A plugin package folder (clipig plugin new) or its built clipig-NAME executable; its stages join this run. Loading a plugin runs its code.",
+      valueName: "path"))
+  var paths: [String] = []
+}
+
 extension CLIPPrecision: ExpressibleByArgument {}

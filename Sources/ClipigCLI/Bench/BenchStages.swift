@@ -19,6 +19,11 @@ struct BenchStages: ParsableCommand {
       Build with -c release for meaningful numbers.
       """)
 
+  @OptionGroup var plugins: PluginOptions
+
+  /// The transforms: the built-in ones and those of `--plugin`.
+  var registries: StageRegistries { PluginContext.registries }
+
   @Option(help: "Views per batch.")
   var views = 10
 
@@ -57,6 +62,13 @@ struct BenchStages: ParsableCommand {
     for (title, chain) in [("method 1", Self.method1), ("method 2", Self.method2)] {
       try bench(title: title, chain: chain, views: n, side: side)
     }
+    // Plugin transforms (--plugin), each alone with its first example's parameters.
+    for type in registries.transforms.stages where StageRegistry.transforms[type.name] == nil {
+      guard let example = type.examples.first else { continue }
+      try bench(
+        title: "plugin transform \(type.name)", chain: [(type.name, example.parameters)],
+        views: n, side: side)
+    }
   }
 
   /// Builds `chain`, runs a batch once to warm up, then times `iterations` batches of `views`
@@ -66,11 +78,11 @@ struct BenchStages: ParsableCommand {
     var stages: [(name: String, stage: any Stage)] = []
     var skipped: [String] = []
     for (i, entry) in chain.enumerated() {
-      guard StageRegistry.transforms[entry.name] != nil else {
+      guard registries.transforms[entry.name] != nil else {
         skipped.append(entry.name)
         continue
       }
-      let stage = try StageRegistry.transforms.make(
+      let stage = try registries.transforms.make(
         name: entry.name, parameters: entry.value,
         path: "targets[0].transforms[\(i)].\(entry.name)",
         keyLocation: .synthetic("bench"))

@@ -47,6 +47,8 @@ struct RenderCommand: ParsableCommand {
 
   @OptionGroup var verbosity: VerbosityOptions
 
+  @OptionGroup var plugins: PluginOptions
+
   func run() throws {
     try reportingConfigErrors { try render() }
   }
@@ -65,6 +67,7 @@ struct RenderCommand: ParsableCommand {
     options.overrides.quality = quality
     options.verbosity = verbosity.override
     options.seed = seed
+    options.registries = PluginContext.registries
     let interrupt = InterruptFlag()
     let watch = SignalWatch(interrupt)
     defer { withExtendedLifetime(watch) {} }

@@ -1,7 +1,6 @@
 import ArgumentParser
 
 /// The `clipig` command: renders images with CLIP from YAML experiments.
-@main
 struct Clipig: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clipig",
@@ -19,6 +18,7 @@ struct Clipig: AsyncParsableCommand {
       GalleryCommand.self,
       StudioCommand.self,
       Bench.self,
+      PluginCommand.self,
     ])
 }
 
