@@ -298,7 +298,7 @@ import Testing
     }
   }
 
-  @Test func offlineDownloadIsOneSentenceError() throws {
+  @Test func offlineDownloadSaysEachSourceThenWhatToDo() throws {
     let server = try LoopbackServer(routes: [:])
     let model = testModel(server, weights: [1, 2, 3], merges: [4])
     server.stop()
@@ -312,8 +312,11 @@ import Testing
       guard let e = error as? ModelStoreError, case .allSourcesFailed(_, let failures) = e else {
         return false
       }
-      return !e.description.contains("\n") && failures.count == 2
-        && failures.allSatisfy { $0.contains("cannot reach") }
+      // A header, one line per source, then one sentence with what to do.
+      let lines = e.description.split(separator: "\n")
+      return lines.count == 4 && failures.count == 2
+        && failures.allSatisfy { $0.contains("cannot reach") && $0.count < 200 }
+        && lines[3].contains("HF_ENDPOINT") && !e.description.contains("--model")
     }
   }
 
