@@ -229,13 +229,29 @@ struct NewUserCLITests {
     let cases: [(yaml: String, warning: String?)] = [
       ("epochs: 2\nresolution: 16\n", "no active target"),
       // Epoch 10 of a 3-epoch run (indices 0…2) never comes.
-      (Self.config(epochs: 3).replacingOccurrences(of: "- batch_size", with: "- start: 10\n    batch_size"), "is never active"),
+      (
+        Self.config(epochs: 3).replacingOccurrences(
+          of: "- batch_size", with: "- start: 10\n    batch_size"), "is never active"
+      ),
       // t is 0, 0.5 and 1 in a 3-epoch run: none lies in 0.9…0.95.
-      (Self.config(epochs: 3).replacingOccurrences(of: "- batch_size", with: "- start: 0.9\n    end: 0.95\n    batch_size"), "is never active"),
+      (
+        Self.config(epochs: 3).replacingOccurrences(
+          of: "- batch_size", with: "- start: 0.9\n    end: 0.95\n    batch_size"),
+        "is never active"
+      ),
       // t = 0.5 at the second epoch: active once, no warning.
-      (Self.config(epochs: 3).replacingOccurrences(of: "- batch_size", with: "- start: 0.5\n    end: 0.5\n    batch_size"), nil),
-      (Self.config(epochs: 3).replacingOccurrences(of: "- batch_size", with: "- start: 2\n    batch_size"), nil),
-      (Self.config().replacingOccurrences(of: "text: a cat", with: "text: a {{animal}} of salami"), "contains {{animal}}"),
+      (
+        Self.config(epochs: 3).replacingOccurrences(
+          of: "- batch_size", with: "- start: 0.5\n    end: 0.5\n    batch_size"), nil
+      ),
+      (
+        Self.config(epochs: 3).replacingOccurrences(
+          of: "- batch_size", with: "- start: 2\n    batch_size"), nil
+      ),
+      (
+        Self.config().replacingOccurrences(of: "text: a cat", with: "text: a {{animal}} of salami"),
+        "contains {{animal}}"
+      ),
     ]
     for (yaml, warning) in cases {
       let dir = try TestFiles.temporaryDirectory("warnings")
@@ -287,8 +303,9 @@ struct NewUserCLITests {
     #expect(csv.count == 2 && csv.allSatisfy { $0[6] == "best" }, "\(csv)")
     // Every similarity is rounded once, from the value rank.json keeps: the CSV and the printed
     // line say the same two decimals.
-    let state = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: dir + "/ranked/rank.json"))) as? [String: Any]
+    let state =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: dir + "/ranked/rank.json"))) as? [String: Any]
     let runs = state?["runs"] as? [[String: Any]] ?? []
     #expect(runs.count == 2)
     for run in runs {
@@ -399,7 +416,8 @@ struct NewUserCLITests {
       let head = try ChildProcess.run(
         git, ["-C", ClipigExecutable.repository.path, "rev-parse", "HEAD"], timeout: 60
       ).out.trimmingCharacters(in: .whitespacesAndNewlines)
-      #expect(head.count == 40 && version.out.contains("commit \(head.prefix(12))"), "\(version.out)")
+      #expect(
+        head.count == 40 && version.out.contains("commit \(head.prefix(12))"), "\(version.out)")
     }
     guard let docs = try Self.run(["docs", "noise"], in: dir) else { return }
     #expect(docs.status == 0)

@@ -56,22 +56,28 @@ struct ResumeEdgeCLITests {
     let before = Self.files(dir + "/out")
     let other = seed == 1 ? 2 : seed - 1
     let refused = try ClipigExecutable.run(
-      ["render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "out/x.png", "-q", "--seed",
-       String(other)], in: dir)
+      [
+        "render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "out/x.png", "-q", "--seed",
+        String(other),
+      ], in: dir)
     #expect(refused.status == 1, "\(refused.output)")
     #expect(refused.err.contains("with seed \(seed), but this run asks for seed \(other)"))
     #expect(refused.err.contains("give --seed \(seed)"), "\(refused.err)")
     #expect(Self.files(dir + "/out") == before)
     let resumed = try ClipigExecutable.run(
-      ["render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "out/x.png", "--seed",
-       String(seed)], in: dir)
+      [
+        "render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "out/x.png", "--seed",
+        String(seed),
+      ], in: dir)
     #expect(resumed.status == 0, "\(resumed.output)")
     #expect(resumed.err.contains("resuming"), "\(resumed.err)")
     #expect(Self.files(dir + "/out") == ["x.png", "x.yaml"])
     // The same seed uninterrupted, elsewhere: the same pixels.
     let fresh = try ClipigExecutable.run(
-      ["render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "fresh/x.png", "-q", "--seed",
-       String(seed)], in: dir)
+      [
+        "render", "x.yaml", "--model", TestFiles.tinyModel, "-o", "fresh/x.png", "-q", "--seed",
+        String(seed),
+      ], in: dir)
     #expect(fresh.status == 0, "\(fresh.output)")
     #expect(
       try PNG.read(path: dir + "/out/x.png").scalars
