@@ -450,7 +450,8 @@ public enum Ranking {
   /// `o` with `--keep` and `--worst` reduced to the runs there are (the best first), saying so
   /// unless quiet.
   static func clamped(_ o: RankOptions, log: @Sendable (String) -> Void) -> RankOptions {
-    guard o.keep + o.worst > o.runs else { return o }
+    // keep + worst without overflow (each is at most Int.max): more than the runs?
+    guard o.keep > o.runs || o.worst > o.runs - o.keep else { return o }
     var c = o
     c.keep = min(o.keep, o.runs)
     c.worst = min(o.worst, o.runs - c.keep)

@@ -90,10 +90,11 @@ struct SimilarityCommand: ParsableCommand {
       (name: row.path, values: columns.map { Rater.similarity(row.features, $0.features) })
     }
     if let sort {
-      let k = abs(sort) - 1
-      guard k >= 0 && k < columns.count else {
+      // `sort.magnitude`, not abs(sort): -9223372036854775808 has no positive Int.
+      guard sort != 0, sort.magnitude <= UInt(columns.count) else {
         throw ValidationError("--sort \(sort): there are \(columns.count) columns")
       }
+      let k = Int(sort.magnitude) - 1
       rows.sort { sort > 0 ? $0.values[k] < $1.values[k] : $0.values[k] > $1.values[k] }
     } else {
       rows.sort { $0.name < $1.name }

@@ -405,6 +405,38 @@ struct NewUserCLITests {
     #expect(huge.err.contains("epochs must be at most 1000000000"), "\(huge.err)")
   }
 
+  // MARK: - Progress line
+
+  /// On a terminal the progress line is rewritten after a carriage return: replayed as a
+  /// terminal shows it, the screen's line is always the latest progress line, nothing of a
+  /// longer one before it left over. (Runs under `script`, which gives it a pseudo-terminal.)
+  @Test func theProgressLineClearsWhatItOverwrites() throws {
+    guard let binary = try ClipigExecutable.found() else { return }
+    guard let script = ChildProcess.find("script") else {
+      if ClipigExecutable.isRequired { Issue.record("script (util-linux) is not installed") }
+      return
+    }
+    let dir = try TestFiles.temporaryDirectory("progress")
+    try TestFiles.write(Self.config(epochs: 1500), to: dir + "/x.yaml")
+    let command =
+      "'\(binary)' render x.yaml --model '\(TestFiles.tinyModel)' -o out.png 2>&1"
+    let r = try ChildProcess.run(
+      script, ["-qec", command, "/dev/null"], directory: dir, timeout: 300)
+    #expect(r.status == 0, "\(r.output)")
+    // The text written to the line: carriage-return-separated rewrites up to the final newline.
+    let text = r.out.replacingOccurrences(of: "\r\n", with: "\n")
+    let line = text.split(separator: "\n").first { $0.contains("\r") } ?? ""
+    let writes = line.split(separator: "\r", omittingEmptySubsequences: true).map(String.init)
+    #expect(writes.count >= 2, "\(text)")
+    var screen = ""
+    for write in writes {
+      screen = write + screen.dropFirst(write.count)
+      let shown = screen.replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression)
+      let latest = write.replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression)
+      #expect(shown == latest, "left over: '\(screen)' after '\(write)'")
+    }
+  }
+
   // MARK: - Help, version, docs
 
   @Test func versionDocsCompletionAndHelp() throws {
