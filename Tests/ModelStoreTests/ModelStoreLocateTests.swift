@@ -66,7 +66,13 @@ import Testing
       _ = try ModelStore.locate("ViT-X/99", download: false, cache: cache)
     } throws: { error in
       guard let e = error as? ModelStoreError, case .unknownModel = e else { return false }
-      return e.description.contains("ViT-B/32, ViT-B/16, ViT-L/14")
+      return e.description.contains("see `clipig model list`")
+    }
+    // A near miss names the model meant.
+    #expect {
+      _ = try ModelStore.locate("ViT-B/33", download: false, cache: cache)
+    } throws: { error in
+      "\(error)".contains("did you mean 'ViT-B/32'?")
     }
     // OpenAI's ResNets are known models now (issue 18: not "not a known model").
     #expect(throws: ModelStoreError.notDownloaded("RN50")) {

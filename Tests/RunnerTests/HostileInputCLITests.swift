@@ -232,7 +232,8 @@ struct HostileInputCLITests {
     guard let b = try Self.render(Self.config(), in: dir, ["-o", "d/x.jpg"]) else { return }
     #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
     #expect(Self.files(dir + "/d") == ["x-1.jpg", "x-1.yaml", "x.png", "x.yaml"])
-    #expect(try TestFiles.read(dir + "/d/x.yaml").contains("/d/x.png"))
+    // The sidecar names its own image (by name: it resolves where the sidecar is run).
+    #expect(try TestFiles.read(dir + "/d/x.yaml").contains("\noutput: x.png\n"))
   }
 
   @Test func longNamesStaleTemporariesAndAbandonedClaims() throws {
@@ -257,7 +258,7 @@ struct HostileInputCLITests {
     #expect(!FileManager.default.fileExists(atPath: stale))
     #expect(FileManager.default.fileExists(atPath: foreign), "only our own naming is removed")
     #expect(try PNG.read(path: dir + "/o/s.png").shape == [3, 16, 16])
-    #expect(try TestFiles.read(dir + "/o/s.yaml").contains("/o/s.png"))
+    #expect(try TestFiles.read(dir + "/o/s.yaml").contains("\noutput: s.png\n"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/o/s-1.png"))
   }
 

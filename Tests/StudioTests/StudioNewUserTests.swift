@@ -59,9 +59,13 @@ extension StudioSuite {
         port: studio.port, method: "GET", path: "/?token=\(studio.token)",
         headers: ["Host": studio.authority])
       #expect(page.status == 200)
-      #expect(page.text.contains("#viewport { display: flex;"), "\(page.text.prefix(200))")
-      #expect(page.text.contains("#tiles { margin: auto;"))
       #expect(page.text.contains(#"<div id="viewport"><div id="tiles">"#))
+      let style = try RawHTTP.request(
+        port: studio.port, method: "GET", path: "/studio.css?token=\(studio.token)",
+        headers: ["Host": studio.authority])
+      #expect(style.status == 200)
+      #expect(style.text.contains("#viewport { display: flex;"), "\(style.text.prefix(300))")
+      #expect(style.text.contains("#tiles { margin: auto;"), "\(style.text.prefix(300))")
     }
 
     @Test func aPortInUseIsNamedWithTheWayOut() throws {
