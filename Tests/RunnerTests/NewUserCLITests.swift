@@ -439,6 +439,30 @@ struct NewUserCLITests {
 
   // MARK: - Help, version, docs
 
+  /// The argument parser wraps every help text: a paragraph of a command's description has no
+  /// short line before its last (a hard break in the source would leave one at each break).
+  @Test func helpTextIsWrappedByTheArgumentParserAlone() throws {
+    let dir = try TestFiles.temporaryDirectory("help")
+    let commands: [[String]] = [
+      ["render"], ["schedule"], ["preview"], ["expr"], ["docs"], ["similarity"], ["model"],
+      ["model", "verify"], ["rank"], ["batch"], ["gallery"], ["studio"], ["bench", "stages"],
+      ["bench", "clip"], ["bench", "render"],
+    ]
+    for command in commands {
+      guard let r = try Self.run(command + ["--help"], in: dir, environment: ["COLUMNS": "80"])
+      else { return }
+      #expect(r.status == 0, "\(command)")
+      guard let usage = r.out.range(of: "\nUSAGE:") else { continue }
+      let description = r.out[..<usage.lowerBound]
+      for paragraph in description.components(separatedBy: "\n\n").dropFirst() {
+        let lines = paragraph.split(separator: "\n")
+        for line in lines.dropLast() where !line.hasPrefix(" ") {
+          #expect(line.count >= 55, "\(command): a short line '\(line)' in:\n\(paragraph)")
+        }
+      }
+    }
+  }
+
   @Test func versionDocsCompletionAndHelp() throws {
     let dir = try TestFiles.temporaryDirectory("version")
     guard let version = try Self.run(["--version"], in: dir) else { return }
