@@ -34,7 +34,11 @@ struct Clipig: AsyncParsableCommand {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if let unknown = unknownCommand(arguments) {
       let names = configuration.subcommands.map { $0._commandName } + ["help"]
-      let hint = Suggestions.didYouMean(unknown, among: names)
+      let lower = unknown.lowercased()
+      let hint =
+        lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
+        ? " (to render it: clipig render \(unknown))"
+        : Suggestions.didYouMean(unknown, among: names)
       StandardStream.error.write(
         "error: '\(unknown)' is not a clipig command\(hint); the commands are "
           + names.dropLast().joined(separator: ", ") + " (see 'clipig --help')\n")

@@ -168,6 +168,9 @@ struct NewUserCLITests {
     #expect(command.status != 0)
     #expect(command.err.hasPrefix("error: 'rendr' is not a clipig command"), "\(command.err)")
     #expect(command.err.contains("did you mean 'render'?"), "\(command.err)")
+    guard let file = try Self.run(["x.yaml"], in: dir) else { return }
+    #expect(file.status != 0)
+    #expect(file.err.contains("(to render it: clipig render x.yaml)"), "\(file.err)")
     guard let model = try Self.run(["render", "x.yaml", "--model", "ViT-B/33"], in: dir) else {
       return
     }
