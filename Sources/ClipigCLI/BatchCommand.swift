@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import PipelineKit
 import Runner
@@ -71,7 +72,8 @@ struct BatchCommand: ParsableCommand {
       if list {
         let g = try Batch.grid(options)
         for item in g.items(in: options.shard) {
-          let done = FileManager.default.fileExists(atPath: output + "/" + item.name + ".png")
+          let done = FileManager.default.fileExists(
+            atPath: FileIO.folder(output) + "/" + item.name + ".png")
           print("\(item.name)\t\(done ? "done" : "todo")")
         }
         return

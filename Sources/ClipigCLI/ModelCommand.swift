@@ -176,13 +176,27 @@ struct ModelVerify: ParsableCommand {
       recorded at the first download. Exits with status 1 if a file differs or none is cached.
       """)
 
-  @Argument(help: "Model name, e.g. ViT-B/32.")
+  @Argument(help: "Model name, e.g. ViT-B/32, or the path of a local model (its hashes).")
   var name: String = KnownModels.defaultName
 
   func run() throws {
     let watch = exitingOnSignals()
     defer { withExtendedLifetime(watch) {} }
     try reportingConfigErrors {
+      if KnownModels.named(name) == nil && KnownModels.hubModel(name) == nil,
+        FileManager.default.fileExists(atPath: (name as NSString).expandingTildeInPath)
+      {
+        // A model folder or file of the user's: nothing recorded to compare with.
+        let files = try ModelStore.locate(name, download: false)
+        for path in [files.weights, files.config, files.merges, files.vocabulary].compactMap({ $0 })
+        {
+          let sha = try ModelCache.hashFile(path)
+          print(
+            "unverified  \(path)  sha256 \(sha) (a local model: clipig has no hash to compare "
+              + "it with; verify checks the models it downloads)")
+        }
+        return
+      }
       let model = try knownModel(name)
       let results = try ModelStore.verify(model)
       guard !results.isEmpty else { throw ModelStoreError.notDownloaded(model.name) }

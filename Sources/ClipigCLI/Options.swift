@@ -51,13 +51,42 @@ struct VerbosityOptions: ParsableArguments {
   var override: Int? { quiet ? 0 : verbose ? 2 : nil }
 }
 
-/// `-r W [H]`, shared by every command that renders.
+/// `-r W [H]` or `-r WxH`, shared by every command that renders.
 struct ResolutionOption: ParsableArguments {
-  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Resolution: W [H].")
-  var resolution: [Int] = []
+  @Option(
+    name: .shortAndLong, parsing: .upToNextOption,
+    help: ArgumentHelp("Resolution: W [H], or WxH (one value: square).", valueName: "W [H]"))
+  var resolution: [String] = []
+
+  func validate() throws { _ = try Self.parse(resolution) }
 
   /// The sides given, or nil.
-  var sides: [Int]? { resolution.isEmpty ? nil : resolution }
+  var sides: [Int]? {
+    let parsed = (try? Self.parse(resolution)) ?? []
+    return parsed.isEmpty ? nil : parsed
+  }
+
+  /// The sides of `values`: `64`, `64 48`, `64x48` (also `X` or `×`); at most two, each a whole
+  /// number.
+  static func parse(_ values: [String]) throws -> [Int] {
+    let parts = values.flatMap {
+      $0.split(omittingEmptySubsequences: false) { "xX×".contains($0) }.map(String.init)
+    }
+    var sides: [Int] = []
+    for part in parts {
+      guard let side = Int(part.trimmingCharacters(in: .whitespaces)) else {
+        throw ValidationError(
+          "-r \(values.joined(separator: " ")): '\(part)' is no whole number; "
+            + "write -r W [H] or -r WxH, e.g. -r 64x64")
+      }
+      sides.append(side)
+    }
+    guard sides.count <= 2 else {
+      throw ValidationError(
+        "-r \(values.joined(separator: " ")): a resolution has at most two sides (W and H)")
+    }
+    return sides
+  }
 }
 
 /// `--shard I/N` and `--shard-count N` of the commands a job array shards (batch, rank).

@@ -21,7 +21,7 @@ struct PreviewCommand: ParsableCommand {
 
   @OptionGroup var experiment: ExperimentFiles
 
-  @Option(help: "Epoch to preview (default: the start epoch).")
+  @Option(help: "Epoch to preview, from 1 (default: the first the experiment runs).")
   var epoch: Int?
 
   @Option(help: "Training time t in [0, 1] to preview instead of an epoch.")
@@ -44,8 +44,8 @@ struct PreviewCommand: ParsableCommand {
   var output: String
 
   func validate() throws {
-    if let epoch, epoch < 0 {
-      throw ValidationError("--epoch \(epoch): epochs count from 0, so an epoch cannot be negative")
+    if let epoch, epoch < 1 {
+      throw ValidationError("--epoch \(epoch): epochs count from 1")
     }
     if let t, !(0...1).contains(t) { throw ValidationError("--t must be between 0 and 1") }
     if train && image != nil {
@@ -63,15 +63,17 @@ struct PreviewCommand: ParsableCommand {
         files: experiment.files, overrides: overrides, seed: seed,
         registries: PluginContext.registries)
       let experiment = plan.experiment
-      var e = epoch ?? experiment.startEpoch
+      // `e` is the epoch's index (from 0); every message shows its number, e + 1.
+      var e = epoch.map { $0 - 1 } ?? experiment.startEpoch
       if let t { e = Int((t * Double(max(1, experiment.epochs - 1))).rounded()) }
       if e >= experiment.epochs {
         throw ValidationError(
-          "--epoch \(e) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
+          "--epoch \(e + 1) is past the last epoch (\(experiment.epochs)) of this experiment")
       }
       if e < experiment.startEpoch {
         throw ValidationError(
-          "--epoch \(e) is before the experiment's start_epoch (\(experiment.startEpoch))")
+          "--epoch \(e + 1) is before the first epoch this experiment runs "
+            + "(\(experiment.startEpoch + 1), start_epoch: \(experiment.startEpoch))")
       }
       print(
         "seed \(plan.seed)\(plan.seedWasDrawn ? " (drawn; --seed \(plan.seed) repeats it)" : "")")
@@ -88,7 +90,7 @@ struct PreviewCommand: ParsableCommand {
           experiment, epoch: e, image: start, seed: plan.seed, imageSize: clip.imageSize,
           baseDirectory: plan.baseDirectory)
       }
-      if views.isEmpty { print("no target is active at epoch \(e)") }
+      if views.isEmpty { print("no target is active at epoch \(e + 1)") }
       for view in views {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(

@@ -6,7 +6,15 @@ struct ScheduleCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "schedule",
     abstract:
-      "Print the value of every expression-valued parameter at each epoch (resolution, lr, noise …)."
+      "Print the value of every expression-valued parameter at each epoch (resolution, lr, noise …).",
+    discussion: """
+      One row per epoch shown: its number (from 1, as every message counts epochs; the \
+      expressions' variable 'epoch' is one less), t, the resolution, the learning rate and every \
+      parameter the YAML writes as an expression of run-time variables. Without --epoch it \
+      samples the first and the last epoch, every tenth of the run and every epoch where the \
+      resolution changes. Random functions are drawn from one fixed stream (seed 0), so they \
+      show one possible draw, not the render's; 'sim' is 0 (it needs training).
+      """
   )
 
   @Argument(help: "YAML experiment files, merged in order.")
@@ -14,7 +22,7 @@ struct ScheduleCommand: ParsableCommand {
 
   @Option(
     parsing: .upToNextOption,
-    help: "Epochs to show (default: every epoch where a value changes).")
+    help: "Epochs to show, from 1 (default: a sample of the run, as described above).")
   var epoch: [Int] = []
 
   @Option(name: .shortAndLong, help: "Override the number of epochs.")
@@ -23,8 +31,8 @@ struct ScheduleCommand: ParsableCommand {
   @OptionGroup var plugins: PluginOptions
 
   func validate() throws {
-    if let bad = epoch.first(where: { $0 < 0 }) {
-      throw ValidationError("--epoch \(bad): epochs count from 0, so an epoch cannot be negative")
+    if let bad = epoch.first(where: { $0 < 1 }) {
+      throw ValidationError("--epoch \(bad): epochs count from 1")
     }
     if let epochs, epochs < 1 {
       throw ValidationError("--epochs must be at least 1, got \(epochs)")
@@ -38,11 +46,11 @@ struct ScheduleCommand: ParsableCommand {
       let experiment = try RunPlan(
         files: files, overrides: overrides, registries: PluginContext.registries
       ).experiment
-      if let bad = epoch.first(where: { $0 >= experiment.epochs }) {
+      if let bad = epoch.first(where: { $0 > experiment.epochs }) {
         throw ValidationError(
-          "--epoch \(bad) is past the last epoch (\(experiment.epochs - 1)) of this experiment")
+          "--epoch \(bad) is past the last epoch (\(experiment.epochs)) of this experiment")
       }
-      var shown = epoch
+      var shown = epoch.map { $0 - 1 }
       if shown.isEmpty {
         // The first and last epoch, every tenth of the run, and every resolution change.
         let n = experiment.epochs

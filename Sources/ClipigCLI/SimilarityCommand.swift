@@ -13,12 +13,12 @@ struct SimilarityCommand: ParsableCommand {
     commandName: "similarity",
     abstract: "Rate images against prompts and reference images with CLIP (100 × cosine).",
     discussion: """
-      Each image is scaled (bicubic) so its shorter side is the model's input size, centre-cropped,
-      CLIP-normalised and encoded; prompts and reference images likewise. The table has one row
-      per rated image (sorted by file name unless --sort is given) and one column per prompt,
-      then per reference image, followed by per-column statistics. Images are PNG, JPEG or WebP
-      files (recognised by content) or http(s) URLs (cached); a directory stands for the .png,
-      .jpg, .jpeg and .webp files in it. Rated files that cannot be read as images are skipped
+      Each image is scaled (bicubic) so its shorter side is the model's input size, centre-cropped, \
+      CLIP-normalised and encoded; prompts and reference images likewise. The table has one row \
+      per rated image (sorted by file name unless --sort is given) and one column per prompt, \
+      then per reference image, followed by per-column statistics. Images are PNG, JPEG or WebP \
+      files (recognised by content) or http(s) URLs (cached); a directory stands for the .png, \
+      .jpg, .jpeg and .webp files in it. Rated files that cannot be read as images are skipped \
       with a message; a reference image that cannot be read is an error.
       """)
 
@@ -42,8 +42,8 @@ struct SimilarityCommand: ParsableCommand {
   var csv: String?
 
   @Option(
-    name: [.customShort("s"), .long],
-    help: "Sort by column N (1-based): ascending for N > 0, descending for N < 0.")
+    name: [.customShort("s"), .long], parsing: .unconditional,
+    help: "Sort by column N (1-based): ascending for N > 0, descending for N < 0 (-s -1).")
   var sort: Int?
 
   @OptionGroup var model: ModelOption
@@ -60,13 +60,19 @@ struct SimilarityCommand: ParsableCommand {
     let prompts = text + (try textFile.map(Self.lines) ?? [])
     let references = image + (try imageFile.map(Self.lines) ?? [])
     if prompts.isEmpty && references.isEmpty {
-      StandardStream.error.write("Need to define at least one '-t/--text' or '-i/--image'\n")
+      StandardStream.error.write(
+        "error: need at least one prompt (-t/--text) or reference image (-i/--image)\n")
       throw ExitCode.failure
     }
     if let csv, FileManager.default.fileExists(atPath: csv) {
       StandardStream.error.write(
-        "\(csv) exists; clipig never overwrites a file: choose another name\n")
+        "error: \(csv) exists; clipig never overwrites a file: choose another name\n")
       throw ExitCode.failure
+    }
+    // A path that names nothing is a typo, not an image to skip: say so before loading CLIP.
+    for path in images + references
+    where !ImageCache.isURL(path) && !FileManager.default.fileExists(atPath: path) {
+      throw ValidationError("\(path): no such file or folder")
     }
     let rater = Rater(
       model: try ModelLoader.load(
@@ -84,10 +90,11 @@ struct SimilarityCommand: ParsableCommand {
       (name: row.path, values: columns.map { Rater.similarity(row.features, $0.features) })
     }
     if let sort {
-      let k = abs(sort) - 1
-      guard k >= 0 && k < columns.count else {
+      // `sort.magnitude`, not abs(sort): -9223372036854775808 has no positive Int.
+      guard sort != 0, sort.magnitude <= UInt(columns.count) else {
         throw ValidationError("--sort \(sort): there are \(columns.count) columns")
       }
+      let k = Int(sort.magnitude) - 1
       rows.sort { sort > 0 ? $0.values[k] < $1.values[k] : $0.values[k] > $1.values[k] }
     } else {
       rows.sort { $0.name < $1.name }
@@ -112,7 +119,8 @@ struct SimilarityCommand: ParsableCommand {
         images.append((path, try ImageInput.load(path, key: key)))
       } catch {
         if key != nil { throw error }
-        StandardStream.error.write("\(path) seems to be no image (\(error.message))\n")
+        StandardStream.error.write(
+          "warning: \(path) seems to be no image (\(error.message)); skipped\n")
       }
     }
     let features = try rater.imageFeatures(batch: images.map(\.1))

@@ -12,7 +12,7 @@ struct StudioCommand: AsyncParsableCommand {
     commandName: "studio",
     abstract: "Edit experiments in a browser while they train (a local web app).",
     discussion: """
-      Prints a URL with a secret token; open it in a browser on this machine. Ctrl-C saves the
+      Prints a URL with a secret token; open it in a browser on this machine. Ctrl-C saves the \
       running experiment's image and YAML into the output folder and exits.
       """)
 
@@ -59,7 +59,7 @@ struct StudioCommand: AsyncParsableCommand {
     do {
       server = try StudioServer(configuration: configuration)
     } catch {
-      StandardStream.error.write("error: \(error)\n")
+      StandardStream.error.write(UserFacingError.text(of: error) + "\n")
       throw ExitCode.failure
     }
     let sources = installSignalHandlers(server)
@@ -71,7 +71,7 @@ struct StudioCommand: AsyncParsableCommand {
     do {
       try await server.run()
     } catch {
-      StandardStream.error.write("clipig studio: \(error)\n")
+      StandardStream.error.write(UserFacingError.text(of: error) + "\n")
       throw ExitCode.failure
     }
   }

@@ -94,8 +94,73 @@ public struct Experiment: Sendable {
 }
 
 extension Experiment {
-  /// Everything accepted but probably unintended, with its place, for the user to read.
-  public var warnings: [String] { targets.flatMap(\.warnings) }
+  /// Everything accepted but probably unintended, with its place, for the user to read: the
+  /// targets' own, no target at all, a target never active in the run, a prompt with an unfilled
+  /// `{{placeholder}}`.
+  public var warnings: [String] {
+    var all: [String] = []
+    if targets.isEmpty {
+      all.append(
+        "\(source.location): no active target: nothing pulls the image towards a prompt, so "
+          + "training only follows the constraints and post-processing (add 'targets:')")
+    }
+    for target in targets {
+      if !target.window.isActive(inEpochs: startEpoch..<epochs, of: epochs) {
+        all.append(
+          "\(target.location): target '\(target.name)' is never active in epochs "
+            + "\(startEpoch + 1)…\(epochs) (start: \(target.window.start), end: "
+            + "\(target.window.end)), so it does nothing")
+      }
+      all += target.warnings
+      for feature in target.features {
+        if let text = feature.text, let placeholder = Self.unfilledPlaceholder(in: text) {
+          all.append(
+            "\(feature.location): the prompt '\(text)' contains \(placeholder), which nothing "
+              + "filled in (a grid of 'clipig batch' fills its variables); CLIP reads it literally")
+        }
+      }
+    }
+    return all
+  }
+
+  /// The first `{{name}}` in `text`, or nil.
+  static func unfilledPlaceholder(in text: String) -> String? {
+    guard let open = text.range(of: "{{"),
+      let close = text.range(of: "}}", range: open.upperBound..<text.endIndex)
+    else { return nil }
+    return String(text[open.lowerBound..<close.upperBound])
+  }
+}
+
+extension Window {
+  /// Whether the window contains at least one epoch of `range` in a run of `epochs` epochs.
+  /// The epochs a window holds are consecutive (start and end are monotonic in the epoch), so
+  /// the first epoch of `range` at or after its start decides.
+  func isActive(inEpochs range: Range<Int>, of epochs: Int) -> Bool {
+    guard !range.isEmpty else { return false }
+    func time(_ e: Int) -> Double { ExprContext.time(epoch: e, epochs: epochs) }
+    func beforeStart(_ e: Int) -> Bool {
+      switch start {
+      case .epoch(let s): return e < s
+      case .fraction(let f): return !(f <= time(e))
+      }
+    }
+    var first: Int
+    switch start {
+    case .epoch(let s): first = s
+    case .fraction(let f):
+      // The estimate, then a step or two to the exact first epoch (rounding).
+      let estimate = (f * Double(max(epochs - 1, 1))).rounded(.up)
+      first =
+        estimate.isFinite
+        ? Int(max(Double(range.lowerBound), min(estimate, Double(range.upperBound))))
+        : range.lowerBound
+      while first > range.lowerBound && !beforeStart(first - 1) { first -= 1 }
+      while first < range.upperBound && beforeStart(first) { first += 1 }
+    }
+    first = max(first, range.lowerBound)
+    return first < range.upperBound && contains(epoch: first, t: time(first))
+  }
 }
 
 extension Experiment {

@@ -7,6 +7,11 @@ import PipelineKit
 import Transforms
 
 extension Experiment {
+  /// The most epochs a run may have: more than any run reaches (10⁹ epochs take 12 days at
+  /// 1 ms each), and small enough that every count derived from it (epoch + 1, rates, times,
+  /// snapshot distances) stays far from Int's limits.
+  public static let maxEpochs = 1_000_000_000
+
   /// Decodes and validates a merged configuration (CLIPig's configuration schema); every problem is a `ConfigError`
   /// naming file:line:column and the parameter path.
   ///
@@ -37,10 +42,13 @@ extension Experiment {
     }
     snapshotInterval = try Self.snapshotInterval(&r)
     epochs = try r.scalar(RunKeys.epochs, Int.self).constantValue!
-    guard epochs >= 1 else {
+    guard (1...Self.maxEpochs).contains(epochs) else {
       throw ConfigError(
-        "epochs must be at least 1, got \(epochs)", at: root["epochs"]?.location ?? root.location,
-        path: "epochs")
+        epochs < 1
+          ? "epochs must be at least 1, got \(epochs)"
+          : "epochs must be at most \(Self.maxEpochs) (about 12 days at 1 ms per epoch), got "
+            + "\(epochs)",
+        at: root["epochs"]?.location ?? root.location, path: "epochs")
     }
     startEpoch = try r.scalar(RunKeys.startEpoch, Int.self).constantValue!
     guard startEpoch >= 0, startEpoch < epochs else {

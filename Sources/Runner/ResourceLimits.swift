@@ -59,7 +59,7 @@ public enum ImageLimits {
         throw StageError(
           parameter: "resolution", location: e.resolution[0].location,
           expression: "\(e.resolution[0]) \(e.resolution[1])",
-          context: context, message: "resolution \(w)×\(h) at epoch \(epoch): \(problem)")
+          context: context, message: "resolution \(w)×\(h) at epoch \(epoch + 1): \(problem)")
       }
     }
   }

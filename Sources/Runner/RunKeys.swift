@@ -140,7 +140,9 @@ public enum RunKeys {
   public static let optimizer = RunKey(
     "optimizer", default: .string("adam"),
     sidecar: .filledIn { node(.string($0.optimizer.configName)) },
-    doc: "the optimizer of the pixels: adam, sgd, adadelta, rmsprob or sparse_adam")
+    doc:
+      "the optimizer of the pixels: adam, sgd, adadelta, rmsprop (also as CLIPig spelled it, rmsprob) or sparse_adam"
+  )
   /// `learnrate`: a factor of the optimizer's base rate, an expression of time and resolution.
   public static let learnrate = RunKey(
     "learnrate", default: .float(1), groups: .learnrateParameter,

@@ -175,6 +175,12 @@ public struct RunPlan: Sendable {
     Checkpoint.digest(root, seed: seedWasDrawn ? nil : seed, repetition: repetition)
   }
 
+  /// The digest a checkpoint of this configuration has when its seed was drawn: a run given
+  /// the seed that was drawn continues it.
+  public var drawnSeedDigest: String {
+    Checkpoint.digest(root, seed: nil, repetition: repetition)
+  }
+
   /// The image path the configuration and `-o` ask for, before never-overwrite naming.
   public func requestedOutput(commandLine: String?) -> String {
     OutputNaming.requestedPath(

@@ -157,7 +157,7 @@ public final class Trainer {
       throw StageError(
         parameter: "resolution", location: e.resolution[0].location,
         expression: "\(e.resolution[0]) \(e.resolution[1])",
-        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch): \(problem)")
+        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch + 1): \(problem)")
     }
     return (w, h)
   }
@@ -174,7 +174,10 @@ public final class Trainer {
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
-      let loaded = try ImageInput.load(path, baseDirectory: baseDirectory, key: "init.image")
+      let written = e.source["init"]?["image"]
+      let loaded = try ConfiguredImage.load(
+        path, baseDirectory: baseDirectory, key: "init.image",
+        location: written?.location ?? e.source.location)
       image = ImageOps.resizeCrop(loaded, width: r[0], height: r[1])
       image = image.perChannel { c, v in v * Float(i.std[c]) + Float(i.mean[c]) }
     } else {

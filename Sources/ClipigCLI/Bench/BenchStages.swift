@@ -12,10 +12,10 @@ struct BenchStages: ParsableCommand {
     abstract:
       "Time the seed experiments' transform chains on a batch of views (forward + pullback).",
     discussion: """
-      Method 1: pad 32 edge, random_rotate -30..30 about a pivot anywhere, mul 1/2, mean .5,
-      noise 1/10 on 224 px (→ 288), then the bicubic resize to 224 every view gets before CLIP.
-      Method 2: resize 224, pad 32 edge, random_rotate -20..20, random_crop 224, mul 1/3,
-      mean 0.5, bwnoise 1/5*ti. Stages missing from this build are skipped with a note.
+      Method 1: pad 32 edge, random_rotate -30..30 about a pivot anywhere, mul 1/2, mean .5, \
+      noise 1/10 on 224 px (→ 288), then the bicubic resize to 224 every view gets before CLIP. \
+      Method 2: resize 224, pad 32 edge, random_rotate -20..20, random_crop 224, mul 1/3, \
+      mean 0.5, bwnoise 1/5*ti. Stages missing from this build are skipped with a note. \
       Build with -c release for meaningful numbers.
       """)
 
