@@ -160,11 +160,17 @@ public enum RunKeys {
     "postproc", isSection: true,
     doc: "transforms applied to the pixels after each optimizer step, each in its time window")
 
+  /// `animation`: frames, each the previous one warped and trained a few epochs.
+  public static let animation = RunKey(
+    "animation", isSection: true,
+    doc: "a video: `frames`, `fps`, `epochs` of each later frame, the `warp` of the previous "
+      + "frame, `scenes` (see below)")
+
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
     verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation, model,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
-    parametrization, targets, postproc,
+    parametrization, targets, postproc, animation,
   ]
 
   /// The key named `name`.

@@ -18,6 +18,7 @@ struct Clipig: AsyncParsableCommand {
       BatchCommand.self,
       GalleryCommand.self,
       StudioCommand.self,
+      EncodeCommand.self,
       Bench.self,
     ])
 }
