@@ -1,4 +1,5 @@
 import ExprEval
+import Formats
 import Foundation
 import PipelineKit
 
@@ -58,6 +59,17 @@ public struct Animation: Sendable {
     /// Centre as fractions of width and height.
     public var center: (x: Double, y: Double)
 
+    /// The values of one frame.
+    public init(
+      zoom: Double, rotate: Double, translate: (x: Double, y: Double),
+      center: (x: Double, y: Double)
+    ) {
+      self.zoom = zoom
+      self.rotate = rotate
+      self.translate = translate
+      self.center = center
+    }
+
     /// Compares every value.
     public static func == (a: WarpValues, b: WarpValues) -> Bool {
       a.zoom == b.zoom && a.rotate == b.rotate && a.translate == b.translate
@@ -84,6 +96,14 @@ public struct Animation: Sendable {
   /// Decodes `animation:` (nil when absent). Constant warp values are checked here; values
   /// that are expressions of the frame are checked by `checkWarp` before a render starts.
   public init?(_ node: ConfigNode?, random: SeededRandom) throws(ConfigError) {
+    var specs: [(path: String, spec: ParameterSpec)] = []
+    try self.init(node, random: random, specs: &specs)
+  }
+
+  /// Decodes `animation:`, noting every key it reads with its section's path in `specs`.
+  init?(
+    _ node: ConfigNode?, random: SeededRandom, specs: inout [(path: String, spec: ParameterSpec)]
+  ) throws(ConfigError) {
     guard let node, !node.isNull else { return nil }
     guard node.entries != nil else {
       throw ConfigError(
@@ -103,16 +123,31 @@ public struct Animation: Sendable {
     epochs = try Self.bounded(
       &r, "epochs", default: 10, 0...Self.maxEpochs,
       doc: "epochs of every frame after the first (the first trains the top-level epochs)")
-    warp = try Self.warp(try r.section("warp", doc: "the warp of the previous frame"), random)
+    warp = try Self.warp(
+      try r.section("warp", doc: "the warp of the previous frame"), random, specs: &specs)
     location = node.location
     let scenesNode = try r.section(
       "scenes", doc: "prompts over frame ranges, cross-faded (expanded into every target)")
     let fade = try Self.bounded(
       &r, "fade", default: 0, 0...Self.maxFrames, doc: "cross-fade length of scenes in frames")
     try r.finish()
+    specs = r.specs.map { ("animation", $0) } + specs
+    var sceneSpecs: [ParameterSpec] = []
     scenes = try scenesNode.map { n throws(ConfigError) in
-      try AnimationScenes(n, fade: fade, frames: frames, fadeLocation: node["fade"]?.location)
+      try AnimationScenes(
+        n, fade: fade, frames: frames, fadeLocation: node["fade"]?.location, specs: &sceneSpecs)
     }
+    specs += sceneSpecs.map { ("animation.scenes[]", $0) }
+  }
+
+  /// Every key of the section with its section's path, its default and its doc: what
+  /// `clipig docs --keys` lists.
+  public static var keyReference: [(path: String, spec: ParameterSpec)] {
+    var specs: [(path: String, spec: ParameterSpec)] = []
+    if let sample = try? YAML.parse("scenes: [{text: a}]", file: "<reference>") {
+      _ = try? Animation(sample, random: SeededRandom(seed: 0), specs: &specs)
+    }
+    return specs
   }
 
   static func bounded(
@@ -128,7 +163,9 @@ public struct Animation: Sendable {
     return n
   }
 
-  static func warp(_ node: ConfigNode?, _ random: SeededRandom) throws(ConfigError) -> Warp {
+  static func warp(
+    _ node: ConfigNode?, _ random: SeededRandom, specs: inout [(path: String, spec: ParameterSpec)]
+  ) throws(ConfigError) -> Warp {
     let node = node ?? ConfigNode(.mapping([]), at: .synthetic("<default>"))
     guard node.entries != nil else {
       throw ConfigError(
@@ -148,11 +185,12 @@ public struct Animation: Sendable {
       doc: "centre of zoom and rotation as fractions of width and height")
     let edge = try r.choice(
       "edge", WarpEdge.self, default: "edge",
-      doc: "outside the previous frame: edge, wrap, reflect or fill (with color)")
+      doc: "how points outside the previous frame are read (fill: with color)")
     let color = try r.list(
       "color", Double.self, lengths: [3], default: [0, 0, 0], groups: [],
       doc: "colour of edge: fill")
     try r.finish()
+    specs += r.specs.map { ("animation.warp", $0) }
     let warp = Warp(
       zoom: zoom, rotate: rotate, translate: translate, center: center, edge: edge,
       color: color.map { $0.constantValue! })
@@ -214,7 +252,8 @@ extension Animation.Warp {
     if !(v.rotate.magnitude <= 360) {
       return (rotate, "rotate must be between -360 and 360 degrees, got \(v.rotate)")
     }
-    for (k, t) in [v.translate.x, v.translate.y].enumerated() where !(t.magnitude <= Self.maxTranslate) {
+    for (k, t) in [v.translate.x, v.translate.y].enumerated()
+    where !(t.magnitude <= Self.maxTranslate) {
       return (
         translate[k],
         "translate must be between -\(Int(Self.maxTranslate)) and \(Int(Self.maxTranslate)) "

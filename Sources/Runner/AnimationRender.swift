@@ -79,7 +79,8 @@ public enum AnimationRender {
       })
     for k in startFrame..<animation.frames {
       let framePlan = plan.frame(k)
-      let start = k == 0 ? nil : try warpedFrame(k, animation: animation, plan: plan, output: output)
+      let start =
+        k == 0 ? nil : try warpedFrame(k, animation: animation, plan: plan, output: output)
       let trainer = try Trainer(plan: framePlan, model: model, initialImage: start)
       var first = framePlan.experiment.startEpoch
       if let resume, k == startFrame, resume.checkpoint.nextEpoch > first {
@@ -91,7 +92,8 @@ public enum AnimationRender {
       var recorder = FrameRecorder(
         plan: framePlan, output: output, firstEpoch: first, epochs: epochs, progress: progress,
         verbosity: verbose, log: log)
-      let loop = RunLoop(trainer: trainer, firstEpoch: first, endEpoch: epochs, interrupt: interrupt)
+      let loop = RunLoop(
+        trainer: trainer, firstEpoch: first, endEpoch: epochs, interrupt: interrupt)
       let outcome = try loop.run(&recorder).outcome
       progress = recorder.progress
       if outcome != .finished || (interrupt.isSet && k < animation.frames - 1) {

@@ -31,9 +31,10 @@ public struct AnimationScenes: Sendable {
   public var fade: Int
 
   /// Decodes the list `node` for an animation of `frames` frames.
-  init(_ node: ConfigNode, fade: Int, frames: Int, fadeLocation: SourceLocation?)
-    throws(ConfigError)
-  {
+  init(
+    _ node: ConfigNode, fade: Int, frames: Int, fadeLocation: SourceLocation?,
+    specs: inout [ParameterSpec]
+  ) throws(ConfigError) {
     guard let elements = node.elements, !elements.isEmpty else {
       throw ConfigError(
         "expected a list of scenes such as '- {text: a forest, frames: 24}', got "
@@ -70,6 +71,7 @@ public struct AnimationScenes: Sendable {
         "weight", Double.self, default: 1, doc: "factor of the scene's prompts' weight"
       ).constantValue!
       try r.finish()
+      if i == 0 { specs = r.specs }
       let remaining = frames - start
       let n: Int
       if let length {
@@ -103,7 +105,8 @@ public struct AnimationScenes: Sendable {
           at: fadeLocation ?? element.location, path: "animation.fade")
       }
       scenes.append(
-        Scene(texts: texts, start: start, end: start + n, weight: weight, location: element.location))
+        Scene(
+          texts: texts, start: start, end: start + n, weight: weight, location: element.location))
       start += n
     }
   }

@@ -183,7 +183,8 @@ public struct Checkpoint: Sendable, Equatable {
       scales.append((0..<n).map { _ in Double(bitPattern: reader.read()) })
     }
     self.init(
-      seed: seed, frame: header.frame, nextEpoch: header.nextEpoch, configDigest: header.configSHA256,
+      seed: seed, frame: header.frame, nextEpoch: header.nextEpoch,
+      configDigest: header.configSHA256,
       pixels: Tensor(shape: header.pixelShape, scalars: pixelScalars),
       optimizer: Optimizer.State(kind: kind, step: header.optimizerStep, buffers: buffers),
       scales: scales, width: header.width, height: header.height)

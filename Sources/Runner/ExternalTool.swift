@@ -41,7 +41,7 @@ public struct ExternalTool: Sendable {
   public func run(_ arguments: [String], timeLimit seconds: Double) throws -> Outcome {
     let errorFile = FileManager.default.temporaryDirectory
       .appendingPathComponent("clipig-\(name)-\(UUID().uuidString).log")
-    FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errorFile) }
     let errors = try FileHandle(forWritingTo: errorFile)
     defer { try? errors.close() }

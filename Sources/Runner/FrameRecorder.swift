@@ -13,6 +13,8 @@ public struct AnimationProgress: Sendable {
   public var trainedEpochs = 0
   /// When this process started training.
   public let start = Date()
+  /// When the last progress line was printed.
+  var lastLine = Date.distantPast
 }
 
 /// The observer of one animation frame's run (`AnimationRender`): the progress line (frame
@@ -35,7 +37,6 @@ struct FrameRecorder: RunObserver {
 
   private var lastSnapshot = Date()
   private var lastSnapshotEpoch: Int
-  private var lastProgress = Date.distantPast
 
   init(
     plan: RunPlan, output: AnimationOutput, firstEpoch: Int, epochs: Int,
@@ -71,8 +72,8 @@ struct FrameRecorder: RunObserver {
     }
     guard verbosity >= 1 else { return }
     let terminal = isatty(2) == 1
-    if now.timeIntervalSince(lastProgress) >= (terminal ? 0.25 : 10) {
-      lastProgress = now
+    if now.timeIntervalSince(progress.lastLine) >= (terminal ? 0.25 : 10) {
+      progress.lastLine = now
       log((terminal ? "\r" : "") + line(r, now: now) + (terminal ? "" : "\n"))
     }
   }
@@ -94,8 +95,10 @@ struct FrameRecorder: RunObserver {
       var next = trainer.checkpoint(nextEpoch: 0, configDigest: plan.checkpointDigest)
       next.frame = frame + 1
       try next.write(to: output.checkpoint)
-      if verbosity >= 2 || (verbosity >= 1 && isatty(2) != 1) {
-        log((isatty(2) == 1 ? "\r" : "") + "frame \(frame + 1)/\(progress.frames): \(output.frame(frame))\n")
+      if verbosity >= 2 {
+        log(
+          (isatty(2) == 1 ? "\r" : "")
+            + "frame \(frame + 1)/\(progress.frames): \(output.frame(frame))\n")
       }
     case .interrupted(let next), .stopped(let next):
       try trainer.checkpoint(nextEpoch: next, configDigest: plan.checkpointDigest)

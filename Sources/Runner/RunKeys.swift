@@ -195,6 +195,23 @@ public enum RunKeys {
         : key.groups.isEmpty ? "constants" : key.groups.names.joined(separator: ", ")
       lines.append("| `\(key.name)` | `\(key.defaultText)` | \(variables) | \(key.doc) |")
     }
+    lines += [
+      "", "## `animation`", "",
+      "The keys of the `animation:` section ([animation.md](animation.md)); every parameter of",
+      "the experiment may also use the frame variables `frame` and `ft` (`frame_time`).", "",
+      "| key | default | expressions may use | what it does |",
+      "| --- | --- | --- | --- |",
+    ]
+    let frameKeys: Set<String> = ["zoom", "rotate", "translate", "center"]
+    for (path, spec) in Animation.keyReference {
+      guard let key = spec.key else { continue }
+      let variables =
+        spec.type == "section" && key != "text"
+        ? "(its own keys)"
+        : path == "animation.warp" && frameKeys.contains(key) ? "frame" : "constants"
+      let value = spec.defaultText.map { $0 == "null" ? "none" : $0 } ?? "required"
+      lines.append("| `\(path).\(key)` | `\(value)` | \(variables) | \(spec.doc) |")
+    }
     return lines.joined(separator: "\n") + "\n"
   }
 }

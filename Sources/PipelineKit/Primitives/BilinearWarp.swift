@@ -104,7 +104,8 @@ public struct BilinearWarp: Sendable {
         let wx = (1 - fx, fx)
         let wy = (1 - fy, fy)
         func tap(_ k: Int, _ r: Int32, _ c: Int32, _ weight: Float) {
-          indices[p + k] = r == IndexMap.none || c == IndexMap.none ? IndexMap.none : r * Int32(w) + c
+          indices[p + k] =
+            r == IndexMap.none || c == IndexMap.none ? IndexMap.none : r * Int32(w) + c
           weights[p + k] = weight
         }
         tap(0, rows.0, cols.0, wy.0 * wx.0)
