@@ -49,6 +49,9 @@ let package = Package(
     .systemLibrary(
       name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
     ),
+    .systemLibrary(
+      name: "CWebPMux", path: "Sources/CWebPMux", pkgConfig: "libwebpmux",
+      providers: [.apt(["libwebp-dev"])]),
 
     // bf16 GEMM (AVX512_BF16 microkernel chosen at run time, portable emulation); plain C.
     .target(name: "CBF16", path: "Sources/CBF16"),
@@ -59,7 +62,9 @@ let package = Package(
     // File formats and file primitives: YAML, PNG/JPEG/WebP, JSON, gzip/deflate, atomic writes.
     .target(
       name: "Formats",
-      dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP"]),
+      dependencies: [
+        "PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP", "CWebPMux",
+      ]),
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),

@@ -24,6 +24,7 @@ struct Clipig: AsyncParsableCommand {
       BatchCommand.self,
       GalleryCommand.self,
       StudioCommand.self,
+      EncodeCommand.self,
       Bench.self,
       PluginCommand.self,
     ])

@@ -116,10 +116,12 @@ struct ExprCommand: ParsableCommand {
       case "lr", "learnrate": context.learnrate = try number(text, for: name)
       case "lrs", "learnrate_scale": context.learnrateScale = try number(text, for: name)
       case "sim", "similarity": context.similarity = try number(text, for: name)
+      case "frame": context.frame = try integer(text, for: name)
+      case "frames": context.frames = try integer(text, for: name)
       default:
         throw ExprError(
-          "--var \(name): unknown variable (use epoch, epochs, t, width, height, res, lr, lrs or sim)"
-        )
+          "--var \(name): unknown variable (use epoch, epochs, t, width, height, res, lr, lrs, "
+            + "sim, frame or frames)")
       }
     }
     context.t = explicitT ?? ExprContext.time(epoch: context.epoch, epochs: context.epochs)

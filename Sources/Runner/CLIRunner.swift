@@ -43,6 +43,10 @@ public enum CLIRunner {
     log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
     var plan = try options.plan()
+    if plan.experiment.animation != nil {
+      return try AnimationRender.render(
+        plan: plan, options: options, interrupt: interrupt, log: log)
+    }
     let requested = plan.requestedOutput(commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
     let resume = try Checkpoint.resumable(

@@ -37,6 +37,8 @@ public struct Checkpoint: Sendable, Equatable {
 
   /// The seed of the run.
   public var seed: UInt64
+  /// The animation frame it continues (0-based), nil for a still image.
+  public var frame: Int?
   /// The first epoch still to run.
   public var nextEpoch: Int
   /// The SHA-256 (hex) of the configuration text (`Checkpoint.digest`).
@@ -59,9 +61,10 @@ public struct Checkpoint: Sendable, Equatable {
 
   /// A checkpoint from its parts.
   public init(
-    seed: UInt64, nextEpoch: Int, configDigest: String, pixels: Tensor,
+    seed: UInt64, frame: Int? = nil, nextEpoch: Int, configDigest: String, pixels: Tensor,
     optimizer: Optimizer.State, scales: [[Double]], width: Int? = nil, height: Int? = nil
   ) {
+    self.frame = frame
     self.width = width ?? pixels.shape.last ?? 1
     self.height = height ?? (pixels.shape.count == 3 ? pixels.shape[1] : 1)
     self.seed = seed
@@ -109,6 +112,7 @@ public struct Checkpoint: Sendable, Equatable {
     var width: Int
     var height: Int
     var imageSHA256: String?
+    var frame: Int?
   }
 
   /// The file's bytes.
@@ -118,7 +122,7 @@ public struct Checkpoint: Sendable, Equatable {
       seed: String(seed), nextEpoch: nextEpoch, configSHA256: configDigest,
       optimizer: optimizer.kind.rawValue, optimizerStep: optimizer.step,
       pixelShape: pixels.shape, bufferLength: length, scaleCounts: scales.map(\.count),
-      width: width, height: height, imageSHA256: imageDigest)
+      width: width, height: height, imageSHA256: imageDigest, frame: frame)
     let json = (try? JSONEncoder().encode(header)).map { [UInt8]($0) } ?? []
     var out = Self.magic
     Self.append(Self.version, to: &out)
@@ -164,7 +168,8 @@ public struct Checkpoint: Sendable, Equatable {
       header.pixelShape.count == 3, header.pixelShape.allSatisfy({ $0 >= 1 && $0 <= 1 << 28 }),
       header.pixelShape.reduce(1, *) <= 1 << 28, (1...8192).contains(header.width),
       (1...8192).contains(header.height),
-      header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0
+      header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0,
+      (header.frame ?? 0) >= 0
     else { throw fail("its header is invalid") }
     reader.offset += jsonLength
     let pixelCount = header.pixelShape.reduce(1, *)
@@ -183,7 +188,8 @@ public struct Checkpoint: Sendable, Equatable {
       scales.append((0..<n).map { _ in Double(bitPattern: reader.read()) })
     }
     self.init(
-      seed: seed, nextEpoch: header.nextEpoch, configDigest: header.configSHA256,
+      seed: seed, frame: header.frame, nextEpoch: header.nextEpoch,
+      configDigest: header.configSHA256,
       pixels: Tensor(shape: header.pixelShape, scalars: pixelScalars),
       optimizer: Optimizer.State(kind: kind, step: header.optimizerStep, buffers: buffers),
       scales: scales, width: header.width, height: header.height)

@@ -47,6 +47,12 @@ public struct Experiment: Sendable {
   public var postproc: [PostprocEntry]
   /// The merged configuration this was decoded from.
   public var source: ConfigNode
+  /// The `animation:` section, nil for a still image.
+  public var animation: Animation?
+  /// The frame this experiment renders (0-based; `frame` in expressions), 0 for a still.
+  public var frameIndex = 0
+  /// The frames of the animation (`ft = frame / frames`), 1 for a still.
+  public var frameCount = 1
   /// Every parameter whose value is an expression kept for run time (with its path, place and
   /// variable groups), in the order the loader read them: what `clipig schedule` tabulates.
   public var expressions: [RecordedExpression] = []

@@ -74,8 +74,14 @@ extension Experiment {
     try Self.checkPlugins(try r.section(RunKeys.plugins))
     initialization = try Self.initialization(try r.section(RunKeys.initialization), random: random)
     parametrization = try ParametrizationSpec(try r.section(RunKeys.parametrization))
+    animation = try Animation(try r.section(RunKeys.animation), random: random)
+    frameCount = animation?.frames ?? 1
     targets = []
-    if let node = try r.section(RunKeys.targets) {
+    var targetsNode = try r.section(RunKeys.targets)
+    if let animation, let scenes = animation.scenes {
+      targetsNode = scenes.expand(targets: targetsNode, frames: animation.frames)
+    }
+    if let node = targetsNode {
       guard let elements = node.elements else {
         throw ConfigError(
           "expected a list of targets, got \(node.kindDescription)", at: node.location,

@@ -198,12 +198,18 @@ public enum RunKeys {
     "postproc", isSection: true,
     doc: "transforms applied to the pixels after each optimizer step, each in its time window")
 
+  /// `animation`: frames, each the previous one warped and trained a few epochs.
+  public static let animation = RunKey(
+    "animation", isSection: true,
+    doc: "a video: `frames`, `fps`, `epochs` of each later frame, the `warp` of the previous "
+      + "frame, `scenes` (see below)")
+
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
     plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation,
     model,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
-    parametrization, targets, postproc,
+    parametrization, targets, postproc, animation,
   ]
 
   /// The key named `name`.
@@ -227,6 +233,23 @@ public enum RunKeys {
         ? "(its own keys)"
         : key.groups.isEmpty ? "constants" : key.groups.names.joined(separator: ", ")
       lines.append("| `\(key.name)` | `\(key.defaultText)` | \(variables) | \(key.doc) |")
+    }
+    lines += [
+      "", "## `animation`", "",
+      "The keys of the `animation:` section ([animation.md](animation.md)); every parameter of",
+      "the experiment may also use the frame variables `frame` and `ft` (`frame_time`).", "",
+      "| key | default | expressions may use | what it does |",
+      "| --- | --- | --- | --- |",
+    ]
+    let frameKeys: Set<String> = ["zoom", "rotate", "translate", "center"]
+    for (path, spec) in Animation.keyReference {
+      guard let key = spec.key else { continue }
+      let variables =
+        spec.type == "section" && key != "text"
+        ? "(its own keys)"
+        : path == "animation.warp" && frameKeys.contains(key) ? "frame" : "constants"
+      let value = spec.defaultText.map { $0 == "null" ? "none" : $0 } ?? "required"
+      lines.append("| `\(path).\(key)` | `\(value)` | \(variables) | \(spec.doc) |")
     }
     return lines.joined(separator: "\n") + "\n"
   }

@@ -90,8 +90,9 @@ public struct RunOverrides: Sendable, Equatable {
 public struct RunPlan: Sendable {
   /// The merged configuration with the overrides written over it (the seed stays the plan's).
   public let root: ConfigNode
-  /// The decoded experiment (constant random expressions folded with `streams.load`).
-  public let experiment: Experiment
+  /// The decoded experiment (constant random expressions folded with `streams.load`); an
+  /// animation's frames change its frame and epochs (`AnimationRender`).
+  public internal(set) var experiment: Experiment
   /// The seed every random stream of the run derives from.
   public let seed: UInt64
   /// Whether the seed was drawn (then an interrupted run continues with its checkpoint's).

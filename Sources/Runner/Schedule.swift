@@ -25,7 +25,7 @@ public enum Schedule {
     var rows: [[String]] = []
     var random = SeededRandom(seed: seed)
     for epoch in epochs {
-      var c = ExprContext(epoch: epoch, epochs: experiment.epochs)
+      var c = experiment.context(atEpoch: epoch)
       var row = [String(epoch + 1), format(c.t)]
       do {
         c = try experiment.variables(atEpoch: epoch, random: &random)

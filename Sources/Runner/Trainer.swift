@@ -58,28 +58,33 @@ public final class Trainer {
   public var seed: UInt64 { streams.seed }
 
   /// Prepares the run `plan` with `model`; `startEpoch` replaces the experiment's (the studio's
-  /// Update continues a run at its current epoch).
-  public convenience init(plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil) throws {
+  /// Update continues a run at its current epoch); `initialImage` `[3, H, W]` replaces the
+  /// initialisation (an animation frame starts from the previous frame, warped).
+  public convenience init(
+    plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil, initialImage: Tensor? = nil
+  ) throws {
     var experiment = plan.experiment
     if let startEpoch { experiment.startEpoch = startEpoch }
     try self.init(
-      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory)
+      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory,
+      initialImage: initialImage)
   }
 
   /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature once.
   /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
   public init(
     experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
-    recorder: StreamRecorder? = nil
+    recorder: StreamRecorder? = nil, initialImage: Tensor? = nil
   ) throws {
     self.experiment = experiment
     self.model = model
-    self.streams = RandomStreams(seed: seed, recorder: recorder)
+    self.streams = RandomStreams(seed: seed, frame: experiment.frameIndex, recorder: recorder)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
     try MemoryBudget.check(experiment, model: model, streams: streams)
-    let initial = try Self.initialPixels(
-      experiment, streams: streams, baseDirectory: baseDirectory)
+    let initial =
+      try initialImage
+      ?? Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     parametrization = experiment.parametrization.make(
       width: initial.chw.w, height: initial.chw.h)
     parameters = parametrization.encode(initial)
@@ -100,7 +105,8 @@ public final class Trainer {
   /// The state to continue from before epoch `nextEpoch` (see `Checkpoint`).
   public func checkpoint(nextEpoch: Int, configDigest: String) -> Checkpoint {
     Checkpoint(
-      seed: seed, nextEpoch: nextEpoch, configDigest: configDigest,
+      seed: seed, frame: experiment.animation == nil ? nil : experiment.frameIndex,
+      nextEpoch: nextEpoch, configDigest: configDigest,
       pixels: Tensor(shape: [1, 1, parameters.count], scalars: parameters),
       optimizer: optimizer.state, scales: features.scales, width: parametrization.width,
       height: parametrization.height)
@@ -168,7 +174,7 @@ public final class Trainer {
     _ e: Experiment, streams: RandomStreams, baseDirectory: String
   ) throws -> Tensor {
     var random = streams.initialization
-    let context = ExprContext(epoch: e.startEpoch, epochs: e.epochs)
+    let context = e.context(atEpoch: e.startEpoch)
     let (width, height) = try resolution(e, context: context, random: &random)
     let i = e.initialization
     let r = i.resolution ?? [width, height]
