@@ -234,20 +234,20 @@ struct PluginCLITests {
 
     let preview = try Self.clipig([
       "preview", dir + "/exp.yaml", "--plugin", Self.scaffold, "-m", TestFiles.tinyModel,
-      "--epoch", "0", "-o", dir + "/views",
+      "--epoch", "1", "-o", dir + "/views",
     ])
     #expect(preview.status == 0, "\(preview.output)")
     let views = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/views")) ?? []
     #expect(views.contains { $0.hasSuffix(".png") }, "\(views)")
 
     let schedule = try Self.clipig([
-      "schedule", dir + "/exp.yaml", "--plugin", Self.scaffold, "--epoch", "0", "2",
+      "schedule", dir + "/exp.yaml", "--plugin", Self.scaffold, "--epoch", "1", "3",
     ])
     #expect(schedule.status == 0, "\(schedule.output)")
     let lines = schedule.out.split(separator: "\n").map {
       $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
     }
-    // 0.8 · (1 − t): t = 0 at epoch 0, 1 at the last epoch (2 of 3).
+    // 0.8 · (1 − t): t = 0 at the first epoch, 1 at the last (3 of 3; epochs count from 1).
     let column = try #require(lines.first?.firstIndex { $0.hasSuffix("vignette") })
     #expect(lines.count == 3, "\(schedule.out)")
     #expect(lines.count == 3 && lines[1][column] == "0.8", "\(schedule.out)")
