@@ -19,6 +19,8 @@ let package = Package(
     .library(name: "Workflows", targets: ["Workflows"]),
     .library(name: "Parametrizations", targets: ["Parametrizations"]),
     .library(name: "Studio", targets: ["Studio"]),
+    // The command line as a library: a plugin's executable is `ClipigMain.main(plugins: […])`.
+    .library(name: "ClipigCLI", targets: ["ClipigCLI"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +49,9 @@ let package = Package(
     .systemLibrary(
       name: "CWebP", path: "Sources/CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]
     ),
+    .systemLibrary(
+      name: "CWebPMux", path: "Sources/CWebPMux", pkgConfig: "libwebpmux",
+      providers: [.apt(["libwebp-dev"])]),
 
     // bf16 GEMM (AVX512_BF16 microkernel chosen at run time, portable emulation); plain C.
     .target(name: "CBF16", path: "Sources/CBF16"),
@@ -57,7 +62,9 @@ let package = Package(
     // File formats and file primitives: YAML, PNG/JPEG/WebP, JSON, gzip/deflate, atomic writes.
     .target(
       name: "Formats",
-      dependencies: ["PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP"]),
+      dependencies: [
+        "PipelineKit", "CYAML", "CPNG", "CZlib", "CTurboJPEG", "CWebP", "CWebPMux",
+      ]),
     .target(name: "PipelineKitTesting", dependencies: ["PipelineKit", "Formats"]),
     .target(name: "Transforms", dependencies: ["PipelineKit"]),
     .target(name: "Constraints", dependencies: ["PipelineKit"]),
@@ -87,13 +94,16 @@ let package = Package(
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
       ]),
-    .executableTarget(
-      name: "clipig",
+    // The commands (argument parsing only), plugin loading and the plugin scaffold.
+    .target(
+      name: "ClipigCLI",
       dependencies: [
         "Runner", "Workflows", "Studio", "PipelineKit", "Formats", "Transforms", "Constraints",
         "CLIP", "ModelStore", "ExprEval", "Parametrizations",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // The stock executable: the command line with no plugins.
+    .executableTarget(name: "clipig", dependencies: ["ClipigCLI"]),
     .executableTarget(
       name: "CustomTransform",
       dependencies: ["PipelineKit", "Transforms", "PipelineKitTesting", "Runner", "Formats"],
@@ -137,6 +147,8 @@ let package = Package(
         "Transforms", "Constraints", "Parametrizations", "TestSupport",
       ],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "PluginTests", dependencies: ["Runner", "PipelineKit", "TestSupport"]),
     .testTarget(
       name: "WorkflowsTests",
       dependencies: ["Workflows", "Runner", "CLIP", "PipelineKit", "Formats", "TestSupport"],

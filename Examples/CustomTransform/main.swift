@@ -27,11 +27,22 @@ print(
 struct HarnessFailed: Error {}
 if !failures.isEmpty { throw HarnessFailed() }
 
-// 4. Compose it in YAML with the built-in stages. `Preview` shows the views CLIP would see;
-//    `CLIRunner.render` with `options.registries.transforms = registry` renders the experiment.
+// 4. Compose it in YAML with the built-in stages and render a few epochs (5, or the first
+//    argument) with the tiny test model of this repository (its images are 32 pixels). Ctrl-C
+//    stops after the epoch and keeps the image, its YAML and a checkpoint (SignalWatch sets the
+//    flag the run loop checks).
+let epochs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent()
+let folder = FileManager.default.temporaryDirectory
+  .appendingPathComponent("clipig-custom-transform-\(UUID().uuidString)").path
+try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 let yaml = """
-  epochs: 100
-  resolution: 64
+  epochs: \(epochs)
+  resolution: 32
+  seed: 1
+  snapshot_interval: 0
+  model: \(repository.appendingPathComponent("Tests/CLIPTests/Fixtures/tiny-hf").path)
   targets:
     - batch_size: 2
       features: [{text: a lighthouse at night}]
@@ -39,11 +50,25 @@ let yaml = """
         - random_rotate: {degree: -10 10}
         - vignette: 0.8 * ti
   """
+try Data(yaml.utf8).write(to: URL(fileURLWithPath: folder + "/experiment.yaml"))
+
+// The views CLIP sees at the first epoch, with the vignette applied.
 let plan = try RunPlan(
-  tree: try YAML.parse(yaml, file: "vignette.yaml"), baseDirectory: ".",
+  tree: try YAML.parse(yaml, file: "vignette.yaml"), baseDirectory: folder,
   sourceName: "vignette.yaml", seed: 1, registries: StageRegistries(transforms: registry))
-let views = try Preview.views(plan.experiment, epoch: 0, seed: plan.seed, imageSize: 224)
+let views = try Preview.views(plan.experiment, epoch: 0, seed: plan.seed, imageSize: 32)
 print("\(views.count) views of \(views[0].image.shape), corner \(views[0].image.scalars[0])")
-// var options = RenderOptions()
-// options.configFiles = ["vignette.yaml"]; options.registries.transforms = registry
-// _ = try CLIRunner.render(options: options, interrupt: InterruptFlag())
+
+var options = RenderOptions()
+options.configFiles = [folder + "/experiment.yaml"]
+options.output = folder + "/vignette.png"
+options.registries = try StageRegistries(
+  plugins: [ClipigPlugin(name: "custom-transform", transforms: [Vignette.self])])
+options.verbosity = 1
+let interrupt = InterruptFlag()
+let watch = SignalWatch(interrupt)
+let outcome = try withExtendedLifetime(watch) {
+  try CLIRunner.render(options: options, interrupt: interrupt)
+}
+print("\(outcome): \(folder)/vignette.png and its YAML")
+if outcome == .interrupted { exit(interrupt.exitStatus) }

@@ -16,6 +16,9 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
   public static let targetFeature = VariableGroups(rawValue: 1 << 3)
   /// `similarity`/`sim` as the mean over a target's features.
   public static let targetConstraint = VariableGroups(rawValue: 1 << 4)
+  /// `frame` and `frame_time`/`ft` of an animation (also part of `time`: every parameter that
+  /// may use time may use them; an animation's warp may use only them).
+  public static let frame = VariableGroups(rawValue: 1 << 5)
 
   /// No variables: constant expressions only (`epochs`, `init.*`, …).
   public static let constant: VariableGroups = []
@@ -35,7 +38,7 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
   ]
   /// Every group (used by `clipig expr`).
   public static let all: VariableGroups = [
-    .time, .resolution, .learnrate, .targetFeature, .targetConstraint,
+    .time, .resolution, .learnrate, .targetFeature, .targetConstraint, .frame,
   ]
 
   /// The snake_case names of the groups in this set, as the spec writes them.
@@ -46,6 +49,7 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
     if contains(.learnrate) { result.append("learnrate") }
     if contains(.targetFeature) { result.append("target_feature") }
     if contains(.targetConstraint) { result.append("target_constraint") }
+    if contains(.frame) { result.append("frame") }
     return result
   }
 }
@@ -71,6 +75,13 @@ public struct ExprContext: Sendable {
   public var learnrateScale: Double
   /// Similarity of the feature, or mean similarity of the target (`similarity`/`sim`).
   public var similarity: Double
+  /// The animation frame, 0-based (`frame`); 0 outside animations.
+  public var frame: Int = 0
+  /// The number of frames of the animation (1 outside animations).
+  public var frames: Int = 1
+
+  /// `frame / frames` (`frame_time`/`ft`): 0 at the first frame, below 1 at the last.
+  public var frameTime: Double { Double(frame) / Double(max(frames, 1)) }
 
   /// A context at `epoch` of `epochs`, with `t` derived as `epoch / max(1, epochs - 1)`.
   public init(

@@ -14,6 +14,7 @@ enum Variable: Sendable, CaseIterable {
   case resolution, width, height
   case learnrate, learnrateScale
   case similarity
+  case frame, frameTime
 
   /// The groups that make the variable available (similarity has two).
   var groups: VariableGroups {
@@ -24,6 +25,7 @@ enum Variable: Sendable, CaseIterable {
     case .resolution, .width, .height: return .resolution
     case .learnrate, .learnrateScale: return .learnrate
     case .similarity: return [.targetFeature, .targetConstraint]
+    case .frame, .frameTime: return [.time, .frame]
     }
   }
 
@@ -37,7 +39,8 @@ enum Variable: Sendable, CaseIterable {
     ("time_inverse5", .timeInverse5), ("ti5", .timeInverse5), ("resolution", .resolution),
     ("res", .resolution), ("width", .width), ("height", .height), ("learnrate", .learnrate),
     ("lr", .learnrate), ("learnrate_scale", .learnrateScale), ("lrs", .learnrateScale),
-    ("similarity", .similarity), ("sim", .similarity),
+    ("similarity", .similarity), ("sim", .similarity), ("frame", .frame),
+    ("frame_time", .frameTime), ("ft", .frameTime),
   ]
 
   /// A pixel size as a Python value: an int when whole (as CLIPig's always are), else a float.
@@ -66,6 +69,8 @@ enum Variable: Sendable, CaseIterable {
     case .learnrate: return .float(c.learnrate)
     case .learnrateScale: return .float(c.learnrateScale)
     case .similarity: return .float(c.similarity)
+    case .frame: return .int(c.frame)
+    case .frameTime: return .float(c.frameTime)
     }
   }
 }

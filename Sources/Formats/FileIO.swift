@@ -51,6 +51,21 @@ public enum FileIO {
   /// The longest file name (one path component) in bytes that common file systems take.
   public static let maxNameBytes = 255
 
+  /// A folder path as printed and joined with names: repeated slashes collapsed and a trailing
+  /// one removed (`out//` → `out`, `/` stays), so `folder + "/" + name` has no `//`.
+  public static func folder(_ path: String) -> String {
+    var out = ""
+    for ch in path where !(ch == "/" && out.hasSuffix("/")) { out.append(ch) }
+    if out.count > 1 && out.hasSuffix("/") { out.removeLast() }
+    return out
+  }
+
+  /// `name` inside `folder`, with one slash between (`out/` + `x.png` → `out/x.png`).
+  public static func path(_ name: String, in folder: String) -> String {
+    let f = Self.folder(folder)
+    return (f == "/" ? "" : f) + "/" + name
+  }
+
   /// `path` with its last component shortened to `maxNameBytes` when longer: the start of the
   /// name, `~`, a 16-digit hash of the whole name, and its last extension (at most 32 bytes) —
   /// so a name derived from a legal one (a sidecar, a hidden checkpoint beside the image)

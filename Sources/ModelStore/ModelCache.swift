@@ -139,7 +139,7 @@ public struct ModelCache: Sendable, Equatable {
   }
 
   /// The SHA-256 of the file at `path`, read in large chunks.
-  static func hashFile(_ path: String) throws(ModelStoreError) -> String {
+  public static func hashFile(_ path: String) throws(ModelStoreError) -> String {
     var hasher = SHA256()
     try hashFile(path, into: &hasher, limit: nil)
     return hasher.hexDigest()

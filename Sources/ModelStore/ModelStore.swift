@@ -160,15 +160,18 @@ public enum ModelStore {
     // 5. Download, trying each source in turn.
     guard download else { throw .notDownloaded(model.name) }
     var failures = [String]()
-    for (i, s) in candidates.enumerated() {
+    for s in candidates {
       do {
         try fetch(missingFiles(s, cache: cache), of: s, cache: cache, options: options)
+        // The sources that failed before are said once: here when one worked, else in the
+        // error that lists every source.
+        for failure in failures {
+          options.notice?("source \(failure); downloaded from \(s.label) instead")
+        }
         return files(model, s, cache: cache)
       } catch {
         guard Self.movesToNextSource(error) else { throw error }
-        failures.append("\(s.label): \(error.description)")
-        let next = i + 1 < candidates.count ? "trying \(candidates[i + 1].label)" : "no source left"
-        options.notice?("source \(s.label) failed (\(error.description)); \(next)")
+        failures.append("\(s.label): \(error.brief)")
       }
     }
     throw .allSourcesFailed(model: model.name, failures: failures)

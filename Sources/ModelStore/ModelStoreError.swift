@@ -1,3 +1,5 @@
+import PipelineKit
+
 /// Errors of the model manager: unknown names, missing or damaged files, failed downloads.
 ///
 /// Each `description` is one sentence a user can act on; no error wraps another.
@@ -43,7 +45,12 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .unknownModel(let name, let known):
-      return "'\(name)' is neither a known CLIP model (\(known.joined(separator: ", "))) "
+      let guess = Suggestions.closest(to: name, among: known)
+      let hint =
+        !guess.isEmpty
+        ? "did you mean " + guess.map { "'\($0)'" }.joined(separator: " or ") + "? "
+        : known.count <= 3 ? known.joined(separator: ", ") + "; " : ""
+      return "'\(name)' is neither a known CLIP model (\(hint)see `clipig model list`) "
         + "nor an existing file or directory"
     case .unsupportedModel(let name, let reason):
       return "model '\(name)' is not supported: \(reason)"
@@ -51,7 +58,7 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
       return "model '\(name)' is not downloaded yet; run `clipig model download \(name)`"
     case .unreachable(let url, let reason):
       return "cannot reach \(Self.host(url)) to download \(Self.fileName(url)) (\(reason)); "
-        + "check the internet connection or pass --model PATH to a local copy"
+        + "check the internet connection"
     case .http(let url, let status):
       return "the server answered HTTP \(status) for \(url)"
     case .timedOut(let url, let seconds):
@@ -83,7 +90,20 @@ public enum ModelStoreError: Error, Equatable, CustomStringConvertible {
     case .sizeMismatch(let file, let expected, let actual):
       return "\(file) has \(actual) bytes instead of the \(expected) announced; it was not used"
     case .allSourcesFailed(let model, let failures):
-      return "no source of \(model) worked: " + failures.joined(separator: "; ")
+      return "no source of \(model) could be downloaded:\n"
+        + failures.map { "  \($0)\n" }.joined()
+        + "Without internet: give a local copy where the model name goes (a model folder, or a "
+        + ".safetensors or .pt file), set HF_ENDPOINT to a reachable mirror, or put the files "
+        + "into the cache folders `clipig model list` shows."
+    }
+  }
+
+  /// One short line for a source that failed (what `allSourcesFailed` lists): the description
+  /// without advice that the list's closing sentence gives once.
+  public var brief: String {
+    switch self {
+    case .unreachable(let url, let reason): return "cannot reach \(Self.host(url)) (\(reason))"
+    default: return description
     }
   }
 

@@ -1,5 +1,21 @@
 import CLIP
 import PipelineKit
+import Synchronization
+
+/// The prompts whose truncation was already reported, shared by the feature models of one
+/// process's runs (every `rank` run, every `render --repeat`), so the warning comes once per
+/// prompt, not once per run.
+public final class ReportedPrompts: Sendable {
+  private let prompts = Mutex<Set<String>>([])
+
+  /// An empty record.
+  public init() {}
+
+  /// True the first time `prompt` is passed, false after.
+  public func isNew(_ prompt: String) -> Bool {
+    prompts.withLock { $0.insert(prompt).inserted }
+  }
+}
 
 /// The real CLIP behind the trainer: text features through the BPE tokenizer and the text
 /// tower, image features with their pullback through image-encoder workspaces.
@@ -17,10 +33,15 @@ public final class CLIPFeatureModel: FeatureModel {
   /// Where warnings (a truncated prompt) go; stderr by default.
   public var warn: @Sendable (String) -> Void = CLIRunner.standardError
 
-  /// Wraps a loaded model and its tokenizer.
-  public init(model: CLIPModel, tokenizer: CLIPTokenizer) {
+  /// The prompts whose truncation was reported (shared between instances of one model).
+  public let reported: ReportedPrompts
+
+  /// Wraps a loaded model and its tokenizer; `reported` is shared by the instances of one model
+  /// so a truncated prompt is reported once.
+  public init(model: CLIPModel, tokenizer: CLIPTokenizer, reported: ReportedPrompts = .init()) {
     self.model = model
     self.tokenizer = tokenizer
+    self.reported = reported
     pool = WorkspacePool(model: model)
   }
 
@@ -32,14 +53,15 @@ public final class CLIPFeatureModel: FeatureModel {
   /// The joint embedding's length.
   public var featureCount: Int { model.config.embedDimension }
 
-  /// Text features of `text`, truncated to the model's context (with a warning on stderr).
+  /// Text features of `text`, truncated to the model's context (with a warning on stderr, the
+  /// first time for each prompt).
   ///
   /// Models with a vocabulary smaller than CLIP's BPE (the tiny test models) get the token ids
   /// folded into their range, start and end tokens mapped to their two last ids.
   public func encodeText(_ text: String) throws -> [Float] {
     let context = model.config.text.contextLength
     let tokens = tokenizer.tokenize(text, contextLength: context)
-    if tokens.truncated {
+    if tokens.truncated && reported.isNew(text) {
       warn(
         "warning: the prompt is longer than \(context) tokens and was truncated: \(text)\n")
     }

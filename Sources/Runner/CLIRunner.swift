@@ -43,10 +43,16 @@ public enum CLIRunner {
     log: @escaping @Sendable (String) -> Void = standardError
   ) throws -> RenderOutcome {
     var plan = try options.plan()
+    if plan.experiment.animation != nil {
+      return try AnimationRender.render(
+        plan: plan, options: options, interrupt: interrupt, log: log)
+    }
     let requested = plan.requestedOutput(commandLine: options.output)
     try OutputNaming.validate(requested: requested, commandLine: options.output)
     let resume = try Checkpoint.resumable(
       forRequested: requested, digest: plan.checkpointDigest,
+      seed: plan.seedWasDrawn ? nil : plan.seed,
+      drawnDigest: plan.seedWasDrawn ? nil : plan.drawnSeedDigest,
       maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
     if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
     // Refuse `-o x.tif`, and a size the output format cannot hold, before any work.
@@ -54,7 +60,14 @@ public enum CLIRunner {
     try ImageLimits.check(plan.experiment, streams: plan.streams, format: format)
     let experiment = plan.experiment
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
-    if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
+    if verbose >= 1 {
+      for warning in experiment.warnings { log("warning: \(warning)\n") }
+      if options.overrides.quality != nil && format == .png {
+        log(
+          "warning: --quality sets the JPEG and WebP quality; a PNG is lossless and ignores it "
+            + "(name the output .jpg or .webp to use it)\n")
+      }
+    }
     if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
     let model = try ModelLoader.load(
       experiment.model, quiet: verbose == 0, precision: experiment.precision)
@@ -62,8 +75,20 @@ public enum CLIRunner {
     let trainer = try Trainer(plan: plan, model: model)
     let path: String
     if let resume {
-      try trainer.restore(resume.checkpoint, path: Checkpoint.path(forImage: resume.imagePath))
-      path = resume.imagePath
+      let checkpointPath = Checkpoint.path(forImage: resume.imagePath)
+      try trainer.restore(resume.checkpoint, path: checkpointPath)
+      if resume.checkpoint.holdsItsImage(resume.imagePath) {
+        path = resume.imagePath
+      } else {
+        // Another file took the image's place (or it is gone): never write over it; the run
+        // continues under a newly claimed name, its checkpoint moved beside it.
+        path = try OutputNaming.claim(requested)
+        _ = rename(checkpointPath, Checkpoint.path(forImage: path))
+        if verbose >= 1 {
+          log(
+            "\(resume.imagePath) is no longer the image this run saved; continuing into \(path)\n")
+        }
+      }
       if verbose >= 1 {
         log("resuming \(path) at epoch \(resume.checkpoint.nextEpoch + 1) (seed \(plan.seed))\n")
       }

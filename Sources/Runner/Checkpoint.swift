@@ -37,6 +37,8 @@ public struct Checkpoint: Sendable, Equatable {
 
   /// The seed of the run.
   public var seed: UInt64
+  /// The animation frame it continues (0-based), nil for a still image.
+  public var frame: Int?
   /// The first epoch still to run.
   public var nextEpoch: Int
   /// The SHA-256 (hex) of the configuration text (`Checkpoint.digest`).
@@ -52,12 +54,17 @@ public struct Checkpoint: Sendable, Equatable {
   public var optimizer: Optimizer.State
   /// The similarity scales `[target][feature]` (fair scaling) of the run.
   public var scales: [[Double]]
+  /// The SHA-256 (hex) of the image file written with this checkpoint, when known: a resumed
+  /// render continues into that file only while it still holds these bytes (never over a file
+  /// that took its place).
+  public var imageDigest: String?
 
   /// A checkpoint from its parts.
   public init(
-    seed: UInt64, nextEpoch: Int, configDigest: String, pixels: Tensor,
+    seed: UInt64, frame: Int? = nil, nextEpoch: Int, configDigest: String, pixels: Tensor,
     optimizer: Optimizer.State, scales: [[Double]], width: Int? = nil, height: Int? = nil
   ) {
+    self.frame = frame
     self.width = width ?? pixels.shape.last ?? 1
     self.height = height ?? (pixels.shape.count == 3 ? pixels.shape[1] : 1)
     self.seed = seed
@@ -104,6 +111,8 @@ public struct Checkpoint: Sendable, Equatable {
     var scaleCounts: [Int]
     var width: Int
     var height: Int
+    var imageSHA256: String?
+    var frame: Int?
   }
 
   /// The file's bytes.
@@ -113,7 +122,7 @@ public struct Checkpoint: Sendable, Equatable {
       seed: String(seed), nextEpoch: nextEpoch, configSHA256: configDigest,
       optimizer: optimizer.kind.rawValue, optimizerStep: optimizer.step,
       pixelShape: pixels.shape, bufferLength: length, scaleCounts: scales.map(\.count),
-      width: width, height: height)
+      width: width, height: height, imageSHA256: imageDigest, frame: frame)
     let json = (try? JSONEncoder().encode(header)).map { [UInt8]($0) } ?? []
     var out = Self.magic
     Self.append(Self.version, to: &out)
@@ -159,7 +168,8 @@ public struct Checkpoint: Sendable, Equatable {
       header.pixelShape.count == 3, header.pixelShape.allSatisfy({ $0 >= 1 && $0 <= 1 << 28 }),
       header.pixelShape.reduce(1, *) <= 1 << 28, (1...8192).contains(header.width),
       (1...8192).contains(header.height),
-      header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0
+      header.bufferLength >= 0, header.scaleCounts.allSatisfy({ $0 >= 0 }), header.nextEpoch >= 0,
+      (header.frame ?? 0) >= 0
     else { throw fail("its header is invalid") }
     reader.offset += jsonLength
     let pixelCount = header.pixelShape.reduce(1, *)
@@ -178,10 +188,12 @@ public struct Checkpoint: Sendable, Equatable {
       scales.append((0..<n).map { _ in Double(bitPattern: reader.read()) })
     }
     self.init(
-      seed: seed, nextEpoch: header.nextEpoch, configDigest: header.configSHA256,
+      seed: seed, frame: header.frame, nextEpoch: header.nextEpoch,
+      configDigest: header.configSHA256,
       pixels: Tensor(shape: header.pixelShape, scalars: pixelScalars),
       optimizer: Optimizer.State(kind: kind, step: header.optimizerStep, buffers: buffers),
       scales: scales, width: header.width, height: header.height)
+    imageDigest = header.imageSHA256
   }
 
   /// The largest checkpoint a run of `experiment` with `seed` can write: the JSON header, the
@@ -219,14 +231,33 @@ public struct Checkpoint: Sendable, Equatable {
   {
     guard let checkpoint = try load(path: path, maxBytes: maxBytes) else { return nil }
     guard checkpoint.configDigest == digest else {
-      throw CheckpointError(
-        path: path,
-        "this checkpoint was written by a run of another configuration (SHA-256 "
-          + "\(checkpoint.configDigest.prefix(12))…, this run \(digest.prefix(12))…) and is not "
-          + "continued; run the original command again to resume it, or delete the checkpoint "
-          + "to start afresh")
+      throw mismatch(checkpoint, digest: digest, path: path)
     }
     return checkpoint
+  }
+
+  /// The checkpoint at `path` belongs to another configuration than `digest`'s.
+  static func mismatch(_ checkpoint: Checkpoint, digest: String, path: String) -> CheckpointError {
+    CheckpointError(
+      path: path,
+      "this checkpoint was written by a run of another configuration (SHA-256 "
+        + "\(checkpoint.configDigest.prefix(12))…, this run \(digest.prefix(12))…) and is not "
+        + "continued; run the original command again to resume it, or delete the checkpoint "
+        + "to start afresh")
+  }
+
+  /// This checkpoint with the SHA-256 of the image file at `imagePath` (just written with it).
+  public func recordingImage(at imagePath: String) -> Checkpoint {
+    var copy = self
+    copy.imageDigest = try? ModelCache.hashFile(imagePath)
+    return copy
+  }
+
+  /// Whether the file at `imagePath` is the image this checkpoint was written with (true when
+  /// the checkpoint recorded none, as older ones did not).
+  public func holdsItsImage(_ imagePath: String) -> Bool {
+    guard let imageDigest else { return true }
+    return (try? ModelCache.hashFile(imagePath)) == imageDigest
   }
 
   /// Writes the checkpoint to `path` atomically.
@@ -248,9 +279,17 @@ public struct Checkpoint: Sendable, Equatable {
   /// (`NAME-N.png`), whose configuration digest is `digest`. A checkpoint beside `requested`
   /// itself from another configuration is an error (it would otherwise be silently left
   /// behind); nil when there is nothing to continue.
+  ///
+  /// With `seed` (a seed the user gave: `--seed`, `seed:`), a checkpoint of the same
+  /// configuration whose seed was drawn (`drawnDigest`) continues when it drew that seed; one
+  /// that drew another is refused, naming both seeds.
   public static func resumable(
-    forRequested requested: String, digest: String, maxBytes: Int = 1 << 32
+    forRequested requested: String, digest: String, seed: UInt64? = nil,
+    drawnDigest: String? = nil, maxBytes: Int = 1 << 32
   ) throws(CheckpointError) -> (imagePath: String, checkpoint: Checkpoint)? {
+    func matches(_ c: Checkpoint) -> Bool {
+      c.configDigest == digest || (c.configDigest == drawnDigest && c.seed == seed)
+    }
     let url = URL(fileURLWithPath: requested).standardizedFileURL
     let directory = url.deletingLastPathComponent().path
     let ext = url.pathExtension
@@ -269,12 +308,17 @@ public struct Checkpoint: Sendable, Equatable {
     for (k, image) in candidates.enumerated() {
       let checkpointPath = path(forImage: image)
       if k == 0 {
-        if let c = try load(path: checkpointPath, expecting: digest, maxBytes: maxBytes) {
-          return (image, c)
+        guard let c = try load(path: checkpointPath, maxBytes: maxBytes) else { continue }
+        if matches(c) { return (image, c) }
+        if let seed, c.configDigest == drawnDigest {
+          throw CheckpointError(
+            path: checkpointPath,
+            "this checkpoint continues the same configuration with seed \(c.seed), but this run "
+              + "asks for seed \(seed) (--seed or the YAML's seed:); give --seed \(c.seed) (or "
+              + "none) to resume it, or delete the checkpoint to start afresh")
         }
-      } else if let c = try? load(path: checkpointPath, maxBytes: maxBytes),
-        c.configDigest == digest
-      {
+        throw mismatch(c, digest: digest, path: checkpointPath)
+      } else if let c = try? load(path: checkpointPath, maxBytes: maxBytes), matches(c) {
         return (image, c)
       }
     }
@@ -295,5 +339,18 @@ public struct Checkpoint: Sendable, Equatable {
       offset += MemoryLayout<T>.size
       return value
     }
+  }
+}
+
+extension Checkpoint {
+  /// Writes, beside `imagePath` (an image whose sidecar was just written), the checkpoint with
+  /// which `clipig render SIDECAR -o IMAGE` continues the run at `nextEpoch`: its digest is the
+  /// one `render` computes for that sidecar, read back from the file as `render` reads it.
+  public static func writeForSidecar(of imagePath: String, trainer: Trainer, nextEpoch: Int)
+    throws
+  {
+    let plan = try RunPlan(files: [Sidecar.path(forImage: imagePath)])
+    try trainer.checkpoint(nextEpoch: nextEpoch, configDigest: plan.checkpointDigest)
+      .recordingImage(at: imagePath).write(to: path(forImage: imagePath))
   }
 }

@@ -47,6 +47,12 @@ public struct Experiment: Sendable {
   public var postproc: [PostprocEntry]
   /// The merged configuration this was decoded from.
   public var source: ConfigNode
+  /// The `animation:` section, nil for a still image.
+  public var animation: Animation?
+  /// The frame this experiment renders (0-based; `frame` in expressions), 0 for a still.
+  public var frameIndex = 0
+  /// The frames of the animation (`ft = frame / frames`), 1 for a still.
+  public var frameCount = 1
   /// Every parameter whose value is an expression kept for run time (with its path, place and
   /// variable groups), in the order the loader read them: what `clipig schedule` tabulates.
   public var expressions: [RecordedExpression] = []
@@ -83,6 +89,8 @@ public struct Experiment: Sendable {
     public var transforms: [PipelineEntry]
     /// Extra losses on each view.
     public var constraints: [ConstraintEntry]
+    /// Where in the image this target may change pixels (`mask`, `mask_invert`); nil: everywhere.
+    public var mask: Mask?
     /// What the configuration of this target does that is accepted but probably unintended.
     public var warnings: [String]
     /// Where it was written.
@@ -92,8 +100,86 @@ public struct Experiment: Sendable {
 }
 
 extension Experiment {
-  /// Everything accepted but probably unintended, with its place, for the user to read.
-  public var warnings: [String] { targets.flatMap(\.warnings) }
+  /// Everything accepted but probably unintended, with its place, for the user to read: the
+  /// targets' own, no target at all, a target never active in the run, a prompt with an unfilled
+  /// `{{placeholder}}`.
+  public var warnings: [String] {
+    var all: [String] = []
+    if targets.isEmpty {
+      all.append(
+        "\(source.location): no active target: nothing pulls the image towards a prompt, so "
+          + "training only follows the constraints and post-processing (add 'targets:')")
+    }
+    for target in targets {
+      if !target.window.isActive(inEpochs: startEpoch..<epochs, of: epochs) {
+        all.append(
+          "\(target.location): target '\(target.name)' is never active in epochs "
+            + "\(startEpoch + 1)…\(epochs) (start: \(target.window.start), end: "
+            + "\(target.window.end)), so it does nothing")
+      }
+      all += target.warnings
+      for feature in target.features {
+        if let text = feature.text, let placeholder = Self.unfilledPlaceholder(in: text) {
+          all.append(
+            "\(feature.location): the prompt '\(text)' contains \(placeholder), which nothing "
+              + "filled in (a grid of 'clipig batch' fills its variables); CLIP reads it literally")
+        }
+      }
+    }
+    return all
+  }
+
+  /// The first `{{name}}` in `text`, or nil.
+  static func unfilledPlaceholder(in text: String) -> String? {
+    guard let open = text.range(of: "{{"),
+      let close = text.range(of: "}}", range: open.upperBound..<text.endIndex)
+    else { return nil }
+    return String(text[open.lowerBound..<close.upperBound])
+  }
+}
+
+extension Window {
+  /// Whether the window contains at least one epoch of `range` in a run of `epochs` epochs.
+  /// The epochs a window holds are consecutive (start and end are monotonic in the epoch), so
+  /// the first epoch of `range` at or after its start decides.
+  func isActive(inEpochs range: Range<Int>, of epochs: Int) -> Bool {
+    guard !range.isEmpty else { return false }
+    func time(_ e: Int) -> Double { ExprContext.time(epoch: e, epochs: epochs) }
+    func beforeStart(_ e: Int) -> Bool {
+      switch start {
+      case .epoch(let s): return e < s
+      case .fraction(let f): return !(f <= time(e))
+      }
+    }
+    var first: Int
+    switch start {
+    case .epoch(let s): first = s
+    case .fraction(let f):
+      // The estimate, then a step or two to the exact first epoch (rounding).
+      let estimate = (f * Double(max(epochs - 1, 1))).rounded(.up)
+      first =
+        estimate.isFinite
+        ? Int(max(Double(range.lowerBound), min(estimate, Double(range.upperBound))))
+        : range.lowerBound
+      while first > range.lowerBound && !beforeStart(first - 1) { first -= 1 }
+      while first < range.upperBound && beforeStart(first) { first += 1 }
+    }
+    first = max(first, range.lowerBound)
+    return first < range.upperBound && contains(epoch: first, t: time(first))
+  }
+}
+
+extension Experiment {
+  /// `targets[*].mask`: a grayscale image (white = 1) resized to the image at every resolution
+  /// that scales the target's gradient at each pixel (see `TargetMask`).
+  public struct Mask: Sendable {
+    /// The image file or http(s) URL (relative paths from the configuration's folder).
+    public var image: String
+    /// `mask_invert`: 1 − the mask.
+    public var invert: Bool
+    /// Where `mask` was written.
+    public var location: SourceLocation
+  }
 }
 
 extension Experiment.Target {

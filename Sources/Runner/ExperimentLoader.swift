@@ -7,6 +7,11 @@ import PipelineKit
 import Transforms
 
 extension Experiment {
+  /// The most epochs a run may have: more than any run reaches (10⁹ epochs take 12 days at
+  /// 1 ms each), and small enough that every count derived from it (epoch + 1, rates, times,
+  /// snapshot distances) stays far from Int's limits.
+  public static let maxEpochs = 1_000_000_000
+
   /// Decodes and validates a merged configuration (CLIPig's configuration schema); every problem is a `ConfigError`
   /// naming file:line:column and the parameter path.
   ///
@@ -37,10 +42,13 @@ extension Experiment {
     }
     snapshotInterval = try Self.snapshotInterval(&r)
     epochs = try r.scalar(RunKeys.epochs, Int.self).constantValue!
-    guard epochs >= 1 else {
+    guard (1...Self.maxEpochs).contains(epochs) else {
       throw ConfigError(
-        "epochs must be at least 1, got \(epochs)", at: root["epochs"]?.location ?? root.location,
-        path: "epochs")
+        epochs < 1
+          ? "epochs must be at least 1, got \(epochs)"
+          : "epochs must be at most \(Self.maxEpochs) (about 12 days at 1 ms per epoch), got "
+            + "\(epochs)",
+        at: root["epochs"]?.location ?? root.location, path: "epochs")
     }
     startEpoch = try r.scalar(RunKeys.startEpoch, Int.self).constantValue!
     guard startEpoch >= 0, startEpoch < epochs else {
@@ -63,10 +71,17 @@ extension Experiment {
     } else {
       seed = nil
     }
+    try Self.checkPlugins(try r.section(RunKeys.plugins))
     initialization = try Self.initialization(try r.section(RunKeys.initialization), random: random)
     parametrization = try ParametrizationSpec(try r.section(RunKeys.parametrization))
+    animation = try Animation(try r.section(RunKeys.animation), random: random)
+    frameCount = animation?.frames ?? 1
     targets = []
-    if let node = try r.section(RunKeys.targets) {
+    var targetsNode = try r.section(RunKeys.targets)
+    if let animation, let scenes = animation.scenes {
+      targetsNode = scenes.expand(targets: targetsNode, frames: animation.frames)
+    }
+    if let node = targetsNode {
       guard let elements = node.elements else {
         throw ConfigError(
           "expected a list of targets, got \(node.kindDescription)", at: node.location,
@@ -96,6 +111,35 @@ extension Experiment {
     try r.finish()
     source = root
     expressions = r.expressions
+  }
+
+  /// Checks the shape of `plugins:` — a list of paths, or of mappings with `path` and
+  /// `sha256` (as sidecars write them). The plugins themselves were loaded before the run
+  /// started (`clipig` builds and runs the plugin's executable), so only the shape is checked.
+  static func checkPlugins(_ node: ConfigNode?) throws(ConfigError) {
+    guard let node, !node.isNull else { return }
+    guard let elements = node.elements else {
+      throw ConfigError(
+        "expected a list of plugin paths, got \(node.kindDescription)", at: node.location,
+        path: "plugins")
+    }
+    for (i, element) in elements.enumerated() {
+      let path = "plugins[\(i)]"
+      if case .string = element.value { continue }
+      guard let entries = element.entries else {
+        throw ConfigError(
+          "expected a plugin path or a mapping with path and sha256, got \(element.kindDescription)",
+          at: element.location, path: path)
+      }
+      for entry in entries where entry.key != "path" && entry.key != "sha256" {
+        throw ConfigError(
+          "unknown key '\(entry.key)' of a plugin (expected path, sha256)", at: entry.keyLocation,
+          path: path + "." + entry.key)
+      }
+      guard case .string = element["path"]?.value else {
+        throw ConfigError("a plugin needs a path", at: element.location, path: path)
+      }
+    }
   }
 
   static func snapshotInterval(_ r: inout ParameterReader) throws(ConfigError) -> SnapshotInterval {
@@ -199,13 +243,22 @@ extension Experiment {
           recording: &r)
       }
     }
+    let maskImage = try r.optionalScalar(
+      "mask", String.self,
+      doc: "grayscale image (file or URL, white = 1) scaling this target's gradient per pixel")
+    let maskInvert = try r.scalar(
+      "mask_invert", Bool.self, default: false, doc: "true uses 1 − mask"
+    ).constantValue!
     try r.finish()
     parent.record(contentsOf: r.expressions)
     guard active else { return nil }
+    let mask = maskImage.flatMap { p in
+      p.constantValue.map { Mask(image: $0, invert: maskInvert, location: p.location) }
+    }
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
       fairScaling: featureScale == .fair, features: features, transforms: chain,
-      constraints: constraintEntries, warnings: warnings,
+      constraints: constraintEntries, mask: mask, warnings: warnings,
       location: node.location)
   }
 

@@ -2,7 +2,7 @@
 /// epoch and the image of the last good epoch is kept (a run stopped in its first epoch
 /// trained nothing and keeps no file).
 public struct NonFiniteError: Error, Sendable, CustomStringConvertible {
-  /// The epoch whose step produced the value.
+  /// The epoch (index, from 0) whose step produced the value.
   public var epoch: Int
   /// What became non-finite, e.g. "the loss" or "the pixels after post-processing".
   public var what: String
@@ -16,11 +16,11 @@ public struct NonFiniteError: Error, Sendable, CustomStringConvertible {
     self.value = value
   }
 
-  /// One sentence naming the epoch.
+  /// One sentence naming the epoch, counted from 1 as every message counts epochs.
   public var description: String {
     let shown = value.isNaN ? "NaN" : value > 0 ? "infinite" : "-infinite"
     return
-      "epoch \(epoch): \(what) became \(shown) (not a finite number); training stopped (the "
+      "epoch \(epoch + 1): \(what) became \(shown) (not a finite number); training stopped (the "
       + "image of the last good epoch, if any, is kept)"
   }
 

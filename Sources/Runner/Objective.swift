@@ -186,7 +186,8 @@ public struct Objective: Sendable {
       var cc = StageContext(
         variables: scores.targetContext, random: streams.constraints(epoch: epoch, view: vi))
       let weight = try constraint.weight.value(in: scores.targetContext, random: &cc.random)
-      let (value, pullback) = try constraint.stage.forward(views.view(vi), in: &cc)
+      let (value, pullback) = try constraint.stage.forward(
+        views.view(vi), at: constraint.path, in: &cc)
       loss += Double(value.scalars[0]) * weight
       pullbacks.append((weight * scores.targetWeight, pullback))
     }

@@ -21,20 +21,27 @@ public enum OutputNaming {
       return dot.map { String(base[..<$0]) } ?? base
     }()
     var name: String
-    if configOutput.isEmpty || configOutput.hasSuffix("/") {
-      name = (configOutput.isEmpty ? "./" : configOutput) + stem + ".png"
+    if configOutput.isEmpty || configOutput.hasSuffix("/") || isDirectory(configOutput) {
+      name = FileIO.path(stem + ".png", in: configOutput.isEmpty ? "." : configOutput)
     } else {
       name = configOutput
     }
     if let cli = commandLine {
-      if cli.hasSuffix("/") {
-        name = cli + (name as NSString).lastPathComponent
+      if cli.hasSuffix("/") || isDirectory(cli) {
+        // `-o out` naming an existing folder writes into it, as `-o out/` does.
+        name = FileIO.path((name as NSString).lastPathComponent, in: cli)
       } else {
         name = cli
       }
     }
     if (name as NSString).pathExtension.isEmpty { name += ".png" }
     return name
+  }
+
+  /// Whether `path` is an existing folder (or a link to one).
+  static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return !path.isEmpty && stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
 
   /// Refuses output names that cannot work: an empty `-o`, a `-o` that is a device or another

@@ -25,23 +25,32 @@ public struct RandomStreams: Sendable {
     case view
     /// The constraints on one view of one epoch (by its place in the epoch's batch).
     case constraints
+    /// The warp of one animation frame (random functions in `animation.warp`).
+    case warp
   }
 
   /// The run's seed.
   public let seed: UInt64
+  /// The animation frame whose streams these are (0: a still image, or an animation's first
+  /// frame, which therefore draws as the still image of the same experiment does).
+  public let frame: Int
   private let recorder: StreamRecorder?
 
-  /// The streams of a run with `seed`; a `recorder` notes every stream handed out (for tests
-  /// that prove the streams of a run distinct).
-  public init(seed: UInt64, recorder: StreamRecorder? = nil) {
+  /// The streams of a run with `seed` (of its frame `frame` for an animation); a `recorder`
+  /// notes every stream handed out (for tests that prove the streams of a run distinct).
+  public init(seed: UInt64, frame: Int = 0, recorder: StreamRecorder? = nil) {
     self.seed = seed
+    self.frame = frame
     self.recorder = recorder
   }
 
-  /// The stream of `purpose` at `indices`.
+  /// The stream of `purpose` at `indices`. A later animation frame's streams are labelled
+  /// `PURPOSE/frame` and indexed by the frame first, so no two frames share one.
   public func stream(_ purpose: Purpose, _ indices: Int...) -> SeededRandom {
-    let random = Self.derive(seed: seed, label: purpose.rawValue, indices: indices)
-    recorder?.note(purpose, indices, random)
+    let labelled = frame == 0 ? indices : [frame] + indices
+    let label = frame == 0 ? purpose.rawValue : purpose.rawValue + "/frame"
+    let random = Self.derive(seed: seed, label: label, indices: labelled)
+    recorder?.note(purpose, labelled, random)
     return random
   }
 

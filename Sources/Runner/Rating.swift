@@ -84,8 +84,9 @@ public struct RatingReferences {
           references.append(
             Reference(label: text, isText: true, vector: try rater.textFeatures(text)))
         } else if let path = feature.image {
-          let image = try ImageInput.load(
-            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image")
+          let image = try ConfiguredImage.load(
+            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image",
+            location: feature.location)
           references.append(
             Reference(label: path, isText: false, vector: try rater.imageFeatures(image)))
         }

@@ -31,6 +31,8 @@ public struct RenderRecorder: RunObserver {
   private var lastProgress = Date.distantPast
   private var lastStatistics: Date
   private var statistics: Statistics
+  /// Characters of the live progress line last written (a shorter line pads over them).
+  private var liveLineLength = 0
 
   /// A recorder writing `imagePath` for `plan`, whose run starts at `firstEpoch`.
   public init(
@@ -57,6 +59,7 @@ public struct RenderRecorder: RunObserver {
     statistics.add(r)
     if verbosity >= 2 && (isLast || now.timeIntervalSince(lastStatistics) >= 4) {
       lastStatistics = now
+      liveLineLength = 0
       log(
         "\n"
           + statistics.block(pixels: trainer.image, optimizer: e.optimizer, lr: r.learningRate))
@@ -71,7 +74,7 @@ public struct RenderRecorder: RunObserver {
       try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
       if let checkpointPath {
         try trainer.checkpoint(nextEpoch: r.epoch + 1, configDigest: plan.checkpointDigest)
-          .write(to: checkpointPath)
+          .recordingImage(at: imagePath).write(to: checkpointPath)
       }
       lastSnapshot = now
       lastSnapshotEpoch = r.epoch
@@ -81,7 +84,9 @@ public struct RenderRecorder: RunObserver {
     let terminal = isatty(2) == 1
     if terminal && (isLast || now.timeIntervalSince(lastProgress) >= 0.25) {
       lastProgress = now
-      log("\r" + progressLine(r, experiment: e, now: now) + (isLast ? "\n" : ""))
+      let line = progressLine(r, experiment: e, now: now)
+      log("\r" + Self.overwriting(liveLineLength, with: line) + (isLast ? "\n" : ""))
+      liveLineLength = isLast ? 0 : line.count
     } else if !terminal && (isLast || now.timeIntervalSince(lastProgress) >= 10) {
       lastProgress = now
       log(progressLine(r, experiment: e, now: now) + "\n")
@@ -99,7 +104,7 @@ public struct RenderRecorder: RunObserver {
       try save(trainer, last: last, note: "interrupted at epoch \(next + 1)")
       if let checkpointPath {
         try trainer.checkpoint(nextEpoch: next, configDigest: plan.checkpointDigest)
-          .write(to: checkpointPath)
+          .recordingImage(at: imagePath).write(to: checkpointPath)
       }
       if verbosity >= 1 {
         log(
@@ -131,6 +136,12 @@ public struct RenderRecorder: RunObserver {
     return "epoch \(r.epoch + 1)/\(e.epochs)  " + String(format: "%.2f it/s", rate)
       + "  ETA \(Self.duration(eta))  \(r.resolution.width)x\(r.resolution.height)  "
       + String(format: "loss %.4f", r.loss) + "  " + sims.joined(separator: "  ")
+  }
+
+  /// `line` padded with blanks over the rest of a previous line of `previous` characters, so
+  /// nothing of it stays visible after a carriage return.
+  static func overwriting(_ previous: Int, with line: String) -> String {
+    line + String(repeating: " ", count: max(0, previous - line.count))
   }
 
   /// `m:ss` or `h:mm:ss`; a time too long to mean anything (or not finite) is `--:--`.

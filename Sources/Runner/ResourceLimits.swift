@@ -53,13 +53,13 @@ public enum ImageLimits {
   public static func check(_ e: Experiment, streams: RandomStreams, format: ImageFormat) throws {
     for epoch in checkedEpochs(e) {
       var random = streams.expressions(epoch: epoch)
-      let context = ExprContext(epoch: epoch, epochs: e.epochs)
+      let context = e.context(atEpoch: epoch)
       let (w, h) = try Trainer.resolution(e, context: context, random: &random)
       if let problem = problem(width: w, height: h, format: format) {
         throw StageError(
           parameter: "resolution", location: e.resolution[0].location,
           expression: "\(e.resolution[0]) \(e.resolution[1])",
-          context: context, message: "resolution \(w)×\(h) at epoch \(epoch): \(problem)")
+          context: context, message: "resolution \(w)×\(h) at epoch \(epoch + 1): \(problem)")
       }
     }
   }
@@ -95,7 +95,7 @@ public enum MemoryBudget {
     var largest = (width: 1, height: 1)
     for epoch in ImageLimits.checkedEpochs(e) {
       var random = streams.expressions(epoch: epoch)
-      let context = ExprContext(epoch: epoch, epochs: e.epochs)
+      let context = e.context(atEpoch: epoch)
       let (w, h) = try Trainer.resolution(e, context: context, random: &random)
       if w * h > largest.width * largest.height { largest = (w, h) }
     }

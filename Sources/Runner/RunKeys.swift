@@ -14,8 +14,9 @@ public struct RunKey: Sendable {
     /// When written, replaced by the decoded value with every choice explicit; absent stays
     /// absent.
     case normalized(@Sendable (Experiment) -> ConfigNode)
-    /// Always the run's value (the seed used, the output path), written or not.
-    case run(@Sendable (_ seed: UInt64, _ output: String) -> ConfigNode)
+    /// Always the run's value (the seed used, the output path, the plugins loaded), written
+    /// or not.
+    case run(@Sendable (RunFacts) -> ConfigNode)
   }
 
   /// The key as written in YAML.
@@ -66,6 +67,24 @@ public struct RunKey: Sendable {
   }
 }
 
+/// What a run decided that its sidecar records whatever the YAML said: the seed used, the
+/// output written and the plugins whose stages it ran with.
+public struct RunFacts: Sendable {
+  /// The seed of every random draw.
+  public var seed: UInt64
+  /// The image written.
+  public var output: String
+  /// The plugins loaded (empty: built-in stages only).
+  public var plugins: [PluginRecord]
+
+  /// The facts of one run.
+  public init(seed: UInt64, output: String, plugins: [PluginRecord] = []) {
+    self.seed = seed
+    self.output = output
+    self.plugins = plugins
+  }
+}
+
 /// The top-level keys of an experiment: adding one means declaring it here (with its sidecar
 /// rule) and reading it in `Experiment.init`.
 public enum RunKeys {
@@ -77,14 +96,14 @@ public enum RunKeys {
     "verbose", default: .int(2), doc: "0 silent, 1 progress, 2 progress and statistics")
   /// `output`: where the image goes; the sidecar records the path actually written.
   public static let output = RunKey(
-    "output", default: .string("./"), sidecar: .run { _, output in node(.string(output)) },
+    "output", default: .string("./"), sidecar: .run { node(.string($0.output)) },
     doc: "output directory (ending in /) or file name")
   /// `output_quality`: JPEG/WebP encoder quality.
   public static let outputQuality = RunKey(
     "output_quality", default: .int(95), doc: "JPEG/WebP quality 1-100 (WebP 100: lossless)")
   /// `seed`: the seed of every random draw; the sidecar records the seed used.
   public static let seed = RunKey(
-    "seed", sidecar: .run { seed, _ in node(.int(Int(bitPattern: UInt(seed)))) },
+    "seed", sidecar: .run { node(.int(Int(bitPattern: UInt($0.seed)))) },
     doc: "seed of all random draws (drawn when absent)")
   /// `epochs`: the number of optimizer steps.
   public static let epochs = RunKey(
@@ -121,7 +140,9 @@ public enum RunKeys {
   public static let optimizer = RunKey(
     "optimizer", default: .string("adam"),
     sidecar: .filledIn { node(.string($0.optimizer.configName)) },
-    doc: "the optimizer of the pixels: adam, sgd, adadelta, rmsprob or sparse_adam")
+    doc:
+      "the optimizer of the pixels: adam, sgd, adadelta, rmsprop (also as CLIPig spelled it, rmsprob) or sparse_adam"
+  )
   /// `learnrate`: a factor of the optimizer's base rate, an expression of time and resolution.
   public static let learnrate = RunKey(
     "learnrate", default: .float(1), groups: .learnrateParameter,
@@ -142,6 +163,23 @@ public enum RunKeys {
       case .seconds(let s): node(.float(s))
       }
     }, doc: "int: every N epochs, float: every N seconds, 0: never")
+  /// `plugins`: plugin packages whose stages the run uses; the sidecar records each plugin
+  /// loaded as its absolute path and SHA-256, so re-rendering it loads them again.
+  public static let plugins = RunKey(
+    "plugins",
+    sidecar: .run { facts in
+      node(
+        .sequence(
+          facts.plugins.map { p in
+            node(
+              .mapping([
+                ConfigNode.Entry(key: "path", keyLocation: here, node: node(.string(p.path))),
+                ConfigNode.Entry(key: "sha256", keyLocation: here, node: node(.string(p.sha256))),
+              ]))
+          }))
+    }, isSection: true,
+    doc: "plugin package folders or built plugin executables (relative to the YAML), whose "
+      + "stages the run may use; loading a plugin runs its code")
   /// `init`: the starting pixels.
   public static let initialization = RunKey(
     "init", isSection: true,
@@ -160,11 +198,18 @@ public enum RunKeys {
     "postproc", isSection: true,
     doc: "transforms applied to the pixels after each optimizer step, each in its time window")
 
+  /// `animation`: frames, each the previous one warped and trained a few epochs.
+  public static let animation = RunKey(
+    "animation", isSection: true,
+    doc: "a video: `frames`, `fps`, `epochs` of each later frame, the `warp` of the previous "
+      + "frame, `scenes` (see below)")
+
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
-    verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation, model,
+    plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation,
+    model,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
-    parametrization, targets, postproc,
+    parametrization, targets, postproc, animation,
   ]
 
   /// The key named `name`.
@@ -188,6 +233,23 @@ public enum RunKeys {
         ? "(its own keys)"
         : key.groups.isEmpty ? "constants" : key.groups.names.joined(separator: ", ")
       lines.append("| `\(key.name)` | `\(key.defaultText)` | \(variables) | \(key.doc) |")
+    }
+    lines += [
+      "", "## `animation`", "",
+      "The keys of the `animation:` section ([animation.md](animation.md)); every parameter of",
+      "the experiment may also use the frame variables `frame` and `ft` (`frame_time`).", "",
+      "| key | default | expressions may use | what it does |",
+      "| --- | --- | --- | --- |",
+    ]
+    let frameKeys: Set<String> = ["zoom", "rotate", "translate", "center"]
+    for (path, spec) in Animation.keyReference {
+      guard let key = spec.key else { continue }
+      let variables =
+        spec.type == "section" && key != "text"
+        ? "(its own keys)"
+        : path == "animation.warp" && frameKeys.contains(key) ? "frame" : "constants"
+      let value = spec.defaultText.map { $0 == "null" ? "none" : $0 } ?? "required"
+      lines.append("| `\(path).\(key)` | `\(value)` | \(variables) | \(spec.doc) |")
     }
     return lines.joined(separator: "\n") + "\n"
   }

@@ -13,6 +13,8 @@ public struct StageRegistries: Sendable {
   public var transforms: StageRegistry
   /// Constraints.
   public var constraints: StageRegistry
+  /// The plugins whose stages these registries hold (recorded in the sidecar's `plugins:`).
+  public var plugins: [PluginRecord] = []
 
   /// The registries; by default clipig's built-in stages.
   public init(transforms: StageRegistry = .transforms, constraints: StageRegistry = .constraints) {
@@ -88,8 +90,9 @@ public struct RunOverrides: Sendable, Equatable {
 public struct RunPlan: Sendable {
   /// The merged configuration with the overrides written over it (the seed stays the plan's).
   public let root: ConfigNode
-  /// The decoded experiment (constant random expressions folded with `streams.load`).
-  public let experiment: Experiment
+  /// The decoded experiment (constant random expressions folded with `streams.load`); an
+  /// animation's frames change its frame and epochs (`AnimationRender`).
+  public internal(set) var experiment: Experiment
   /// The seed every random stream of the run derives from.
   public let seed: UInt64
   /// Whether the seed was drawn (then an interrupted run continues with its checkpoint's).
@@ -173,6 +176,12 @@ public struct RunPlan: Sendable {
     Checkpoint.digest(root, seed: seedWasDrawn ? nil : seed, repetition: repetition)
   }
 
+  /// The digest a checkpoint of this configuration has when its seed was drawn: a run given
+  /// the seed that was drawn continues it.
+  public var drawnSeedDigest: String {
+    Checkpoint.digest(root, seed: nil, repetition: repetition)
+  }
+
   /// The image path the configuration and `-o` ask for, before never-overwrite naming.
   public func requestedOutput(commandLine: String?) -> String {
     OutputNaming.requestedPath(
@@ -181,7 +190,8 @@ public struct RunPlan: Sendable {
 
   /// The configuration written beside the image `output`: it renders this run again.
   public func sidecarConfiguration(output: String) -> ConfigNode {
-    ResolvedConfig.complete(root, experiment: experiment, seed: seed, output: output)
+    ResolvedConfig.complete(
+      root, experiment: experiment, seed: seed, output: output, plugins: registries.plugins)
   }
 
   /// Loads and merges YAML files in order (`-` reads standard input); each must hold a mapping.

@@ -15,7 +15,9 @@ public enum Schedule {
 
   /// The expressions of the experiment `root` decodes to (none when it does not decode).
   ///
-  /// A text table: one row per epoch, one column per expression (plus resolution and lr).
+  /// A text table: one row per epoch of `epochs` (indices, from 0), one column per expression
+  /// (plus resolution and lr). The epoch column counts from 1, as every message does; the
+  /// expressions' variable `epoch` is the index, one less.
   public static func table(_ experiment: Experiment, epochs: [Int], seed: UInt64 = 0) -> String {
     let entries = expressions(of: experiment)
     var header = ["epoch", "t", "width", "height", "lr"]
@@ -23,8 +25,8 @@ public enum Schedule {
     var rows: [[String]] = []
     var random = SeededRandom(seed: seed)
     for epoch in epochs {
-      var c = ExprContext(epoch: epoch, epochs: experiment.epochs)
-      var row = [String(epoch), format(c.t)]
+      var c = experiment.context(atEpoch: epoch)
+      var row = [String(epoch + 1), format(c.t)]
       do {
         c = try experiment.variables(atEpoch: epoch, random: &random)
         row += [format(c.width), format(c.height), format(c.learnrate)]

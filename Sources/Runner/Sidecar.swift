@@ -63,12 +63,15 @@ public enum Sidecar {
     OutputNaming.sidecarPath(image)
   }
 
-  /// Writes the sidecar of `imagePath` for `plan`, recording `imagePath` (or `output`, the
-  /// name the image will have once published) as the configuration's `output`.
+  /// Writes the sidecar of `imagePath` for `plan`, recording the file name of `imagePath` (or
+  /// of `output`, the name the image will have once published) as the configuration's
+  /// `output`: a name without a folder, so the sidecar copied elsewhere writes where a relative
+  /// `output` goes (the current folder, or `-o`), never into the original's absolute folder.
   public static func write(
     for plan: RunPlan, imagePath: String, output: String? = nil, header: Header, now: Date = Date()
   ) throws {
-    let config = plan.sidecarConfiguration(output: output ?? imagePath)
+    let name = ((output ?? imagePath) as NSString).lastPathComponent
+    let config = plan.sidecarConfiguration(output: name)
     let text = config.yamlText(headerComment: header.lines(experiment: plan.experiment, now: now))
     try FileIO.writeAtomically(Array(text.utf8), to: path(forImage: imagePath))
   }

@@ -28,8 +28,9 @@ public struct TargetFeatures: Sendable {
         if let text = feature.text {
           row.append(CLIPFeatures.unit(try model.encodeText(text)))
         } else if let path = feature.image {
-          let image = try ImageInput.load(
-            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image")
+          let image = try ConfiguredImage.load(
+            path, baseDirectory: baseDirectory, key: "targets[\(ti)].features[\(fi)].image",
+            location: feature.location)
           row.append(try unitImageFeatures(ImageOps.resizeCrop(image, width: s, height: s)))
         } else {
           row.append([Float](repeating: 0, count: model.featureCount))

@@ -58,34 +58,45 @@ public final class Trainer {
   public var seed: UInt64 { streams.seed }
 
   /// Prepares the run `plan` with `model`; `startEpoch` replaces the experiment's (the studio's
-  /// Update continues a run at its current epoch).
-  public convenience init(plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil) throws {
+  /// Update continues a run at its current epoch); `initialImage` `[3, H, W]` replaces the
+  /// initialisation (an animation frame starts from the previous frame, warped).
+  public convenience init(
+    plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil, initialImage: Tensor? = nil
+  ) throws {
     var experiment = plan.experiment
     if let startEpoch { experiment.startEpoch = startEpoch }
     try self.init(
-      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory)
+      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory,
+      initialImage: initialImage)
   }
 
   /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature once.
   /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
   public init(
     experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
-    recorder: StreamRecorder? = nil
+    recorder: StreamRecorder? = nil, initialImage: Tensor? = nil
   ) throws {
     self.experiment = experiment
     self.model = model
-    self.streams = RandomStreams(seed: seed, recorder: recorder)
+    self.streams = RandomStreams(seed: seed, frame: experiment.frameIndex, recorder: recorder)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
     try MemoryBudget.check(experiment, model: model, streams: streams)
-    let initial = try Self.initialPixels(
-      experiment, streams: streams, baseDirectory: baseDirectory)
+    let initial =
+      try initialImage
+      ?? Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     parametrization = experiment.parametrization.make(
       width: initial.chw.w, height: initial.chw.h)
     parameters = parametrization.encode(initial)
     features = try TargetFeatures(
       experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
-    sampler = ViewSampler(experiment: experiment, imageSize: model.imageSize, streams: streams)
+    let masks = try experiment.targets.enumerated().map { ti, target in
+      try target.mask.map {
+        try TargetMask.load($0, baseDirectory: baseDirectory, key: "targets[\(ti)].mask")
+      }
+    }
+    sampler = ViewSampler(
+      experiment: experiment, imageSize: model.imageSize, streams: streams, masks: masks)
     objective = Objective(experiment: experiment, features: features, streams: streams)
   }
 
@@ -94,7 +105,8 @@ public final class Trainer {
   /// The state to continue from before epoch `nextEpoch` (see `Checkpoint`).
   public func checkpoint(nextEpoch: Int, configDigest: String) -> Checkpoint {
     Checkpoint(
-      seed: seed, nextEpoch: nextEpoch, configDigest: configDigest,
+      seed: seed, frame: experiment.animation == nil ? nil : experiment.frameIndex,
+      nextEpoch: nextEpoch, configDigest: configDigest,
       pixels: Tensor(shape: [1, 1, parameters.count], scalars: parameters),
       optimizer: optimizer.state, scales: features.scales, width: parametrization.width,
       height: parametrization.height)
@@ -151,7 +163,7 @@ public final class Trainer {
       throw StageError(
         parameter: "resolution", location: e.resolution[0].location,
         expression: "\(e.resolution[0]) \(e.resolution[1])",
-        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch): \(problem)")
+        context: context, message: "resolution \(w)×\(h) at epoch \(context.epoch + 1): \(problem)")
     }
     return (w, h)
   }
@@ -162,13 +174,16 @@ public final class Trainer {
     _ e: Experiment, streams: RandomStreams, baseDirectory: String
   ) throws -> Tensor {
     var random = streams.initialization
-    let context = ExprContext(epoch: e.startEpoch, epochs: e.epochs)
+    let context = e.context(atEpoch: e.startEpoch)
     let (width, height) = try resolution(e, context: context, random: &random)
     let i = e.initialization
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
-      let loaded = try ImageInput.load(path, baseDirectory: baseDirectory, key: "init.image")
+      let written = e.source["init"]?["image"]
+      let loaded = try ConfiguredImage.load(
+        path, baseDirectory: baseDirectory, key: "init.image",
+        location: written?.location ?? e.source.location)
       image = ImageOps.resizeCrop(loaded, width: r[0], height: r[1])
       image = image.perChannel { c, v in v * Float(i.std[c]) + Float(i.mean[c]) }
     } else {
@@ -214,7 +229,9 @@ public final class Trainer {
       var start = clock.now
       var edited = parametrization.editableImage(parameters)
       time += clock.now - start
-      for entry in active { edited = try entry.stage.forward(edited, in: &context).value }
+      for entry in active {
+        edited = try entry.stage.forward(edited, at: entry.path, in: &context).value
+      }
       start = clock.now
       parameters = parametrization.encode(edited)
       time += clock.now - start
@@ -243,10 +260,11 @@ public final class Trainer {
   /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
   /// objective composed, with the pullback from the loss to the parameters. The pullback is
   /// pure: it takes the timing to add to as an argument. Nil when no target is active.
+  /// `anchor` is the image masked targets' gates hold (see `TargetMask`; nil: the current).
   func loss(
     of parameters: [Float], in parametrization: any ImageParametrization, epoch: Int,
     variables: ExprContext, random: inout SeededRandom, timing: inout EpochTiming,
-    observe: ((ViewSampler.Views) -> Void)? = nil
+    anchor: Tensor? = nil, observe: ((ViewSampler.Views) -> Void)? = nil
   ) throws -> (
     value: Objective.Value, views: Int, pullback: (Double, inout EpochTiming) -> [Float]
   )? {
@@ -254,7 +272,7 @@ public final class Trainer {
     let imageStart = clock.now
     let (current, imagePullback) = parametrization.image(parameters)
     timing.parametrization += clock.now - imageStart
-    let views = try sampler.sample(current, epoch: epoch, variables: variables)
+    let views = try sampler.sample(current, epoch: epoch, variables: variables, anchor: anchor)
     observe?(views)
     guard views.count > 0 else { return nil }
     let forwardStart = clock.now
@@ -293,13 +311,16 @@ public final class Trainer {
       experiment, epoch: epoch, parametrization: &shape, parameters: &copy,
       streams: streams, random: &random
     ).variables
+    // Masked targets' gates hold the epoch's image, so the function's derivative at `copy`
+    // is the masked gradient training uses.
+    let anchor = shape.image(copy).value
     return { [self, shape] x in
       var r = random
       var timing = EpochTiming()
       guard
         let (value, _, pullback) = try loss(
           of: x.scalars, in: shape, epoch: epoch, variables: variables, random: &r,
-          timing: &timing)
+          timing: &timing, anchor: anchor)
       else { return (Tensor(scalar: 0), { _ in Tensor(shape: x.shape) }) }
       return (
         Tensor(scalar: Float(value.loss)),

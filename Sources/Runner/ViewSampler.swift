@@ -14,6 +14,8 @@ public struct ViewSampler: Sendable {
   public let imageSize: Int
   /// The run's random streams.
   public let streams: RandomStreams
+  /// Each target's mask (nil: unmasked), by target index.
+  public let masks: [TargetMask?]
 
   /// Where each view of a batch came from.
   public struct Origin: Sendable, Equatable {
@@ -42,35 +44,60 @@ public struct ViewSampler: Sendable {
     public var count: Int { origins.count }
   }
 
-  /// A sampler for `experiment`'s targets at CLIP's input side `imageSize`.
-  public init(experiment: Experiment, imageSize: Int, streams: RandomStreams) {
+  /// A sampler for `experiment`'s targets at CLIP's input side `imageSize`, with the targets'
+  /// loaded `masks` (by target index; none by default).
+  public init(
+    experiment: Experiment, imageSize: Int, streams: RandomStreams, masks: [TargetMask?] = []
+  ) {
     targets = experiment.targets
     self.imageSize = imageSize
     self.streams = streams
+    self.masks = masks
   }
 
   /// The views of `image` `[3, H, W]` (already clamped to [0, 1]) at `epoch`, with the
-  /// expression variables `variables` of that epoch.
-  public func sample(_ image: Tensor, epoch: Int, variables: ExprContext) throws(StageError)
-    -> Views
-  {
+  /// expression variables `variables` of that epoch. A masked target's views see
+  /// `TargetMask.gate(image, anchor:)` — `image` itself unless an `anchor` (the image the
+  /// epoch started from, for the gradient harness) is given.
+  public func sample(
+    _ image: Tensor, epoch: Int, variables: ExprContext, anchor: Tensor? = nil
+  ) throws(StageError) -> Views {
     let s = imageSize
     var origins: [Origin] = []
     var images: [Tensor] = []
     var pullbacks: [Pullback] = []
     for (ti, target) in targets.enumerated()
     where target.window.contains(epoch: epoch, t: variables.t) {
-      let chain = Pipeline(target.transforms.map(\.stage))
+      var input = image
+      var gatePullback: Pullback?
+      if ti < masks.count, let mask = masks[ti] {
+        let m = mask.resized(height: image.chw.h, width: image.chw.w)
+        let gate = TargetMask.gate(image, anchor: anchor ?? image, mask: m)
+        input = gate.value
+        gatePullback = gate.pullback
+      }
       for b in 0..<target.viewsPerEpoch {
         var context = StageContext(
           variables: variables, random: streams.view(epoch: epoch, target: ti, view: b))
-        let (y, chainPullback) = try chain.forward(image, in: &context)
+        // The transform chain, each stage's error named by its path; pullbacks in reverse.
+        var y = input
+        var stagePullbacks: [Pullback] = []
+        for entry in target.transforms {
+          let (out, pullback) = try entry.stage.forward(y, at: entry.path, in: &context)
+          y = out
+          stagePullbacks.append(pullback)
+        }
+        let chainPullback: Pullback = { dy in
+          stagePullbacks.reversed().reduce(dy) { d, pullback in pullback(d) }
+        }
         let resize = Resampler(from: y.chw.h, y.chw.w, to: s, s, filter: .cubic)
         let resized = resize.apply(y)
         origins.append(Origin(target: ti, index: b))
         images.append(ImageOps.clamp(resized, 0, 1))
         pullbacks.append { d in
-          chainPullback(resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1)))
+          let dInput = chainPullback(
+            resize.adjoint(ImageOps.clampPullback(d, input: resized, 0, 1)))
+          return gatePullback?(dInput) ?? dInput
         }
       }
     }

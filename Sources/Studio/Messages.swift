@@ -7,6 +7,8 @@ struct ErrorInfo: Codable, Sendable, Equatable {
   var line: Int?
   /// 1-based column, if known.
   var column: Int?
+  /// The configuration's further errors, by line (this one is the first by line).
+  var others: [ErrorInfo]?
 }
 
 /// One epoch's numbers for the plots.

@@ -1,7 +1,6 @@
-import Constraints
 import NIOCore
 import PipelineKit
-import Transforms
+import Runner
 
 /// Settings of one `clipig studio` server.
 public struct StudioConfiguration: Sendable {
@@ -21,10 +20,9 @@ public struct StudioConfiguration: Sendable {
   public var maxYAMLBytes: Int = 256 * 1024
   /// Seconds between two pushed snapshots of a running experiment.
   public var snapshotSeconds: Double = 0.4
-  /// Transforms experiments may name.
-  public var transforms: StageRegistry = .transforms
-  /// Constraints experiments may name.
-  public var constraints: StageRegistry = .constraints
+  /// The stages experiments may name (built-in and plugins'), and the plugins their sidecars
+  /// record.
+  public var registries: StageRegistries = .builtin
 
   /// Limits on each connection and on how many are open (see `ConnectionWatchdog`).
   public var connectionLimits = ConnectionLimits()

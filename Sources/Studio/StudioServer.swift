@@ -104,6 +104,11 @@ public final class StudioServer: Sendable {
         port = portBox.withLock { $0 }
         if port != nil { break }
         if let reason = startFailure.withLock({ $0 }) {
+          if reason.contains("Address already in use") || reason.contains("EADDRINUSE") {
+            throw StudioError(
+              "port \(configuration.port) on \(first) is in use (another studio, perhaps); "
+                + "choose another with --port N, or --port 0 for any free port")
+          }
           throw StudioError("cannot listen on \(first) port \(configuration.port): \(reason)")
         }
         try await Task.sleep(for: .milliseconds(5))

@@ -143,7 +143,12 @@ final class StudioSession: Sendable {
         yaml, file: place.name, baseDirectory: place.baseDirectory,
         seed: keepingSeed ? place.seed : nil, configuration: configuration)
     } catch {
-      throw ActionError(status: 422, info: ConfigCheck.info(error, file: place.name))
+      // Every error the YAML has (each found after removing the keys of those before), the
+      // first by line leading.
+      let all = ConfigCheck.allErrors(
+        yaml, file: place.name, baseDirectory: place.baseDirectory,
+        seed: keepingSeed ? place.seed : nil, configuration: configuration, first: error)
+      throw ActionError(status: 422, info: ConfigCheck.info(all, file: place.name))
     }
   }
 
@@ -234,7 +239,7 @@ final class StudioSession: Sendable {
           ActionError(
             status: 409,
             info: ErrorInfo(
-              message: "cannot update at epoch \(next): the edited YAML has epochs: "
+              message: "cannot update at epoch \(next + 1): the edited YAML has epochs: "
                 + "\(config.experiment.epochs); raise epochs to continue")))
       }
       if tab.status == .running {

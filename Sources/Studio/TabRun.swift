@@ -82,7 +82,14 @@ struct TabRun: RunObserver {
       worker.finish(tab, status: .stopped, pixels: trainer.pixels)
       if shuttingDown {
         if let path = try? session.save(tab, note: "interrupted at epoch \(next + 1)") {
-          CLIRunner.standardError("clipig studio: saved \(path)\n")
+          // As render leaves one: rendering the saved YAML into the saved image continues.
+          let resumable =
+            (try? Checkpoint.writeForSidecar(of: path, trainer: trainer, nextEpoch: next)) != nil
+          CLIRunner.standardError(
+            "clipig studio: saved \(path)"
+              + (resumable
+                ? " (to continue: clipig render \(Sidecar.path(forImage: path)) -o \(path))" : "")
+              + "\n")
         }
       } else {
         session.log(tab, "stopped at epoch \(next + 1)")

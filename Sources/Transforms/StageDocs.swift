@@ -54,6 +54,16 @@ public enum StageDocs {
     return out
   }
 
+  /// The reference of the stage named `name` (a transform, else a constraint), nil when
+  /// neither registry has it.
+  public static func markdown(
+    stage name: String, transforms: StageRegistry, constraints: StageRegistry
+  ) -> String? {
+    if let type = transforms[name] { return section(type, kind: transforms.kind) }
+    if let type = constraints[name] { return section(type, kind: constraints.kind) }
+    return nil
+  }
+
   static func section(_ type: any Stage.Type, kind: StageRegistry.Kind) -> String {
     let constraint = kind == .constraints
     var out = "### `\(type.name)`\n\n\(type.summary)\n\n"

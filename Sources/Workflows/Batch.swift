@@ -155,7 +155,7 @@ public enum Batch {
       throw WorkflowError("batch needs an output directory (-o)")
     }
     guard options.jobs >= 1 else { throw WorkflowError("--jobs must be at least 1") }
-    let dir = options.outputDirectory
+    let dir = FileIO.folder(options.outputDirectory)
     let grid = try grid(options)
     let items = grid.items(in: options.shard)
     try claimDirectory(dir)
@@ -252,7 +252,7 @@ public enum Batch {
             plan.item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
             uniquingKeysWith: { a, _ in a }),
           prompts: references.prompts, seed: plan.run.seed,
-          similarity: TextFormat.rounded(similarity), seconds: TextFormat.rounded(result.seconds),
+          similarity: similarity, seconds: TextFormat.rounded(result.seconds),
           epochs: plan.run.experiment.epochs - plan.run.experiment.startEpoch,
           width: saved.chw.w, height: saved.chw.h)
         try writeRecord(record, directory: dir)
@@ -341,15 +341,17 @@ public enum Batch {
     )
   }
 
-  /// Makes `dir` a batch directory: its `.clipig/` folder marks it as one. A directory with a
-  /// manifest but no `.clipig/` holds someone else's files and is refused.
+  /// Makes `dir` a batch directory: its `.clipig/` folder marks it as one. The rule `rank`
+  /// follows too: a folder may hold other files, but one holding a name the command writes
+  /// (`manifest.json`, `manifest.csv`) without clipig's marker holds someone else's results and
+  /// is refused.
   static func claimDirectory(_ dir: String) throws {
     let marker = dir + "/.clipig"
     if !exists(marker) {
       for name in ["manifest.json", "manifest.csv"] where exists(dir + "/" + name) {
         throw WorkflowError(
-          "\(dir)/\(name) exists but \(dir) is not a clipig batch directory; choose another "
-            + "directory")
+          "\(dir)/\(name) exists but \(dir) holds no .clipig folder, so it is not a clipig "
+            + "batch directory; choose another directory")
       }
     }
     try FileManager.default.createDirectory(atPath: marker, withIntermediateDirectories: true)

@@ -101,7 +101,7 @@ public enum Gallery {
     guard (8...2048).contains(options.thumbnailSize) else {
       throw WorkflowError("--thumb must be between 8 and 2048 pixels")
     }
-    let page = options.outputDirectory
+    let page = FileIO.folder(options.outputDirectory)
     let index = page + "/index.html"
     if FileManager.default.fileExists(atPath: index) {
       let existing = (try? FileIO.readBytes(path: index)).map {

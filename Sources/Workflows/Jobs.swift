@@ -56,7 +56,13 @@ public final class ModelPool: Sendable {
     }
     let model = clip.model
     let tokenizer = clip.tokenizer
-    return { CLIPFeatureModel(model: model, tokenizer: tokenizer) }
+    let reported = clip.reported
+    let warn = clip.warn
+    return {
+      let instance = CLIPFeatureModel(model: model, tokenizer: tokenizer, reported: reported)
+      instance.warn = warn
+      return instance
+    }
   }
 }
 
@@ -183,7 +189,9 @@ enum TextFormat {
     x.map { String(format: "%.2f", $0) } ?? ""
   }
 
-  /// `x` rounded to 4 decimals (so JSON files stay short and readable).
+  /// `x` rounded to 4 decimals (so JSON files stay short and readable): for times only; a
+  /// similarity is stored whole, so that every display rounds it once (a value rounded to 4
+  /// decimals and then to 2 can differ from the value rounded to 2: -0.96499 → -0.9650 → -0.97).
   static func rounded(_ x: Double) -> Double {
     (x * 10_000).rounded() / 10_000
   }

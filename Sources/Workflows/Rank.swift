@@ -147,6 +147,7 @@ public enum Ranking {
     log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
   ) throws -> RankSummary {
     try validate(options)
+    let options = clamped(options, log: log)
     if options.shard != nil && options.merge {
       throw WorkflowError("--merge is the step after the shards: give it without a shard")
     }
@@ -186,9 +187,7 @@ public enum Ranking {
       self.options = options
       self.models = models
       self.log = log
-      let dir =
-        options.outputDirectory.hasSuffix("/") && options.outputDirectory.count > 1
-        ? String(options.outputDirectory.dropLast()) : options.outputDirectory
+      let dir = FileIO.folder(options.outputDirectory)
       path = dir
       statePath = dir + "/rank.json"
       csvPath = dir + "/rank.csv"
@@ -288,7 +287,7 @@ public enum Ranking {
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
         let run = RankState.Run(
-          id: id, seed: seed, similarity: TextFormat.rounded(similarity),
+          id: id, seed: seed, similarity: similarity,
           seconds: TextFormat.rounded(result.seconds), image: image)
         try record { current in
           current.runs.removeAll { $0.id == id }
@@ -358,7 +357,7 @@ public enum Ranking {
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
         let continuation = RankState.Continuation(
-          id: row.id, epochs: options.continueEpochs, similarity: TextFormat.rounded(similarity),
+          id: row.id, epochs: options.continueEpochs, similarity: similarity,
           seconds: TextFormat.rounded(result.seconds), image: image)
         try record { current in
           current.continued.removeAll { $0.id == row.id }
@@ -453,10 +452,23 @@ public enum Ranking {
     if o.keep < 0 || o.worst < 0 || o.continueEpochs < 0 {
       throw WorkflowError("--keep, --worst and --continue must not be negative")
     }
-    if o.keep + o.worst > o.runs {
-      throw WorkflowError(
-        "--keep \(o.keep) plus --worst \(o.worst) is more than the \(o.runs) runs")
+  }
+
+  /// `o` with `--keep` and `--worst` reduced to the runs there are (the best first), saying so
+  /// unless quiet.
+  static func clamped(_ o: RankOptions, log: @Sendable (String) -> Void) -> RankOptions {
+    // keep + worst without overflow (each is at most Int.max): more than the runs?
+    guard o.keep > o.runs || o.worst > o.runs - o.keep else { return o }
+    var c = o
+    c.keep = min(o.keep, o.runs)
+    c.worst = min(o.worst, o.runs - c.keep)
+    if o.verbosity >= 1 {
+      let asked = o.worst > 0 ? "--keep \(o.keep) plus --worst \(o.worst)" : "--keep \(o.keep)"
+      log(
+        "note: \(asked) is more than the \(o.runs) runs: continuing \(c.keep) best"
+          + (o.worst > 0 ? " and \(c.worst) worst" : "") + "\n")
     }
+    return c
   }
 
   static func loadOrStart(
@@ -495,15 +507,18 @@ public enum Ranking {
       seed: options.seed ?? UInt64.random(in: 0...UInt64(Int64.max)), epochs: options.epochs)
   }
 
-  /// A directory with files but neither `rank.json` nor clipig's `.clipig/` is not a ranking.
+  /// The rule `batch` follows too: a folder may hold other files, but one holding a name the
+  /// command writes (`rank.csv`, `short/`, `continued/`) without the state that says clipig
+  /// made it (`rank.json`) holds someone else's results and is refused.
   static func refuseForeignDirectory(_ directory: String, statePath: String) throws {
     let fm = FileManager.default
-    guard !fm.fileExists(atPath: statePath),
-      let contents = try? fm.contentsOfDirectory(atPath: directory),
-      !contents.filter({ $0 != ".clipig" }).isEmpty
-    else { return }
-    throw WorkflowError(
-      "\(directory) is not empty and holds no rank.json; give a new or empty directory")
+    guard !fm.fileExists(atPath: statePath) else { return }
+    for name in ["rank.csv", "short", "continued"]
+    where fm.fileExists(atPath: directory + "/" + name) {
+      throw WorkflowError(
+        "\(directory)/\(name) exists but \(directory) holds no rank.json, so it is not a clipig "
+          + "rank directory; choose another directory")
+    }
   }
 
   static func save(_ state: RankState, statePath: String, csvPath: String, options: RankOptions)

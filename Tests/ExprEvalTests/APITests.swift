@@ -75,8 +75,22 @@ struct APITests {
     #expect(try Expr("sim", groups: .featureParameter).usedGroups.contains(.targetFeature))
     #expect(
       VariableGroups.all.names == [
-        "time", "resolution", "learnrate", "target_feature", "target_constraint",
+        "time", "resolution", "learnrate", "target_feature", "target_constraint", "frame",
       ])
+  }
+
+  /// An animation's frame variables: available wherever time is, and alone in the warp's
+  /// `.frame` group; `ft` is frame / frames (3 / 12 = 0.25).
+  @Test func frameVariables() throws {
+    var context = ExprContext(epoch: 5, epochs: 11)
+    context.frame = 3
+    context.frames = 12
+    var random = TableRandom(seed: 1)
+    let e = try Expr("frame * 10 + ft + frame_time", groups: .transformParameter)
+    #expect(try e.evaluate(in: context, random: &random) == .float(30.5))
+    _ = try Expr("1 + ft", groups: .frame)
+    #expect(throws: ExprError.self) { try Expr("t", groups: .frame) }
+    #expect(throws: ExprError.self) { try Expr("frame", groups: .constant) }
   }
 
   @Test func constantExpressions() throws {

@@ -75,10 +75,10 @@ import Testing
     #expect(files.format == .openCLIP)
     #expect(files.weights.contains("/hub/org--tiny/main/"))
     #expect(FileManager.default.contents(atPath: files.weights).map { [UInt8]($0) } == weights)
-    // One line said which source failed and which is tried next.
+    // One line said which source failed and which one served instead.
     #expect(notes.all.count == 1)
     #expect(notes.all.first?.contains("hub org/tiny@0123456") == true)
-    #expect(notes.all.first?.contains("trying hub org/tiny@main") == true)
+    #expect(notes.all.first?.contains("downloaded from hub org/tiny@main instead") == true)
     #expect(notes.all.first?.contains("404") == true)
     let paths = server.requests.map(\.path)
     #expect(paths.first == resolve(Self.pin, "open_clip_config.json"))

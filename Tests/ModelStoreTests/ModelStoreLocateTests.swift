@@ -66,7 +66,13 @@ import Testing
       _ = try ModelStore.locate("ViT-X/99", download: false, cache: cache)
     } throws: { error in
       guard let e = error as? ModelStoreError, case .unknownModel = e else { return false }
-      return e.description.contains("ViT-B/32, ViT-B/16, ViT-L/14")
+      return e.description.contains("see `clipig model list`")
+    }
+    // A near miss names the model meant.
+    #expect {
+      _ = try ModelStore.locate("ViT-B/33", download: false, cache: cache)
+    } throws: { error in
+      "\(error)".contains("did you mean 'ViT-B/32'?")
     }
     // OpenAI's ResNets are known models now (issue 18: not "not a known model").
     #expect(throws: ModelStoreError.notDownloaded("RN50")) {
@@ -298,7 +304,7 @@ import Testing
     }
   }
 
-  @Test func offlineDownloadIsOneSentenceError() throws {
+  @Test func offlineDownloadSaysEachSourceThenWhatToDo() throws {
     let server = try LoopbackServer(routes: [:])
     let model = testModel(server, weights: [1, 2, 3], merges: [4])
     server.stop()
@@ -312,8 +318,11 @@ import Testing
       guard let e = error as? ModelStoreError, case .allSourcesFailed(_, let failures) = e else {
         return false
       }
-      return !e.description.contains("\n") && failures.count == 2
-        && failures.allSatisfy { $0.contains("cannot reach") }
+      // A header, one line per source, then one sentence with what to do.
+      let lines = e.description.split(separator: "\n")
+      return lines.count == 4 && failures.count == 2
+        && failures.allSatisfy { $0.contains("cannot reach") && $0.count < 200 }
+        && lines[3].contains("HF_ENDPOINT") && !e.description.contains("--model")
     }
   }
 

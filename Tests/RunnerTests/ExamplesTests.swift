@@ -34,7 +34,13 @@ struct ExamplesTests {
     let outcome = try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in })
     #expect(outcome == .finished)
     let stem = String(file.dropLast(5))
-    let image = try PNG.read(path: "\(dir)/\(stem).png")
+    // An animation writes its frames into a folder named after it (docs/animation.md).
+    let animated = try options.plan().experiment.animation != nil
+    let image = try PNG.read(
+      path: animated ? "\(dir)/\(stem)/frame-00001.png" : "\(dir)/\(stem).png")
+    if animated {
+      #expect(FileManager.default.fileExists(atPath: "\(dir)/\(stem).webp"))
+    }
     #expect(image.chw.c == 3 && image.chw.h > 0)
     let yaml = try String(contentsOfFile: "\(dir)/\(stem).yaml", encoding: .utf8)
     #expect(yaml.contains("# seed: 7"))

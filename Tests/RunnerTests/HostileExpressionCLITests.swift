@@ -76,13 +76,11 @@ struct HostileExpressionCLITests {
       """, to: dir + "/x.yaml")
     let x = dir + "/x.yaml"
     let cases: [([String], String)] = [
-      (["schedule", x, "--epoch=-1"], "epochs count from 0, so an epoch cannot be negative"),
-      (
-        ["preview", x, "--epoch=-1", "-o", dir],
-        "epochs count from 0, so an epoch cannot be negative"
-      ),
-      (["schedule", x, "--epoch", "3", "10"], "--epoch 10 is past the last epoch (9)"),
-      (["preview", x, "--epoch", "10", "-o", dir], "--epoch 10 is past the last epoch (9)"),
+      // Epochs count from 1 in every message and option: 1…10 here.
+      (["schedule", x, "--epoch=0"], "--epoch 0: epochs count from 1"),
+      (["preview", x, "--epoch=-1", "-o", dir], "--epoch -1: epochs count from 1"),
+      (["schedule", x, "--epoch", "3", "11"], "--epoch 11 is past the last epoch (10)"),
+      (["preview", x, "--epoch", "11", "-o", dir], "--epoch 11 is past the last epoch (10)"),
       (["schedule", x, "--epochs", "0"], "--epochs must be at least 1"),
     ]
     for (arguments, message) in cases {
@@ -90,8 +88,13 @@ struct HostileExpressionCLITests {
       #expect(r.status != 0, "\(arguments): \(r)")
       #expect(r.err.contains(message), "\(arguments): \(r.err)")
     }
-    guard let ok = try run(["schedule", x, "--epoch", "0", "9"]) else { return }
+    guard let ok = try run(["schedule", x, "--epoch", "1", "10"]) else { return }
     #expect(ok.status == 0, "\(ok.err)")
+    // The rows are numbered 1 and 10; t = 0 and 1 there (t = (epoch − 1) / 9).
+    let rows = ok.out.split(separator: "\n").dropFirst().map {
+      $0.split(separator: " ").prefix(2).joined(separator: " ")
+    }
+    #expect(rows == ["1 0", "10 1"], "\(ok.out)")
     // Nothing was written by the refused previews.
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["x.yaml"])
   }

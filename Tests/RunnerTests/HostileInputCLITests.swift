@@ -69,15 +69,15 @@ struct HostileInputCLITests {
       ),
       (
         Self.config(resolution: "6000"),
-        "resolution 6000×6000 at epoch 0: an image can have at most"
+        "resolution 6000×6000 at epoch 1: an image can have at most"
       ),
       (
         Self.config(resolution: "[16, '16 + 40000 * t']"),
-        "at epoch 2: a side can have at most 32768"
+        "at epoch 3: a side can have at most 32768"
       ),
       (
         Self.config(resolution: "['16 + 6000 * t', '16 + 6000 * t']"),
-        "resolution 6016×6016 at epoch 2: an image can have"
+        "resolution 6016×6016 at epoch 3: an image can have"
       ),
       (
         Self.config().replacingOccurrences(of: "batch_size: 2", with: "batch_size: 100000000"),
@@ -116,7 +116,7 @@ struct HostileInputCLITests {
     }
     #expect(no.status == 1, "\(no.out)")
     #expect(
-      no.err.contains("resolution 5793×5793 at epoch 1: an image can have at most"), "\(no.err)")
+      no.err.contains("resolution 5793×5793 at epoch 2: an image can have at most"), "\(no.err)")
   }
 
   /// A WebP file has at most 16383 pixels per side (the format stores side − 1 in 14 bits): a
@@ -124,7 +124,7 @@ struct HostileInputCLITests {
   /// training, naming the key and the epoch, and leaves no file; the bound itself renders.
   @Test func webpOutputsAreBoundedBeforeTraining() throws {
     let dir = try TestFiles.temporaryDirectory("hostile-webp")
-    // 16 + 16400·t is 8216 at epoch 1 and 16416 at the last epoch (t = 1).
+    // 16 + 16400·t is 8216 at the 2nd epoch (t = 0.5) and 16416 at the 3rd, the last (t = 1).
     let over = Self.config(resolution: "[16, '16 + 16400 * t']")
     for output in ["out.webp", "sub/OUT.WEBP"] {
       guard let r = try Self.render(over, in: dir, ["-o", output]) else { return }
@@ -133,7 +133,7 @@ struct HostileInputCLITests {
       #expect(r.err.contains("'resolution'"), "\(r.err)")
       #expect(
         r.err.contains(
-          "resolution 16×16416 at epoch 2: a side can have at most 16383 pixels in a WebP file"),
+          "resolution 16×16416 at epoch 3: a side can have at most 16383 pixels in a WebP file"),
         "\(r.err)")
       #expect(Self.files(dir) == ["x.yaml"], "\(output): \(Self.files(dir))")
     }
@@ -144,7 +144,7 @@ struct HostileInputCLITests {
     guard let flag = try Self.render(Self.config(), in: dir, ["-o", "f.webp", "-r", "16384", "8"])
     else { return }
     #expect(flag.status == 1, "\(flag.err)")
-    #expect(flag.err.contains("resolution 16384×8 at epoch 0: a side can have"), "\(flag.err)")
+    #expect(flag.err.contains("resolution 16384×8 at epoch 1: a side can have"), "\(flag.err)")
     #expect(Self.files(dir) == ["x.yaml"], "\(Self.files(dir))")
     // Exactly 16383 pixels is a valid WebP: rendered and read back.
     let bound = Self.config(resolution: "[16, '16 + 16367 * t']", epochs: 2)
@@ -162,7 +162,7 @@ struct HostileInputCLITests {
         Self.config().replacingOccurrences(of: "noise: 0.1", with: "noise: 1/epoch"),
         "division by zero"
       ),
-      (Self.config("learnrate: 1e38*1e38\n"), "epoch 0: the pixels after the optimizer step"),
+      (Self.config("learnrate: 1e38*1e38\n"), "epoch 1: the pixels after the optimizer step"),
     ]
     for (yaml, message) in cases {
       let dir = try TestFiles.temporaryDirectory("hostile-epoch0")
@@ -232,7 +232,8 @@ struct HostileInputCLITests {
     guard let b = try Self.render(Self.config(), in: dir, ["-o", "d/x.jpg"]) else { return }
     #expect(a.status == 0 && b.status == 0, "\(a.err) \(b.err)")
     #expect(Self.files(dir + "/d") == ["x-1.jpg", "x-1.yaml", "x.png", "x.yaml"])
-    #expect(try TestFiles.read(dir + "/d/x.yaml").contains("/d/x.png"))
+    // The sidecar names its own image (by name: it resolves where the sidecar is run).
+    #expect(try TestFiles.read(dir + "/d/x.yaml").contains("\noutput: x.png\n"))
   }
 
   @Test func longNamesStaleTemporariesAndAbandonedClaims() throws {
@@ -257,7 +258,7 @@ struct HostileInputCLITests {
     #expect(!FileManager.default.fileExists(atPath: stale))
     #expect(FileManager.default.fileExists(atPath: foreign), "only our own naming is removed")
     #expect(try PNG.read(path: dir + "/o/s.png").shape == [3, 16, 16])
-    #expect(try TestFiles.read(dir + "/o/s.yaml").contains("/o/s.png"))
+    #expect(try TestFiles.read(dir + "/o/s.yaml").contains("\noutput: s.png\n"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/o/s-1.png"))
   }
 
@@ -325,7 +326,7 @@ struct HostileInputCLITests {
     }
   }
 
-  /// Finite parameters whose product overflows Float from epoch 1 on: the views (then the
+  /// Finite parameters whose product overflows Float from the second epoch on (`epoch` = 1): the views (then the
   /// loss) or the post-processed pixels become infinite or NaN. The run stops naming the
   /// epoch, keeps the last good image (epoch 0's) and notes the stop in the sidecar. (A run
   /// that fails in its first epoch keeps nothing: `aRenderFailingInItsFirstEpochLeavesNoFile`.)
@@ -335,11 +336,11 @@ struct HostileInputCLITests {
         Self.config().replacingOccurrences(
           of: "- noise: 0.1",
           with: "- noise: 0.1\n      - mul: 1+epoch*1e30\n      - mul: 1+epoch*1e30"),
-        "epoch 1: the loss became NaN"
+        "epoch 2: the loss became NaN"
       ),
       (
         Self.config("postproc:\n  - mul: 1+epoch*1e30\n  - mul: 1+epoch*1e30\n"),
-        "epoch 1: the pixels after post-processing became"
+        "epoch 2: the pixels after post-processing became"
       ),
     ]
     for (yaml, message) in cases {
@@ -350,7 +351,7 @@ struct HostileInputCLITests {
       let image = try PNG.read(path: dir + "/out/r.png")
       #expect(image.shape == [3, 16, 16])
       #expect(image.scalars.allSatisfy { $0.isFinite })
-      // The error names epoch index 1; the sidecar counts epochs from 1: the second epoch.
+      // `epoch` is 1 in the second epoch; the error and the sidecar both count from 1: 2.
       #expect(try TestFiles.read(dir + "/out/r.yaml").contains("# stopped by an error at epoch 2"))
     }
   }

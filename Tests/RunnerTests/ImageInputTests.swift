@@ -45,7 +45,7 @@ struct ImageInputTests {
       limit: 300)
     #expect(!r.timedOut)
     #expect(r.status != 0)
-    #expect(r.err.contains("init.image: \(fifo): "), "\(r.err)")
+    #expect(r.err.contains("error: 'init.image': \(fifo): "), "\(r.err)")
     #expect(r.err.contains("FIFO"), "\(r.err)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/out.png"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/out.yaml"))
@@ -70,7 +70,7 @@ struct ImageInputTests {
       let r = try run(
         ["render", dir + "/x.yaml", "--model", TestFiles.tinyModel, "-o", dir + "/out.png"])
       #expect(r.status == 1, "\(r.err)")
-      #expect(r.err.contains("\(key): \(file): "), "\(r.err)")
+      #expect(r.err.contains("error: '\(key)': \(file): "), "\(r.err)")
       #expect(r.err.contains(phrase), "\(r.err)")
       #expect(!r.err.contains("Fatal error"))
       #expect(!FileManager.default.fileExists(atPath: dir + "/out.png"))

@@ -243,7 +243,11 @@ extension StudioSuite {
       #expect(try get("/", ["Host": host]) == 403)
       #expect(try get("/?token=0000", ["Host": host]) == 403)
       #expect(try get("/studio.js", ["Host": host]) == 403)
-      #expect(try get("/api/state?token=\(studio.token.dropLast())0", ["Host": host]) == 403)
+      // The real token with its last character changed (to another one, whatever it was).
+      let wrongLast: Character = studio.token.last == "0" ? "1" : "0"
+      let nearMiss = String(studio.token.dropLast()) + String(wrongLast)
+      #expect(nearMiss != studio.token)
+      #expect(try get("/api/state?token=\(nearMiss)", ["Host": host]) == 403)
       // DNS rebinding: the right token under a foreign host name.
       #expect(try get("/?token=\(studio.token)", ["Host": "evil.example:\(studio.port)"]) == 403)
       #expect(try get("/?token=\(studio.token)", [:]) == 403)

@@ -107,12 +107,14 @@ struct RankTests {
 
   @Test func refusesForeignDirectoriesAndChangedExperiments() throws {
     let dir = try TestFiles.temporaryDirectory("rank-refuse")
-    try TestFiles.write("keep me\n", to: dir + "/foreign/notes.txt")
+    // A rank.csv without rank.json is someone else's (the rule batch follows for manifests);
+    // other files are no reason to refuse a folder (NewUserCLITests).
+    try TestFiles.write("keep me\n", to: dir + "/foreign/rank.csv")
     let foreign = try Self.options(dir, output: dir + "/foreign")
     #expect(throws: WorkflowError.self) {
       try Ranking.run(foreign, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
     }
-    #expect(try TestFiles.read(dir + "/foreign/notes.txt") == "keep me\n")
+    #expect(try TestFiles.read(dir + "/foreign/rank.csv") == "keep me\n")
 
     var options = try Self.options(dir, output: dir + "/r")
     options.runs = 2

@@ -335,10 +335,16 @@ public struct ParameterReader {
     random: inout SeededRandom
   ) throws(ConfigError) -> [Param<T>] {
     var items: [ConfigNode]
+    // Text split at blanks into several values: a failure says so and how to keep it whole.
+    var splitNote = ""
     switch node.value {
     case .sequence(let elements): items = elements
     case .string(let s) where T.self != String.self:
-      items = splitListText(s).map { ConfigNode(.string($0), at: node.location) }
+      let parts = splitListText(s)
+      items = parts.map { ConfigNode(.string($0), at: node.location) }
+      if parts.count > 1 && !hasTopLevelComma(s) {
+        splitNote = blankSplitNote(s, parts: parts)
+      }
     case .mapping:
       throw ConfigError(
         "expected a list of \(T.typeDescription), got a mapping", at: node.location, path: path)
@@ -350,23 +356,31 @@ public struct ParameterReader {
     } else if !lengths.contains(items.count) {
       let allowed = Set(lengths + [1]).sorted().map(String.init).joined(separator: " or ")
       throw ConfigError(
-        "expected a list of length \(allowed), got \(items.count) values", at: node.location,
-        path: path)
+        "expected a list of length \(allowed), got \(items.count) values" + splitNote,
+        at: node.location, path: path)
     }
     var result: [Param<T>] = []
     for (i, item) in items.enumerated() {
-      result.append(
-        try convertScalar(item, T.self, path: "\(path)[\(i)]", groups: groups, random: &random))
+      do {
+        result.append(
+          try convertScalar(item, T.self, path: "\(path)[\(i)]", groups: groups, random: &random))
+      } catch {
+        guard !splitNote.isEmpty else { throw error }
+        // The note ends the message's first line, before an expression's caret lines.
+        let message = error.message
+        let firstLineEnd = message.firstIndex(of: "\n") ?? message.endIndex
+        throw ConfigError(
+          message[..<firstLineEnd] + splitNote + message[firstLineEnd...], at: error.location,
+          path: error.path)
+      }
     }
     return result
   }
 
-  /// Splits list text: at top-level commas when there is one (so `pow(2, 3), 4` is two values),
-  /// else at runs of blanks outside brackets and quotes.
-  public static func splitListText(_ text: String) -> [String] {
+  /// Whether `text` has a comma outside brackets and quotes (then it is split at commas).
+  static func hasTopLevelComma(_ text: String) -> Bool {
     var depth = 0
     var quote: Character?
-    var hasTopComma = false
     for ch in text {
       if let q = quote {
         if ch == q { quote = nil }
@@ -377,13 +391,30 @@ public struct ParameterReader {
       } else if ")]}".contains(ch) {
         depth -= 1
       } else if ch == "," && depth == 0 {
-        hasTopComma = true
+        return true
       }
     }
+    return false
+  }
+
+  /// "; the value 'TEXT' was split at blanks into N values ('a', 'b', …): write one
+  /// expression in parentheses, '(TEXT)', or separate values with commas".
+  static func blankSplitNote(_ text: String, parts: [String]) -> String {
+    let shown = parts.prefix(6).map { "'\($0)'" }.joined(separator: ", ")
+    let more = parts.count > 6 ? ", …" : ""
+    return
+      "; the value '\(text)' was split at blanks into \(parts.count) values (\(shown)\(more)): "
+      + "write one expression in parentheses, '(\(text))', or separate values with commas"
+  }
+
+  /// Splits list text: at top-level commas when there is one (so `pow(2, 3), 4` is two values),
+  /// else at runs of blanks outside brackets and quotes.
+  public static func splitListText(_ text: String) -> [String] {
+    let hasTopComma = hasTopLevelComma(text)
     var parts: [String] = []
     var current = ""
-    depth = 0
-    quote = nil
+    var depth = 0
+    var quote: Character?
     for ch in text {
       let separator = hasTopComma ? ch == "," : ch.isWhitespace
       if let q = quote {

@@ -26,11 +26,13 @@ extension StudioPage {
 
       // ---- editor -------------------------------------------------------------------------
 
-      function renderGutter(errorLine) {
+      // errorLines: the lines to mark (one number, a list, or null).
+      function renderGutter(errorLines) {
+        var marked = [].concat(errorLines || []);
         var n = $('yaml').value.split('\n').length;
         var out = [];
         for (var i = 1; i <= n; i++) {
-          out.push(i === errorLine ? '<span class="error">' + i + '</span>' : String(i));
+          out.push(marked.indexOf(i) >= 0 ? '<span class="error">' + i + '</span>' : String(i));
         }
         $('gutter').innerHTML = out.join('\n') + '\n';
         $('gutter').scrollTop = $('yaml').scrollTop;
@@ -51,9 +53,17 @@ extension StudioPage {
         line.className = 'error';
         line.dataset.line = error.line || '';
         line.dataset.column = error.column || '';
-        line.textContent = (error.line ? 'line ' + error.line + ', column ' + error.column + ': ' : '')
-          + error.message;
-        renderGutter(error.line || null);
+        var all = [error].concat(error.others || []);
+        line.textContent = all.map(function (e) {
+          return (e.line ? 'line ' + e.line + ', column ' + e.column + ': ' : '') + e.message;
+        }).join('\n');
+        renderGutter(errorLines(error));
+      }
+
+      function errorLines(error) {
+        if (!error) { return null; }
+        return [error].concat(error.others || []).map(function (e) { return e.line; })
+          .filter(function (l) { return l; });
       }
 
       function jumpTo(line, column) {
@@ -81,7 +91,7 @@ extension StudioPage {
         if (!t) { return; }
         t.text = $('yaml').value;
         t.dirty = true;
-        renderGutter(t.error ? t.error.line : null);
+        renderGutter(errorLines(t.error));
         scheduleCheck();
       });
       $('yaml').addEventListener('scroll', function () { $('gutter').scrollTop = $('yaml').scrollTop; });

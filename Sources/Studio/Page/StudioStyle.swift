@@ -28,8 +28,8 @@ extension StudioPage {
     #stats b { color: #fff; font-weight: 600; }
     #view-controls { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
     #view-controls input[type=number] { width: 4.5em; }
-    #viewport { flex: 1 1 auto; min-height: 160px; overflow: auto; background: #111 repeating-conic-gradient(#181818 0 25%, #111 0 50%) 0 0 / 16px 16px; border: 1px solid #333; }
-    #tiles { background-repeat: repeat; }
+    #viewport { display: flex; flex: 1 1 auto; min-height: 160px; overflow: auto; background: #111 repeating-conic-gradient(#181818 0 25%, #111 0 50%) 0 0 / 16px 16px; border: 1px solid #333; }
+    #tiles { margin: auto; background-repeat: repeat; }
     #tiles.pixelated, #live.pixelated { image-rendering: pixelated; }
     #plots { display: flex; gap: 6px; }
     #plots canvas { flex: 1; width: 50%; height: 130px; background: #141517; border: 1px solid #333; }

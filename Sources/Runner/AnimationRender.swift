@@ -1,0 +1,182 @@
+import Formats
+import Foundation
+import PipelineKit
+
+extension RunPlan {
+  /// The plan of animation frame `index` (0-based): the experiment with its frame variables
+  /// set and, after the first frame, `animation.epochs` epochs from epoch 0 (at least 1 for
+  /// the time variables; a frame of 0 epochs runs none). Every frame keeps the run's seed;
+  /// its streams are the frame's (`RandomStreams.frame`).
+  public func frame(_ index: Int) -> RunPlan {
+    var plan = self
+    plan.experiment.frameIndex = index
+    if index > 0, let animation = experiment.animation {
+      plan.experiment.epochs = max(1, animation.epochs)
+      plan.experiment.startEpoch = 0
+    }
+    return plan
+  }
+}
+
+/// `clipig render` of an experiment with an `animation:` section: a frame loop over the one
+/// training loop. Frame k's plan (`RunPlan.frame`) trains in `RunLoop` observed by a
+/// `FrameRecorder`, from the previous frame's saved PNG warped (`Animation.Warp`, bilinear);
+/// the first frame starts as a still image would. At the end the frames become `NAME.webp`
+/// and, with ffmpeg, `NAME.mp4` (`AnimationVideo`), and `NAME.yaml` records the run.
+///
+/// Each frame starts from the frame as saved (8-bit PNG), so a run continued after an
+/// interruption (the checkpoint names the frame and epoch) makes the same bytes as one that
+/// was never interrupted.
+public enum AnimationRender {
+  /// Renders the animation of `plan` (an experiment with `animation`) for `options`.
+  public static func render(
+    plan initial: RunPlan, options: RenderOptions, interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void
+  ) throws -> RenderOutcome {
+    var plan = initial
+    guard let animation = plan.experiment.animation else {
+      preconditionFailure("AnimationRender needs an experiment with an animation")
+    }
+    let requested = try AnimationOutput.requested(plan: plan, commandLine: options.output)
+    let resume = try Checkpoint.resumable(
+      forRequested: requested, digest: plan.checkpointDigest,
+      maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
+    if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
+    // Every bound before any work: the warp of every frame, the frames' sizes.
+    try animation.checkWarp(streams: plan.streams)
+    try ImageLimits.check(plan.experiment, streams: plan.streams, format: .png)
+    let experiment = plan.experiment
+    let verbose = options.verbosity ?? min(experiment.verbose, 1)
+    if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
+    let model = try ModelLoader.load(
+      experiment.model, quiet: verbose == 0, precision: experiment.precision)
+    let output: AnimationOutput
+    var startFrame = 0
+    if let resume {
+      output = AnimationOutput(video: resume.imagePath)
+      startFrame = min(resume.checkpoint.frame ?? 0, animation.frames)
+      for k in 0..<startFrame where !FileManager.default.fileExists(atPath: output.frame(k)) {
+        throw CheckpointError(
+          path: output.checkpoint,
+          "continues at frame \(startFrame + 1), but \(output.frame(k)) is missing; delete the "
+            + "checkpoint to start afresh")
+      }
+      if verbose >= 1 {
+        log(
+          "resuming \(output.video) at frame \(startFrame + 1), epoch "
+            + "\(resume.checkpoint.nextEpoch + 1) (seed \(plan.seed))\n")
+      }
+    } else {
+      output = try AnimationOutput.claim(requested)
+      if verbose >= 1 { log("rendering \(output.video) (seed \(plan.seed))\n") }
+    }
+    defer { output.releaseIfEmpty() }
+    let started = Date()
+    var progress = AnimationProgress(
+      frames: animation.frames,
+      remainingEpochs: (startFrame..<animation.frames).reduce(0) {
+        $0 + ($1 == 0 ? experiment.epochs - experiment.startEpoch : animation.epochs)
+      })
+    for k in startFrame..<animation.frames {
+      let framePlan = plan.frame(k)
+      let start =
+        k == 0 ? nil : try warpedFrame(k, animation: animation, plan: plan, output: output)
+      let trainer = try Trainer(plan: framePlan, model: model, initialImage: start)
+      var first = framePlan.experiment.startEpoch
+      if let resume, k == startFrame, resume.checkpoint.nextEpoch > first {
+        try trainer.restore(resume.checkpoint, path: output.checkpoint)
+        first = resume.checkpoint.nextEpoch
+        progress.remainingEpochs -= first - framePlan.experiment.startEpoch
+      }
+      let epochs = k == 0 ? experiment.epochs : animation.epochs
+      var recorder = FrameRecorder(
+        plan: framePlan, output: output, firstEpoch: first, epochs: epochs, progress: progress,
+        verbosity: verbose, log: log)
+      let loop = RunLoop(
+        trainer: trainer, firstEpoch: first, endEpoch: epochs, interrupt: interrupt)
+      let outcome = try loop.run(&recorder).outcome
+      progress = recorder.progress
+      if outcome != .finished || (interrupt.isSet && k < animation.frames - 1) {
+        let at = outcome == .finished ? "before frame \(k + 2)" : "in frame \(k + 1)"
+        try writeSidecar(
+          plan: plan, output: output, frames: outcome == .finished ? k + 1 : k,
+          note: "interrupted \(at)", started: started)
+        if verbose >= 1 {
+          log(
+            "\ninterrupted \(at): the frames are in \(output.frameDirectory)/ and "
+              + "\(output.checkpoint) keeps the rest (run the same command to resume)\n")
+        }
+        return .interrupted
+      }
+    }
+    try finish(plan: plan, output: output, verbose: verbose, started: started, log: log)
+    return .finished
+  }
+
+  /// The start of frame `k`: frame k − 1 as saved, warped by frame k's warp values.
+  static func warpedFrame(
+    _ k: Int, animation: Animation, plan: RunPlan, output: AnimationOutput
+  ) throws -> Tensor {
+    let previous = try ImageFile.read(path: output.frame(k - 1))
+    let values = try animation.warpValues(frame: k, streams: plan.streams)
+    return warp(previous, values, edge: animation.warp.edge, color: animation.warp.color)
+  }
+
+  /// `image` `[3, H, W]` warped by `values` (bilinear, `edge` outside) and clamped to [0, 1].
+  public static func warp(
+    _ image: Tensor, _ values: Animation.WarpValues, edge: WarpEdge, color: [Double]
+  ) -> Tensor {
+    let (_, h, w) = image.chw
+    let warp = BilinearWarp(
+      sourceFromOutput: values.map(width: w, height: h), inputHeight: h, inputWidth: w,
+      edge: edge)
+    return ImageOps.clamp(warp.apply(image, fill: color.map(Float.init)), 0, 1)
+  }
+
+  /// The WebP, the MP4 (with ffmpeg), the sidecar; the checkpoint goes.
+  static func finish(
+    plan: RunPlan, output: AnimationOutput, verbose: Int, started: Date,
+    log: @Sendable (String) -> Void
+  ) throws {
+    guard let animation = plan.experiment.animation else { return }
+    let n = animation.frames
+    if verbose >= 1 && isatty(2) == 1 { log("\n") }
+    try AnimationVideo.writeWebP(
+      frames: output.frameDirectory, count: n, fps: animation.fps,
+      quality: plan.experiment.outputQuality, to: output.webp)
+    var note: String?
+    if let ffmpeg = ExternalTool.find("ffmpeg") {
+      try AnimationVideo.writeMP4(
+        frames: output.frameDirectory, count: n, fps: animation.fps, to: output.video,
+        ffmpeg: ffmpeg)
+    } else {
+      // The empty placeholder goes; `clipig encode NAME/` makes the video later.
+      var info = stat()
+      if stat(output.video, &info) == 0 && info.st_size == 0 { _ = unlink(output.video) }
+      note = "no MP4: ffmpeg was not on PATH (clipig encode \(output.frameDirectory)/ makes it)"
+      log(AnimationVideo.missingFFmpegNote(frames: output.frameDirectory))
+    }
+    try writeSidecar(plan: plan, output: output, frames: n, note: note, started: started)
+    Checkpoint.remove(path: output.checkpoint)
+    if verbose >= 1 {
+      log(
+        "saved \(output.frameDirectory)/frame-*.png, \(output.webp)"
+          + (note == nil ? ", \(output.video)" : "") + "\n")
+    }
+  }
+
+  static func writeSidecar(
+    plan: RunPlan, output: AnimationOutput, frames: Int, note: String?, started: Date
+  ) throws {
+    let animation = plan.experiment.animation
+    var header = Sidecar.Header(
+      command: "clipig render", seed: plan.seed,
+      progress: "frames: \(frames) of \(animation?.frames ?? 1)")
+    header.notes.append(
+      String(format: "runtime: %.1f seconds", Date().timeIntervalSince(started)))
+    header.notes.append(
+      "files: \(output.frameDirectory)/frame-*.png, \(output.webp), \(output.video)")
+    if let note { header.notes.append(note) }
+    try Sidecar.write(for: plan, imagePath: output.video, header: header)
+  }
+}
