@@ -5,7 +5,7 @@ Run by a developer, never by CI:
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py small  # small random ResNet CLIP
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn50   # RN50 shapes, generated weights
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn101 rn50x4 rn50x16 rn50x64
-    /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py deep-x16 deep-x64 rn50x16-float64
+    /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py deep-x16 deep-x64 rn50x16-float64 rn50x64-float64
 
 small: open_clip's CLIP with a ModifiedResNet of layers (2, 2, 1, 1), width 4, 96 px (2 heads,
 embed 24) and a one-layer text tower, random weights at O(1) scale with non-trivial batch-norm
@@ -21,11 +21,12 @@ the canonical order of ResNetTower.swift); only outputs are committed
 deep-x16, deep-x64: RN50x16's and RN50x64's layer counts at width 16 and 64 px (embed 64) with
 the same deterministic weights, one image, computed in float64 (the reference) and in float32
 (PyTorch's own rounding error): features, loss and the whole pixel gradient of both. With these
-weights the activations grow with depth (|f| ~ 4e2 for deep-x16, ~ 3e4 for deep-x64) and the
-pixel gradient of ⟨normalize(f), w⟩ is ill-conditioned: PyTorch's float32 gradient is off by a
-relative norm of 1e-3–3e-3 (deep-x16) and 50–130 (deep-x64) against float64, varying with the
-thread count. rn50x16-float64: RN50x16 in float64 (resnet-rn50x16-float64-reference.safetensors,
-the sampled gradient etc. as for rn50x16), to judge both float32 gradients against.
+weights the activations grow with depth (|f| ~ 4e2 for deep-x16, ~ 3e4 for deep-x64) and
+PyTorch's float32 gradient drifts from float64 by a relative norm of 1e-3–3e-3 (deep-x16) and
+50–130 (deep-x64), varying with the thread count (clipig's float32 stays within 1e-5).
+rn50x16-float64, rn50x64-float64: the full-size shapes in float64
+(resnet-<name>-float64-reference.safetensors, the sampled gradient etc. as for rn50x16), to judge
+the float32 gradients against.
 
 Pinned versions used for the committed files: torch 2.15.0, open_clip 3.3.0, Python 3.11.
 """
