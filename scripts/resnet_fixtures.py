@@ -5,6 +5,7 @@ Run by a developer, never by CI:
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py small  # small random ResNet CLIP
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn50   # RN50 shapes, generated weights
     /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py rn101 rn50x4 rn50x16 rn50x64
+    /tmp/clipig-oracle/bin/python scripts/resnet_fixtures.py deep-x16 deep-x64 rn50x16-float64 rn50x64-float64
 
 small: open_clip's CLIP with a ModifiedResNet of layers (2, 2, 1, 1), width 4, 96 px (2 heads,
 embed 24) and a one-layer text tower, random weights at O(1) scale with non-trivial batch-norm
@@ -16,6 +17,16 @@ rn50, rn101, rn50x4, rn50x16, rn50x64: OpenAI's ResNet image towers (layer count
 input sizes, heads = 32·width/64) with clipig's deterministic weights (DeterministicWeights.swift,
 the canonical order of ResNetTower.swift); only outputs are committed
 (resnet-<name>-reference.safetensors; RN50 with two images, the others with one).
+
+deep-x16, deep-x64: RN50x16's and RN50x64's layer counts at width 16 and 64 px (embed 64) with
+the same deterministic weights, one image, computed in float64 (the reference) and in float32
+(PyTorch's own rounding error): features, loss and the whole pixel gradient of both. With these
+weights the activations grow with depth (|f| ~ 4e2 for deep-x16, ~ 3e4 for deep-x64) and
+PyTorch's float32 gradient drifts from float64 by a relative norm of 1e-3–3e-3 (deep-x16) and
+50–130 (deep-x64), varying with the thread count (clipig's float32 stays within 1e-5).
+rn50x16-float64, rn50x64-float64: the full-size shapes in float64
+(resnet-<name>-float64-reference.safetensors, the sampled gradient etc. as for rn50x16), to judge
+the float32 gradients against.
 
 Pinned versions used for the committed files: torch 2.15.0, open_clip 3.3.0, Python 3.11.
 """
@@ -217,10 +228,82 @@ def make_openai(name):
     print(f"wrote resnet-{name}-reference.safetensors")
 
 
+# Small deep analogs of RN50x16 and RN50x64 (their layer counts at width 16, 64 px, embed 64):
+# (layers, width, input size, embed dimension).
+DEEP = {
+    "deep-x16": ([6, 8, 18, 8], 16, 64, 64),
+    "deep-x64": ([3, 15, 36, 10], 16, 64, 64),
+}
+
+
+def run_dtype(layers, width, size, embed, dtype):
+    """One image through the tower with the deterministic weights, computed in `dtype`."""
+    from open_clip.modified_resnet import ModifiedResNet
+    visual = ModifiedResNet(layers=layers, output_dim=embed, heads=width * 32 // 64,
+                            image_size=size, width=width).eval()
+    fill_resnet(visual, layers, width, size, embed)
+    visual = visual.to(dtype)
+    pixels = torch.from_numpy(det_uniform(0, 20000, 3 * size * size) * np.float32(0.5)
+                              + np.float32(0.5)).reshape(1, 3, size, size).to(dtype)
+    weights = torch.from_numpy(det_uniform(0, 20001, embed)).reshape(1, embed).to(dtype)
+    mean = torch.tensor(MEAN, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=dtype).view(1, 3, 1, 1)
+    x = pixels.clone().requires_grad_(True)
+    feats = visual((x - mean) / std)
+    loss = (feats / feats.norm(dim=-1, keepdim=True) * weights).sum()
+    loss.backward()
+    return feats.detach().double(), loss.detach().double(), x.grad.detach().double()
+
+
+def make_deep(name):
+    """A deep analog in float64 (the reference) and in float32 (PyTorch's own rounding error):
+    features, loss and the whole pixel gradient of both, stored as float32."""
+    from safetensors.torch import save_file
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    layers, width, size, embed = DEEP[name]
+    f64, l64, g64 = run_dtype(layers, width, size, embed, torch.float64)
+    f32, l32, g32 = run_dtype(layers, width, size, embed, torch.float32)
+    rel = ((g32 - g64).norm() / g64.norm()).item()
+    cos = (g32.reshape(-1) @ g64.reshape(-1) / g32.norm() / g64.norm()).item()
+    print(f"{name}: |f| {f64.norm().item():.6g}, loss fp64 {l64.item():.9g} fp32 {l32.item():.9g}")
+    print(f"  |grad| fp64 {g64.norm().item():.6g} fp32 {g32.norm().item():.6g};"
+          f" fp32 vs fp64: relative norm {rel:.4g}, cosine {cos:.9f}")
+    out = {"image_features": f64, "loss": l64.reshape(1), "pixel_grad": g64.reshape(-1),
+           "image_features_fp32": f32, "loss_fp32": l32.reshape(1),
+           "pixel_grad_fp32": g32.reshape(-1)}
+    out = {k: v.float().contiguous() for k, v in out.items()}
+    save_file(out, os.path.join(FIXTURES, f"resnet-{name}-reference.safetensors"))
+    print(f"wrote resnet-{name}-reference.safetensors")
+
+
+def make_openai_float64(name):
+    """One OpenAI shape in float64 (one image, two threads): the sampled pixel gradient, its
+    norm and probe product, features and loss, to judge float32 gradients against."""
+    from safetensors.torch import save_file
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    layers, width, size, embed, _ = OPENAI[name]
+    feats, loss, g = run_dtype(layers, width, size, embed, torch.float64)
+    g = g.reshape(-1)
+    probe = torch.from_numpy(det_uniform(0, 20002, g.numel())).double()
+    out = {"image_features": feats, "loss": loss.reshape(1), "pixel_grad_every_97th": g[::97],
+           "pixel_grad_norm": g.norm().reshape(1), "pixel_grad_dot_probe": (g * probe).sum().reshape(1)}
+    out = {k: v.float().contiguous() for k, v in out.items()}
+    save_file(out, os.path.join(FIXTURES, f"resnet-{name}-float64-reference.safetensors"))
+    print(f"{name} float64: |grad| {g.norm().item():.6g}, loss {loss.item():.9g}")
+    print(f"wrote resnet-{name}-float64-reference.safetensors")
+
+
 def main():
     os.makedirs(FIXTURES, exist_ok=True)
-    for w in sys.argv[1:] or ["small", *OPENAI]:
-        make_small() if w == "small" else make_openai(w)
+    for w in sys.argv[1:] or ["small", *OPENAI, *DEEP]:
+        if w == "small":
+            make_small()
+        elif w in DEEP:
+            make_deep(w)
+        elif w.endswith("-float64"):
+            make_openai_float64(w[:-len("-float64")])
+        else:
+            make_openai(w)
 
 
 if __name__ == "__main__":
