@@ -38,7 +38,7 @@ struct ExprCommand: ParsableCommand {
   @Option(
     name: .customLong("var"),
     help: ArgumentHelp(
-      "A variable value, name=value (epoch, epochs, t, width, height, res, lr, lrs, sim).",
+      "A variable value, name=value (epoch, epochs, t, width, height, res, lr, lrs, sim, frame, frames, x, y).",
       valueName: "name=value"))
   var variables: [String] = []
 
@@ -118,10 +118,12 @@ struct ExprCommand: ParsableCommand {
       case "sim", "similarity": context.similarity = try number(text, for: name)
       case "frame": context.frame = try integer(text, for: name)
       case "frames": context.frames = try integer(text, for: name)
+      case "x": context.x = try number(text, for: name)
+      case "y": context.y = try number(text, for: name)
       default:
         throw ExprError(
           "--var \(name): unknown variable (use epoch, epochs, t, width, height, res, lr, lrs, "
-            + "sim, frame or frames)")
+            + "sim, frame, frames, x or y)")
       }
     }
     context.t = explicitT ?? ExprContext.time(epoch: context.epoch, epochs: context.epochs)

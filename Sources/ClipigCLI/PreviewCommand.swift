@@ -9,7 +9,7 @@ import Runner
 struct PreviewCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "preview",
-    abstract: "Write the views each target shows CLIP at one epoch as PNG files.",
+    abstract: "Write the views each target shows CLIP at one epoch (and its mask) as PNG files.",
     discussion: """
       The views are CLIP's inputs (after the transforms, resized to the model's input side and \
       clamped), drawn with the render's own random streams: with the same --seed they are the \
@@ -78,25 +78,32 @@ struct PreviewCommand: ParsableCommand {
       print(
         "seed \(plan.seed)\(plan.seedWasDrawn ? " (drawn; --seed \(plan.seed) repeats it)" : "")")
       let clip = try ModelLoader.load(experiment.model)
-      let views: [Preview.View]
+      let sheet: Preview.Sheet
       if train {
         let trainer = try Trainer(plan: plan, model: clip)
         var silent = SilentObserver()
         try RunLoop(trainer: trainer, endEpoch: e).run(&silent)
-        views = try Preview.views(of: trainer, epoch: e)
+        sheet = try Preview.sheet(of: trainer, epoch: e)
       } else {
         let start = try image.map { try ImageInput.load($0, key: "--image") }
-        views = try Preview.views(
+        sheet = try Preview.sheet(
           experiment, epoch: e, image: start, seed: plan.seed, imageSize: clip.imageSize,
           baseDirectory: plan.baseDirectory)
       }
-      if views.isEmpty { print("no target is active at epoch \(e + 1)") }
-      for view in views {
+      if sheet.views.isEmpty { print("no target is active at epoch \(e + 1)") }
+      for view in sheet.views {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(
           "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png", sidecar: false)
         try ImageFile.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
+      }
+      for mask in sheet.masks {
+        // The mask at the image's resolution, white where the target may change pixels.
+        let name = try OutputNaming.claim(
+          "\(output)/\(mask.targetName)-\(mask.target)-mask.png", sidecar: false)
+        try ImageFile.write(mask.image, to: name)
+        print("\(name)  \(mask.image.chw.w)x\(mask.image.chw.h) (mask)")
       }
     }
   }

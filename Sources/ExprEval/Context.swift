@@ -19,6 +19,9 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
   /// `frame` and `frame_time`/`ft` of an animation (also part of `time`: every parameter that
   /// may use time may use them; an animation's warp may use only them).
   public static let frame = VariableGroups(rawValue: 1 << 5)
+  /// `x` and `y`: a pixel's centre as a fraction of the image's width and height, in (0, 1)
+  /// (only in a target's `mask` expression, evaluated at every pixel).
+  public static let pixel = VariableGroups(rawValue: 1 << 6)
 
   /// No variables: constant expressions only (`epochs`, `init.*`, …).
   public static let constant: VariableGroups = []
@@ -36,9 +39,11 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
   public static let constraintParameter: VariableGroups = [
     .time, .resolution, .learnrate, .targetConstraint,
   ]
+  /// A target's `mask` expression: the pixel's position, the resolution and time.
+  public static let maskParameter: VariableGroups = [.pixel, .resolution, .time]
   /// Every group (used by `clipig expr`).
   public static let all: VariableGroups = [
-    .time, .resolution, .learnrate, .targetFeature, .targetConstraint, .frame,
+    .time, .resolution, .learnrate, .targetFeature, .targetConstraint, .frame, .pixel,
   ]
 
   /// The snake_case names of the groups in this set, as the spec writes them.
@@ -50,6 +55,7 @@ public struct VariableGroups: OptionSet, Sendable, Hashable {
     if contains(.targetFeature) { result.append("target_feature") }
     if contains(.targetConstraint) { result.append("target_constraint") }
     if contains(.frame) { result.append("frame") }
+    if contains(.pixel) { result.append("pixel") }
     return result
   }
 }
@@ -82,6 +88,10 @@ public struct ExprContext: Sendable {
 
   /// `frame / frames` (`frame_time`/`ft`): 0 at the first frame, below 1 at the last.
   public var frameTime: Double { Double(frame) / Double(max(frames, 1)) }
+  /// The pixel's centre across the image, `(column + 0.5) / width` (`x`); 0 outside masks.
+  public var x: Double = 0
+  /// The pixel's centre down the image, `(row + 0.5) / height` (`y`); 0 outside masks.
+  public var y: Double = 0
 
   /// A context at `epoch` of `epochs`, with `t` derived as `epoch / max(1, epochs - 1)`.
   public init(

@@ -15,6 +15,7 @@ enum Variable: Sendable, CaseIterable {
   case learnrate, learnrateScale
   case similarity
   case frame, frameTime
+  case pixelX, pixelY
 
   /// The groups that make the variable available (similarity has two).
   var groups: VariableGroups {
@@ -26,6 +27,7 @@ enum Variable: Sendable, CaseIterable {
     case .learnrate, .learnrateScale: return .learnrate
     case .similarity: return [.targetFeature, .targetConstraint]
     case .frame, .frameTime: return [.time, .frame]
+    case .pixelX, .pixelY: return .pixel
     }
   }
 
@@ -40,7 +42,7 @@ enum Variable: Sendable, CaseIterable {
     ("res", .resolution), ("width", .width), ("height", .height), ("learnrate", .learnrate),
     ("lr", .learnrate), ("learnrate_scale", .learnrateScale), ("lrs", .learnrateScale),
     ("similarity", .similarity), ("sim", .similarity), ("frame", .frame),
-    ("frame_time", .frameTime), ("ft", .frameTime),
+    ("frame_time", .frameTime), ("ft", .frameTime), ("x", .pixelX), ("y", .pixelY),
   ]
 
   /// A pixel size as a Python value: an int when whole (as CLIPig's always are), else a float.
@@ -71,6 +73,8 @@ enum Variable: Sendable, CaseIterable {
     case .similarity: return .float(c.similarity)
     case .frame: return .int(c.frame)
     case .frameTime: return .float(c.frameTime)
+    case .pixelX: return .float(c.x)
+    case .pixelY: return .float(c.y)
     }
   }
 }

@@ -170,11 +170,20 @@ extension Window {
 }
 
 extension Experiment {
-  /// `targets[*].mask`: a grayscale image (white = 1) resized to the image at every resolution
-  /// that scales the target's gradient at each pixel (see `TargetMask`).
+  /// `targets[*].mask`: a weight in [0, 1] per pixel that scales the target's gradient there
+  /// (see `TargetMask`) — a grayscale image (white = 1) resized to the image at every
+  /// resolution, or an expression of the pixel's position `x`, `y`.
   public struct Mask: Sendable {
-    /// The image file or http(s) URL (relative paths from the configuration's folder).
-    public var image: String
+    /// Where the mask's values come from.
+    public enum Source: Sendable {
+      /// An image file or http(s) URL (relative paths from the configuration's folder).
+      case image(String)
+      /// An expression of `x`, `y` (the pixel centre's fraction of width and height), the
+      /// resolution and time, clamped to [0, 1] (`true` is 1).
+      case expression(ExprEval.Expression)
+    }
+    /// The image or the expression.
+    public var source: Source
     /// `mask_invert`: 1 − the mask.
     public var invert: Bool
     /// Where `mask` was written.

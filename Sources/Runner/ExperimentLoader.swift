@@ -1,6 +1,7 @@
 import CLIP
 import Constraints
 import ExprEval
+import Formats
 import Foundation
 import Parametrizations
 import PipelineKit
@@ -243,23 +244,58 @@ extension Experiment {
           recording: &r)
       }
     }
-    let maskImage = try r.optionalScalar(
+    let maskText = try r.optionalScalar(
       "mask", String.self,
-      doc: "grayscale image (file or URL, white = 1) scaling this target's gradient per pixel")
+      doc:
+        "scales this target's gradient per pixel: a grayscale image (a file ending in .png, .jpg, "
+        + ".jpeg or .webp, or a URL; white = 1) or an expression of the pixel's position x, y "
+        + "in (0, 1), e.g. x < 0.5")
     let maskInvert = try r.scalar(
       "mask_invert", Bool.self, default: false, doc: "true uses 1 − mask"
     ).constantValue!
     try r.finish()
     parent.record(contentsOf: r.expressions)
     guard active else { return nil }
-    let mask = maskImage.flatMap { p in
-      p.constantValue.map { Mask(image: $0, invert: maskInvert, location: p.location) }
+    let mask = try maskText.flatMap { (p) throws(ConfigError) -> Mask? in
+      guard let text = p.constantValue else { return nil }
+      return Mask(
+        source: try Self.maskSource(text, path: p.path, location: p.location),
+        invert: maskInvert, location: p.location)
     }
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
       fairScaling: featureScale == .fair, features: features, transforms: chain,
       constraints: constraintEntries, mask: mask, warnings: warnings,
       location: node.location)
+  }
+
+  /// What a `mask` value names: an http(s) URL or a name ending in an image extension is an
+  /// image; anything else is an expression of the pixel's position (`VariableGroups.maskParameter`).
+  static func maskSource(_ text: String, path: String, location: SourceLocation)
+    throws(ConfigError) -> Experiment.Mask.Source
+  {
+    let lower = text.lowercased()
+    if lower.hasPrefix("http://") || lower.hasPrefix("https://")
+      || ImageFormat.forExtension(of: text) != nil
+    {
+      return .image(text)
+    }
+    let expression: ExprEval.Expression
+    do {
+      expression = try ExprEval.Expression(text, groups: .maskParameter)
+    } catch {
+      throw ConfigError(
+        "mask '\(text)' is neither an image (a file ending in .png, .jpg, .jpeg or .webp, or "
+          + "an http(s) URL) nor an expression of the pixel position x, y: \(error.message)",
+        at: location, path: path)
+    }
+    if expression.usesRandom {
+      throw ConfigError(
+        "mask '\(text)' calls a random function: a mask expression must give the same mask "
+          + "for the same pixel and time (draw a pattern from x and y instead)",
+        at: location, path: path)
+    }
+    return .expression(expression)
   }
 
   /// `feature_scale`: `equal` or `fair`. CLIPig treated every other string as `fair`; clipig

@@ -20,13 +20,39 @@ public enum Preview {
     public var image: Tensor
   }
 
-  /// The views at `epoch` of a run with `seed`, sampled from `image` (else the experiment's
-  /// initial pixels) after the epoch's resize and post-processing, at CLIP's input side
-  /// `imageSize`.
-  public static func views(
+  /// A masked target's mask at the epoch: which target, the plane `[1, H, W]` at the image's
+  /// resolution (1 where the target may change pixels).
+  public struct Mask: Sendable {
+    /// Target index in the configuration (after dropping inactive targets).
+    public var target: Int
+    /// Target name.
+    public var targetName: String
+    /// The mask `[1, H, W]`, in [0, 1].
+    public var plane: Tensor
+
+    /// The mask as a gray image `[3, H, W]` (to write or show).
+    public var image: Tensor {
+      Tensor(
+        shape: [3, plane.chw.h, plane.chw.w],
+        scalars: plane.scalars + plane.scalars + plane.scalars)
+    }
+  }
+
+  /// What one epoch shows: the views and the active targets' masks.
+  public struct Sheet: Sendable {
+    /// The views, in batch order.
+    public var views: [View]
+    /// The masks of the active masked targets, by target order.
+    public var masks: [Mask]
+  }
+
+  /// The views (and masks) at `epoch` of a run with `seed`, sampled from `image` (else the
+  /// experiment's initial pixels) after the epoch's resize and post-processing, at CLIP's input
+  /// side `imageSize`.
+  public static func sheet(
     _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64, imageSize: Int,
     baseDirectory: String = "."
-  ) throws -> [View] {
+  ) throws -> Sheet {
     let streams = RandomStreams(seed: seed)
     let pixels =
       try image
@@ -39,23 +65,46 @@ public enum Preview {
       experiment, epoch: epoch, parametrization: &parametrization, parameters: &parameters,
       streams: streams, random: &random
     ).variables
-    let sampler = ViewSampler(experiment: experiment, imageSize: imageSize, streams: streams)
-    return views(
+    let sampler = ViewSampler(
+      experiment: experiment, imageSize: imageSize, streams: streams,
+      masks: try TargetMask.loadAll(experiment, baseDirectory: baseDirectory))
+    return sheet(
       try sampler.sample(
         parametrization.image(parameters).value, epoch: epoch, variables: variables),
       experiment)
   }
 
-  /// The views the trainer `trainer` would train on at `epoch` from its current pixels.
-  public static func views(of trainer: Trainer, epoch: Int) throws -> [View] {
-    views(try trainer.views(atEpoch: epoch), trainer.experiment)
+  /// The views (and masks) the trainer `trainer` would train on at `epoch` from its current
+  /// pixels.
+  public static func sheet(of trainer: Trainer, epoch: Int) throws -> Sheet {
+    sheet(try trainer.views(atEpoch: epoch), trainer.experiment)
   }
 
-  static func views(_ sampled: ViewSampler.Views, _ experiment: Experiment) -> [View] {
-    sampled.origins.enumerated().map { i, origin in
-      View(
-        target: origin.target, targetName: experiment.targets[origin.target].name,
-        index: origin.index, image: sampled.images.view(i))
-    }
+  /// The views of `sheet(_:epoch:image:seed:imageSize:baseDirectory:)`.
+  public static func views(
+    _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64, imageSize: Int,
+    baseDirectory: String = "."
+  ) throws -> [View] {
+    try sheet(
+      experiment, epoch: epoch, image: image, seed: seed, imageSize: imageSize,
+      baseDirectory: baseDirectory
+    ).views
+  }
+
+  /// The views of `sheet(of:epoch:)`.
+  public static func views(of trainer: Trainer, epoch: Int) throws -> [View] {
+    try sheet(of: trainer, epoch: epoch).views
+  }
+
+  static func sheet(_ sampled: ViewSampler.Views, _ experiment: Experiment) -> Sheet {
+    Sheet(
+      views: sampled.origins.enumerated().map { i, origin in
+        View(
+          target: origin.target, targetName: experiment.targets[origin.target].name,
+          index: origin.index, image: sampled.images.view(i))
+      },
+      masks: sampled.masks.sorted { $0.key < $1.key }.map { ti, plane in
+        Mask(target: ti, targetName: experiment.targets[ti].name, plane: plane)
+      })
   }
 }

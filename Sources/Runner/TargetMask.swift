@@ -1,5 +1,7 @@
+import ExprEval
 import ModelStore
 import PipelineKit
+import Synchronization
 
 /// A target's mask (`mask:`, `mask_invert:`): one weight in [0, 1] per pixel that scales the
 /// target's gradient there, so the target changes only the white part of the image.
@@ -10,10 +12,29 @@ import PipelineKit
 /// its pullback `d ↦ m ⊙ d` masks the gradient; with pixels other than the anchor (the
 /// gradient harness) it is the function whose derivative that pullback is.
 public struct TargetMask: Sendable {
-  /// The grayscale mask `[1, H, W]` as loaded (inverted when asked), in [0, 1].
-  public let source: Tensor
+  /// Where the mask's values come from, loaded.
+  public enum Source: Sendable {
+    /// The grayscale mask `[1, H, W]` as loaded, in [0, 1] (not yet inverted).
+    case image(Tensor)
+    /// An expression of the pixel's position (`Experiment.Mask.Source.expression`).
+    case expression(ExprEval.Expression, path: String, location: SourceLocation)
+  }
 
-  /// The mask of `image` (the channels' mean), inverted when `invert`.
+  /// The image or the expression.
+  public let source: Source
+  /// `mask_invert`: the mask is 1 − the values.
+  public let invert: Bool
+  /// The last plane made, by size (and time, for an expression of time): the mask is asked for
+  /// every epoch and changes only at resolution changes (or every epoch when it uses time).
+  private let cache = PlaneCache()
+
+  /// One remembered plane, shared by the copies of a mask (views are sampled on one thread at
+  /// a time, but `TargetMask` is `Sendable`).
+  private final class PlaneCache: Sendable {
+    let entry = Mutex<(key: [Double], plane: Tensor)?>(nil)
+  }
+
+  /// The mask of `image` (the channels' mean, clamped to [0, 1]), inverted when `invert`.
   public init(image: Tensor, invert: Bool) {
     let (h, w) = (image.chw.h, image.chw.w)
     let plane = h * w
@@ -21,30 +42,123 @@ public struct TargetMask: Sendable {
     for k in 0..<plane {
       let mean =
         (image.scalars[k] + image.scalars[plane + k] + image.scalars[2 * plane + k]) / 3
-      let v = min(1, max(0, mean))
-      gray.scalars[k] = invert ? 1 - v : v
+      gray.scalars[k] = min(1, max(0, mean))
     }
-    source = gray
+    source = .image(gray)
+    self.invert = invert
+  }
+
+  /// A mask computed by `expression` at every pixel (`path` and `location` name it in errors).
+  public init(
+    expression: ExprEval.Expression, invert: Bool, path: String = "mask",
+    location: SourceLocation = .synthetic("<mask>")
+  ) {
+    source = .expression(expression, path: path, location: location)
+    self.invert = invert
   }
 
   /// Loads the mask a configuration names (relative paths from `baseDirectory`).
   public static func load(_ mask: Experiment.Mask, baseDirectory: String, key: String) throws
     -> TargetMask
   {
-    TargetMask(
-      image: try ImageInput.load(mask.image, baseDirectory: baseDirectory, key: key),
-      invert: mask.invert)
+    switch mask.source {
+    case .image(let reference):
+      return TargetMask(
+        image: try ImageInput.load(reference, baseDirectory: baseDirectory, key: key),
+        invert: mask.invert)
+    case .expression(let expression):
+      return TargetMask(
+        expression: expression, invert: mask.invert, path: key, location: mask.location)
+    }
   }
 
-  /// The mask at `height` × `width` (bilinear, so it stays in [0, 1]): `[1, H, W]`.
-  public func resized(height: Int, width: Int) -> Tensor {
-    if source.chw.h == height && source.chw.w == width { return source }
-    return Resampler(from: source.chw.h, source.chw.w, to: height, width, filter: .linear)
-      .apply(source)
+  /// Every target's mask of `experiment` (nil where a target has none), by target index;
+  /// `targets[i].mask` names each in errors.
+  public static func loadAll(_ experiment: Experiment, baseDirectory: String) throws
+    -> [TargetMask?]
+  {
+    try experiment.targets.enumerated().map { ti, target in
+      try target.mask.map { try load($0, baseDirectory: baseDirectory, key: "targets[\(ti)].mask") }
+    }
+  }
+
+  /// The mask `[1, H, W]` at `height` × `width` with the epoch's `variables`: the image
+  /// resized (bilinear, so it stays in [0, 1]) or the expression evaluated at each pixel
+  /// centre, clamped to [0, 1]; inverted when asked.
+  public func plane(height: Int, width: Int, variables: ExprContext) throws(StageError) -> Tensor {
+    var key = [Double(height), Double(width)]
+    if case .expression(let e, _, _) = source, !e.usedGroups.isDisjoint(with: [.time, .frame]) {
+      key += [variables.t, Double(variables.epoch), Double(variables.frame)]
+    }
+    if let hit = cache.entry.withLock({ $0 }), hit.key == key { return hit.plane }
+    var m: Tensor
+    switch source {
+    case .image(let gray):
+      m =
+        gray.chw.h == height && gray.chw.w == width
+        ? gray
+        : Resampler(from: gray.chw.h, gray.chw.w, to: height, width, filter: .linear)
+          .apply(gray)
+    case .expression(let e, let path, let location):
+      m = try Self.evaluate(
+        e, height: height, width: width, variables: variables, path: path, location: location)
+    }
+    if invert {
+      for k in 0..<m.count { m.scalars[k] = 1 - m.scalars[k] }
+    }
+    let made = m
+    cache.entry.withLock { $0 = (key, made) }
+    return made
+  }
+
+  /// `e` at each pixel centre `x = (column + 0.5) / width`, `y = (row + 0.5) / height`, as
+  /// `[1, H, W]` in [0, 1]; a value that is no number, or not finite, is an error naming the
+  /// pixel.
+  static func evaluate(
+    _ e: ExprEval.Expression, height: Int, width: Int, variables: ExprContext, path: String,
+    location: SourceLocation
+  ) throws(StageError) -> Tensor {
+    var m = Tensor(shape: [1, height, width])
+    var context = variables
+    context.width = Double(width)
+    context.height = Double(height)
+    // The loader refuses random functions in masks; this source is never drawn from.
+    var random = SeededRandom(seed: 0)
+    for row in 0..<height {
+      context.y = (Double(row) + 0.5) / Double(height)
+      for column in 0..<width {
+        context.x = (Double(column) + 0.5) / Double(width)
+        let value: ExprValue
+        do {
+          value = try e.evaluate(in: context, random: &random)
+        } catch {
+          throw StageError(
+            parameter: path, location: location, expression: e.source, context: context,
+            message: error.message)
+        }
+        let number: Double
+        switch value {
+        case .bool(let b): number = b ? 1 : 0
+        case .int(let i): number = Double(i)
+        case .float(let d): number = d
+        default:
+          throw StageError(
+            parameter: path, location: location, expression: e.source, context: context,
+            message: "a mask expression must give a number or a bool, not \(value)")
+        }
+        guard number.isFinite else {
+          throw StageError(
+            parameter: path, location: location, expression: e.source, context: context,
+            message: "the mask expression gave \(number) at x \(context.x), y \(context.y)")
+        }
+        m.scalars[row * width + column] = Float(min(1, max(0, number)))
+      }
+    }
+    return m
   }
 
   /// `gate(x) = anchor + m ⊙ (x − anchor)` for `x`, `anchor` `[3, H, W]` and `m` `[1, H, W]`
-  /// (`resized`), with its pullback `d ↦ m ⊙ d`.
+  /// (`plane`), with its pullback `d ↦ m ⊙ d`.
   public static func gate(_ x: Tensor, anchor: Tensor, mask m: Tensor) -> (
     value: Tensor, pullback: Pullback
   ) {

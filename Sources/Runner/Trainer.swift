@@ -90,13 +90,9 @@ public final class Trainer {
     parameters = parametrization.encode(initial)
     features = try TargetFeatures(
       experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
-    let masks = try experiment.targets.enumerated().map { ti, target in
-      try target.mask.map {
-        try TargetMask.load($0, baseDirectory: baseDirectory, key: "targets[\(ti)].mask")
-      }
-    }
     sampler = ViewSampler(
-      experiment: experiment, imageSize: model.imageSize, streams: streams, masks: masks)
+      experiment: experiment, imageSize: model.imageSize, streams: streams,
+      masks: try TargetMask.loadAll(experiment, baseDirectory: baseDirectory))
     objective = Objective(experiment: experiment, features: features, streams: streams)
   }
 

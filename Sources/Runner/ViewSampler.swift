@@ -39,6 +39,8 @@ public struct ViewSampler: Sendable {
     public var origins: [Origin]
     /// From a cotangent of `images` to one of the sampled image `[3, H, W]`.
     public var pullback: Pullback
+    /// The mask `[1, H, W]` of each active masked target this epoch, by target index.
+    public var masks: [Int: Tensor] = [:]
 
     /// Number of views.
     public var count: Int { origins.count }
@@ -66,15 +68,22 @@ public struct ViewSampler: Sendable {
     var origins: [Origin] = []
     var images: [Tensor] = []
     var pullbacks: [Pullback] = []
+    var planes: [Int: Tensor] = [:]
     for (ti, target) in targets.enumerated()
     where target.window.contains(epoch: epoch, t: variables.t) {
       var input = image
       var gatePullback: Pullback?
       if ti < masks.count, let mask = masks[ti] {
-        let m = mask.resized(height: image.chw.h, width: image.chw.w)
-        let gate = TargetMask.gate(image, anchor: anchor ?? image, mask: m)
-        input = gate.value
-        gatePullback = gate.pullback
+        let m = try mask.plane(height: image.chw.h, width: image.chw.w, variables: variables)
+        planes[ti] = m
+        if let anchor {
+          let gate = TargetMask.gate(image, anchor: anchor, mask: m)
+          input = gate.value
+          gatePullback = gate.pullback
+        } else {
+          // At its own anchor the gate's value is `image`, bit for bit: only its pullback.
+          gatePullback = { d in TargetMask.scale(d, by: m) }
+        }
       }
       for b in 0..<target.viewsPerEpoch {
         var context = StageContext(
@@ -109,6 +118,6 @@ public struct ViewSampler: Sendable {
         var dImage = Tensor(shape: shape)
         for (i, pullback) in pullbacks.enumerated() { dImage.add(pullback(dViews.view(i))) }
         return dImage
-      })
+      }, masks: planes)
   }
 }

@@ -121,3 +121,18 @@ struct Push: Codable, Sendable {
 
   init(type: String) { self.type = type }
 }
+
+/// The reply to `views`: what CLIP sees at the tab's epoch.
+struct ViewsReply: Codable, Sendable {
+  /// One active masked target's mask, as the page shows it.
+  struct MaskImage: Codable, Sendable {
+    /// The target's name.
+    var target: String
+    /// The mask at the image's resolution (white: the target may change pixels), a PNG data URL.
+    var image: String
+  }
+  /// The views (at most 64), PNG data URLs.
+  var views: [String]
+  /// The masks of the active masked targets.
+  var masks: [MaskImage]
+}

@@ -141,7 +141,7 @@ struct StudioRoutes {
       let path = try session.save(try tab())
       return Self.json(["image": path, "yaml": OutputNaming.sidecar(path)])
     case "views":
-      return Self.json(["views": try session.views(try tab())])
+      return Self.json(try session.views(try tab()))
     default:
       throw ActionError(status: 404, info: ErrorInfo(message: "no action '\(action)'"))
     }

@@ -353,8 +353,9 @@ final class StudioSession: Sendable {
     }
   }
 
-  /// The views CLIP sees at the tab's current epoch, as PNG data URLs.
-  func views(_ id: Int) throws(ActionError) -> [String] {
+  /// The views CLIP sees at the tab's current epoch, as PNG data URLs, and each active masked
+  /// target's mask (target name and PNG data URL).
+  func views(_ id: Int) throws(ActionError) -> ViewsReply {
     let snapshot = state.withLock { s in s.tabs.first { $0.id == id } }
     guard let tab = snapshot, let config = tab.config, let seed = tab.seed,
       let imageSize = tab.imageSize
@@ -363,10 +364,14 @@ final class StudioSession: Sendable {
     }
     let epoch = (tab.imageEpoch ?? config.experiment.startEpoch - 1) + 1
     do {
-      let views = try Preview.views(
+      let sheet = try Preview.sheet(
         config.experiment, epoch: min(epoch, config.experiment.epochs - 1), image: tab.image,
         seed: seed, imageSize: imageSize, baseDirectory: tab.baseDirectory)
-      return try views.prefix(64).map { v in try Self.dataURL(v.image) }
+      return ViewsReply(
+        views: try sheet.views.prefix(64).map { v in try Self.dataURL(v.image) },
+        masks: try sheet.masks.map { m in
+          ViewsReply.MaskImage(target: m.targetName, image: try Self.dataURL(m.image))
+        })
     } catch {
       throw ActionError(status: 422, info: ConfigCheck.info(error, file: tab.name))
     }

@@ -76,7 +76,11 @@ struct APITests {
     #expect(
       VariableGroups.all.names == [
         "time", "resolution", "learnrate", "target_feature", "target_constraint", "frame",
+        "pixel",
       ])
+    // The pixel position is a mask's alone.
+    #expect(throws: ExprError.self) { try Expr("x", groups: .transformParameter) }
+    #expect(try Expr("x + y * t", groups: .maskParameter).usedGroups == [.pixel, .time])
   }
 
   /// An animation's frame variables: available wherever time is, and alone in the warp's

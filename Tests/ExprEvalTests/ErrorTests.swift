@@ -200,7 +200,7 @@ struct ErrorTests {
   }
 
   @Test func unicodeColumnsCountScalars() {
-    let error = failure("'é' + x")
+    let error = failure("'é' + zz")
     #expect(error?.column == 6)
   }
 }

@@ -1,3 +1,4 @@
+import ExprEval
 import Formats
 import Foundation
 import PipelineKit
@@ -96,6 +97,111 @@ struct TargetMaskTests {
       }
     }
     #expect(changedInWhite > 3 * 12 * 6 / 2, "only \(changedInWhite) white pixels changed")
+  }
+
+  /// An expression mask is evaluated at the pixel centres (x, y) = ((column + 0.5) / width,
+  /// (row + 0.5) / height), clamped to [0, 1]; inverted it is 1 − that.
+  @Test(arguments: [false, true])
+  func anExpressionIsEvaluatedAtThePixelCentres(invert: Bool) throws {
+    let mask = TargetMask(
+      expression: try Expression("x + y - 0.5", groups: .maskParameter), invert: invert)
+    let plane = try mask.plane(height: 2, width: 4, variables: ExprContext())
+    #expect(plane.shape == [1, 2, 4])
+    for row in 0..<2 {
+      for column in 0..<4 {
+        // By hand: x ∈ {0.125, 0.375, 0.625, 0.875}, y ∈ {0.25, 0.75}.
+        let v = min(1, max(0, (Double(column) + 0.5) / 4 + (Double(row) + 0.5) / 2 - 0.5))
+        let expected = Float(invert ? 1 - v : v)
+        #expect(plane.scalars[row * 4 + column] == expected, "\(column),\(row)")
+      }
+    }
+  }
+
+  /// A mask of time follows the epoch's time (the remembered plane is not reused), a mask of
+  /// the position alone is made once per size.
+  @Test func aMaskOfTimeFollowsTime() throws {
+    let mask = TargetMask(
+      expression: try Expression("t * (y > 0.5)", groups: .maskParameter), invert: false)
+    var context = ExprContext(epoch: 1, epochs: 5)
+    #expect(try mask.plane(height: 2, width: 1, variables: context).scalars == [0, 0.25])
+    context.setEpoch(3)
+    #expect(try mask.plane(height: 2, width: 1, variables: context).scalars == [0, 0.75])
+    #expect(try mask.plane(height: 4, width: 1, variables: context).scalars == [0, 0, 0.75, 0.75])
+  }
+
+  /// A mask that is no image name is read as an expression: an unknown name, a random function
+  /// or a value that is not finite is an error naming the key and its place.
+  @Test func badMaskExpressionsNameTheKey() throws {
+    let unknown = #expect(throws: ConfigError.self) {
+      try Self.experiment(mask: "xx < 0.5")
+    }
+    let text = "\(unknown.map { "\($0)" } ?? "")"
+    #expect(text.contains("mask.yaml:7"), "\(text)")
+    #expect(text.contains("unknown name 'xx'") && text.contains("did you mean 'x'"), "\(text)")
+    let random = #expect(throws: ConfigError.self) {
+      try Self.experiment(mask: "random() < 0.5")
+    }
+    #expect("\(random.map { "\($0)" } ?? "")".contains("random function"))
+    let e = try Self.experiment(mask: "1 / (x - x)")
+    let trainer = try Trainer(experiment: e, model: try EpochTests.tinyModel(), seed: 1)
+    let failure = #expect(throws: (any Error).self) { try trainer.step(epoch: 0) }
+    let message = "\(failure.map { "\($0)" } ?? "")"
+    #expect(
+      message.contains("targets[0].mask") && message.contains("division by zero"), "\(message)")
+  }
+
+  /// `mask: x >= 0.5` confines change to the right half, bit for bit (the same criterion as
+  /// the image mask's).
+  @Test func anExpressionMaskConfinesChangeToItsHalf() throws {
+    let e = try Self.experiment(mask: "x >= 0.5")
+    let trainer = try Trainer(experiment: e, model: try EpochTests.tinyModel(), seed: 2)
+    let before = trainer.pixels
+    for epoch in 0..<6 { try trainer.step(epoch: epoch) }
+    let after = trainer.pixels
+    var changedInWhite = 0
+    for c in 0..<3 {
+      for y in 0..<12 {
+        for x in 0..<12 {
+          let i = (c * 12 + y) * 12 + x
+          if x >= 6 {
+            if after.scalars[i] != before.scalars[i] { changedInWhite += 1 }
+          } else {
+            #expect(after.scalars[i] == before.scalars[i], "pixel \(c),\(y),\(x) changed")
+          }
+        }
+      }
+    }
+    #expect(changedInWhite > 3 * 12 * 6 / 2, "only \(changedInWhite) white pixels changed")
+  }
+
+  /// `clipig preview` writes each masked target's mask beside its views: white where the target
+  /// may change pixels, at the image's resolution.
+  @Test(
+    .enabled(
+      if: ClipigExecutable.shouldTest,
+      "the clipig executable is not built next to the test bundle (swift build first)"))
+  func previewWritesTheMask() throws {
+    let dir = try TestFiles.temporaryDirectory("mask-preview")
+    try TestFiles.write(
+      """
+      epochs: 4
+      resolution: 8
+      targets:
+        - name: top
+          mask: y < 0.5
+          features:
+            - text: a cat
+      """, to: dir + "/mask.yaml")
+    let r = try ClipigExecutable.run(
+      [
+        "preview", dir + "/mask.yaml", "--model", TestFiles.tinyModel, "--seed", "1", "-o",
+        dir + "/views",
+      ], in: nil)
+    #expect(r.status == 0, "\(r.err)")
+    #expect(r.out.contains("top-0-mask.png"), "\(r.out)")
+    let mask = try PNG.read(path: dir + "/views/top-0-mask.png")
+    #expect(mask.shape == [3, 8, 8])
+    #expect(mask.scalars == (0..<3 * 64).map { i in (i % 64) / 8 < 4 ? 1 : 0 })
   }
 
   /// The release binary: a flat grey start keeps its grey under the black half of the mask.

@@ -178,6 +178,33 @@ extension StudioSuite {
       recorder.drop()
     }
 
+    /// A masked target's mask comes with the views: the expression `x >= 0.5` is black on the
+    /// left half and white on the right, at the image's 16 × 16.
+    @Test func viewsShowATargetsMask() async throws {
+      let studio = try RunningStudio()
+      defer { studio.stop() }
+      let yaml = Fixture.experiment(epochs: 3).replacingOccurrences(
+        of: "    batch_size: 2\n", with: "    batch_size: 2\n    mask: x >= 0.5\n")
+      #expect(yaml.contains("mask: x >= 0.5"))
+      #expect(try studio.call("start", ["tab": 1, "yaml": yaml]).status == 200)
+      #expect(try await Fixture.waitFor { try studio.status(1) == "finished" })
+      let views = try studio.call("views", ["tab": 1])
+      #expect(views.status == 200, "\(views.text.prefix(300))")
+      let masks = try #require(views.json["masks"] as? [[String: Any]])
+      #expect(masks.count == 1)
+      #expect(masks.first?["target"] as? String == "cat")
+      let url = try #require(masks.first?["image"] as? String)
+      let png = try #require(Data(base64Encoded: String(url.dropFirst(22))))
+      let mask = try PNG.decode(Array(png), name: "mask")
+      #expect(mask.shape == [3, 16, 16])
+      for y in 0..<16 {
+        for x in 0..<16 {
+          // Pixel centres (x + 0.5) / 16 ≥ 0.5 from column 8 on.
+          #expect(mask.scalars[y * 16 + x] == (x >= 8 ? 1 : 0), "pixel \(x),\(y)")
+        }
+      }
+    }
+
     /// Save writes the format the output name says, as render does; Start refuses a name no
     /// format has and a size the format cannot hold, before any work.
     @Test func saveWritesTheFormatOfTheOutputName() async throws {

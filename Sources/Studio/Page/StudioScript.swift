@@ -349,6 +349,13 @@ extension StudioPage {
             img.src = url;
             box.appendChild(img);
           });
+          (r.masks || []).forEach(function (m) {
+            var img = document.createElement('img');
+            img.src = m.image;
+            img.className = 'mask';
+            img.title = 'mask of ' + m.target + ' (white: may change)';
+            box.appendChild(img);
+          });
         });
       });
 

@@ -38,5 +38,6 @@ extension StudioPage {
     #parameters-box { max-height: 130px; overflow: auto; }
     #views { display: flex; flex-wrap: wrap; gap: 4px; }
     #views img { width: 96px; height: 96px; image-rendering: pixelated; border: 1px solid #333; }
+    #views img.mask { border: 1px dashed #c90; }
     """#
 }
