@@ -21,11 +21,13 @@ struct PluginCLITests {
     return URL(fileURLWithPath: dir + "/demo").resolvingSymlinksInPath().path
   }()
 
-  /// The plugin build folder shared by the test runs of this clone: in the user's cache folder
-  /// (`$XDG_CACHE_HOME`, else `~/.cache`), one per repository path, so that two clones do not
-  /// take turns rebuilding clipig there.
+  /// The plugin build folder shared by the test runs of this clone: `$CLIPIG_PLUGIN_BUILD_DIR`
+  /// when the developer set one, else one in the user's cache folder (`$XDG_CACHE_HOME`, else
+  /// `~/.cache`) per repository path, so that two clones do not take turns rebuilding clipig
+  /// there.
   static let buildDirectory: String = {
     let environment = ProcessInfo.processInfo.environment
+    if let own = environment["CLIPIG_PLUGIN_BUILD_DIR"], own.hasPrefix("/") { return own }
     let cache =
       environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
       ?? NSHomeDirectory() + "/.cache"
