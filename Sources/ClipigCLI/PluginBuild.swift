@@ -2,21 +2,34 @@ import Foundation
 import PipelineKit
 import Runner
 
-/// Builds a plugin package's `clipig-NAME` executable in release mode, once: a stamp file in
-/// the package's `.build` records the SHA-256 of the sources it was built from, and the build
-/// is reused while they are unchanged. SwiftPM's progress goes to standard error; a failed
-/// build is an error showing the compiler's first error, and nothing runs.
+/// Builds a plugin package's `clipig-NAME` executable in release mode, once: a stamp file next
+/// to the build records the plugin's folder and the SHA-256 of the sources it was built from,
+/// and the build is reused while they are unchanged. SwiftPM's progress goes to standard error;
+/// a failed build is an error showing the compiler's first error, and nothing runs.
+///
+/// The build folder (SwiftPM's `--scratch-path`) is the package's own `.build`, or
+/// `$CLIPIG_PLUGIN_BUILD_DIR` when set: plugins built in one such folder share clipig's compiled
+/// modules (SwiftPM reuses a compile whose command is unchanged), so only the first plugin
+/// compiles clipig and its dependencies.
 struct PluginBuild {
+  /// Names a build folder shared by every plugin built against this clipig.
+  static let buildDirectoryVariable = "CLIPIG_PLUGIN_BUILD_DIR"
   /// The package folder.
   let directory: String
   /// The executable product, `clipig-NAME`.
   let product: String
   /// SHA-256 of the package's sources now.
   let sha256: String
+  /// SwiftPM's scratch folder for the build (see the type's summary).
+  let buildDirectory: String
 
-  /// The plugin package at `directory`; refuses a folder that is no plugin package.
-  init(directory: String) throws {
+  /// The plugin package at `directory`, built in `$CLIPIG_PLUGIN_BUILD_DIR` of `environment`
+  /// or else in the package's `.build`; refuses a folder that is no plugin package.
+  init(
+    directory: String, environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws {
     self.directory = directory
+    buildDirectory = Self.buildDirectory(of: directory, environment: environment)
     let manifest = (directory as NSString).appendingPathComponent("Package.swift")
     guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
       throw PluginError(
@@ -44,17 +57,29 @@ struct PluginBuild {
     return nil
   }
 
+  /// `$CLIPIG_PLUGIN_BUILD_DIR` (absolute, `~` expanded) when set, else `directory/.build`.
+  static func buildDirectory(of directory: String, environment: [String: String]) -> String {
+    guard let shared = environment[buildDirectoryVariable], !shared.isEmpty else {
+      return (directory as NSString).appendingPathComponent(".build")
+    }
+    let expanded = (shared as NSString).expandingTildeInPath
+    return URL(fileURLWithPath: expanded).standardizedFileURL.path
+  }
+
+  /// The stamp of the last build of `product` in the build folder (one per product, so that in
+  /// a shared folder each plugin has its own).
   var stampPath: String {
-    (directory as NSString).appendingPathComponent(".build/clipig-plugin.stamp")
+    (buildDirectory as NSString).appendingPathComponent("clipig-plugin-stamps/" + product)
   }
   var executablePath: String {
-    (directory as NSString).appendingPathComponent(".build/release/" + product)
+    (buildDirectory as NSString).appendingPathComponent("release/" + product)
   }
   /// The plugin's name: the product without `clipig-`.
   var name: String { String(product.dropFirst("clipig-".count)) }
 
-  /// What the stamp records: the sources' digest, the product, the plugin API and the running
-  /// clipig executable (size and date), so a new clipig rebuilds the plugin too.
+  /// What the stamp records: the package folder, the sources' digest, the product, the plugin
+  /// API and the running clipig executable (size and date), so a new clipig rebuilds the plugin
+  /// too, and so does another plugin of the same name built in a shared build folder.
   var stamp: String {
     var clipig = "unknown"
     if let path = Bundle.main.executablePath,
@@ -64,7 +89,8 @@ struct PluginBuild {
       let date = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
       clipig = "\(path) \(size) \(date)"
     }
-    return "\(sha256) \(product) api \(ClipigPlugin.currentAPIVersion) clipig \(clipig)\n"
+    return
+      "\(directory)\n\(sha256) \(product) api \(ClipigPlugin.currentAPIVersion) clipig \(clipig)\n"
   }
 
   /// The built executable: reused when the stamp matches, else built now.
@@ -76,12 +102,14 @@ struct PluginBuild {
     }
     FileHandle.standardError.write(
       Data(
-        ("clipig: building plugin \(product) in \(directory) (swift build -c release; the "
-          + "first build compiles clipig too, which takes minutes)\n").utf8))
+        ("clipig: building plugin \(product) in \(directory) (swift build -c release "
+          + "--scratch-path \(buildDirectory); the first build there compiles clipig too, which "
+          + "takes minutes)\n").utf8))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [
-      "swift", "build", "-c", "release", "--package-path", directory, "--product", product,
+      "swift", "build", "-c", "release", "--package-path", directory, "--scratch-path",
+      buildDirectory, "--product", product,
     ]
     let pipe = Pipe()
     process.standardOutput = pipe

@@ -302,6 +302,9 @@ struct PluginScaffold {
     - clipig builds this package's `clipig-\(name)` executable once (`swift build -c release`,
       minutes the first time, since it compiles clipig too) and again only when the sources
       change; it then runs the command in that executable. Loading a plugin runs its code.
+    - With `CLIPIG_PLUGIN_BUILD_DIR` set, clipig builds every plugin in that folder, where they
+      share clipig's compiled modules; add `--scratch-path "$CLIPIG_PLUGIN_BUILD_DIR"` to your
+      own `swift build` and `swift test` to use it too.
     - Sidecars record the plugin's folder and the SHA-256 of its sources; re-rendering one warns
       when the plugin changed since.
 

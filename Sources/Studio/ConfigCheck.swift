@@ -39,6 +39,8 @@ enum ConfigCheck {
     configuration: StudioConfiguration
   ) throws -> CheckedConfig {
     try RunPlan.checkTopLevel(tree)
+    try PluginGate.check(
+      tree, baseDirectory: baseDirectory, loaded: configuration.registries.plugins)
     var overrides = RunOverrides()
     overrides.model = configuration.model
     let plan = try RunPlan(

@@ -6,32 +6,56 @@ import Testing
 /// command that reads experiments (issue 22), as a user drives it: the release binary, the
 /// scaffold's own `swift build` and `swift test`.
 ///
-/// The scaffold lives in `.build/plugin-tests/demo` of the repository, so its build (which
-/// compiles clipig's libraries and their dependencies as a path dependency, once per clone) is
-/// reused by later test runs: after a change to clipig only the changed modules and their
-/// dependents compile again. With CI=true a missing clipig executable or `swift` fails instead
-/// of skipping.
+/// The scaffold is written anew in a temporary folder by each test process. It is built in a
+/// shared plugin build folder (`CLIPIG_PLUGIN_BUILD_DIR`, SwiftPM's `--scratch-path`) in the
+/// user's cache folder, outside the repository's `.build` (which `swift test` holds while the
+/// tests run): the first run on a machine compiles clipig's libraries and dependencies there
+/// once; later runs, whose scaffold is in another folder, reuse them and compile the plugin
+/// only. With CI=true a missing clipig executable or `swift` fails instead of skipping.
 @Suite("Plugins through the clipig binary", .serialized)
 struct PluginCLITests {
-  /// The scaffold's folder.
-  static let scaffold = ClipigExecutable.repository.appendingPathComponent(
-    ".build/plugin-tests/demo"
-  ).path
+  /// The scaffold's folder: a fresh temporary one (symbolic links resolved, as sidecars record
+  /// it).
+  static let scaffold: String = {
+    let dir = (try? TestFiles.temporaryDirectory("plugin-scaffold")) ?? NSTemporaryDirectory()
+    return URL(fileURLWithPath: dir + "/demo").resolvingSymlinksInPath().path
+  }()
+
+  /// The plugin build folder shared by the test runs of this clone: `$CLIPIG_PLUGIN_BUILD_DIR`
+  /// when the developer set one, else one in the user's cache folder (`$XDG_CACHE_HOME`, else
+  /// `~/.cache`) per repository path, so that two clones do not take turns rebuilding clipig
+  /// there.
+  static let buildDirectory: String = {
+    let environment = ProcessInfo.processInfo.environment
+    if let own = environment["CLIPIG_PLUGIN_BUILD_DIR"], own.hasPrefix("/") { return own }
+    let cache =
+      environment["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+      ?? NSHomeDirectory() + "/.cache"
+    let clone = ClipigExecutable.repository.standardizedFileURL.path.map {
+      $0.isLetter || $0.isNumber ? $0 : "-"
+    }
+    return cache + "/clipig-tests/plugin-build/" + String(clone)
+  }()
+
+  /// The environment of every command the tests run: the shared plugin build folder, and no
+  /// marker of a plugin executable inherited from elsewhere.
+  static let environment: [String: String?] = [
+    "CLIPIG_DERIVED": nil, "CLIPIG_PLUGIN_BUILD_DIR": buildDirectory,
+  ]
 
   /// A guard against hangs for steps that build (minutes on a loaded 2-core machine), never a
   /// measurement.
   static let buildTimeout = 3600.0
 
-  /// Writes the scaffold anew (keeping its `.build`), builds it with `swift build` as its
-  /// README says, then builds its executable through the stock clipig (`docs --plugin`), once
-  /// per test process; the docs' output.
+  /// Writes the scaffold, builds it with `swift build` as its README says (in the shared build
+  /// folder), then builds its executable through the stock clipig (`docs --plugin`), once per
+  /// test process; the docs' output. Prints how long each step took (a record, no assertion).
   static let prepared: Result<ChildProcess.Result, Failure> = {
     do {
-      let fm = FileManager.default
-      if let entries = try? fm.contentsOfDirectory(atPath: scaffold) {
-        for entry in entries where entry != ".build" {
-          try fm.removeItem(atPath: scaffold + "/" + entry)
-        }
+      var clock = Date()
+      func took(_ step: String) {
+        print("plugin tests: \(step) took \(Int(Date().timeIntervalSince(clock))) s")
+        clock = Date()
       }
       let made = try clipig(["plugin", "new", "demo", scaffold])
       guard made.status == 0 else { return .failure(Failure("plugin new: \(made.output)")) }
@@ -39,8 +63,10 @@ struct PluginCLITests {
       guard build.status == 0 else {
         return .failure(Failure("swift build in the scaffold: \(build.output.suffix(3000))"))
       }
+      took("swift build -c release in the scaffold (\(buildDirectory))")
       let docs = try clipig(["docs", "--plugin", scaffold], timeout: buildTimeout)
       guard docs.status == 0 else { return .failure(Failure("docs --plugin: \(docs.output)")) }
+      took("clipig docs --plugin (its build of clipig-demo)")
       return .success(docs)
     } catch {
       return .failure(Failure("\(error)"))
@@ -56,19 +82,18 @@ struct PluginCLITests {
 
   /// Runs the stock clipig with `arguments`, standard output and error apart.
   static func clipig(_ arguments: [String], timeout: Double = 600) throws -> ChildProcess.Result {
-    try ClipigExecutable.run(
-      arguments, in: nil, environment: ["CLIPIG_DERIVED": nil], timeout: timeout)
+    try ClipigExecutable.run(arguments, in: nil, environment: environment, timeout: timeout)
   }
 
-  /// Runs `swift` with `arguments` in the scaffold; fails (never skips) when there is no
-  /// `swift` on PATH.
+  /// Runs `swift` with `arguments` in the scaffold and the shared build folder; fails (never
+  /// skips) when there is no `swift` on PATH.
   static func swift(_ arguments: [String]) throws -> ChildProcess.Result {
     guard let swift = ChildProcess.find("swift") else {
       throw Failure("no swift on PATH: the plugin scaffold cannot be built")
     }
     return try ChildProcess.run(
-      swift, arguments + ["--package-path", scaffold], mergingErrors: true,
-      timeout: buildTimeout)
+      swift, arguments + ["--package-path", scaffold, "--scratch-path", buildDirectory],
+      mergingErrors: true, timeout: buildTimeout)
   }
 
   /// The docs output once the plugin is built; throws (fails) when it could not be.
@@ -109,7 +134,8 @@ struct PluginCLITests {
       } else {
         try? FileManager.default.removeItem(atPath: file)
       }
-      try? FileManager.default.removeItem(atPath: Self.scaffold + "/.build/clipig-plugin.stamp")
+      try? FileManager.default.removeItem(
+        atPath: Self.buildDirectory + "/clipig-plugin-stamps/clipig-demo")
     }
     var changed = new
     if let old {
