@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import PipelineKit
 import TestSupport
 import Testing
 
@@ -132,6 +133,51 @@ struct RankJudgeTests {
       #expect(cell.prompt == Self.prompts.joined(separator: " | "))
     }
     #expect(data.cells[0][0].first??.name == "short-" + Ranking.runName(byJudge[0]))
+  }
+
+  /// A directory ranked without a judge is judged afterwards: every image is rated, nothing
+  /// is rendered again but the continuation of the judge's new best; a run of the same
+  /// command finds all done.
+  @Test func aFinishedRankingIsJudgedAfterwardsWithoutRenderingAgain() throws {
+    let dir = try TestFiles.temporaryDirectory("rank-rejudge")
+    try TestFiles.write(Self.experiment, to: dir + "/exp.yaml")
+    var options = RankOptions()
+    options.configFiles = [dir + "/exp.yaml"]
+    options.outputDirectory = dir + "/rank"
+    options.runs = 4
+    options.epochs = 2
+    options.keep = 1
+    options.continueEpochs = 2
+    options.seed = 40
+    options.model = TestFiles.tinyModel
+    let plain = try Ranking.run(
+      options, models: Workflow.models, interrupt: InterruptFlag(), log: { _ in })
+    #expect(plain.rows.allSatisfy { $0.shortJudge == nil })
+
+    options.judge = Self.judge
+    let log = LogRecorder()
+    let judged = try Ranking.run(
+      options, models: Workflow.models, interrupt: InterruptFlag(), log: log.log)
+    #expect(!log.contents.contains(" seed "), "no short run rendered again: \(log.contents)")
+    #expect(log.contents.contains("judged 5 earlier image(s)"), "\(log.contents)")
+    #expect(judged.rows.allSatisfy { $0.shortJudge != nil })
+    let scores = judged.rows.compactMap(\.shortJudge)
+    #expect(scores == scores.sorted(by: >))
+    // The same short runs, similarities unchanged; the judge's best is continued and judged.
+    #expect(Set(judged.rows.map(\.id)) == Set(plain.rows.map(\.id)))
+    for row in judged.rows {
+      #expect(row.shortSimilarity == plain.rows.first { $0.id == row.id }?.shortSimilarity)
+    }
+    #expect(judged.rows[0].group == "best" && judged.rows[0].continuedJudge != nil)
+    if judged.rows[0].id != plain.rows[0].id {
+      #expect(log.contents.contains("continuing #\(judged.rows[0].id)"), "\(log.contents)")
+    }
+
+    let again = LogRecorder()
+    let same = try Ranking.run(
+      options, models: Workflow.models, interrupt: InterruptFlag(), log: again.log)
+    #expect(same.rows == judged.rows)
+    #expect(!again.contents.contains("judged") && !again.contents.contains("continuing"))
   }
 
   @Test(.enabled(if: ClipigExecutable.shouldTest))
