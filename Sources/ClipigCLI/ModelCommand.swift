@@ -54,15 +54,18 @@ struct ModelList: ParsableCommand {
 
   func run() throws {
     let cache = ModelCache.standard()
-    var rows = [["MODEL", "SOURCE", "SIZE", "SHA-256", "CACHED"]]
+    var rows = [["MODEL", "SOURCE", "SIZE", "SHA-256", "LICENCE", "CACHED"]]
     for model in KnownModels.all {
       for (i, source) in model.sources.enumerated() {
         let name = i == 0 ? model.name + (model.name == KnownModels.defaultName ? " *" : "") : ""
         let weights = source.weights
-        let sizeText = weights?.size.map(ProgressBar.bytes) ?? "?"
+        let sizeText =
+          weights?.size.map(ProgressBar.bytes)
+          ?? model.approximateBytes.map { "≈" + ProgressBar.bytes($0) } ?? "?"
         let hash = weights?.sha256 != nil ? (source.isPinned ? "pinned" : "table") : "server"
+        let licence = i == 0 ? model.licence ?? "-" : ""
         let here = ModelStore.cachedPath(model, source, cache: cache)
-        rows.append([name, source.label, sizeText, hash, here ?? "-"])
+        rows.append([name, source.label, sizeText, hash, licence, here ?? "-"])
       }
     }
     let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
@@ -76,6 +79,9 @@ struct ModelList: ParsableCommand {
     print(
       "  server = the hub's stated hash is checked. Also: any hf-hub:ORG/NAME[@REV] in open_clip's layout."
     )
+    print(
+      "≈ size as the hub's pages show it (not checked). LICENCE as the model card states it"
+        + " (- where the table has none). FARE/TeCoA: robust CLIPs (docs/models.md).")
     print(
       "Cache: \(cache.directory); Hugging Face cache: \(cache.hubCache ?? "-"); hub: \(cache.hubEndpoint)"
     )

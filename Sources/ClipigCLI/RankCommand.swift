@@ -15,7 +15,9 @@ struct RankCommand: ParsableCommand {
       Run n uses seed BASE+n. Each kept run is continued from its image with CLIPig's detail \
       pass (init: {image: <short run>, mean: 0, std: 1}) for --continue epochs. DIR gets \
       short/run-NNNN.png, continued/run-NNNN.png (each with its YAML), rank.csv and rank.json; \
-      run the same command again to resume after an interruption.
+      run the same command again to resume after an interruption. With --judge, every image is \
+      also rated by a CLIP that was not optimised (the same features, mean of 100 × cosine) and \
+      the runs are ranked and kept by that score (rank.csv: judge_short, judge_continued).
       """)
 
   @Argument(help: "YAML experiment files, merged in order.")
@@ -49,6 +51,12 @@ struct RankCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOption
 
+  @Option(
+    help: ArgumentHelp(
+      "A held-out CLIP that ranks the runs (not optimised): a name, hf-hub: id or path as --model takes it.",
+      valueName: "name|path"))
+  var judge: String?
+
   @OptionGroup var precision: PrecisionOption
 
   @OptionGroup var resolution: ResolutionOption
@@ -78,6 +86,7 @@ struct RankCommand: ParsableCommand {
       options.seed = seed
       options.registries = PluginContext.registries
       options.model = model.model
+      options.judge = judge
       options.precision = precision.precision
       options.resolution = resolution.sides
       options.verbosity = verbosity.level(normal: 1)
@@ -93,7 +102,12 @@ struct RankCommand: ParsableCommand {
       let summary = try Ranking.run(options, interrupt: interrupt)
       if !verbosity.quiet {
         for row in summary.rows where row.group != nil && options.shard == nil {
-          print("\(row.articleLine)  (\(row.group ?? ""), seed \(row.seed))")
+          func fixed2(_ x: Double) -> String { String(format: "%.2f", x) }
+          let judged =
+            row.shortJudge.map {
+              ", judge \(fixed2($0))" + (row.continuedJudge.map { " ⭢ " + fixed2($0) } ?? "")
+            } ?? ""
+          print("\(row.articleLine)  (\(row.group ?? ""), seed \(row.seed)\(judged))")
         }
         print("wrote \(summary.csvPath)")
       }

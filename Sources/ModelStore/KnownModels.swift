@@ -124,12 +124,22 @@ public struct KnownModel: Sendable, Equatable {
   public var aliases: [String]
   /// Where to get it; the first source is the default.
   public var sources: [ModelSource]
+  /// The weights' licence as the model card states it (`MIT` …); nil where the table has none.
+  public var licence: String?
+  /// The weights' size as the hub's pages show it, rounded (bytes), for models whose exact
+  /// size is not in the table: shown by `model list`, never checked against a download.
+  public var approximateBytes: Int64?
 
   /// A model called `name` (or any of `aliases`) available from `sources`.
-  public init(name: String, aliases: [String], sources: [ModelSource]) {
+  public init(
+    name: String, aliases: [String], sources: [ModelSource], licence: String? = nil,
+    approximateBytes: Int64? = nil
+  ) {
     self.name = name
     self.aliases = aliases
     self.sources = sources
+    self.licence = licence
+    self.approximateBytes = approximateBytes
   }
 
   /// The source of `kind`, if the model has one.
@@ -188,7 +198,7 @@ public enum KnownModels {
 
   /// open_clip's hub repository `repo`: pinned where a commit and hash are known, then `main`
   /// with the safetensors file, then `main` with the pickled `.bin` open_clip falls back to.
-  private static func hubSources(
+  static func hubSources(
     _ repo: String, pin: String? = nil, sha256: String? = nil, size: Int64? = nil
   ) -> [ModelSource] {
     var sources = [ModelSource]()
@@ -207,10 +217,13 @@ public enum KnownModels {
       sources: hubSources(repo, pin: pin, sha256: sha256, size: size))
   }
 
-  /// Every known model. Sizes of OpenAI's files are the byte counts published alongside these
-  /// URLs; hashes and pins of hub files are the published ones, nil where none is known (then
-  /// the hub's stated SHA-256 is checked).
-  public static let all: [KnownModel] = [
+  /// Every known model: OpenAI's, the open_clip zoo's, then the robust CLIPs (`RobustModels`).
+  public static let all: [KnownModel] = openAIAndZoo + RobustModels.all
+
+  /// OpenAI's models and the open_clip zoo. Sizes of OpenAI's files are the byte counts
+  /// published alongside these URLs; hashes and pins of hub files are the published ones, nil
+  /// where none is known (then the hub's stated SHA-256 is checked).
+  private static let openAIAndZoo: [KnownModel] = [
     KnownModel(
       name: "ViT-B/32",
       aliases: ["ViT-B-32", "ViTB32", "clip-vit-base-patch32", "ViT-B-32/openai"],

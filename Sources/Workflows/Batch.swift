@@ -44,6 +44,8 @@ public struct ManifestItem: Codable, Sendable, Equatable {
   public var seed: UInt64?
   /// CLIP similarity of the final image to the prompts (100 × cosine, mean over prompts).
   public var similarity: Double?
+  /// A held-out judge's score of the image (rank directories ranked with `--judge`).
+  public var judge: Double? = nil
   /// Wall time of the render in seconds.
   public var seconds: Double?
   /// Epochs rendered.

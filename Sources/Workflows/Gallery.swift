@@ -52,6 +52,8 @@ public struct GalleryData: Codable, Sendable, Equatable {
     public var prompt: String
     /// Similarity to the prompt.
     public var similarity: Double?
+    /// A held-out judge's score (a `rank --judge` directory), nil where none rated.
+    public var judge: Double? = nil
     /// Seed, as text (JavaScript numbers cannot hold every 64-bit seed).
     public var seed: String?
     /// Render time.
@@ -111,7 +113,7 @@ public enum Gallery {
         throw WorkflowError("\(index) exists and was not made by clipig gallery; choose another -o")
       }
     }
-    let manifests = try options.directories.map { try Manifest.read(directory: $0) }
+    let manifests = try options.directories.map { try Manifest.read(galleryDirectory: $0) }
     let key = manifests[0].key.isEmpty ? manifests[0].variables : manifests[0].key
     let rowVariable = options.rowVariable ?? key.last ?? ""
     let allVariables = Set(manifests.flatMap(\.variables))
@@ -174,7 +176,7 @@ public enum Gallery {
         grid[r][c] = GalleryData.Cell(
           name: item.name, image: image, thumb: percentEncodedPath(thumb),
           prompt: item.prompts.joined(separator: " | "), similarity: item.similarity,
-          seed: item.seed.map { String($0) }, seconds: item.seconds)
+          judge: item.judge, seed: item.seed.map { String($0) }, seconds: item.seconds)
       }
       cells.append(grid)
     }

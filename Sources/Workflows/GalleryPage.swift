@@ -135,7 +135,8 @@ enum GalleryPage {
             f.appendChild(make("div", "none", "—"));
           }
           f.appendChild(make("figcaption", "", (label || d.rows[state.r]) +
-            (x ? " · " + fixed(x.similarity) : "")));
+            (x ? " · " + fixed(x.similarity) : "") +
+            (x && typeof x.judge === "number" ? " · judge " + fixed(x.judge) : "")));
           f.addEventListener("click", function () { select(state.m, state.r, c); });
           strip.appendChild(f);
         });
@@ -150,6 +151,10 @@ enum GalleryPage {
           $("prompt").textContent = x.prompt || x.name;
           meta.appendChild(document.createTextNode("similarity "));
           meta.appendChild(make("b", "", fixed(x.similarity)));
+          if (typeof x.judge === "number") {
+            meta.appendChild(document.createTextNode(" · judge "));
+            meta.appendChild(make("b", "", fixed(x.judge)));
+          }
           var parts = [];
           if (x.seed) parts.push("seed " + x.seed);
           if (typeof x.seconds === "number") parts.push(x.seconds.toFixed(1) + " s");

@@ -26,6 +26,10 @@ public struct RankOptions: Sendable {
   public var seed: UInt64?
   /// CLIP model path (overrides the experiment's `model`).
   public var model: String?
+  /// A held-out judge: a CLIP that was not optimised (a name or path as `model` takes it).
+  /// When given, every image is also rated by it and the runs are ranked (and kept) by its
+  /// score; nil ranks by the optimised model's similarity.
+  public var judge: String?
   /// CLIP's matrix products (overrides the experiment's `precision`).
   public var precision: CLIPPrecision?
   /// Resolution override `W [H]`.
@@ -56,6 +60,8 @@ public struct RankState: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Similarity of the image to the experiment's prompts (100 × cosine, mean over prompts).
     public var similarity: Double
+    /// The same rating by the judge (`RankState.judge`), if one rated it.
+    public var judge: Double? = nil
     /// Training time.
     public var seconds: Double
     /// The image, relative to the directory.
@@ -70,6 +76,8 @@ public struct RankState: Codable, Sendable, Equatable {
     public var epochs: Int
     /// Similarity after the continuation.
     public var similarity: Double
+    /// The judge's rating after the continuation, if one rated it.
+    public var judge: Double? = nil
     /// Training time.
     public var seconds: Double
     /// The image, relative to the directory.
@@ -86,6 +94,8 @@ public struct RankState: Codable, Sendable, Equatable {
   public var seed: UInt64
   /// Epochs of a short run.
   public var epochs: Int
+  /// The judge (as given to `--judge`) whose scores the runs carry; nil: none.
+  public var judge: String? = nil
   /// Finished short runs by id.
   public var runs: [Run] = []
   /// Finished continuations by id.
@@ -107,6 +117,10 @@ public struct RankRow: Sendable, Equatable {
   public var shortSimilarity: Double
   /// Similarity after the continuation, if it ran.
   public var continuedSimilarity: Double?
+  /// The judge's score of the short run, if a judge rated it.
+  public var shortJudge: Double? = nil
+  /// The judge's score of the continuation, if a judge rated it.
+  public var continuedJudge: Double? = nil
   /// `best`, `worst` or nil.
   public var group: String?
   /// Short-run image, relative to the directory.
@@ -152,6 +166,7 @@ public enum Ranking {
       throw WorkflowError("--merge is the step after the shards: give it without a shard")
     }
     var ranking = try Directory(options, models: models, log: log)
+    try ranking.judgeUnjudged(interrupt: interrupt)
     if let summary = try ranking.shortRuns(interrupt: interrupt) { return summary }
     if options.continueEpochs > 0 { try ranking.continuations(interrupt: interrupt) }
     let final = rows(ranking.state, options: options)
@@ -179,6 +194,8 @@ public enum Ranking {
     let modelKey: String
     let rater: Rater
     let references: RatingReferences
+    /// The held-out judge's rater and references (its own encoding of the same features).
+    let judge: (rater: Rater, references: RatingReferences)?
     var state: RankState
 
     init(
@@ -197,6 +214,8 @@ public enum Ranking {
       let fingerprint = Fingerprint.of(shortTree.yamlText())
       self.fingerprint = fingerprint
       try refuseForeignDirectory(dir, statePath: statePath)
+      // The judge first: a wrong name stops the command before anything is written.
+      let judgeModel = try options.judge.map { try Ranking.judgeModel($0, models: models) }
       let (statePath, csvPath) = (statePath, csvPath)
       state = try Self.locked(dir) {
         let state = try loadOrStart(
@@ -212,11 +231,62 @@ public enum Ranking {
       rater = Rater(model: model)
       references = try RatingReferences(
         experiment: first.experiment, rater: rater, baseDirectory: base)
+      if let judgeModel {
+        let judgeRater = Rater(model: judgeModel)
+        judge = (
+          judgeRater,
+          try RatingReferences(experiment: first.experiment, rater: judgeRater, baseDirectory: base)
+        )
+      } else {
+        judge = nil
+      }
+      if let name = options.judge, state.judge != name {
+        // Scores of another judge are not comparable: they are recomputed by this one.
+        try record { current in
+          current.judge = name
+          for i in current.runs.indices { current.runs[i].judge = nil }
+          for i in current.continued.indices { current.continued[i].judge = nil }
+        }
+      }
       if options.verbosity >= 1 {
         log(
           "rank: \(options.runs) runs of \(options.epochs) epochs (seeds \(state.seed &+ 1)…"
             + "\(state.seed &+ UInt64(options.runs))) in \(dir); rated against "
-            + references.references.map { "'\($0.label)'" }.joined(separator: ", ") + "\n")
+            + references.references.map { "'\($0.label)'" }.joined(separator: ", ")
+            + (options.judge.map { "; ranked by the judge \($0)" } ?? "") + "\n")
+      }
+    }
+
+    /// The judge's score of the image at `relativePath` (nil without a judge).
+    func judgeScore(of relativePath: String) throws -> Double? {
+      guard let judge else { return nil }
+      let image = try ImageFile.read(path: path + "/" + relativePath)
+      return judge.references.score(try judge.rater.imageFeatures(image))
+    }
+
+    /// Rates by the judge every finished image it has not rated (a directory ranked before
+    /// without it, or by another judge).
+    mutating func judgeUnjudged(interrupt: InterruptFlag) throws {
+      guard judge != nil else { return }
+      var scores: [Int: Double] = [:]
+      var continuedScores: [Int: Double] = [:]
+      for run in state.runs where run.judge == nil && !interrupt.isSet {
+        scores[run.id] = try judgeScore(of: run.image)
+      }
+      for c in state.continued where c.judge == nil && !interrupt.isSet {
+        continuedScores[c.id] = try judgeScore(of: c.image)
+      }
+      if scores.isEmpty && continuedScores.isEmpty { return }
+      if options.verbosity >= 1 {
+        log("judged \(scores.count + continuedScores.count) earlier image(s)\n")
+      }
+      try record { current in
+        for i in current.runs.indices where current.runs[i].judge == nil {
+          current.runs[i].judge = scores[current.runs[i].id]
+        }
+        for i in current.continued.indices where current.continued[i].judge == nil {
+          current.continued[i].judge = continuedScores[current.continued[i].id]
+        }
       }
     }
 
@@ -287,7 +357,7 @@ public enum Ranking {
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
         let run = RankState.Run(
-          id: id, seed: seed, similarity: similarity,
+          id: id, seed: seed, similarity: similarity, judge: try judgeScore(of: image),
           seconds: TextFormat.rounded(result.seconds), image: image)
         try record { current in
           current.runs.removeAll { $0.id == id }
@@ -295,12 +365,16 @@ public enum Ranking {
           current.runs.sort { $0.id < $1.id }
         }
         if options.verbosity >= 1 {
-          let best = state.runs.max { a, b in a.similarity < b.similarity }
+          let best = rows(state, options: options).first
+          let judged = run.judge.map { " judge " + TextFormat.fixed2($0) } ?? ""
+          let bestScore =
+            options.judge != nil
+            ? "judge " + TextFormat.fixed2(best?.shortJudge)
+            : TextFormat.fixed2(best?.shortSimilarity ?? run.similarity)
           log(
-            "#\(id) seed \(seed) sim \(TextFormat.fixed2(run.similarity)) "
+            "#\(id) seed \(seed) sim \(TextFormat.fixed2(run.similarity))\(judged) "
               + "(\(String(format: "%.1f", result.seconds)) s)   best #\(best?.id ?? id) "
-              + "\(TextFormat.fixed2(best?.similarity ?? run.similarity))   "
-              + "\(state.runs.count)/\(options.runs)\n")
+              + "\(bestScore)   \(state.runs.count)/\(options.runs)\n")
         }
       }
       if let shard = options.shard {
@@ -358,16 +432,21 @@ public enum Ranking {
         let similarity = references.score(try rater.imageFeatures(saved))
         let continuation = RankState.Continuation(
           id: row.id, epochs: options.continueEpochs, similarity: similarity,
-          seconds: TextFormat.rounded(result.seconds), image: image)
+          judge: try judgeScore(of: image), seconds: TextFormat.rounded(result.seconds),
+          image: image)
         try record { current in
           current.continued.removeAll { $0.id == row.id }
           current.continued.append(continuation)
           current.continued.sort { $0.id < $1.id }
         }
         if options.verbosity >= 1 {
+          let judged =
+            continuation.judge.map {
+              "   judge: \(TextFormat.fixed2(row.shortJudge)) ⭢ \(TextFormat.fixed2($0))"
+            } ?? ""
           log(
             "#\(row.id) sim: \(TextFormat.fixed2(row.shortSimilarity)) ⭢ "
-              + "\(TextFormat.fixed2(continuation.similarity))\n")
+              + "\(TextFormat.fixed2(continuation.similarity))\(judged)\n")
         }
       }
     }
@@ -390,11 +469,26 @@ public enum Ranking {
     "run-" + String(format: "%04ld", id)
   }
 
-  /// The finished short runs (ids up to `options.runs`) best first, with the best `keep` and
-  /// worst `worst` marked and their continuations.
+  /// The judge `name` (as `--model` takes it), loaded once per process in fp32; an unknown
+  /// name is an error saying it is the judge, with the closest known name.
+  static func judgeModel(_ name: String, models: ModelPool) throws -> any FeatureModel {
+    do {
+      return try models.instance(name, precision: .fp32)
+    } catch {
+      throw WorkflowError("--judge: \(error)")
+    }
+  }
+
+  /// The finished short runs (ids up to `options.runs`) best first — by the judge's score with
+  /// `options.judge` (runs it has not rated last), else by similarity — with the best `keep`
+  /// and worst `worst` marked and their continuations.
   public static func rows(_ state: RankState, options: RankOptions) -> [RankRow] {
+    let byJudge = options.judge != nil
+    func score(_ run: RankState.Run) -> Double {
+      byJudge ? run.judge ?? -.infinity : run.similarity
+    }
     let runs = state.runs.filter { $0.id <= options.runs }.sorted {
-      $0.similarity != $1.similarity ? $0.similarity > $1.similarity : $0.id < $1.id
+      score($0) != score($1) ? score($0) > score($1) : $0.id < $1.id
     }
     let best = Set(runs.prefix(options.keep).map(\.id))
     let worst = Set(runs.suffix(options.worst).map(\.id)).subtracting(best)
@@ -402,24 +496,27 @@ public enum Ranking {
       let continuation = state.continued.first { $0.id == run.id }
       return RankRow(
         rank: i + 1, id: run.id, seed: run.seed, shortSimilarity: run.similarity,
-        continuedSimilarity: continuation?.similarity,
+        continuedSimilarity: continuation?.similarity, shortJudge: run.judge,
+        continuedJudge: continuation?.judge,
         group: best.contains(run.id) ? "best" : worst.contains(run.id) ? "worst" : nil,
         shortImage: run.image, continuedImage: continuation?.image)
     }
   }
 
-  /// `rank.csv`: one line per finished short run, best first.
+  /// `rank.csv`: one line per finished short run, best first; the judge's scores (empty
+  /// where no judge rated) in the last two columns, so the earlier columns keep their places.
   public static func csv(_ rows: [RankRow]) -> String {
     var out = CSV.line([
       "rank", "run", "seed", "similarity_short", "similarity_continued", "gain", "kept",
-      "short_image", "continued_image",
+      "short_image", "continued_image", "judge_short", "judge_continued",
     ])
     for r in rows {
       out += CSV.line([
         String(r.rank), String(r.id), String(r.seed), TextFormat.fixed2(r.shortSimilarity),
         TextFormat.fixed2(r.continuedSimilarity),
         TextFormat.fixed2(r.continuedSimilarity.map { $0 - r.shortSimilarity }), r.group ?? "",
-        r.shortImage, r.continuedImage ?? "",
+        r.shortImage, r.continuedImage ?? "", TextFormat.fixed2(r.shortJudge),
+        TextFormat.fixed2(r.continuedJudge),
       ])
     }
     return out
