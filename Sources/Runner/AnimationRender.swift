@@ -145,7 +145,7 @@ public enum AnimationRender {
   }
 
   /// The start of frame `k` of an animation with an input video: input frame `input` resized
-  /// to the frame's resolution (CLIPig's resize-crop, as `init.image`) and, after the first
+  /// to the frame's resolution (CLIPig's resize-crop, as `init.image`; clamped) and, after the first
   /// frame, blended with the previous frame warped (`warpedFrame`, resized to that resolution
   /// with `interpolation` when it differs): (1 − b)·input + b·previous, b the frame's `blend`.
   static func videoStart(
@@ -156,7 +156,8 @@ public enum AnimationRender {
     var random = RandomStreams(seed: plan.seed, frame: k).initialization
     let (w, h) = try Trainer.resolution(
       e, context: e.context(atEpoch: e.startEpoch), random: &random)
-    var start = ImageOps.resizeCrop(input, width: w, height: h)
+    // The input frame as an image in [0, 1] (bicubic overshoots), then the blend.
+    var start = ImageOps.clamp(ImageOps.resizeCrop(input, width: w, height: h), 0, 1)
     let b = k == 0 ? 0 : try blend(video, frame: k, frames: animation.frames, streams: plan.streams)
     if b > 0 {
       var previous = try warpedFrame(k, animation: animation, plan: plan, output: output)

@@ -35,7 +35,7 @@ struct ContentConstraintTests {
     let fixtures = try FixtureJSON.load(ContentFixtures.self, named: "content", from: .module)
     #expect(fixtures.cases.count == 7)
     for (i, fixture) in fixtures.cases.enumerated() {
-      let stage = try Self.make(["image": "photo.png", "loss": .string(fixture.loss)])
+      let stage = try Self.make(["image": "photo.png", "loss": ConfigNode(.string(fixture.loss))])
       let x = Tensor(shape: fixture.shape, scalars: fixture.input)
       let reference = ImageOps.resizeCrop(
         Tensor(shape: fixture.referenceShape, scalars: fixture.reference),
@@ -65,17 +65,17 @@ struct ContentConstraintTests {
   /// the same image gives 0 and a zero gradient.
   @Test func handValues() throws {
     let x = Tensor(shape: [3, 2, 3]) { Float($0) / 20 }
-    let reference = x + 0.2
+    let reference = Tensor(shape: x.shape) { x.scalars[$0] + 0.2 }
     for (loss, expected) in [("l2", 4.0), ("l1", 20.0)] {
       var context = StageContext(reference: reference)
-      let (y, pb) = try Self.make(["image": "a.png", "loss": .string(loss)]).forward(
+      let (y, pb) = try Self.make(["image": "a.png", "loss": ConfigNode(.string(loss))]).forward(
         x, in: &context)
       #expect(abs(Double(y.scalars[0]) - expected) < 1e-4, "\(loss)")
       // d/dx: 100·2(x − r)/18 = −4.444… (l2), 100·sign(x − r)/18 = −5.555… (l1).
       let slope = loss == "l2" ? -200 * 0.2 / 18 : -100.0 / 18
       #expect(pb(Tensor(scalar: 1)).scalars.allSatisfy { abs(Double($0) - slope) < 1e-4 })
       var same = StageContext(reference: x)
-      let (zero, pz) = try Self.make(["image": "a.png", "loss": .string(loss)]).forward(
+      let (zero, pz) = try Self.make(["image": "a.png", "loss": ConfigNode(.string(loss))]).forward(
         x, in: &same)
       #expect(zero.scalars == [0])
       #expect(pz(Tensor(scalar: 1)).scalars.allSatisfy { $0 == 0 })
