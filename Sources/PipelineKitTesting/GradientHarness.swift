@@ -22,7 +22,8 @@ public struct GradientCheckFailure: Error, Sendable, CustomStringConvertible {
 /// (L accumulated in Double, the same random draws in every evaluation), checks the exact adjoint
 /// identity for linear and affine stages, determinism under a copied context for every stage
 /// (and that random stages really use the context), the pullback's shape and its linearity in v,
-/// and that batch forward equals per-view forward. Use it for your own stages with one line:
+/// and that batch forward equals per-view forward. A `ReferenceImageStage` is given a random
+/// reference image of the input's shape and must depend on it. Use it for your own stages with one line:
 /// `#expect(GradientHarness.check(MyStage.self).isEmpty)`.
 public enum GradientHarness {
   /// Tolerances and sizes.
@@ -95,8 +96,13 @@ public enum GradientHarness {
     var variables = ExprContext(
       epoch: 50, epochs: 101, width: Double(shape[2]), height: Double(shape[1]))
     variables.t = example.t
-    let context = StageContext(
+    var context = StageContext(
       variables: variables, random: SeededRandom(seed: options.seed ^ 0xC0FFEE))
+    // A reference-image stage compares with a random image of the input's shape.
+    let comparesWithReference = stage is any ReferenceImageStage
+    if comparesWithReference {
+      context.reference = Tensor(shape: shape) { _ in lo + (hi - lo) * Float(rng.uniform()) }
+    }
 
     func run(_ input: Tensor, _ ctx: StageContext) -> (Tensor, Pullback)? {
       var c = ctx
@@ -138,6 +144,15 @@ public enum GradientHarness {
         fail(
           "randomness",
           "the output depends on the random source but the stage is not declared random")
+      }
+    }
+
+    // A reference-image stage must use its reference.
+    if comparesWithReference {
+      var moved = context
+      moved.reference = Tensor(shape: shape) { _ in lo + (hi - lo) * Float(rng.uniform()) }
+      if let (y4, _) = run(x, moved), y4.scalars == y.scalars {
+        fail("reference", "the output does not depend on StageContext.reference")
       }
     }
 

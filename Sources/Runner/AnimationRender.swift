@@ -1,3 +1,4 @@
+import ExprEval
 import Formats
 import Foundation
 import PipelineKit
@@ -24,9 +25,13 @@ extension RunPlan {
 /// the first frame starts as a still image would. At the end the frames become `NAME.webp`
 /// and, with ffmpeg, `NAME.mp4` (`AnimationVideo`), and `NAME.yaml` records the run.
 ///
-/// Each frame starts from the frame as saved (8-bit PNG), so a run continued after an
-/// interruption (the checkpoint names the frame and epoch) makes the same bytes as one that
-/// was never interrupted.
+/// With `init.video` frame k starts from input frame k (`VideoInput`) resized to the frame's
+/// resolution, blended with the warped previous frame by `init.blend`, and `content`
+/// constraints without an image compare with that input frame.
+///
+/// Each frame starts from the frame as saved (8-bit PNG) and its input frame decoded again,
+/// so a run continued after an interruption (the checkpoint names the frame and epoch) makes
+/// the same bytes as one that was never interrupted.
 public enum AnimationRender {
   /// Renders the animation of `plan` (an experiment with `animation`) for `options`.
   public static func render(
@@ -42,10 +47,16 @@ public enum AnimationRender {
       forRequested: requested, digest: plan.checkpointDigest,
       maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
     if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
-    // Every bound before any work: the warp of every frame, the frames' sizes.
+    // Every bound before any work: the warp of every frame, the frames' sizes, the input video.
     try animation.checkWarp(streams: plan.streams)
     try ImageLimits.check(plan.experiment, streams: plan.streams, format: .png)
     let experiment = plan.experiment
+    var input: VideoInput?
+    if let video = experiment.initialization.video {
+      try checkBlend(video, animation: animation, streams: plan.streams)
+      input = try VideoInput.open(
+        video, frames: animation.frames, baseDirectory: plan.baseDirectory)
+    }
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     let model = try ModelLoader.load(
@@ -77,11 +88,22 @@ public enum AnimationRender {
       remainingEpochs: (startFrame..<animation.frames).reduce(0) {
         $0 + ($1 == 0 ? experiment.epochs - experiment.startEpoch : animation.epochs)
       })
+    var references: ReferenceImages?
     for k in startFrame..<animation.frames {
       let framePlan = plan.frame(k)
-      let start =
-        k == 0 ? nil : try warpedFrame(k, animation: animation, plan: plan, output: output)
-      let trainer = try Trainer(plan: framePlan, model: model, initialImage: start)
+      let frameInput = try input?.frame(k)
+      let start: Tensor?
+      if let frameInput, let video = experiment.initialization.video {
+        start = try videoStart(
+          k, input: frameInput, video: video, animation: animation, plan: plan, output: output)
+      } else {
+        start = k == 0 ? nil : try warpedFrame(k, animation: animation, plan: plan, output: output)
+      }
+      references = try ReferenceImages.load(
+        framePlan.experiment, baseDirectory: plan.baseDirectory, frame: frameInput,
+        loaded: references)
+      let trainer = try Trainer(
+        plan: framePlan, model: model, initialImage: start, references: references)
       var first = framePlan.experiment.startEpoch
       if let resume, k == startFrame, resume.checkpoint.nextEpoch > first {
         try trainer.restore(resume.checkpoint, path: output.checkpoint)
@@ -120,6 +142,62 @@ public enum AnimationRender {
     let previous = try ImageFile.read(path: output.frame(k - 1))
     let values = try animation.warpValues(frame: k, streams: plan.streams)
     return warp(previous, values, edge: animation.warp.edge, color: animation.warp.color)
+  }
+
+  /// The start of frame `k` of an animation with an input video: input frame `input` resized
+  /// to the frame's resolution (CLIPig's resize-crop, as `init.image`; clamped) and, after the first
+  /// frame, blended with the previous frame warped (`warpedFrame`, resized to that resolution
+  /// with `interpolation` when it differs): (1 − b)·input + b·previous, b the frame's `blend`.
+  static func videoStart(
+    _ k: Int, input: Tensor, video: Experiment.Video, animation: Animation, plan: RunPlan,
+    output: AnimationOutput
+  ) throws -> Tensor {
+    let e = plan.frame(k).experiment
+    var random = RandomStreams(seed: plan.seed, frame: k).initialization
+    let (w, h) = try Trainer.resolution(
+      e, context: e.context(atEpoch: e.startEpoch), random: &random)
+    // The input frame as an image in [0, 1] (bicubic overshoots), then the blend.
+    var start = ImageOps.clamp(ImageOps.resizeCrop(input, width: w, height: h), 0, 1)
+    let b = k == 0 ? 0 : try blend(video, frame: k, frames: animation.frames, streams: plan.streams)
+    if b > 0 {
+      var previous = try warpedFrame(k, animation: animation, plan: plan, output: output)
+      let (_, ph, pw) = previous.chw
+      if ph != h || pw != w {
+        previous = Resampler(from: ph, pw, to: h, w, filter: e.interpolation).apply(previous)
+      }
+      let (keep, mix) = (Float(1 - b), Float(b))
+      for i in start.scalars.indices {
+        start.scalars[i] = keep * start.scalars[i] + mix * previous.scalars[i]
+      }
+    }
+    return ImageOps.clamp(start, 0, 1)
+  }
+
+  /// `init.blend` at frame `k` of `frames`: its expression with the frame variables, random
+  /// functions drawing from the frame's `blend` stream.
+  static func blend(_ video: Experiment.Video, frame k: Int, frames: Int, streams: RandomStreams)
+    throws(StageError) -> Double
+  {
+    var context = ExprContext(epoch: 0, epochs: 1)
+    context.frame = k
+    context.frames = frames
+    var random = streams.stream(.blend, k)
+    return try video.blend.value(in: context, random: &random)
+  }
+
+  /// Evaluates `init.blend` at every later frame and refuses a value outside 0…1, naming its
+  /// place and the frame: before any work starts.
+  static func checkBlend(_ video: Experiment.Video, animation: Animation, streams: RandomStreams)
+    throws
+  {
+    for k in 1..<max(animation.frames, 1) {
+      let b = try blend(video, frame: k, frames: animation.frames, streams: streams)
+      guard (0...1).contains(b) else {
+        throw ConfigError(
+          "blend must be between 0 and 1, got \(b) at frame \(k)", at: video.blend.location,
+          path: "init.blend")
+      }
+    }
   }
 
   /// `image` `[3, H, W]` warped by `values` (bilinear, `edge` outside) and clamped to [0, 1].

@@ -67,6 +67,20 @@ public struct Experiment: Sendable {
     public var std: [Double]
     /// Start image path.
     public var image: String?
+    /// `init.video`: the input video of an animation, nil without.
+    public var video: Video?
+  }
+
+  /// `init.video` and `init.blend`: an animation restyling a video. Frame k starts from input
+  /// frame k resized to the resolution, blended with the warped previous frame by `blend`.
+  public struct Video: Sendable {
+    /// The video file (relative paths from the configuration's folder).
+    public var path: String
+    /// Where `init.video` was written.
+    public var location: SourceLocation
+    /// The share of the warped previous frame in each later frame's start, 0…1 (frame
+    /// variables): 0 starts every frame from its input frame alone.
+    public var blend: Param<Double>
   }
 
   /// `targets[*]`.

@@ -77,6 +77,11 @@ extension Experiment {
     parametrization = try ParametrizationSpec(try r.section(RunKeys.parametrization))
     animation = try Animation(try r.section(RunKeys.animation), random: random)
     frameCount = animation?.frames ?? 1
+    if let video = initialization.video, animation == nil {
+      throw ConfigError(
+        "init.video starts each frame of an animation from the video's frame: add an "
+          + "'animation:' section (frames, fps, epochs)", at: video.location, path: "init.video")
+    }
     targets = []
     var targetsNode = try r.section(RunKeys.targets)
     if let animation, let scenes = animation.scenes {
@@ -91,7 +96,7 @@ extension Experiment {
       for (i, element) in elements.enumerated() {
         if let t = try Self.target(
           element, path: "targets[\(i)]", transforms: transforms, constraints: constraints,
-          random: random, recording: &r)
+          random: random, video: initialization.video != nil, recording: &r)
         {
           targets.append(t)
         }
@@ -178,6 +183,12 @@ extension Experiment {
       doc: "noise standard deviation per channel")
     let image = try r.optionalScalar(
       "image", String.self, doc: "start image: PNG, JPEG or WebP file, or http(s) URL")
+    let videoPath = try r.optionalScalar(
+      "video", String.self,
+      doc: "an animation's input video (a file ffmpeg reads): frame k starts from its frame k")
+    let blend = try r.scalar(
+      "blend", Double.self, default: 0, groups: .frame,
+      doc: "with video: the share of the warped previous frame in each later frame's start")
     try r.finish()
     let res = resolution?.map { $0.constantValue! }
     if let res, let problem = ImageLimits.problem(width: res[0], height: res[1]) {
@@ -187,13 +198,53 @@ extension Experiment {
     }
     return Initialization(
       resolution: res, mean: mean.map { $0.constantValue! }, std: std.map { $0.constantValue! },
-      image: image?.constantValue)
+      image: image?.constantValue,
+      video: try video(videoPath, blend: blend, node: node))
+  }
+
+  /// `init.video` with its `blend`, checked against the rest of `init` (`node`).
+  static func video(_ path: Param<String>?, blend: Param<Double>, node: ConfigNode?)
+    throws(ConfigError) -> Video?
+  {
+    guard let path, let file = path.constantValue else {
+      if let written = node?["blend"] {
+        throw ConfigError(
+          "init.blend mixes the previous frame into an input video's frame; it needs init.video",
+          at: written.location, path: "init.blend")
+      }
+      return nil
+    }
+    if file.trimmingCharacters(in: .whitespaces).isEmpty {
+      throw ConfigError("init.video names no file", at: path.location, path: "init.video")
+    }
+    if file.contains("://") {
+      throw ConfigError(
+        "init.video must be a local file (ffmpeg reads it), not a URL: \(file)",
+        at: path.location, path: "init.video")
+    }
+    if node?["image"] != nil {
+      throw ConfigError(
+        "give init.image or init.video, not both", at: path.location, path: "init.video")
+    }
+    for key in ["mean", "std", "resolution"] {
+      if let written = node?[key] {
+        throw ConfigError(
+          "init.\(key) does not apply to init.video: its frames are taken as they are, resized "
+            + "to the resolution", at: written.location, path: "init.\(key)")
+      }
+    }
+    if let b = blend.constantValue, !(0...1).contains(b) {
+      throw ConfigError(
+        "blend must be between 0 and 1, got \(b)", at: blend.location, path: "init.blend")
+    }
+    return Video(path: file, location: path.location, blend: blend)
   }
 
   /// One target; the expressions of its parameters (inactive targets' too) go to `parent`.
+  /// `video`: the experiment has an input video (`content` may then omit its image).
   static func target(
     _ node: ConfigNode, path: String, transforms: StageRegistry, constraints: StageRegistry,
-    random: SeededRandom, recording parent: inout ParameterReader
+    random: SeededRandom, video: Bool = false, recording parent: inout ParameterReader
   ) throws(ConfigError) -> Target? {
     guard node.entries != nil else {
       throw ConfigError(
@@ -241,7 +292,7 @@ extension Experiment {
       for (i, element) in try elements(list, path: path + ".constraints").enumerated() {
         constraintEntries += try constraintList(
           element, path: "\(path).constraints[\(i)]", registry: constraints, random: random,
-          recording: &r)
+          video: video, recording: &r)
       }
     }
     let maskText = try r.optionalScalar(
@@ -418,10 +469,10 @@ extension Experiment {
   }
 
   /// The constraints of one constraint-list element, in key order; the expressions of their
-  /// parameters go to `parent`.
+  /// parameters go to `parent`. A reference-image constraint without an image needs `video`.
   static func constraintList(
     _ node: ConfigNode, path: String, registry: StageRegistry, random: SeededRandom,
-    recording parent: inout ParameterReader
+    video: Bool = false, recording parent: inout ParameterReader
   )
     throws(ConfigError) -> [ConstraintEntry]
   {
@@ -449,6 +500,13 @@ extension Experiment {
         end: try r.frameTime("end", default: .fraction(1), doc: "last active epoch or fraction"))
       let stage = try type.init(parameters: &r)
       try r.finish()
+      if let reference = stage as? any ReferenceImageStage, reference.referenceImage == nil,
+        !video
+      {
+        throw ConfigError(
+          "\(entry.key) needs an 'image' to compare with (without one it compares with the "
+            + "current frame of an animation's init.video)", at: entry.keyLocation, path: cPath)
+      }
       parent.record(contentsOf: r.expressions)
       result.append(ConstraintEntry(stage: stage, weight: weight, window: window, path: cPath))
     }

@@ -6,7 +6,8 @@ import PipelineKit
 /// raw CLIP features and of the views themselves: similarity to each target feature, its scale
 /// (`scale`, fair scaling), the `select` rule (all, best, worst, mix), the weights (which may
 /// depend on `sim`), the feature loss (cosine, L1, L2) and each target's constraint losses on
-/// its views.
+/// its views — or, for reference-image constraints (`content`), on the image itself, once per
+/// view like every constraint.
 public struct Objective: Sendable {
   /// The experiment's targets.
   public let targets: [Experiment.Target]
@@ -14,12 +15,19 @@ public struct Objective: Sendable {
   public let features: TargetFeatures
   /// The run's random streams (constraint draws).
   public let streams: RandomStreams
+  /// The images the reference-image constraints compare with.
+  public let references: ReferenceImages
 
-  /// An objective over `experiment`'s targets with their encoded `features`.
-  public init(experiment: Experiment, features: TargetFeatures, streams: RandomStreams) {
+  /// An objective over `experiment`'s targets with their encoded `features` and the
+  /// `references` of their reference-image constraints (none by default).
+  public init(
+    experiment: Experiment, features: TargetFeatures, streams: RandomStreams,
+    references: ReferenceImages = .none
+  ) {
     targets = experiment.targets
     self.features = features
     self.streams = streams
+    self.references = references
   }
 
   /// What one evaluation found besides its pullback.
@@ -37,16 +45,20 @@ public struct Objective: Sendable {
     public var features: Tensor
     /// Of the views `[N, 3, S, S]` (from the constraints; zero without them).
     public var views: Tensor
+    /// Of the image `[3, H, W]` (from the reference-image constraints; nil without them).
+    public var image: Tensor?
   }
 
   /// The loss of the views `views` (CLIP inputs `[N, 3, S, S]`, from the targets `origins`) whose
-  /// raw features are `rawFeatures` `[N, D]`, at `epoch` with the epoch's variables.
-  /// Expressions that draw random numbers draw from `random`, view by view.
+  /// raw features are `rawFeatures` `[N, D]`, at `epoch` with the epoch's variables; `image`
+  /// `[3, H, W]` is what the views were sampled from, needed when a target has a
+  /// reference-image constraint. Expressions that draw random numbers draw from `random`, view
+  /// by view.
   ///
-  /// The pullback maps a cotangent of the loss to those of the features and the views.
+  /// The pullback maps a cotangent of the loss to those of the features, the views and the image.
   public func evaluate(
-    rawFeatures: Tensor, views: Tensor, origins: [ViewSampler.Origin], epoch: Int,
-    variables: ExprContext, random: inout SeededRandom
+    rawFeatures: Tensor, views: Tensor, origins: [ViewSampler.Origin], image: Tensor? = nil,
+    epoch: Int, variables: ExprContext, random: inout SeededRandom
   ) throws(StageError) -> (value: Value, pullback: (Double) -> Cotangents) {
     let n = origins.count
     precondition(rawFeatures.shape.first == n && views.shape.first == n, "Objective: batch sizes")
@@ -66,17 +78,20 @@ public struct Objective: Sendable {
         featureLoss += Self.loss(term.loss, x: x, f: term.vector, weight: term.weight)
       }
       let (constraintLoss, pullbacks) = try constraints(
-        on: views, view: vi, target: origin.target, epoch: epoch, scores: scores)
+        on: views, view: vi, image: image, target: origin.target, epoch: epoch, scores: scores)
       total += featureLoss + constraintLoss * scores.targetWeight
-      terms.append(ViewTerms(features: featureTerms, constraints: pullbacks))
+      terms.append(
+        ViewTerms(
+          features: featureTerms, constraints: pullbacks.views, imageConstraints: pullbacks.image))
     }
     let viewShape = views.shape
+    let imageShape = image?.shape
     return (
       Value(loss: total, similarities: tally.means),
       { seed in
         Self.pullback(
           seed, terms: terms, unit: unit, featureShape: rawFeatures.shape, viewShape: viewShape,
-          normalizePullback: normalizePullback)
+          imageShape: imageShape, normalizePullback: normalizePullback)
       }
     )
   }
@@ -85,11 +100,15 @@ public struct Objective: Sendable {
   /// its combined weight and the loss kind.
   typealias FeatureTerm = (vector: [Float], weight: Double, loss: FeatureLoss)
 
-  /// What a view contributes to the pullback: its feature terms and its constraints' pullbacks
-  /// with their weights.
+  /// A constraint's pullback with its weight (constraint weight × target weight).
+  typealias WeightedPullback = (weight: Double, pullback: Pullback)
+
+  /// What a view contributes to the pullback: its feature terms, its constraints' pullbacks to
+  /// the view and its reference-image constraints' pullbacks to the image, with their weights.
   struct ViewTerms {
     var features: [FeatureTerm]
-    var constraints: [(weight: Double, pullback: Pullback)]
+    var constraints: [WeightedPullback]
+    var imageConstraints: [WeightedPullback] = []
   }
 
   /// How one view scores against its target's features (CLIPig's similarity scales and selection).
@@ -175,35 +194,61 @@ public struct Objective: Sendable {
 
   /// The constraint loss (before the target's weight) of view `vi` of `views` (from target
   /// `ti`) and the pullbacks of its active constraints, weighted by constraint and target
-  /// weight. Each constraint draws from the view's constraint stream.
+  /// weight: to the view, and to `image` for reference-image constraints, which compare the
+  /// image with their reference. Each constraint draws from the view's constraint stream.
   func constraints(
-    on views: Tensor, view vi: Int, target ti: Int, epoch: Int, scores: Scores
-  ) throws(StageError) -> (loss: Double, pullbacks: [(weight: Double, pullback: Pullback)]) {
+    on views: Tensor, view vi: Int, image: Tensor?, target ti: Int, epoch: Int, scores: Scores
+  ) throws(StageError) -> (
+    loss: Double, pullbacks: (views: [WeightedPullback], image: [WeightedPullback])
+  ) {
     var loss = 0.0
-    var pullbacks: [(weight: Double, pullback: Pullback)] = []
-    for constraint in targets[ti].constraints
+    var pullbacks: (views: [WeightedPullback], image: [WeightedPullback]) = ([], [])
+    for (ci, constraint) in targets[ti].constraints.enumerated()
     where constraint.window.contains(epoch: epoch, t: scores.targetContext.t) {
       var cc = StageContext(
         variables: scores.targetContext, random: streams.constraints(epoch: epoch, view: vi))
       let weight = try constraint.weight.value(in: scores.targetContext, random: &cc.random)
-      let (value, pullback) = try constraint.stage.forward(
-        views.view(vi), at: constraint.path, in: &cc)
+      var input: Tensor
+      let onImage = constraint.stage is any ReferenceImageStage
+      if onImage {
+        guard let image else {
+          preconditionFailure("Objective: a reference-image constraint needs the image")
+        }
+        input = image
+        cc.reference = references.image(
+          target: ti, constraint: ci, width: image.chw.w, height: image.chw.h)
+      } else {
+        input = views.view(vi)
+      }
+      let (value, pullback) = try constraint.stage.forward(input, at: constraint.path, in: &cc)
       loss += Double(value.scalars[0]) * weight
-      pullbacks.append((weight * scores.targetWeight, pullback))
+      if onImage {
+        pullbacks.image.append((weight * scores.targetWeight, pullback))
+      } else {
+        pullbacks.views.append((weight * scores.targetWeight, pullback))
+      }
     }
     return (loss, pullbacks)
   }
 
-  /// The cotangents of the raw features `[N, D]` and the views `[N, 3, S, S]` for the loss
-  /// cotangent `seed`, from each view's `terms` and its unit features `unit`.
+  /// The cotangents of the raw features `[N, D]`, the views `[N, 3, S, S]` and the image (of
+  /// `imageShape`, when given) for the loss cotangent `seed`, from each view's `terms` and its
+  /// unit features `unit`.
   static func pullback(
     _ seed: Double, terms: [ViewTerms], unit: Tensor, featureShape: [Int], viewShape: [Int],
-    normalizePullback: (Tensor) -> Tensor
+    imageShape: [Int]?, normalizePullback: (Tensor) -> Tensor
   ) -> Cotangents {
     let n = terms.count
     let d = unit.count / max(n, 1)
     var dUnit = Tensor(shape: featureShape)
     var dViews = Tensor(shape: viewShape)
+    var dImage: Tensor?
+    for term in terms.flatMap(\.imageConstraints) {
+      guard let imageShape else { preconditionFailure("Objective: no image shape") }
+      let part = term.pullback(Tensor(scalar: Float(term.weight * seed)))
+      if dImage == nil { dImage = Tensor(shape: imageShape) }
+      dImage?.add(part)
+    }
     let viewSize = dViews.count / max(n, 1)
     for vi in 0..<n {
       let x = Array(unit.scalars[vi * d..<(vi + 1) * d])
@@ -220,7 +265,7 @@ public struct Objective: Sendable {
       }
       dViews.scalars.replaceSubrange(vi * viewSize..<(vi + 1) * viewSize, with: dView.scalars)
     }
-    return Cotangents(features: normalizePullback(dUnit), views: dViews)
+    return Cotangents(features: normalizePullback(dUnit), views: dViews, image: dImage)
   }
 
   /// Mean scaled similarity per target and feature over the views where the feature is active.

@@ -27,6 +27,9 @@ public struct RandomStreams: Sendable {
     case constraints
     /// The warp of one animation frame (random functions in `animation.warp`).
     case warp
+    /// The blend of one animation frame's input video frame with the warped previous frame
+    /// (random functions in `init.blend`).
+    case blend
   }
 
   /// The run's seed.

@@ -183,7 +183,8 @@ public enum RunKeys {
   /// `init`: the starting pixels.
   public static let initialization = RunKey(
     "init", isSection: true,
-    doc: "the starting pixels: `resolution`, noise `mean` and `std` per channel, or an `image`")
+    doc: "the starting pixels: `resolution`, noise `mean` and `std` per channel, or an `image`; "
+      + "in an animation an input `video` (with `blend`, see animation.md)")
   /// `parametrization`: how trained parameters make the image; the sidecar spells out every
   /// choice of a section the user wrote.
   public static let parametrization = RunKey(

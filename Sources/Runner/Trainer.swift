@@ -59,22 +59,26 @@ public final class Trainer {
 
   /// Prepares the run `plan` with `model`; `startEpoch` replaces the experiment's (the studio's
   /// Update continues a run at its current epoch); `initialImage` `[3, H, W]` replaces the
-  /// initialisation (an animation frame starts from the previous frame, warped).
+  /// initialisation (an animation frame starts from the previous frame, warped, or from its
+  /// input video frame); `references` are the reference-image constraints' images (loaded here
+  /// when nil; an animation loads them once and adds each frame's input frame).
   public convenience init(
-    plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil, initialImage: Tensor? = nil
+    plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil, initialImage: Tensor? = nil,
+    references: ReferenceImages? = nil
   ) throws {
     var experiment = plan.experiment
     if let startEpoch { experiment.startEpoch = startEpoch }
     try self.init(
       experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory,
-      initialImage: initialImage)
+      initialImage: initialImage, references: references)
   }
 
   /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature once.
   /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
   public init(
     experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
-    recorder: StreamRecorder? = nil, initialImage: Tensor? = nil
+    recorder: StreamRecorder? = nil, initialImage: Tensor? = nil,
+    references: ReferenceImages? = nil
   ) throws {
     self.experiment = experiment
     self.model = model
@@ -93,7 +97,10 @@ public final class Trainer {
     sampler = ViewSampler(
       experiment: experiment, imageSize: model.imageSize, streams: streams,
       masks: try TargetMask.loadAll(experiment, baseDirectory: baseDirectory))
-    objective = Objective(experiment: experiment, features: features, streams: streams)
+    objective = Objective(
+      experiment: experiment, features: features, streams: streams,
+      references: try references
+        ?? ReferenceImages.load(experiment, baseDirectory: baseDirectory))
   }
 
   // MARK: - Checkpoints
@@ -173,6 +180,11 @@ public final class Trainer {
     let context = e.context(atEpoch: e.startEpoch)
     let (width, height) = try resolution(e, context: context, random: &random)
     let i = e.initialization
+    if let video = i.video {
+      throw ConfigError(
+        "init.video is read by 'clipig render' of the animation; this command starts no frame "
+          + "from it", at: video.location, path: "init.video")
+    }
     let r = i.resolution ?? [width, height]
     var image: Tensor
     if let path = i.image {
@@ -275,8 +287,8 @@ public final class Trainer {
     let (raw, encoderPullback) = try model.encodeImages(views.images)  // (N, D)
     timing.clip += clock.now - forwardStart
     let (value, objectivePullback) = try objective.evaluate(
-      rawFeatures: raw, views: views.images, origins: views.origins, epoch: epoch,
-      variables: variables, random: &random)
+      rawFeatures: raw, views: views.images, origins: views.origins, image: current,
+      epoch: epoch, variables: variables, random: &random)
     return (
       value, views.count,
       { seed, timing in
@@ -286,7 +298,8 @@ public final class Trainer {
         timing.clip += clock.now - backwardStart
         dImages.add(cotangents.views)
         // The parametrization before the transforms (pixels: the clamp's mask).
-        let dImage = views.pullback(dImages)
+        var dImage = views.pullback(dImages)
+        if let dContent = cotangents.image { dImage.add(dContent) }
         let pullbackStart = clock.now
         defer { timing.parametrization += clock.now - pullbackStart }
         return imagePullback(dImage)

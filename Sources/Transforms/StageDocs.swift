@@ -41,9 +41,11 @@ public enum StageDocs {
     }
     out += "## Constraints\n\n"
     out += """
-      Used in `targets[*].constraints`, on each view CLIP sees. Each returns a loss; every entry
-      also takes `weight` (a number, default 1.0, may use `sim`), `start` and `end` (epoch or
-      fraction, defaults 0.0 and 1.0), which the runner applies.
+      Used in `targets[*].constraints`, on each view CLIP sees (`content` alone sees the image
+      itself, before the transforms, once per view). Each returns a loss; every entry also takes
+      `weight` (a number, default 1.0, may use `sim`), `start` and `end` (epoch or fraction,
+      defaults 0.0 and 1.0), which the runner applies: a view's constraint losses times their
+      weights are added to its feature loss, times the target's `weight`.
 
 
       """
@@ -67,7 +69,11 @@ public enum StageDocs {
   static func section(_ type: any Stage.Type, kind: StageRegistry.Kind) -> String {
     let constraint = kind == .constraints
     var out = "### `\(type.name)`\n\n\(type.summary)\n\n"
-    out += "- " + traitText(type.traits, constraint: constraint) + "\n"
+    out += "- " + traitText(type.traits, constraint: constraint)
+    if type is any ReferenceImageStage.Type {
+      out += ", on the image before the target's transforms, against a reference image"
+    }
+    out += "\n"
     out += "- Gradient: " + gradientText(type.gradient) + "\n"
     guard let example = type.examples.first else {
       return out + "\n(no example: the stage cannot be documented)\n\n"

@@ -46,7 +46,7 @@ private func flat(_ values: [Float], h: Int = 4, w: Int = 5) -> Tensor {
 @Suite("Built-in constraints")
 struct BuiltinConstraintTests {
   @Test func everyRegisteredConstraintPassesTheGradientHarness() {
-    #expect(StageRegistry.constraints.names.count == 9)
+    #expect(StageRegistry.constraints.names.count == 10)
     let failures = GradientHarness.check(registry: .constraints)
     #expect(failures.isEmpty, "\(failures.map(\.description).joined(separator: "\n"))")
   }

@@ -46,9 +46,9 @@ struct RandomStreamsTests {
       byName[name] = entry.fingerprint
     }
     let purposes = Set(entries.map(\.purpose))
-    // `warp` is an animation's only (AnimationTests).
+    // `warp` and `blend` are an animation's only (AnimationTests, VideoInputTests).
     #expect(
-      purposes == Set(RandomStreams.Purpose.allCases).subtracting([.warp]),
+      purposes == Set(RandomStreams.Purpose.allCases).subtracting([.warp, .blend]),
       "every purpose used: \(purposes)")
     // load and initialization, then per epoch: expressions, postproc, 3 + 2 views and the
     // constraints of target 0's 3 views.

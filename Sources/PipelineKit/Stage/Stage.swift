@@ -126,12 +126,18 @@ public struct StageContext: Sendable {
   public var variables: ExprContext
   /// The random source; stages draw from it inside `forward`.
   public var random: SeededRandom
+  /// The image a `ReferenceImageStage` (the `content` constraint) compares its input with,
+  /// `[C,H,W]` at the input's size; the runner sets it for those stages, nil elsewhere.
+  public var reference: Tensor?
 
-  /// A context with the given variables and random stream.
-  public init(variables: ExprContext = ExprContext(), random: SeededRandom = SeededRandom(seed: 0))
-  {
+  /// A context with the given variables, random stream and reference image.
+  public init(
+    variables: ExprContext = ExprContext(), random: SeededRandom = SeededRandom(seed: 0),
+    reference: Tensor? = nil
+  ) {
     self.variables = variables
     self.random = random
+    self.reference = reference
   }
 
   /// The value of `parameter` now (expressions are evaluated, drawing from `random`).
