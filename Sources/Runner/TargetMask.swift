@@ -16,8 +16,9 @@ public struct TargetMask: Sendable {
   public enum Source: Sendable {
     /// The grayscale mask `[1, H, W]` as loaded, in [0, 1] (not yet inverted).
     case image(Tensor)
-    /// An expression of the pixel's position (`Experiment.Mask.Source.expression`).
-    case expression(ExprEval.Expression, path: String, location: SourceLocation)
+    /// An expression of the pixel's position (`Experiment.Mask.Source.expression`), as a
+    /// parameter named by the mask's key.
+    case expression(Param<Double>)
   }
 
   /// The image or the expression.
@@ -53,7 +54,7 @@ public struct TargetMask: Sendable {
     expression: ExprEval.Expression, invert: Bool, path: String = "mask",
     location: SourceLocation = .synthetic("<mask>")
   ) {
-    source = .expression(expression, path: path, location: location)
+    source = .expression(Param(expression: expression, path: path, location: location))
     self.invert = invert
   }
 
@@ -87,7 +88,9 @@ public struct TargetMask: Sendable {
   /// centre, clamped to [0, 1]; inverted when asked.
   public func plane(height: Int, width: Int, variables: ExprContext) throws(StageError) -> Tensor {
     var key = [Double(height), Double(width)]
-    if case .expression(let e, _, _) = source, !e.usedGroups.isDisjoint(with: [.time, .frame]) {
+    if case .expression(let p) = source, case .expression(let e) = p.source,
+      !e.usedGroups.isDisjoint(with: [.time, .frame])
+    {
       key += [variables.t, Double(variables.epoch), Double(variables.frame)]
     }
     if let hit = cache.entry.withLock({ $0 }), hit.key == key { return hit.plane }
@@ -99,9 +102,8 @@ public struct TargetMask: Sendable {
         ? gray
         : Resampler(from: gray.chw.h, gray.chw.w, to: height, width, filter: .linear)
           .apply(gray)
-    case .expression(let e, let path, let location):
-      m = try Self.evaluate(
-        e, height: height, width: width, variables: variables, path: path, location: location)
+    case .expression(let p):
+      m = try Self.evaluate(p, height: height, width: width, variables: variables)
     }
     if invert {
       for k in 0..<m.count { m.scalars[k] = 1 - m.scalars[k] }
@@ -111,12 +113,11 @@ public struct TargetMask: Sendable {
     return made
   }
 
-  /// `e` at each pixel centre `x = (column + 0.5) / width`, `y = (row + 0.5) / height`, as
-  /// `[1, H, W]` in [0, 1]; a value that is no number, or not finite, is an error naming the
-  /// pixel.
+  /// `p` at each pixel centre `x = (column + 0.5) / width`, `y = (row + 0.5) / height`, as
+  /// `[1, H, W]` clamped to [0, 1] (a bool is 1 or 0); an error, or a value that is no number or
+  /// not finite, stops the run naming the mask's key.
   static func evaluate(
-    _ e: ExprEval.Expression, height: Int, width: Int, variables: ExprContext, path: String,
-    location: SourceLocation
+    _ p: Param<Double>, height: Int, width: Int, variables: ExprContext
   ) throws(StageError) -> Tensor {
     var m = Tensor(shape: [1, height, width])
     var context = variables
@@ -128,30 +129,8 @@ public struct TargetMask: Sendable {
       context.y = (Double(row) + 0.5) / Double(height)
       for column in 0..<width {
         context.x = (Double(column) + 0.5) / Double(width)
-        let value: ExprValue
-        do {
-          value = try e.evaluate(in: context, random: &random)
-        } catch {
-          throw StageError(
-            parameter: path, location: location, expression: e.source, context: context,
-            message: error.message)
-        }
-        let number: Double
-        switch value {
-        case .bool(let b): number = b ? 1 : 0
-        case .int(let i): number = Double(i)
-        case .float(let d): number = d
-        default:
-          throw StageError(
-            parameter: path, location: location, expression: e.source, context: context,
-            message: "a mask expression must give a number or a bool, not \(value)")
-        }
-        guard number.isFinite else {
-          throw StageError(
-            parameter: path, location: location, expression: e.source, context: context,
-            message: "the mask expression gave \(number) at x \(context.x), y \(context.y)")
-        }
-        m.scalars[row * width + column] = Float(min(1, max(0, number)))
+        let value = try p.value(in: context, random: &random)
+        m.scalars[row * width + column] = Float(min(1, max(0, value)))
       }
     }
     return m
