@@ -13,6 +13,8 @@ public struct Expression: Sendable, CustomStringConvertible {
   /// The variable groups the expression actually uses.
   public let usedGroups: VariableGroups
   let root: Node
+  /// The compiled expression's node count (see `operationCount`).
+  private let nodes: Int
   private let variableUse: Bool
   private let randomUse: Bool
 
@@ -29,7 +31,9 @@ public struct Expression: Sendable, CustomStringConvertible {
     var variables = false
     var random = false
     var used: VariableGroups = []
+    var count = 0
     root.visit { node in
+      count += 1
       switch node {
       case .variable(let v):
         variables = true
@@ -46,7 +50,16 @@ public struct Expression: Sendable, CustomStringConvertible {
     variableUse = variables
     randomUse = random
     usedGroups = used
+    nodes = count
   }
+
+  /// The items (list, tuple and dict entries, string bytes) one evaluation may create: the
+  /// bound on its time beyond its operations (numbers are free).
+  public static let itemLimit = Budget.limit
+
+  /// The operations of one evaluation at most (the compiled expression's nodes; it has no
+  /// loops): with `itemLimit`, what bounds the time of callers that evaluate it many times.
+  public var operationCount: Int { nodes }
 
   /// False for a constant expression (which may still call `random()`).
   public var usesVariables: Bool { variableUse }
@@ -79,7 +92,29 @@ public struct Expression: Sendable, CustomStringConvertible {
   private func run<R: RandomSource>(_ context: ExprContext, _ random: inout R)
     throws(ExprError) -> ExprValue
   {
-    var budget = Budget()
+    var items = Budget.limit
+    return try run(context, &random, items: &items)
+  }
+
+  /// The value of the expression in `context`, creating at most `items` items (which it
+  /// lowers by what it spent): one budget shared by many evaluations.
+  public func evaluate<R: RandomSource>(
+    in context: ExprContext, random: inout R, items: inout Int
+  ) throws(ExprError) -> ExprValue {
+    do {
+      return try run(context, &random, items: &items)
+    } catch {
+      throw error.in(source)
+    }
+  }
+
+  /// Evaluates with `items` of budget, lowered by what the evaluation spent.
+  @inline(__always)
+  private func run<R: RandomSource>(_ context: ExprContext, _ random: inout R, items: inout Int)
+    throws(ExprError) -> ExprValue
+  {
+    var budget = Budget(items)
+    defer { items = budget.remaining }
     if randomUse { return try Evaluator.evaluate(root, context, &random, &budget) }
     var none = NoRandom()
     return try Evaluator.evaluate(root, context, &none, &budget)

@@ -113,12 +113,30 @@ public struct TargetMask: Sendable {
     return made
   }
 
+  /// The operations one mask may take over its whole plane (a few seconds at most).
+  static let maximumOperations = 100_000_000
+
   /// `p` at each pixel centre `x = (column + 0.5) / width`, `y = (row + 0.5) / height`, as
   /// `[1, H, W]` clamped to [0, 1] (a bool is 1 or 0); an error, or a value that is no number or
   /// not finite, stops the run naming the mask's key.
   static func evaluate(
     _ p: Param<Double>, height: Int, width: Int, variables: ExprContext
   ) throws(StageError) -> Tensor {
+    // Bounded work: at most `maximumOperations` operations over the plane, and the items
+    // (lists, strings …) of one evaluation's budget for the whole plane.
+    if case .expression(let e) = p.source {
+      let (operations, overflow) = (height * width).multipliedReportingOverflow(
+        by: e.operationCount)
+      guard !overflow && operations <= maximumOperations else {
+        throw StageError(
+          parameter: p.path, location: p.location, expression: e.source, context: variables,
+          message:
+            "the mask expression is too long for \(width)×\(height) pixels (\(e.operationCount) "
+            + "operations per pixel; at most \(maximumOperations / max(1, height * width)) at "
+            + "this size)")
+      }
+    }
+    var items = ExprEval.Expression.itemLimit
     var m = Tensor(shape: [1, height, width])
     var context = variables
     context.width = Double(width)
@@ -129,7 +147,7 @@ public struct TargetMask: Sendable {
       context.y = (Double(row) + 0.5) / Double(height)
       for column in 0..<width {
         context.x = (Double(column) + 0.5) / Double(width)
-        let value = try p.value(in: context, random: &random)
+        let value = try p.value(in: context, random: &random, items: &items)
         m.scalars[row * width + column] = Float(min(1, max(0, value)))
       }
     }

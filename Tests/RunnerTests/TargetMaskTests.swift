@@ -134,6 +134,40 @@ struct TargetMaskTests {
     #expect(try mask.plane(height: 4, width: 1, variables: context).scalars == [0, 0, 0.75, 0.75])
   }
 
+  /// The work of a mask over its plane is bounded: one item budget (lists, strings …) for all
+  /// its pixels and at most `maximumOperations` operations; within both it evaluates.
+  @Test func aMasksWorkIsBounded() throws {
+    /// The error message of making `mask`'s plane at `side`², or "no error".
+    func failure(_ mask: TargetMask, side: Int) -> String {
+      do {
+        _ = try mask.plane(height: side, width: side, variables: ExprContext())
+        return "no error"
+      } catch {
+        return "\(error)"
+      }
+    }
+    // 1000 items a pixel (the list depends on x, so it is made at every pixel).
+    let heavy = TargetMask(
+      expression: try Expression("len([x] * 1000) > 0", groups: .maskParameter), invert: false)
+    #expect(
+      try heavy.plane(height: 8, width: 8, variables: ExprContext()).scalars.allSatisfy {
+        $0 == 1
+      })
+    // 224² pixels × 1000 items is over the 4 000 000 items of one budget.
+    let tooHeavy = failure(heavy, side: 224)
+    #expect(tooHeavy.contains("too expensive"), "\(tooHeavy)")
+    let long = TargetMask(
+      expression: try Expression(
+        "x" + String(repeating: " + x", count: 3000) + " > 0", groups: .maskParameter),
+      invert: false)
+    #expect(
+      try long.plane(height: 16, width: 16, variables: ExprContext()).scalars.allSatisfy {
+        $0 == 1
+      })
+    let tooLong = failure(long, side: 224)
+    #expect(tooLong.contains("too long"), "\(tooLong)")
+  }
+
   /// A mask that is no image name is read as an expression: an unknown name, a random function
   /// or a value that is not finite is an error naming the key and its place.
   @Test func badMaskExpressionsNameTheKey() throws {

@@ -172,12 +172,21 @@ public struct Param<Value: ParamScalar>: Sendable, CustomStringConvertible {
   public func value<R: RandomSource>(in context: ExprContext, random: inout R) throws(StageError)
     -> Value
   {
+    var items = Expression.itemLimit
+    return try value(in: context, random: &random, items: &items)
+  }
+
+  /// The value in `context`, the expression creating at most `items` items (lowered by what it
+  /// spent; see `Expression.evaluate(in:random:items:)`), for one budget over many evaluations.
+  public func value<R: RandomSource>(in context: ExprContext, random: inout R, items: inout Int)
+    throws(StageError) -> Value
+  {
     switch source {
     case .constant(let v): return v
     case .expression(let e):
       let result: ExprValue
       do {
-        result = try e.evaluate(in: context, random: &random)
+        result = try e.evaluate(in: context, random: &random, items: &items)
       } catch {
         throw StageError(
           parameter: path, location: location, expression: e.source, context: context,
