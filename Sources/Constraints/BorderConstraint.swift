@@ -59,12 +59,6 @@ public struct BorderConstraint: Stage {
         }
       }
     }
-    var g = [Float](repeating: 0, count: diff.count)
-    let value = loss.mean(diff.scalars, factor: 100, gradient: &g)
-    let shape = x.shape
-    return (
-      Tensor(scalar: Float(value)),
-      { dy in Tensor(shape: shape, scalars: g) * dy.scalars[0] }
-    )
+    return loss.meanOfDifference(diff, factor: 100)
   }
 }

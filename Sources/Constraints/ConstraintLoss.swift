@@ -54,6 +54,20 @@ public enum ConstraintLoss: String, Sendable, ConfigChoice {
     }
     return factor * total / n
   }
+
+  /// `factor · mean` of the loss over `diff` (img − a target that does not depend on the
+  /// image) as a scalar tensor, with its pullback to the image: `dy · dL/d diff`.
+  public func meanOfDifference(_ diff: Tensor, factor: Double) -> (
+    value: Tensor, pullback: Pullback
+  ) {
+    var g = [Float](repeating: 0, count: diff.count)
+    let value = mean(diff.scalars, factor: factor, gradient: &g)
+    let shape = diff.shape
+    return (
+      Tensor(scalar: Float(value)),
+      { dy in Tensor(shape: shape, scalars: g) * dy.scalars[0] }
+    )
+  }
 }
 
 /// The `above`/`below` bounds of the mean, std, saturation, contrast and edge_mean constraints

@@ -52,12 +52,6 @@ public struct ContentConstraint: ReferenceImageStage {
         for i in d.indices { d[i] -= r[i] }
       }
     }
-    var g = [Float](repeating: 0, count: diff.count)
-    let value = loss.mean(diff.scalars, factor: 100, gradient: &g)
-    let shape = x.shape
-    return (
-      Tensor(scalar: Float(value)),
-      { dy in Tensor(shape: shape, scalars: g) * dy.scalars[0] }
-    )
+    return loss.meanOfDifference(diff, factor: 100)
   }
 }

@@ -113,7 +113,8 @@ public struct TargetMask: Sendable {
     return made
   }
 
-  /// The operations one mask may take over its whole plane (a few seconds at most).
+  /// The operations one mask may take over its whole plane: a few seconds at most (measured: a
+  /// 1 900-term sum at 224², just under the limit, 3.4 s for `clipig preview`, Xeon, release).
   static let maximumOperations = 100_000_000
 
   /// `p` at each pixel centre `x = (column + 0.5) / width`, `y = (row + 0.5) / height`, as
