@@ -219,10 +219,11 @@ public struct FourierParametrization: ImageParametrization {
   ///
   /// Coefficients of the frequencies both sizes represent unambiguously (|ky'| < H/2 and
   /// kx < W/2 in both; a Nyquist row or column is dropped) are kept — rescaled so that the
-  /// image keeps its values — and reported as kept; all others are zero. `filter` is unused.
-  public func resized(_ parameters: [Float], width: Int, height: Int, filter: Interpolation)
-    -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
-  {
+  /// image keeps its values — and reported as kept; all others are zero. `filter` is unused,
+  /// and so is `wrap`: a spectrum's image is periodic, so this resampling is a torus's already.
+  public func resized(
+    _ parameters: [Float], width: Int, height: Int, filter: Interpolation, wrap: Bool
+  ) -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters) {
     let next = FourierParametrization(
       width: width, height: height, decay: decay, colors: colors, mapping: mapping)
     let (oldWf, newWf) = (fft.spectrumWidth, next.fft.spectrumWidth)

@@ -6,8 +6,9 @@ import PipelineKit
 /// `image(_:)` is differentiable (a value and a hand-written pullback to the parameters, proved
 /// by the generic gradient harness). `encode(_:)` is its exact inverse on the image that
 /// post-processing edits (`editableImage(_:)`), so an init image or a post-processed image
-/// becomes parameters again. `resized(_:width:height:filter:)` moves the parameters to another
-/// resolution and says which parameters continue old ones, so an optimizer can keep their state.
+/// becomes parameters again. `resized(_:width:height:filter:wrap:)` moves the parameters to
+/// another resolution and says which parameters continue old ones, so an optimizer can keep
+/// their state.
 public protocol ImageParametrization: Sendable {
   /// Columns of the image.
   var width: Int { get }
@@ -28,9 +29,20 @@ public protocol ImageParametrization: Sendable {
   func encode(_ image: Tensor) -> [Float]
 
   /// The parametrization at another resolution, the parameters carried over, and which of them
-  /// continue old ones.
-  func resized(_ parameters: [Float], width: Int, height: Int, filter: Interpolation)
+  /// continue old ones. With `wrap` the image is a torus (`tiling: true`): the resampling reads
+  /// across the edges, so it commutes with rolling the image.
+  func resized(
+    _ parameters: [Float], width: Int, height: Int, filter: Interpolation, wrap: Bool
+  ) -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
+}
+
+extension ImageParametrization {
+  /// `resized(_:width:height:filter:wrap:)` of an image that is no torus.
+  public func resized(_ parameters: [Float], width: Int, height: Int, filter: Interpolation)
     -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
+  {
+    resized(parameters, width: width, height: height, filter: filter, wrap: false)
+  }
 }
 
 /// Which parameters of a resized parametrization continue parameters of the old one:

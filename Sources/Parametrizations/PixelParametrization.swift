@@ -48,13 +48,15 @@ public struct PixelParametrization: ImageParametrization {
     return colors.unmix(mapping.unmapped(image)).scalars
   }
 
-  /// The planes resampled with `filter`; nothing is kept (CLIPig resets the optimizer).
-  public func resized(_ parameters: [Float], width: Int, height: Int, filter: Interpolation)
-    -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
-  {
+  /// The planes resampled with `filter` (periodically with `wrap`); nothing is kept (CLIPig
+  /// resets the optimizer).
+  public func resized(
+    _ parameters: [Float], width: Int, height: Int, filter: Interpolation, wrap: Bool
+  ) -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters) {
     let planes = Tensor(shape: [3, self.height, self.width], scalars: parameters)
-    let resampled = Resampler(from: self.height, self.width, to: height, width, filter: filter)
-      .apply(planes)
+    let resampled = Resampler(
+      from: self.height, self.width, to: height, width, filter: filter, wrap: wrap
+    ).apply(planes)
     return (
       PixelParametrization(width: width, height: height, colors: colors, mapping: mapping),
       resampled.scalars, .none

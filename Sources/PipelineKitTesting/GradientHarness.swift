@@ -38,6 +38,9 @@ public enum GradientHarness {
     public var maxCoordinates: Int = 256
     /// Seed of inputs, cotangents and the stage's random stream.
     public var seed: UInt64 = 0x5EED
+    /// Runs the stage on a torus (`StageContext.tiling`, the experiment's `tiling: true`), so
+    /// its wrap-around mode is what is proved.
+    public var tiling = false
     /// Defaults.
     public init() {}
   }
@@ -97,7 +100,8 @@ public enum GradientHarness {
       epoch: 50, epochs: 101, width: Double(shape[2]), height: Double(shape[1]))
     variables.t = example.t
     var context = StageContext(
-      variables: variables, random: SeededRandom(seed: options.seed ^ 0xC0FFEE))
+      variables: variables, random: SeededRandom(seed: options.seed ^ 0xC0FFEE),
+      tiling: options.tiling)
     // A reference-image stage compares with a random image of the input's shape.
     let comparesWithReference = stage is any ReferenceImageStage
     if comparesWithReference {

@@ -23,6 +23,9 @@ public struct Experiment: Sendable {
   public var resolution: [Param<Int>]
   /// Filter used when the pixel tensor is resized.
   public var interpolation: Interpolation
+  /// `tiling: true`: the image is a torus (every stage's `StageContext.tiling`, the resolution
+  /// change and the initial noise wrap around), so the output tiles without a seam.
+  public var tiling = false
   /// CLIP model name or path.
   public var model: String
   /// Accepted for compatibility; clipig runs on the CPU.

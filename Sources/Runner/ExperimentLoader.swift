@@ -61,6 +61,7 @@ extension Experiment {
     }
     resolution = try r.list(RunKeys.resolution, Int.self, lengths: [2])
     interpolation = try r.choice(RunKeys.interpolation, Interpolation.self)
+    tiling = try r.scalar(RunKeys.tiling, Bool.self).constantValue!
     model = try r.scalar(RunKeys.model, String.self).constantValue!
     device = try r.scalar(RunKeys.device, String.self).constantValue!
     precision = try r.choice(RunKeys.precision, CLIPPrecision.self)

@@ -17,6 +17,8 @@ public struct Objective: Sendable {
   public let streams: RandomStreams
   /// The images the reference-image constraints compare with.
   public let references: ReferenceImages
+  /// The experiment's `tiling`: constraints see a torus.
+  public let tiling: Bool
 
   /// An objective over `experiment`'s targets with their encoded `features` and the
   /// `references` of their reference-image constraints (none by default).
@@ -28,6 +30,7 @@ public struct Objective: Sendable {
     self.features = features
     self.streams = streams
     self.references = references
+    tiling = experiment.tiling
   }
 
   /// What one evaluation found besides its pullback.
@@ -206,7 +209,8 @@ public struct Objective: Sendable {
     for (ci, constraint) in targets[ti].constraints.enumerated()
     where constraint.window.contains(epoch: epoch, t: scores.targetContext.t) {
       var cc = StageContext(
-        variables: scores.targetContext, random: streams.constraints(epoch: epoch, view: vi))
+        variables: scores.targetContext, random: streams.constraints(epoch: epoch, view: vi),
+        tiling: tiling)
       let weight = try constraint.weight.value(in: scores.targetContext, random: &cc.random)
       var input: Tensor
       let onImage = constraint.stage is any ReferenceImageStage

@@ -154,10 +154,15 @@ public struct RenderRecorder: RunObserver {
     return h > 0 ? "\(h):\(mm):\(ss)" : "\(t / 60):\(ss)"
   }
 
-  /// Writes the image and its sidecar.
+  /// Writes the image and its sidecar (and with `tiling: true` the 2 × 2 copy, `NAME-tiled`,
+  /// named after the image's final name).
   func save(_ trainer: Trainer, last: EpochReport?, note: String?) throws {
     let e = trainer.experiment
     try ImageFile.write(trainer.image, to: imagePath, quality: e.outputQuality)
+    if e.tiling {
+      try TiledOutput.write(
+        trainer.image, forImageAt: outputName ?? imagePath, quality: e.outputQuality)
+    }
     let runtime = Date().timeIntervalSince(start)
     let epochsRun = (last?.epoch ?? e.startEpoch - 1) + 1 - e.startEpoch
     var header = Sidecar.Header(

@@ -124,6 +124,12 @@ public enum RunKeys {
     "interpolation", default: .string("cubic"),
     sidecar: .filledIn { node(.string($0.interpolation.rawValue)) },
     doc: "filter of resolution changes and resizing transforms: nearest, linear or cubic")
+  /// `tiling`: the image is a torus, so the output tiles without a seam; kept in the sidecar as
+  /// written, so a re-render tiles too.
+  public static let tiling = RunKey(
+    "tiling", default: .bool(false),
+    doc: "true: the image is a torus — every stage that reads beyond the edge or mixes "
+      + "neighbours wraps around — so it tiles without a seam; render also writes NAME-tiled")
   /// `model`: the CLIP model that scores the image.
   public static let model = RunKey(
     "model", default: .string("ViT-B/32"), sidecar: .filledIn { node(.string($0.model)) },
@@ -208,7 +214,7 @@ public enum RunKeys {
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
     plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation,
-    model,
+    tiling, model,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
     parametrization, targets, postproc, animation,
   ]

@@ -143,7 +143,7 @@ public final class Trainer {
       restoredParametrization =
         parametrization.resized(
           parameters, width: checkpoint.width, height: checkpoint.height,
-          filter: experiment.interpolation
+          filter: experiment.interpolation, wrap: experiment.tiling
         ).parametrization
     }
     guard restoredParametrization.parameterCount == checkpoint.pixels.count else {
@@ -204,7 +204,8 @@ public final class Trainer {
       }
     }
     if r[0] != width || r[1] != height {
-      image = Resampler(from: r[1], r[0], to: height, width, filter: .cubic).apply(image)
+      image = Resampler(from: r[1], r[0], to: height, width, filter: .cubic, wrap: e.tiling)
+        .apply(image)
     }
     return ImageOps.clamp(image, 0, 1)
   }
@@ -225,7 +226,8 @@ public final class Trainer {
     var resized: KeptParameters?
     if w != parametrization.width || h != parametrization.height {
       let start = clock.now
-      let r = parametrization.resized(parameters, width: w, height: h, filter: e.interpolation)
+      let r = parametrization.resized(
+        parameters, width: w, height: h, filter: e.interpolation, wrap: e.tiling)
       parametrization = r.parametrization
       parameters = r.parameters
       resized = r.kept
@@ -233,7 +235,8 @@ public final class Trainer {
     }
     let active = e.postproc.filter { $0.window.contains(epoch: epoch, t: variables.t) }
     if !active.isEmpty {
-      var context = StageContext(variables: variables, random: streams.postproc(epoch: epoch))
+      var context = StageContext(
+        variables: variables, random: streams.postproc(epoch: epoch), tiling: e.tiling)
       var start = clock.now
       var edited = parametrization.editableImage(parameters)
       time += clock.now - start

@@ -16,6 +16,8 @@ public struct ViewSampler: Sendable {
   public let streams: RandomStreams
   /// Each target's mask (nil: unmasked), by target index.
   public let masks: [TargetMask?]
+  /// The experiment's `tiling`: every view's stages see a torus.
+  public let tiling: Bool
 
   /// Where each view of a batch came from.
   public struct Origin: Sendable, Equatable {
@@ -55,6 +57,7 @@ public struct ViewSampler: Sendable {
     self.imageSize = imageSize
     self.streams = streams
     self.masks = masks
+    tiling = experiment.tiling
   }
 
   /// The views of `image` `[3, H, W]` (already clamped to [0, 1]) at `epoch`, with the
@@ -87,7 +90,8 @@ public struct ViewSampler: Sendable {
       }
       for b in 0..<target.viewsPerEpoch {
         var context = StageContext(
-          variables: variables, random: streams.view(epoch: epoch, target: ti, view: b))
+          variables: variables, random: streams.view(epoch: epoch, target: ti, view: b),
+          tiling: tiling)
         // The transform chain, each stage's error named by its path; pullbacks in reverse.
         var y = input
         var stagePullbacks: [Pullback] = []

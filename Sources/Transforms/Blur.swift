@@ -1,7 +1,7 @@
 import PipelineKit
 
 /// `blur: {kernel_size, sigma}` — Gaussian blur with reflect padding, as torchvision's
-/// `gaussian_blur` (as in CLIPig). Linear, deterministic, keeps the resolution; the pullback is
+/// `gaussian_blur` (as in CLIPig); with `tiling: true` it wraps around the torus instead. Linear, deterministic, keeps the resolution; the pullback is
 /// the transposed filter (reflect padding folded back onto the mirrored pixels).
 ///
 /// Kernel sizes are sanitised as CLIPig does (even → +1, at least 1; sigma at least 0.0001).

@@ -1,7 +1,8 @@
 import PipelineKit
 
 /// `center_crop: W H` — cuts a W×H window out of the image's centre (offsets round half to even);
-/// a window larger than the image is zero-padded around it, as torchvision's `center_crop` does.
+/// a window larger than the image is zero-padded around it, as torchvision's `center_crop` does
+/// (with `tiling: true`, the image repeated around it).
 /// Unlike CLIPig, the pair is (width, height) as documented. Linear, changes the resolution; the
 /// pullback places the cotangent back into the window (padding receives none).
 public struct CenterCrop: Stage {

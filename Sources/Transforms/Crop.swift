@@ -3,8 +3,8 @@ import PipelineKit
 /// `crop: X Y W H` — cuts the region of columns [X, X+W) and rows [Y, Y+H) out of the image. A
 /// value with |v| < 1 is a fraction of the width (X, W) or height (Y, H), anything else a pixel
 /// count (truncated toward zero); the parts of the region outside the image are zero (as newer
-/// torchvision pads). Linear, changes the resolution; the pullback places the cotangent back into
-/// the region.
+/// torchvision pads; with `tiling: true` the region wraps around the torus). Linear, changes the
+/// resolution; the pullback places the cotangent back into the region.
 public struct Crop: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- crop: …`).
   public static let name = "crop"
@@ -43,6 +43,6 @@ public struct Crop: Stage {
     let top = try Geometry.pixels(v[1], of: h, xywh[1], context)
     let cw = try Geometry.extent(Geometry.pixels(v[2], of: w, xywh[2], context), xywh[2], context)
     let ch = try Geometry.extent(Geometry.pixels(v[3], of: h, xywh[3], context), xywh[3], context)
-    return CropWindow.cut(x, top: top, left: left, height: ch, width: cw)
+    return CropWindow.cut(x, top: top, left: left, height: ch, width: cw, wrap: context.tiling)
   }
 }

@@ -28,7 +28,8 @@ struct CropWindow: Sendable {
     let (_, h, w) = x.chw
     let top = offset(height, h, &context)
     let left = offset(width, w, &context)
-    return Self.cut(x, top: top, left: left, height: height, width: width)
+    return Self.cut(
+      x, top: top, left: left, height: height, width: width, wrap: context.tiling)
   }
 
   /// torchvision's centring of a window of `c` on an axis of `n`: round((n − c)/2) half to even
@@ -38,16 +39,16 @@ struct CropWindow: Sendable {
   }
 
   /// Rows [top, top + height) and columns [left, left + width) of every plane of `x`, zero where
-  /// they lie outside it; the pullback places the cotangent back (the identity when the window
-  /// is the whole image).
-  static func cut(_ x: Tensor, top: Int, left: Int, height: Int, width: Int) -> (
+  /// they lie outside it (with `wrap`, taken modulo the size: the image is a torus); the
+  /// pullback places the cotangent back (the identity when the window is the whole image).
+  static func cut(_ x: Tensor, top: Int, left: Int, height: Int, width: Int, wrap: Bool) -> (
     value: Tensor, pullback: Pullback
   ) {
     let (_, h, w) = x.chw
     if top == 0 && left == 0 && height == h && width == w { return (x, { $0 }) }
     let map = IndexMap(
-      rows: AxisIndex.window(offset: top, count: height, length: h),
-      columns: AxisIndex.window(offset: left, count: width, length: w),
+      rows: AxisIndex.window(offset: top, count: height, length: h, wrap: wrap),
+      columns: AxisIndex.window(offset: left, count: width, length: w, wrap: wrap),
       inputHeight: h, inputWidth: w)
     return (map.gather(x), { map.scatterAdd($0) })
   }

@@ -1,7 +1,7 @@
 import PipelineKit
 
 /// `edge: {kernel_size, sigma, amount}` — keeps the fine detail: out = clamp((in − blur(in)) ·
-/// amount_c, 0, 1) with the Gaussian blur of `blur` (as in CLIPig). Not linear (the clamp),
+/// amount_c, 0, 1) with the Gaussian blur of `blur` (as in CLIPig; wrapping with `tiling: true`). Not linear (the clamp),
 /// keeps the resolution; the pullback is PyTorch's autograd of the same expression: zero where
 /// clamped, else amount_c · (I − Gᵀ) applied to the cotangent.
 ///

@@ -2,7 +2,8 @@ import PipelineKit
 
 /// `pad: {size: X Y, color: R G B, mode: fill|edge|wrap}` — adds X columns left and right and Y
 /// rows top and bottom: `fill` with `color`, `edge` repeating the outermost pixels, `wrap`
-/// continuing the image periodically (also beyond the image size). Affine (linear for edge/wrap),
+/// continuing the image periodically (also beyond the image size). With `tiling: true` every
+/// mode wraps (the image is a torus). Affine (linear for edge/wrap),
 /// changes the resolution to (W + 2X) × (H + 2Y); the pullback scatter-adds the cotangent back onto
 /// the pixels each padded pixel copies.
 public struct Pad: Stage {
@@ -44,7 +45,7 @@ public struct Pad: Stage {
     try Geometry.requireExtent(size, "pad size")
   }
 
-  /// Gathers the padded image (negative evaluated sizes count as 0).
+  /// Gathers the padded image (negative evaluated sizes count as 0); wraps on a torus.
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
@@ -55,6 +56,7 @@ public struct Pad: Stage {
     if sx == 0 && sy == 0 { return (x, { $0 }) }
     _ = try Geometry.bounded(w + 2 * sx, size[0], context)
     _ = try Geometry.bounded(h + 2 * sy, size[1], context)
+    let mode = context.tiling ? .wrap : mode
     let map = IndexMap(
       rows: AxisIndex.pad(length: h, before: sy, after: sy, mode: mode),
       columns: AxisIndex.pad(length: w, before: sx, after: sx, mode: mode),

@@ -45,15 +45,17 @@ public struct RNoise: Stage {
     let noise = Tensor(
       shape: [c, r[1], r[0]],
       scalars: NormalNoise.array(count: c * r[0] * r[1], random: &context.random))
-    return (Self.add(noise: noise, to: x, std: s), { $0 })
+    return (Self.add(noise: noise, to: x, std: s, wrap: context.tiling), { $0 })
   }
 
-  /// x + std_c · (`noise` resized bilinearly to x's size): the deterministic part of `rnoise`.
-  public static func add(noise: Tensor, to x: Tensor, std: [Float]) -> Tensor {
+  /// x + std_c · (`noise` resized bilinearly to x's size, periodically with `wrap`): the
+  /// deterministic part of `rnoise`.
+  public static func add(noise: Tensor, to x: Tensor, std: [Float], wrap: Bool = false) -> Tensor {
     let (c, h, w) = x.chw
     let (nc, nh, nw) = noise.chw
     precondition(nc == c, "RNoise.add: \(nc) noise channels for \(c) image channels")
-    let up = Resampler(from: nh, nw, to: h, w, filter: .linear).apply(noise)  // (C, H, W)
+    // (C, H, W)
+    let up = Resampler(from: nh, nw, to: h, w, filter: .linear, wrap: wrap).apply(noise)
     var out = x
     let plane = h * w
     out.scalars.withUnsafeMutableBufferPointer { o in

@@ -3,8 +3,9 @@ import PipelineKit
 /// `random_crop: W H` — cuts a W×H window at a random position (top, then left, drawn uniformly
 /// per view). Unlike CLIPig the pair is (width, height) as documented, and a window larger than
 /// the current image does not fail: on that axis it is centred and zero-padded like
-/// `center_crop`. Linear and random, changes the resolution; the pullback places the cotangent
-/// back into the drawn window.
+/// `center_crop`. With `tiling: true` the window starts anywhere and wraps around the edge.
+/// Linear and random, changes the resolution; the pullback places the cotangent back into the
+/// drawn window.
 public struct RandomCrop: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_crop: …`).
   public static let name = "random_crop"
@@ -29,12 +30,14 @@ public struct RandomCrop: Stage {
     window = try CropWindow(reading: &parameters, stage: Self.name)
   }
 
-  /// Draws the top row, then the left column, and gathers the window.
+  /// Draws the top row, then the left column, and gathers the window. On a torus
+  /// (`tiling: true`) the window may start anywhere, 0..<size, and wraps around the edge.
   public func forward(_ x: Tensor, in context: inout StageContext) throws(StageError)
     -> (value: Tensor, pullback: Pullback)
   {
     try window.cut(x, in: &context) { c, n, context in
-      c <= n ? context.random.integer(in: 0...(n - c)) : CropWindow.centredOffset(c, in: n)
+      if context.tiling { return context.random.integer(in: 0...(n - 1)) }
+      return c <= n ? context.random.integer(in: 0...(n - c)) : CropWindow.centredOffset(c, in: n)
     }
   }
 }

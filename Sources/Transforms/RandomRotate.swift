@@ -2,7 +2,8 @@ import PipelineKit
 
 /// `random_rotate: {degree: MIN MAX, center: MIN MAX}` — `rotate` by a random angle U(MIN, MAX)
 /// about a random pivot whose x and y fractions are both drawn from the one `center` range (as in
-/// CLIPig: `center: 0 1` puts the pivot anywhere). Drawn per view in the order angle, x, y. Linear
+/// CLIPig: `center: 0 1` puts the pivot anywhere). Drawn per view in the order angle, x, y; with
+/// `tiling: true` the source wraps around the torus instead of reading black. Linear
 /// and random, keeps the resolution; the pullback scatter-adds onto the pixels that were read.
 public struct RandomRotate: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_rotate: …`).
@@ -44,6 +45,6 @@ public struct RandomRotate: Stage {
     let angle = context.random.uniform(d[0], d[1])
     let fx = context.random.uniform(c[0], c[1])
     let fy = context.random.uniform(c[0], c[1])
-    return Rotate.rotate(x, degrees: angle, fx: fx, fy: fy)
+    return Rotate.rotate(x, degrees: angle, fx: fx, fy: fy, wrap: context.tiling)
   }
 }

@@ -2,7 +2,8 @@ import PipelineKit
 
 /// `random_scale: MIN MAX` — zooms the content about the image centre by a factor s = U(MIN, MAX)
 /// drawn per view (s > 1 enlarges): output pixel p reads the nearest source pixel to
-/// centre + (p − centre)/s, zero outside (torchvision's affine with `NEAREST`). Linear and random,
+/// centre + (p − centre)/s, zero outside (torchvision's affine with `NEAREST`; with
+/// `tiling: true` the source wraps around the torus). Linear and random,
 /// keeps the resolution; the pullback scatter-adds onto the pixels that were read.
 public struct RandomScale: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_scale: …`).
@@ -43,7 +44,7 @@ public struct RandomScale: Stage {
     if s == 1 { return (x, { $0 }) }
     let sampler = AffineSampler(
       sourceFromOutput: .scaling(s, centerX: Double(w) / 2, centerY: Double(h) / 2), inputHeight: h,
-      inputWidth: w)
+      inputWidth: w, wrap: context.tiling)
     return (sampler.apply(x), { sampler.adjoint($0) })
   }
 }

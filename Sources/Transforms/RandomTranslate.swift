@@ -2,7 +2,8 @@ import PipelineKit
 
 /// `random_translate: A B` — moves the content by whole pixels tx = round(U(−A·W, A·W)),
 /// ty = round(U(−B·H, B·H)) (half to even), drawn per view, zero where nothing moves in
-/// (torchvision's affine translation). A and B are fractions in [0, 1]. Linear and random, keeps
+/// (torchvision's affine translation; with `tiling: true` what leaves one edge comes back at the
+/// other, a roll). A and B are fractions in [0, 1]. Linear and random, keeps
 /// the resolution; the pullback moves the cotangent back.
 public struct RandomTranslate: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- random_translate: …`).
@@ -42,7 +43,8 @@ public struct RandomTranslate: Stage {
     let ty = context.random.uniform(-my, my).rounded(.toNearestOrEven)
     if tx == 0 && ty == 0 { return (x, { $0 }) }
     let sampler = AffineSampler(
-      sourceFromOutput: .translation(x: tx, y: ty), inputHeight: h, inputWidth: w)
+      sourceFromOutput: .translation(x: tx, y: ty), inputHeight: h, inputWidth: w,
+      wrap: context.tiling)
     return (sampler.apply(x), { sampler.adjoint($0) })
   }
 }

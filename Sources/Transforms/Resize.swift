@@ -1,7 +1,8 @@
 import PipelineKit
 
 /// `resize: W H` — resamples the image to width W and height H with bilinear interpolation
-/// (PyTorch's half-pixel convention, no antialiasing when shrinking, as CLIPig's torchvision did).
+/// (PyTorch's half-pixel convention, no antialiasing when shrinking, as CLIPig's torchvision did;
+/// with `tiling: true` the taps at the edge read the opposite edge).
 /// Linear, changes the resolution; the pullback is the exact transpose of the resampling.
 public struct Resize: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- resize: …`).
@@ -39,7 +40,7 @@ public struct Resize: Stage {
     let oh = try Geometry.extent(s[1], size[1], context)
     let (_, h, w) = x.chw
     if oh == h && ow == w { return (x, { $0 }) }
-    let resampler = Resampler(from: h, w, to: oh, ow, filter: .linear)
+    let resampler = Resampler(from: h, w, to: oh, ow, filter: .linear, wrap: context.tiling)
     return (resampler.apply(x), { resampler.adjoint($0) })
   }
 }

@@ -2,7 +2,8 @@ import PipelineKit
 
 /// `rotate: {degree: A, center: FX FY}` — rotates the content A degrees counter-clockwise about
 /// the point (FX·W, FY·H) (0 0 is the top-left corner, 1 1 the bottom-right one), nearest
-/// neighbour with round-half-even, zero where the source falls outside (as in CLIPig). Linear, keeps
+/// neighbour with round-half-even, zero where the source falls outside (as in CLIPig; with
+/// `tiling: true` the source wraps around the torus instead). Linear, keeps
 /// the resolution; the pullback scatter-adds the cotangent onto the pixels that were read.
 public struct Rotate: Stage {
   /// The key that puts this stage in a `transforms:` or `postproc:` list (`- rotate: …`).
@@ -40,17 +41,17 @@ public struct Rotate: Stage {
   {
     let angle = try context.value(degree)
     let c = try context.values(center)
-    return Self.rotate(x, degrees: angle, fx: c[0], fy: c[1])
+    return Self.rotate(x, degrees: angle, fx: c[0], fy: c[1], wrap: context.tiling)
   }
 
-  /// Rotates about (fx·W, fy·H) (shared with `random_rotate`).
-  static func rotate(_ x: Tensor, degrees: Double, fx: Double, fy: Double) -> (
+  /// Rotates about (fx·W, fy·H) (shared with `random_rotate`); `wrap` reads a torus.
+  static func rotate(_ x: Tensor, degrees: Double, fx: Double, fy: Double, wrap: Bool) -> (
     value: Tensor, pullback: Pullback
   ) {
     let (_, h, w) = x.chw
     let m = Affine2D.rotation(degrees: degrees, centerX: fx * Double(w), centerY: fy * Double(h))
     if m == .identity { return (x, { $0 }) }
-    let sampler = AffineSampler(sourceFromOutput: m, inputHeight: h, inputWidth: w)
+    let sampler = AffineSampler(sourceFromOutput: m, inputHeight: h, inputWidth: w, wrap: wrap)
     return (sampler.apply(x), { sampler.adjoint($0) })
   }
 }

@@ -150,3 +150,13 @@ struct ConstraintSemanticsTests {
     #expect(abs(y.scalars[0] - 100 * (0.04 + 0.01) / 3) < 1e-4)
   }
 }
+
+@Suite("Constraints on a torus")
+struct TilingConstraintTests {
+  @Test func everyConstraintsWrapModePassesTheGradientHarness() {
+    var options = GradientHarness.Options()
+    options.tiling = true
+    let failures = GradientHarness.check(registry: .constraints, options: options)
+    #expect(failures.isEmpty, "\(failures.map(\.description).joined(separator: "\n"))")
+  }
+}

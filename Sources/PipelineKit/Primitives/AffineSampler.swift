@@ -62,7 +62,7 @@ public struct Affine2D: Sendable, Equatable {
 
 /// Nearest-neighbour sampling through an affine map (torchvision's `NEAREST` rotate/affine):
 /// output pixel centre p reads the input pixel with index round-half-even(M·p − 0.5) per axis,
-/// or 0 when that index lies outside the input.
+/// or 0 when that index lies outside the input (or, on a torus, the index modulo the size).
 ///
 /// Linear in the image: `apply` is a gather and `adjoint` its exact transpose (a scatter-add), so
 /// the gradient flows only to the pixels that were read. Axis-aligned maps (scale, translate)
@@ -72,15 +72,21 @@ public struct AffineSampler: Sendable, Equatable {
   public let map: IndexMap
 
   /// A sampler reading an `inputHeight × inputWidth` image through `sourceFromOutput` into an
-  /// `outputHeight × outputWidth` one (the same size unless given).
+  /// `outputHeight × outputWidth` one (the same size unless given). With `wrap` the input is a
+  /// torus: a source index outside it is taken modulo the size instead of reading zero (only a
+  /// non-finite coordinate reads zero).
   public init(
     sourceFromOutput m: Affine2D, inputHeight: Int, inputWidth: Int, outputHeight: Int? = nil,
-    outputWidth: Int? = nil
+    outputWidth: Int? = nil, wrap: Bool = false
   ) {
     let h = inputHeight
     let w = inputWidth
     let oh = outputHeight ?? h
     let ow = outputWidth ?? w
+    if wrap {
+      map = Self.wrapped(m, height: h, width: w, outputHeight: oh, outputWidth: ow)
+      return
+    }
     if m.isAxisAligned {
       let columns = (0..<ow).map { i in Self.nearest(m.a * (Double(i) + 0.5) + m.c, count: w) }
       let rows = (0..<oh).map { j in Self.nearest(m.e * (Double(j) + 0.5) + m.f, count: h) }
@@ -153,6 +159,45 @@ public struct AffineSampler: Sendable, Equatable {
           Swift.min(Swift.max((m.d * px + by) - 0.5, -2), hiY))
       }
     }
+  }
+
+  /// The map of a sampler on a torus: each output pixel reads the pixel nearest to its source
+  /// point, both indices taken modulo the size (separable for axis-aligned maps).
+  static func wrapped(
+    _ m: Affine2D, height h: Int, width w: Int, outputHeight oh: Int, outputWidth ow: Int
+  ) -> IndexMap {
+    if m.isAxisAligned {
+      let columns = (0..<ow).map { i in Self.nearestWrapped(m.a * (Double(i) + 0.5) + m.c, count: w)
+      }
+      let rows = (0..<oh).map { j in Self.nearestWrapped(m.e * (Double(j) + 0.5) + m.f, count: h) }
+      return IndexMap(rows: rows, columns: columns, inputHeight: h, inputWidth: w)
+    }
+    var indices = [Int32](repeating: IndexMap.none, count: oh * ow)  // (OH, OW)
+    for j in 0..<oh {
+      let py = Double(j) + 0.5
+      for i in 0..<ow {
+        let px = Double(i) + 0.5
+        let (sx, sy) = m(px, py)
+        let c = nearestWrapped(sx, count: w)
+        let r = nearestWrapped(sy, count: h)
+        if c != IndexMap.none && r != IndexMap.none { indices[j * ow + i] = r * Int32(w) + c }
+      }
+    }
+    return IndexMap(
+      trustedIndices: indices, outputHeight: oh, outputWidth: ow, inputHeight: h, inputWidth: w)
+  }
+
+  /// The pixel index nearest to continuous coordinate `s` (round half to even of s − 0.5)
+  /// modulo `count`, or `IndexMap.none` for a non-finite `s`.
+  @inline(__always)
+  static func nearestWrapped(_ s: Double, count: Int) -> Int32 {
+    let u = s - 0.5
+    guard u.isFinite else { return IndexMap.none }
+    let r = u.rounded(.toNearestOrEven)
+    // The remainder of a finite double is exact, and lies in (−count, count).
+    var k = r.truncatingRemainder(dividingBy: Double(count))
+    if k < 0 { k += Double(count) }
+    return Int32(min(Int(k), count - 1))
   }
 
   /// The pixel index nearest to continuous coordinate `s` (round half to even of s − 0.5), or

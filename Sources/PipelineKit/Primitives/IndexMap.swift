@@ -314,11 +314,13 @@ public enum AxisIndex {
   }
 
   /// `count` indices starting at `offset` (may be negative or run past the end: those read
-  /// nothing, i.e. zero padding) of an axis of `length`.
-  public static func window(offset: Int, count: Int, length: Int) -> [Int32] {
+  /// nothing, i.e. zero padding — or, with `wrap`, the axis continued periodically) of an axis
+  /// of `length`.
+  public static func window(offset: Int, count: Int, length: Int, wrap: Bool = false) -> [Int32] {
     (0..<max(count, 0)).map { j in
       let i = offset + j
-      return i >= 0 && i < length ? Int32(i) : IndexMap.none
+      if i >= 0 && i < length { return Int32(i) }
+      return wrap ? Int32(((i % length) + length) % length) : IndexMap.none
     }
   }
 

@@ -80,12 +80,14 @@ public struct GaussianBlurParameters: Sendable {
     }
   }
 
-  /// The sanitised Gaussian filter for this call.
+  /// The sanitised Gaussian filter for this call: reflect padding, or wrap-around when the
+  /// context's image is a torus (`tiling`).
   public func filter(in context: inout StageContext) throws(StageError) -> SeparableConvolution {
-    if let f = constantFilter { return f }
+    let boundary: FilterBoundary = context.tiling ? .wrap : .reflect
+    if let f = constantFilter { return f.with(boundary: boundary) }
     let k = try kernelSize.checked(Self.sizeRequirement, in: &context) { $0 <= Self.maxSize }
     let s = try sigma.map { (p) throws(StageError) -> [Double] in try context.values(p) }
-    return Self.filter(size: k, sigma: s)
+    return Self.filter(size: k, sigma: s).with(boundary: boundary)
   }
 
   /// The largest kernel size accepted (a guard against absurd allocations).

@@ -37,13 +37,18 @@ public struct AxisMap: Sendable, Equatable {
   public let index: [Int32]
   /// Weights, `outCount × width`.
   public let weight: [Float]
-  /// The map resizing `inCount` samples to `outCount` with `filter`.
-  public init(resizing inCount: Int, to outCount: Int, filter: Interpolation) {
+  /// The map resizing `inCount` samples to `outCount` with `filter`. With `wrap` the axis is
+  /// periodic (a torus): taps beyond either end read the other end (index mod inCount) instead
+  /// of the clamped edge, and bilinear keeps negative source positions instead of clamping them
+  /// to 0, so resizing commutes with rolling the axis.
+  public init(resizing inCount: Int, to outCount: Int, filter: Interpolation, wrap: Bool = false) {
     precondition(inCount > 0 && outCount > 0, "AxisMap: empty axis")
     let scale = Double(inCount) / Double(outCount)
     var index: [Int32] = []
     var weight: [Float] = []
-    func clampIndex(_ i: Int) -> Int32 { Int32(min(max(i, 0), inCount - 1)) }
+    func clampIndex(_ i: Int) -> Int32 {
+      wrap ? Int32(((i % inCount) + inCount) % inCount) : Int32(min(max(i, 0), inCount - 1))
+    }
     let width: Int
     switch filter {
     case .nearest:
@@ -55,7 +60,8 @@ public struct AxisMap: Sendable, Equatable {
     case .linear:
       width = 2
       for d in 0..<outCount {
-        let src = max((Double(d) + 0.5) * scale - 0.5, 0)
+        let centre = (Double(d) + 0.5) * scale - 0.5
+        let src = wrap ? centre : max(centre, 0)
         let i0 = Int(src.rounded(.down))
         let lambda = src - Double(i0)
         index += [clampIndex(i0), clampIndex(i0 + 1)]
@@ -112,10 +118,13 @@ public struct Resampler: Sendable, Equatable {
     self.cols = cols
   }
 
-  /// Resizes (h, w) to (height, width) with `filter`.
-  public init(from h: Int, _ w: Int, to height: Int, _ width: Int, filter: Interpolation) {
-    rows = AxisMap(resizing: h, to: height, filter: filter)
-    cols = AxisMap(resizing: w, to: width, filter: filter)
+  /// Resizes (h, w) to (height, width) with `filter`; with `wrap` the image is a torus (see
+  /// `AxisMap(resizing:to:filter:wrap:)`).
+  public init(
+    from h: Int, _ w: Int, to height: Int, _ width: Int, filter: Interpolation, wrap: Bool = false
+  ) {
+    rows = AxisMap(resizing: h, to: height, filter: filter, wrap: wrap)
+    cols = AxisMap(resizing: w, to: width, filter: filter, wrap: wrap)
   }
 
   /// Resamples every plane of `x`: along W into a scratch plane, then along H.

@@ -35,6 +35,14 @@ public enum GaussianKernel {
   }
 }
 
+/// What a filter reads beyond the image's edge.
+public enum FilterBoundary: Sendable, Equatable {
+  /// The image mirrored without repeating the edge sample (torchvision's `reflect`).
+  case reflect
+  /// The image continued periodically (a torus, PyTorch's `circular`): what `tiling` uses.
+  case wrap
+}
+
 /// A separable 2-D filter applied per plane with reflect padding: each output pixel is
 /// Σ_{a,b} ky[a]·kx[b]·in[reflect(y + a − py), reflect(x + b − px)] with py = ⌊KY/2⌋,
 /// px = ⌊KX/2⌋ — torchvision's `gaussian_blur` for Gaussian kernels.
@@ -44,19 +52,29 @@ public enum GaussianKernel {
 /// simply continues (period 2·(n−1)), so any kernel works on any image size (a 1-pixel axis
 /// reflects onto itself). Linear; `adjoint` is the exact transpose — it scatters every tap
 /// back to the pixel it was read from, so the padded border folds back onto the pixels it
-/// mirrors (the adjoint of reflect padding is not reflect padding).
+/// mirrors (the adjoint of reflect padding is not reflect padding). With `boundary: .wrap` the
+/// taps beyond an edge read the opposite edge instead (index mod n), and the adjoint scatters
+/// them back there.
 public struct SeparableConvolution: Sendable, Equatable {
   /// Taps along the width, odd count (`(KX,)`).
   public let kernelX: [Float]
   /// Taps along the height, odd count (`(KY,)`).
   public let kernelY: [Float]
+  /// What taps beyond the edge read (reflect unless the image is a torus).
+  public let boundary: FilterBoundary
 
   /// A filter with explicit odd-length kernels (correlation: tap 0 reads the top/left).
-  public init(kernelX: [Float], kernelY: [Float]) {
+  public init(kernelX: [Float], kernelY: [Float], boundary: FilterBoundary = .reflect) {
     precondition(
       kernelX.count % 2 == 1 && kernelY.count % 2 == 1, "SeparableConvolution: even kernel")
     self.kernelX = kernelX
     self.kernelY = kernelY
+    self.boundary = boundary
+  }
+
+  /// The same taps with another boundary.
+  public func with(boundary: FilterBoundary) -> SeparableConvolution {
+    SeparableConvolution(kernelX: kernelX, kernelY: kernelY, boundary: boundary)
   }
 
   /// The Gaussian blur with kernel sizes (x, y) and sigmas (x, y); sigma nil means
@@ -82,6 +100,19 @@ public struct SeparableConvolution: Sendable, Equatable {
     return m < n ? m : period - m
   }
 
+  /// The index `i` of an axis of length `n` taken modulo `n` (the periodic continuation).
+  @inlinable
+  public static func wrap(_ i: Int, _ n: Int) -> Int {
+    let m = i % n
+    return m < 0 ? m + n : m
+  }
+
+  /// The index `i` of an axis of length `n` brought into range by `boundary`.
+  @inlinable
+  public static func index(_ i: Int, _ n: Int, _ boundary: FilterBoundary) -> Int {
+    boundary == .wrap ? wrap(i, n) : reflect(i, n)
+  }
+
   /// Filters every plane of an image `[C,H,W]` or batch `[N,C,H,W]`.
   public func apply(_ x: Tensor) -> Tensor {
     run(x, transpose: false)
@@ -100,6 +131,7 @@ public struct SeparableConvolution: Sendable, Equatable {
     if plane == 0 { return out }
     let kx = kernelX
     let ky = kernelY
+    let edge = boundary
     x.scalars.withUnsafeBufferPointer { src in
       out.scalars.withUnsafeMutableBufferPointer { dst in
         guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
@@ -112,11 +144,14 @@ public struct SeparableConvolution: Sendable, Equatable {
           let output = d.value + p * plane
           if transpose {
             // (Fy·Fx)ᵀ = Fxᵀ·Fyᵀ: columns first, then rows.
-            Self.alongHeight(input, tmp, h: h, w: w, kernel: ky, transpose: true)
-            Self.alongWidth(tmp, output, h: h, w: w, kernel: kx, transpose: true)
+            Self.alongHeight(
+              input, tmp, h: h, w: w, kernel: ky, boundary: edge, transpose: true)
+            Self.alongWidth(tmp, output, h: h, w: w, kernel: kx, boundary: edge, transpose: true)
           } else {
-            Self.alongWidth(input, tmp, h: h, w: w, kernel: kx, transpose: false)
-            Self.alongHeight(tmp, output, h: h, w: w, kernel: ky, transpose: false)
+            Self.alongWidth(
+              input, tmp, h: h, w: w, kernel: kx, boundary: edge, transpose: false)
+            Self.alongHeight(
+              tmp, output, h: h, w: w, kernel: ky, boundary: edge, transpose: false)
           }
         }
         if planes > 1 && plane >= 16_384 {
@@ -129,11 +164,12 @@ public struct SeparableConvolution: Sendable, Equatable {
     return out
   }
 
-  /// Along each row: `dst[y, i] = Σ_k w[k]·src[y, reflect(i + k − p)]`, or its transpose
-  /// `dst[y, reflect(i + k − p)] += w[k]·src[y, i]`. `dst` `(H, W)` is overwritten.
+  /// Along each row: `dst[y, i] = Σ_k w[k]·src[y, b(i + k − p)]`, or its transpose
+  /// `dst[y, b(i + k − p)] += w[k]·src[y, i]`, with b the boundary's index (reflect or wrap).
+  /// `dst` `(H, W)` is overwritten.
   static func alongWidth(
     _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
-    kernel: [Float], transpose: Bool
+    kernel: [Float], boundary: FilterBoundary, transpose: Bool
   ) {
     let pad = kernel.count / 2
     dst.update(repeating: 0, count: h * w)
@@ -143,7 +179,7 @@ public struct SeparableConvolution: Sendable, Equatable {
       for (k, wk) in kernel.enumerated() {
         let offset = k - pad
         // Output indices whose tap stays inside the row: 0 ≤ i + offset < w; the others
-        // mirror (in this order, which the transpose's sums depend on).
+        // mirror or wrap (in this order, which the transpose's sums depend on).
         let lo = min(w, max(0, -offset))
         let hi = max(lo, min(w, w - offset))
         if transpose {
@@ -153,7 +189,7 @@ public struct SeparableConvolution: Sendable, Equatable {
         }
         func mirrored(_ range: Range<Int>) {
           for i in range {
-            let j = reflect(i + offset, w)
+            let j = index(i + offset, w, boundary)
             if transpose { drow[j] += wk * srow[i] } else { drow[i] += wk * srow[j] }
           }
         }
@@ -163,17 +199,18 @@ public struct SeparableConvolution: Sendable, Equatable {
     }
   }
 
-  /// Along each column: `dst[i, :] = Σ_k w[k]·src[reflect(i + k − p), :]`, or its transpose
-  /// `dst[reflect(i + k − p), :] += w[k]·src[i, :]`. `dst` `(H, W)` is overwritten.
+  /// Along each column: `dst[i, :] = Σ_k w[k]·src[b(i + k − p), :]`, or its transpose
+  /// `dst[b(i + k − p), :] += w[k]·src[i, :]` (b: the boundary's index). `dst` `(H, W)` is
+  /// overwritten.
   static func alongHeight(
     _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, h: Int, w: Int,
-    kernel: [Float], transpose: Bool
+    kernel: [Float], boundary: FilterBoundary, transpose: Bool
   ) {
     let pad = kernel.count / 2
     dst.update(repeating: 0, count: h * w)
     for i in 0..<h {
       for (k, wk) in kernel.enumerated() {
-        let j = reflect(i + k - pad, h)
+        let j = index(i + k - pad, h, boundary)
         let (from, to) = transpose ? (src + i * w, dst + j * w) : (src + j * w, dst + i * w)
         for x in 0..<w { to[x] += wk * from[x] }
       }

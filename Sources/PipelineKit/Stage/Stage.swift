@@ -119,8 +119,8 @@ public struct StageExample: Sendable {
   }
 }
 
-/// Everything a stage may read while running: the expression variables of this moment and the
-/// run's seeded random source.
+/// Everything a stage may read while running: the expression variables of this moment, the
+/// run's seeded random source and whether the image is a torus (`tiling`).
 public struct StageContext: Sendable {
   /// Values of `t`, `epoch`, `resolution`, `learnrate`, `similarity` … for expressions.
   public var variables: ExprContext
@@ -129,15 +129,20 @@ public struct StageContext: Sendable {
   /// The image a `ReferenceImageStage` (the `content` constraint) compares its input with,
   /// `[C,H,W]` at the input's size; the runner sets it for those stages, nil elsewhere.
   public var reference: Tensor?
+  /// The experiment's `tiling: true`: the image is a torus, so every stage that reads beyond
+  /// the edge or mixes neighbours (pad, rotate, scale, translate, crop, blur, resize …) reads
+  /// the opposite edge instead of a fill, a mirror or a clamp.
+  public var tiling: Bool
 
-  /// A context with the given variables, random stream and reference image.
+  /// A context with the given variables, random stream, reference image and tiling.
   public init(
     variables: ExprContext = ExprContext(), random: SeededRandom = SeededRandom(seed: 0),
-    reference: Tensor? = nil
+    reference: Tensor? = nil, tiling: Bool = false
   ) {
     self.variables = variables
     self.random = random
     self.reference = reference
+    self.tiling = tiling
   }
 
   /// The value of `parameter` now (expressions are evaluated, drawing from `random`).
