@@ -27,10 +27,23 @@ public protocol ImageParametrization: Sendable {
   /// mapping first limits values to [ε, 1 − ε]).
   func encode(_ image: Tensor) -> [Float]
 
+  /// Parameters whose editable image is `image`, made from the current `parameters` where the
+  /// parametrization has a choice (after post-processing: the stack keeps its coarse levels).
+  /// The default is `encode(image)`.
+  func encode(_ image: Tensor, replacing parameters: [Float]) -> [Float]
+
   /// The parametrization at another resolution, the parameters carried over, and which of them
   /// continue old ones.
   func resized(_ parameters: [Float], width: Int, height: Int, filter: Interpolation)
     -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
+}
+
+extension ImageParametrization {
+  /// `encode(image)`: parametrizations with one encoding of each image ignore the old
+  /// parameters.
+  public func encode(_ image: Tensor, replacing parameters: [Float]) -> [Float] {
+    encode(image)
+  }
 }
 
 /// Which parameters of a resized parametrization continue parameters of the old one:

@@ -241,7 +241,7 @@ public final class Trainer {
         edited = try entry.stage.forward(edited, at: entry.path, in: &context).value
       }
       start = clock.now
-      parameters = parametrization.encode(edited)
+      parameters = parametrization.encode(edited, replacing: parameters)
       time += clock.now - start
     }
     return (variables, resized, time)
