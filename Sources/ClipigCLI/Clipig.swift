@@ -22,6 +22,7 @@ struct Clipig: AsyncParsableCommand {
       ModelCommand.self,
       RankCommand.self,
       BatchCommand.self,
+      EvalCommand.self,
       GalleryCommand.self,
       StudioCommand.self,
       EncodeCommand.self,

@@ -28,6 +28,11 @@ public protocol ImageParametrization: Sendable {
   /// mapping first limits values to [ε, 1 − ε]).
   func encode(_ image: Tensor) -> [Float]
 
+  /// Parameters whose editable image is `image`, made from the current `parameters` where the
+  /// parametrization has a choice (after post-processing: the stack keeps its coarse levels).
+  /// The default is `encode(image)`.
+  func encode(_ image: Tensor, replacing parameters: [Float]) -> [Float]
+
   /// The parametrization at another resolution, the parameters carried over, and which of them
   /// continue old ones. With `wrap` the image is a torus (`tiling: true`): the resampling reads
   /// across the edges, so it commutes with rolling the image.
@@ -42,6 +47,14 @@ extension ImageParametrization {
     -> (parametrization: any ImageParametrization, parameters: [Float], kept: KeptParameters)
   {
     resized(parameters, width: width, height: height, filter: filter, wrap: false)
+  }
+}
+
+extension ImageParametrization {
+  /// `encode(image)`: parametrizations with one encoding of each image ignore the old
+  /// parameters.
+  public func encode(_ image: Tensor, replacing parameters: [Float]) -> [Float] {
+    encode(image)
   }
 }
 

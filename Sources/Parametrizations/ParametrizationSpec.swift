@@ -11,6 +11,8 @@ public struct ParametrizationSpec: Sendable, Equatable {
     case pixels
     /// The image's scaled half spectrum.
     case fft
+    /// A sum of planes at many resolutions (Direct Ascent Synthesis).
+    case stack
   }
 
   /// What the parameters are.
@@ -41,11 +43,12 @@ public struct ParametrizationSpec: Sendable, Equatable {
     guard let node, !node.isNull else { return }
     if case .string(let name) = node.value {
       kind = try ParameterReader.resolve(Param(name, path: path, location: node.location))
+      mapping = kind.defaultMapping
       return
     }
     guard node.entries != nil else {
       throw ConfigError(
-        "expected a parametrization type (pixels, fft) or a mapping such as"
+        "expected a parametrization type (pixels, fft, stack) or a mapping such as"
           + " '{type: fft, decay: 1.0}', got \(node.kindDescription)",
         at: node.location, path: path)
     }
@@ -56,8 +59,8 @@ public struct ParametrizationSpec: Sendable, Equatable {
     colors = try r.choice(
       "colors", ColorBasis.self, default: "rgb", doc: "colour space of the trained planes")
     mapping = try r.choice(
-      "mapping", ValueMapping.self, default: "clamp",
-      doc: "how values are brought into [0, 1]: clamp (CLIPig) or sigmoid")
+      "mapping", ValueMapping.self, default: kind.defaultMapping.rawValue,
+      doc: "how values are brought into [0, 1]: clamp (CLIPig; pixels, fft) or sigmoid (stack)")
     try r.finish()
     if let decayParam {
       let location = node["decay"]?.location ?? node.location
@@ -74,20 +77,31 @@ public struct ParametrizationSpec: Sendable, Equatable {
     }
   }
 
-  /// The parametrization of a `width` × `height` image.
-  public func make(width: Int, height: Int) -> any ImageParametrization {
+  /// The parametrization of a `width` × `height` image; with `wrap` (`tiling: true`) one whose
+  /// image is a torus (pixels have no neighbours to mix, a spectrum is periodic already; the
+  /// stack's levels upsample periodically).
+  public func make(width: Int, height: Int, wrap: Bool = false) -> any ImageParametrization {
     switch kind {
     case .pixels:
       PixelParametrization(width: width, height: height, colors: colors, mapping: mapping)
     case .fft:
       FourierParametrization(
         width: width, height: height, decay: decay, colors: colors, mapping: mapping)
+    case .stack:
+      StackParametrization(
+        width: width, height: height, colors: colors, mapping: mapping, wrap: wrap)
     }
   }
 }
 
+extension ParametrizationSpec.Kind {
+  /// The mapping when none is given: `clamp` as CLIPig, `sigmoid` for the stack, whose method
+  /// squashes the levels' sum.
+  public var defaultMapping: ValueMapping { self == .stack ? .sigmoid : .clamp }
+}
+
 extension ParametrizationSpec.Kind: ConfigChoice {
-  /// `pixels` and `fft`.
+  /// `pixels`, `fft` and `stack`.
   public static let names = allCases.map { (name: $0.rawValue, value: $0) }
   /// "parametrization type", in errors.
   public static var kind: String? { "parametrization type" }

@@ -58,7 +58,7 @@ public enum Preview {
       try image
       ?? Trainer.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     var parametrization = experiment.parametrization.make(
-      width: pixels.chw.w, height: pixels.chw.h)
+      width: pixels.chw.w, height: pixels.chw.h, wrap: experiment.tiling)
     var parameters = parametrization.encode(pixels)
     var random = streams.expressions(epoch: epoch)
     let variables = try Trainer.prepare(

@@ -90,7 +90,7 @@ public final class Trainer {
       try initialImage
       ?? Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     parametrization = experiment.parametrization.make(
-      width: initial.chw.w, height: initial.chw.h)
+      width: initial.chw.w, height: initial.chw.h, wrap: experiment.tiling)
     parameters = parametrization.encode(initial)
     features = try TargetFeatures(
       experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
@@ -244,7 +244,7 @@ public final class Trainer {
         edited = try entry.stage.forward(edited, at: entry.path, in: &context).value
       }
       start = clock.now
-      parameters = parametrization.encode(edited)
+      parameters = parametrization.encode(edited, replacing: parameters)
       time += clock.now - start
     }
     return (variables, resized, time)
@@ -255,7 +255,8 @@ public final class Trainer {
   /// Continues from another run's image `[3, H, W]` (the studio's Update): it is encoded into
   /// this run's parametrization (at its size) and the optimizer starts afresh.
   public func resume(from image: Tensor) {
-    parametrization = experiment.parametrization.make(width: image.chw.w, height: image.chw.h)
+    parametrization = experiment.parametrization.make(
+      width: image.chw.w, height: image.chw.h, wrap: experiment.tiling)
     parameters = parametrization.encode(image)
     optimizer = Optimizer(kind: experiment.optimizer)
   }

@@ -149,8 +149,12 @@ public enum Batch {
   }
 
   /// Renders the grid (or the shard) and rewrites the manifests.
+  ///
+  /// - Parameter grid: the grid to render (`clipig eval` makes one from a prompt set); nil
+  ///   loads `options.gridFile`.
   public static func run(
-    _ options: BatchOptions, models: ModelPool = ModelPool(), interrupt: InterruptFlag,
+    _ options: BatchOptions, grid given: Grid? = nil, models: ModelPool = ModelPool(),
+    interrupt: InterruptFlag,
     log: @escaping @Sendable (String) -> Void = CLIRunner.standardError
   ) throws -> BatchSummary {
     guard !options.outputDirectory.isEmpty else {
@@ -158,7 +162,7 @@ public enum Batch {
     }
     guard options.jobs >= 1 else { throw WorkflowError("--jobs must be at least 1") }
     let dir = FileIO.folder(options.outputDirectory)
-    let grid = try grid(options)
+    let grid = try given ?? grid(options)
     let items = grid.items(in: options.shard)
     try claimDirectory(dir)
 

@@ -10,6 +10,7 @@ private let variants: [ParametrizationSpec] = {
   for colors in ColorBasis.allCases {
     for mapping in ValueMapping.allCases {
       all.append(ParametrizationSpec(kind: .pixels, colors: colors, mapping: mapping))
+      all.append(ParametrizationSpec(kind: .stack, colors: colors, mapping: mapping))
       for decay in [0.0, 1.0, 1.7] {
         all.append(ParametrizationSpec(kind: .fft, decay: decay, colors: colors, mapping: mapping))
       }
