@@ -36,9 +36,16 @@ struct AnimationJob {
     try FileManager.default.createDirectory(
       atPath: partial.frameDirectory, withIntermediateDirectories: true)
     let start = Date()
+    // The closing lines (what was saved; how to make the MP4 without ffmpeg) name the files
+    // where they will be once published, not their partial names.
+    let (partialStem, finalStem) = (partial.stem, final.stem)
+    let shown: @Sendable (String) -> Void = { text in
+      let closing = text.contains("saved ") || text.contains("clipig encode ")
+      log(closing ? text.replacingOccurrences(of: partialStem, with: finalStem) : text)
+    }
     let outcome = try AnimationRender.run(
       plan: plan, output: partial, resume: resume, input: input, model: model,
-      verbosity: verbosity, interrupt: interrupt, log: log)
+      verbosity: verbosity, interrupt: interrupt, log: shown)
     let seconds = Date().timeIntervalSince(start)
     guard outcome == .finished, let frames = plan.experiment.animation?.frames else {
       return RenderJob.Result(outcome: outcome, seconds: seconds, image: nil)

@@ -143,6 +143,9 @@ struct BatchAnimationTests {
     let resumed = try ClipigExecutable.run(arguments + ["-o", cut])
     #expect(resumed.status == 0, "\(resumed.output)")
     #expect(resumed.output.contains("resuming \(cut)/.clipig/partial/cat.mp4 at frame "))
+    #expect(
+      resumed.output.contains("saved \(cut)/penguin/frame-*.png, \(cut)/penguin.webp"),
+      "\(resumed.output)")
     let a = try Self.outputs(out)
     let b = try Self.outputs(cut)
     #expect(a.count == 2 * (Self.frames + 2), "\(a.keys.sorted())")
