@@ -72,8 +72,7 @@ struct BatchCommand: ParsableCommand {
       if list {
         let g = try Batch.grid(options)
         for item in g.items(in: options.shard) {
-          let done = FileManager.default.fileExists(
-            atPath: FileIO.folder(output) + "/" + item.name + ".png")
+          let done = Batch.isDone(directory: FileIO.folder(output), name: item.name)
           print("\(item.name)\t\(done ? "done" : "todo")")
         }
         return

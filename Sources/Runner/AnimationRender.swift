@@ -33,39 +33,79 @@ extension RunPlan {
 /// so a run continued after an interruption (the checkpoint names the frame and epoch) makes
 /// the same bytes as one that was never interrupted.
 public enum AnimationRender {
-  /// Renders the animation of `plan` (an experiment with `animation`) for `options`.
+  /// Renders the animation of `plan` (an experiment with `animation`) for `options`: the
+  /// output `-o` and `output:` ask for (or the interrupted run of it to continue), checked
+  /// before the model loads.
   public static func render(
     plan initial: RunPlan, options: RenderOptions, interrupt: InterruptFlag,
     log: @escaping @Sendable (String) -> Void
   ) throws -> RenderOutcome {
     var plan = initial
-    guard let animation = plan.experiment.animation else {
-      preconditionFailure("AnimationRender needs an experiment with an animation")
-    }
     let requested = try AnimationOutput.requested(plan: plan, commandLine: options.output)
     let resume = try Checkpoint.resumable(
       forRequested: requested, digest: plan.checkpointDigest,
       maxBytes: Checkpoint.sizeLimit(for: plan.experiment, seed: plan.seed))
     if let resume { plan = try plan.reseeded(resume.checkpoint.seed) }
-    // Every bound before any work: the warp of every frame, the frames' sizes, the input video.
-    try animation.checkWarp(streams: plan.streams)
-    try ImageLimits.check(plan.experiment, streams: plan.streams, format: .png)
+    let input = try prepare(plan)
     let experiment = plan.experiment
-    var input: VideoInput?
-    if let video = experiment.initialization.video {
-      try checkBlend(video, animation: animation, streams: plan.streams)
-      input = try VideoInput.open(
-        video, frames: animation.frames, baseDirectory: plan.baseDirectory)
-    }
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
     let model = try ModelLoader.load(
       experiment.model, quiet: verbose == 0, precision: experiment.precision)
     let output: AnimationOutput
-    var startFrame = 0
     if let resume {
       output = AnimationOutput(video: resume.imagePath)
-      startFrame = min(resume.checkpoint.frame ?? 0, animation.frames)
+    } else {
+      output = try AnimationOutput.claim(requested)
+      if verbose >= 1 { log("rendering \(output.video) (seed \(plan.seed))\n") }
+    }
+    defer { output.releaseIfEmpty() }
+    return try run(
+      plan: plan, output: output, resume: resume?.checkpoint, input: input, model: model,
+      verbosity: verbose, interrupt: interrupt, log: log)
+  }
+
+  /// Checks every bound of the animation of `plan` before any work — the warp of every
+  /// frame, the frames' sizes, `init.blend` — and opens its input video (`VideoInput.open`,
+  /// nil without `init.video`).
+  public static func prepare(_ plan: RunPlan) throws -> VideoInput? {
+    try check(plan)
+    guard let animation = plan.experiment.animation,
+      let video = plan.experiment.initialization.video
+    else { return nil }
+    return try VideoInput.open(video, frames: animation.frames, baseDirectory: plan.baseDirectory)
+  }
+
+  /// `prepare`'s checks without opening the input video: cheap, for planning many runs.
+  public static func check(_ plan: RunPlan) throws {
+    guard let animation = plan.experiment.animation else {
+      preconditionFailure("AnimationRender needs an experiment with an animation")
+    }
+    try animation.checkWarp(streams: plan.streams)
+    try ImageLimits.check(plan.experiment, streams: plan.streams, format: .png)
+    if let video = plan.experiment.initialization.video {
+      try checkBlend(video, animation: animation, streams: plan.streams)
+    }
+  }
+
+  /// Renders the animation of `plan` into `output` (its frame folder exists) with `model`,
+  /// continuing `resume` (a checkpoint of this configuration at `output.checkpoint`) when
+  /// given; `input` is `prepare`'s. Finished: the frames, `NAME.webp`, `NAME.mp4` (with
+  /// ffmpeg) and the sidecar are written and the checkpoint is gone; interrupted: the frames
+  /// so far, the sidecar and the checkpoint stay. `timing`, when given, receives where the
+  /// time went.
+  public static func run(
+    plan: RunPlan, output: AnimationOutput, resume: Checkpoint?, input: VideoInput?,
+    model: any FeatureModel, verbosity verbose: Int, interrupt: InterruptFlag,
+    timing: AnimationTiming? = nil, log: @escaping @Sendable (String) -> Void
+  ) throws -> RenderOutcome {
+    guard let animation = plan.experiment.animation else {
+      preconditionFailure("AnimationRender needs an experiment with an animation")
+    }
+    let experiment = plan.experiment
+    var startFrame = 0
+    if let resume {
+      startFrame = min(resume.frame ?? 0, animation.frames)
       for k in 0..<startFrame where !FileManager.default.fileExists(atPath: output.frame(k)) {
         throw CheckpointError(
           path: output.checkpoint,
@@ -75,13 +115,9 @@ public enum AnimationRender {
       if verbose >= 1 {
         log(
           "resuming \(output.video) at frame \(startFrame + 1), epoch "
-            + "\(resume.checkpoint.nextEpoch + 1) (seed \(plan.seed))\n")
+            + "\(resume.nextEpoch + 1) (seed \(plan.seed))\n")
       }
-    } else {
-      output = try AnimationOutput.claim(requested)
-      if verbose >= 1 { log("rendering \(output.video) (seed \(plan.seed))\n") }
     }
-    defer { output.releaseIfEmpty() }
     let started = Date()
     var progress = AnimationProgress(
       frames: animation.frames,
@@ -90,6 +126,7 @@ public enum AnimationRender {
       })
     var references: ReferenceImages?
     for k in startFrame..<animation.frames {
+      var clock = Date()
       let framePlan = plan.frame(k)
       let frameInput = try input?.frame(k)
       let start: Tensor?
@@ -102,14 +139,17 @@ public enum AnimationRender {
       references = try ReferenceImages.load(
         framePlan.experiment, baseDirectory: plan.baseDirectory, frame: frameInput,
         loaded: references)
+      timing?.start += lap(&clock)
       let trainer = try Trainer(
         plan: framePlan, model: model, initialImage: start, references: references)
       var first = framePlan.experiment.startEpoch
-      if let resume, k == startFrame, resume.checkpoint.nextEpoch > first {
-        try trainer.restore(resume.checkpoint, path: output.checkpoint)
-        first = resume.checkpoint.nextEpoch
+      if let resume, k == startFrame, resume.nextEpoch > first {
+        try trainer.restore(resume, path: output.checkpoint)
+        first = resume.nextEpoch
         progress.remainingEpochs -= first - framePlan.experiment.startEpoch
       }
+      timing?.setup += lap(&clock)
+      let trainedBefore = progress.trainingSeconds
       let epochs = k == 0 ? experiment.epochs : animation.epochs
       var recorder = FrameRecorder(
         plan: framePlan, output: output, firstEpoch: first, epochs: epochs, progress: progress,
@@ -118,6 +158,11 @@ public enum AnimationRender {
         trainer: trainer, firstEpoch: first, endEpoch: epochs, interrupt: interrupt)
       let outcome = try loop.run(&recorder).outcome
       progress = recorder.progress
+      if let timing {
+        let epochs = progress.trainingSeconds - trainedBefore
+        timing.training += epochs
+        timing.frames += lap(&clock) - epochs
+      }
       if outcome != .finished || (interrupt.isSet && k < animation.frames - 1) {
         let at = outcome == .finished ? "before frame \(k + 2)" : "in frame \(k + 1)"
         try writeSidecar(
@@ -131,8 +176,17 @@ public enum AnimationRender {
         return .interrupted
       }
     }
+    let finishing = Date()
     try finish(plan: plan, output: output, verbose: verbose, started: started, log: log)
+    timing?.finish += Date().timeIntervalSince(finishing)
     return .finished
+  }
+
+  /// Seconds since `clock`, which becomes now.
+  static func lap(_ clock: inout Date) -> Double {
+    let now = Date()
+    defer { clock = now }
+    return now.timeIntervalSince(clock)
   }
 
   /// The start of frame `k`: frame k − 1 as saved, warped by frame k's warp values.
@@ -252,8 +306,9 @@ public enum AnimationRender {
       progress: "frames: \(frames) of \(animation?.frames ?? 1)")
     header.notes.append(
       String(format: "runtime: %.1f seconds", Date().timeIntervalSince(started)))
-    header.notes.append(
-      "files: \(output.frameDirectory)/frame-*.png, \(output.webp), \(output.video)")
+    // Named beside the sidecar, which stays true when a batch moves the files.
+    let name = (output.stem as NSString).lastPathComponent
+    header.notes.append("files: \(name)/frame-*.png, \(name).webp, \(name).mp4")
     if let note { header.notes.append(note) }
     try Sidecar.write(for: plan, imagePath: output.video, header: header)
   }

@@ -11,6 +11,8 @@ public struct AnimationProgress: Sendable {
   public var remainingEpochs: Int
   /// Epochs this process trained so far.
   public var trainedEpochs = 0
+  /// Their seconds (`EpochReport.seconds`).
+  public var trainingSeconds = 0.0
   /// When this process started training.
   public let start = Date()
   /// When the last progress line was printed.
@@ -55,6 +57,7 @@ struct FrameRecorder: RunObserver {
 
   mutating func epochFinished(_ r: EpochReport, trainer: Trainer) throws {
     progress.trainedEpochs += 1
+    progress.trainingSeconds += r.seconds
     progress.remainingEpochs -= 1
     let now = Date()
     let isLast = r.epoch == epochs - 1

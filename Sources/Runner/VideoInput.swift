@@ -8,10 +8,13 @@ import PipelineKit
 /// decoded (which says the decoded size, after ffmpeg applied the stream's rotation: at most
 /// `maxSide` per side) and its first `frames` frames decoded once, to count them — a video
 /// shorter than the animation is refused. `frame(k)` then gives input frame k (0-based, the
-/// k-th frame ffmpeg decodes, in presentation order) as `[3, H, W]` in [0, 1]: frames are
-/// decoded a chunk at a time into 8-bit PNGs in a private temporary folder, which goes when
-/// the input does. Every ffmpeg run has a time limit and reads only the file (its `file`
-/// protocol); a failure is a `ConfigError` at `init.video` with ffmpeg's last error line.
+/// k-th frame ffmpeg decodes, in presentation order) as `[3, H, W]` in [0, 1], the 8-bit RGB
+/// values ffmpeg converts it to (as its PNG of the frame holds them). The frames are decoded in
+/// one pass: one ffmpeg process streams them over a pipe (`VideoFrameStream`) and frame k is
+/// read when it is asked for, so an animation of N frames decodes N frames (a run continued at
+/// frame k decodes frames 0…k once more; only asking for an earlier frame starts over). Every
+/// ffmpeg run has a time limit (each streamed frame its own) and reads only the file (its
+/// `file` protocol); a failure is a `ConfigError` at `init.video` with ffmpeg's last error line.
 public final class VideoInput {
   /// The longest side of a video's frames that is read (a 4K video fits).
   public static let maxSide = 4096
@@ -19,8 +22,9 @@ public final class VideoInput {
   /// padding of the coded size): a file that declares a larger one fails in the decoder,
   /// before it allocates it.
   static let maxPixels = (maxSide + 64) * (maxSide + 64)
-  /// At most this many pixels of frames are decoded ahead (32 frames of 1080p).
-  static let chunkPixels = 32 * 1920 * 1080
+  /// Seconds ffmpeg may take to deliver one streamed frame (a hostile file that makes the
+  /// decoder crawl is stopped).
+  static let frameTimeLimit = 60.0
 
   /// The video as written in the configuration.
   public let name: String
@@ -35,30 +39,25 @@ public final class VideoInput {
   /// Where `init.video` was written.
   let location: SourceLocation
   let ffmpeg: ExternalTool
-  /// The private folder of decoded frames.
-  let directory: String
-  /// Frames decoded per ffmpeg run.
-  let chunkSize: Int
-  /// The frames decoded into `directory` now.
-  private var decoded: Range<Int> = 0..<0
+  /// The decoder streaming the frames, positioned after the last frame read.
+  private var stream: VideoFrameStream?
+  /// Frames read from decoders so far, the ones skipped on the way included: the decode work
+  /// of `frame` (N for N frames asked in order).
+  public private(set) var framesDecoded = 0
+  /// ffmpeg processes `frame` started (1 for frames asked in order).
+  public private(set) var decoderRuns = 0
 
   private init(
-    video: Experiment.Video, path: String, ffmpeg: ExternalTool, directory: String,
-    size: (width: Int, height: Int), count: Int
+    video: Experiment.Video, path: String, ffmpeg: ExternalTool, size: (width: Int, height: Int),
+    count: Int
   ) {
     name = video.path
     self.path = path
     location = video.location
     self.ffmpeg = ffmpeg
-    self.directory = directory
     width = size.width
     height = size.height
     self.count = count
-    chunkSize = max(1, min(count, Self.chunkPixels / max(1, size.width * size.height)))
-  }
-
-  deinit {
-    try? FileManager.default.removeItem(atPath: directory)
   }
 
   /// The video `video` (relative to `baseDirectory`) checked for an animation of `frames`
@@ -98,8 +97,8 @@ public final class VideoInput {
     } catch {
       throw fail("cannot create a folder for its frames: \(FileIO.reason(error))")
     }
-    var keep = false
-    defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
+    // The folder holds the probes' files only: the frames stream over a pipe.
+    defer { try? FileManager.default.removeItem(atPath: directory) }
     // The first frame: the file is a video ffmpeg reads, and the size of its frames.
     let first = directory + "/first.png"
     try run(
@@ -136,51 +135,72 @@ public final class VideoInput {
           + "\(frames): set animation.frames to at most \(counted) (frames are not made up "
           + "beyond the video's end)")
     }
-    keep = true
-    return VideoInput(
-      video: video, path: path, ffmpeg: ffmpeg, directory: directory, size: (w, h),
-      count: frames)
+    return VideoInput(video: video, path: path, ffmpeg: ffmpeg, size: (w, h), count: frames)
   }
 
   /// Input frame `k` (0-based, below `count`) as `[3, H, W]` in [0, 1].
   public func frame(_ k: Int) throws -> Tensor {
     precondition(k >= 0 && k < count, "VideoInput: frame \(k) of \(count)")
-    if !decoded.contains(k) { try decodeChunk(containing: k) }
+    if let current = stream, current.next > k { stream = nil }
+    let decoder: VideoFrameStream
+    if let stream {
+      decoder = stream
+    } else {
+      decoder = try startStream()
+      stream = decoder
+    }
+    var bytes: [UInt8] = []
+    while decoder.next <= k {
+      do {
+        bytes = try decoder.nextFrame()
+      } catch let failure as VideoFrameStream.Failure {
+        stream = nil
+        let missing = decoder.next + 1
+        switch failure {
+        case .timedOut(let seconds, let line):
+          throw ConfigError(
+            "ffmpeg did not deliver frame \(missing) of \(name) within \(Int(seconds)) s and was "
+              + "stopped" + (line.isEmpty ? "" : ": \(line)"), at: location, path: "init.video")
+        case .ended(let status, let line):
+          throw ConfigError(
+            "ffmpeg decoded no frame \(missing) of \(name) (exit status \(status); the video was "
+              + "read as \(count) frames or more before)" + (line.isEmpty ? "" : ": \(line)"),
+            at: location, path: "init.video")
+        }
+      }
+      framesDecoded += 1
+    }
+    // [H, W, 3] bytes → [3, H, W] in [0, 1], as PNG.read makes of the same bytes.
+    let plane = width * height
+    var image = Tensor(shape: [3, height, width])
+    image.scalars.withUnsafeMutableBufferPointer { out in
+      for i in 0..<plane {
+        for c in 0..<3 { out[c * plane + i] = Float(bytes[3 * i + c]) / 255 }
+      }
+    }
+    return image
+  }
+
+  /// A new decoder from the video's first frame: raw RGB frames of the probed size.
+  func startStream() throws -> VideoFrameStream {
+    decoderRuns += 1
+    let absolute =
+      path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     do {
-      return try ImageFile.read(path: file(k))
+      return try VideoFrameStream(
+        ffmpeg: ffmpeg.path,
+        arguments: [
+          "-hide_banner", "-loglevel", "error", "-nostdin", "-protocol_whitelist", "file",
+          "-max_pixels", String(Self.maxPixels), "-i", "file:" + absolute, "-map", "0:v:0",
+          "-fps_mode", "passthrough", "-frames:v", String(count),
+          // Every frame at the probed size, so that the raw stream never loses its framing
+          // (a stream whose frames change size is scaled to its first frame's).
+          "-vf", "scale=\(width):\(height)", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+        ], frameBytes: width * height * 3, frameTimeLimit: Self.frameTimeLimit)
     } catch {
       throw ConfigError(
-        "\(name): frame \(k + 1) as ffmpeg decoded it: \(error.message)", at: location,
-        path: "init.video")
+        "cannot start ffmpeg to read \(name): \(error)", at: location, path: "init.video")
     }
-  }
-
-  /// The decoded PNG of frame `k`.
-  func file(_ k: Int) -> String {
-    let number = String(k)
-    return directory + "/frame-" + String(repeating: "0", count: max(0, 6 - number.count))
-      + number + ".png"
-  }
-
-  /// Decodes the chunk of frames holding `k` in place of the chunk decoded before.
-  func decodeChunk(containing k: Int) throws {
-    for old in decoded { unlink(file(old)) }
-    decoded = 0..<0
-    let start = k / chunkSize * chunkSize
-    let end = min(count, start + chunkSize)
-    try Self.run(
-      ffmpeg, path: path, name: name, location: location,
-      [
-        "-map", "0:v:0", "-vf", "select=between(n\\,\(start)\\,\(end - 1))", "-fps_mode",
-        "passthrough", "-frames:v", String(end - start), "-pix_fmt", "rgb24", "-start_number",
-        String(start), "-y", directory + "/frame-%06d.png",
-      ], frames: end)
-    for i in start..<end where !FileManager.default.fileExists(atPath: file(i)) {
-      throw ConfigError(
-        "\(name): ffmpeg decoded no frame \(i + 1) (the video was read as \(count) frames or "
-          + "more before)", at: location, path: "init.video")
-    }
-    decoded = start..<end
   }
 
   /// The time ffmpeg may take to decode `frames` frames before it is stopped.

@@ -40,6 +40,9 @@ public struct ManifestItem: Codable, Sendable, Equatable {
   public var variables: [String: String]
   /// The prompts the image was rated against (the template's text features).
   public var prompts: [String]
+  /// An animation's WebP, relative to the batch directory (its MP4 and frame folder beside
+  /// it; `image` is then its last frame); nil for a still image.
+  public var animation: String? = nil
   /// The seed of the render (nil for an image the batch did not make).
   public var seed: UInt64?
   /// CLIP similarity of the final image to the prompts (100 × cosine, mean over prompts).
@@ -126,7 +129,9 @@ public struct BatchSummary: Sendable {
 /// Each output renders into `.clipig/partial/` under a per-output lock and is moved to
 /// `<name>.png` (+ `<name>.yaml`) when finished, so shards, `--jobs` workers and separate
 /// machines sharing the directory never render the same output twice at once, and an
-/// interrupted run leaves no half-finished image under a final name.
+/// interrupted run leaves no half-finished image under a final name. An item whose
+/// configuration has an `animation:` section becomes `<name>.mp4`, `<name>.webp` and
+/// `<name>/frame-*.png` (+ `<name>.yaml`) the same way (`AnimationJob`); its WebP marks it done.
 public enum Batch {
   /// Loads the grid with the options' template and seed overrides.
   public static func grid(_ options: BatchOptions) throws -> Grid {
@@ -139,10 +144,12 @@ public enum Batch {
     -> RunPlan
   {
     do {
-      return try RunPlan(
+      let plan = try RunPlan(
         tree: try grid.configuration(for: item), baseDirectory: grid.templateBaseDirectory,
         sourceName: item.name, overrides: options.overrides, fallbackSeed: item.seed,
         registries: options.registries)
+      if plan.experiment.animation != nil { try AnimationRender.check(plan) }
+      return plan
     } catch {
       throw WorkflowError("\(error)\n  (in the grid item '\(item.name)')")
     }
@@ -170,7 +177,7 @@ public enum Batch {
     let plans = try items.map { item in
       Plan(item: item, run: try plan(grid, item: item, options: options))
     }
-    let todo = plans.filter { !exists(dir + "/" + $0.item.name + ".png") }
+    let todo = plans.filter { !isDone(directory: dir, name: $0.item.name) }
     let skipped = plans.count - todo.count
     if options.verbosity >= 1 {
       log(
@@ -220,8 +227,7 @@ public enum Batch {
       let plan = plans[k]
       let name = plan.item.name
       do {
-        let image = dir + "/" + name + ".png"
-        if exists(image) {
+        if isDone(directory: dir, name: name) {
           state.skip()
           continue
         }
@@ -230,7 +236,7 @@ public enum Batch {
           state.markBusy()
           continue
         }
-        if exists(image) {
+        if isDone(directory: dir, name: name) {
           state.skip()
           continue
         }
@@ -241,26 +247,40 @@ public enum Batch {
           loaded[modelKey] = (m, Rater(model: m))
         }
         guard let (model, rater) = loaded[modelKey] else { continue }
-        let job = RenderJob(
-          plan: plan.run, imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
-          verbosity: quietSessions ? 0 : options.verbosity, replacesExisting: false)
+        let verbosity = quietSessions ? 0 : options.verbosity
         if !quietSessions && options.verbosity >= 1 {
           log("[\(k + 1)/\(plans.count)] \(name)\n")
         }
-        let result = try job.run(model: model, interrupt: interrupt, log: log)
+        let animation = plan.run.experiment.animation
+        let result: RenderJob.Result
+        if animation != nil {
+          result = try AnimationJob(
+            plan: plan.run, final: AnimationOutput(video: dir + "/" + name + ".mp4"),
+            partial: AnimationOutput(video: dir + "/.clipig/partial/" + name + ".mp4"),
+            verbosity: verbosity
+          ).run(model: model, interrupt: interrupt, log: log)
+        } else {
+          result = try RenderJob(
+            plan: plan.run, imagePath: dir + "/" + name + ".png",
+            partialPath: dir + "/.clipig/partial/" + name + ".png", verbosity: verbosity,
+            replacesExisting: false
+          ).run(model: model, interrupt: interrupt, log: log)
+        }
         guard let saved = result.image else { break }
         let references = try RatingReferences(
           experiment: plan.run.experiment, rater: rater, baseDirectory: plan.run.baseDirectory)
         let similarity = references.score(try rater.imageFeatures(saved))
-        let record = ManifestItem(
-          name: name, image: name + ".png",
+        var record = ManifestItem(
+          name: name,
+          image: animation.map { AnimationOutput.frame($0.frames - 1, in: name) } ?? name + ".png",
           variables: Dictionary(
             plan.item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
             uniquingKeysWith: { a, _ in a }),
           prompts: references.prompts, seed: plan.run.seed,
           similarity: similarity, seconds: TextFormat.rounded(result.seconds),
-          epochs: plan.run.experiment.epochs - plan.run.experiment.startEpoch,
+          epochs: e.epochs - e.startEpoch + (animation.map { ($0.frames - 1) * $0.epochs } ?? 0),
           width: saved.chw.w, height: saved.chw.h)
+        if animation != nil { record.animation = name + ".webp" }
         try writeRecord(record, directory: dir)
         lock.releaseAndRemove()
         state.finish(name)
@@ -288,11 +308,12 @@ public enum Batch {
     var missing: [String] = []
     let decoder = JSONDecoder()
     for item in grid.items {
-      let image = item.name + ".png"
-      guard exists(dir + "/" + image) else {
+      guard isDone(directory: dir, name: item.name) else {
         missing.append(item.name)
         continue
       }
+      let still = exists(dir + "/" + item.name + ".png")
+      let image = item.name + (still ? ".png" : ".webp")
       let recordPath = dir + "/.clipig/records/" + item.name + ".json"
       if let bytes = try? FileIO.readBytes(path: recordPath),
         let record = try? decoder.decode(ManifestItem.self, from: Data(bytes))
@@ -305,7 +326,7 @@ public enum Batch {
             name: item.name, image: image,
             variables: Dictionary(
               item.values.map { ($0.name, TemplateText.text(of: $0.value.value) ?? "") },
-              uniquingKeysWith: { a, _ in a }), prompts: []))
+              uniquingKeysWith: { a, _ in a }), prompts: [], animation: still ? nil : image))
       }
     }
     let manifest = Manifest(
@@ -364,6 +385,12 @@ public enum Batch {
   }
 
   static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+  /// Whether the output `name` in the batch directory `dir` is finished: its image
+  /// `name.png`, or an animation's `name.webp` (published last, `AnimationJob`).
+  public static func isDone(directory dir: String, name: String) -> Bool {
+    exists(dir + "/" + name + ".png") || exists(dir + "/" + name + ".webp")
+  }
 }
 
 /// Work distribution and results of the batch workers.

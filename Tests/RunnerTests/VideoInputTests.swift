@@ -113,6 +113,38 @@ struct VideoInputTests {
     #expect(Self.maxDifference(reference[0], reference[3]) > 0.1, "the test pattern moves")
   }
 
+  /// The input frames are decoded in one pass: asking for every frame in order reads each
+  /// once from one ffmpeg process (counted, not timed), and each is exactly ffmpeg's own PNG
+  /// decode of it; a continued run asking from frame k on decodes frames 0…k once more, in one
+  /// process; only asking for an earlier frame starts another.
+  @Test(.enabled(if: ffmpegPresent, "ffmpeg is missing"))
+  func framesAreDecodedInOnePass() throws {
+    let dir = try TestFiles.temporaryDirectory("video-onepass")
+    try Self.makeVideo(dir + "/in.mp4", size: "48x32", rate: 16, seconds: 2)
+    let yaml = """
+      init: {video: in.mp4}
+      animation: {frames: 24}
+      targets: [{features: [{text: a red ball}]}]
+      """
+    let experiment = try Experiment(try YAML.parse(yaml, file: dir + "/v.yaml"))
+    let video = try #require(experiment.initialization.video)
+    let input = try VideoInput.open(video, frames: 24, baseDirectory: dir)
+    let reference = try Self.decoded(dir + "/in.mp4")
+    #expect(reference.count == 32)
+    for k in 0..<24 {
+      #expect(Self.maxDifference(try input.frame(k), reference[k]) == 0, "frame \(k + 1)")
+    }
+    #expect(input.decoderRuns == 1)
+    #expect(input.framesDecoded == 24)
+
+    let continued = try VideoInput.open(video, frames: 24, baseDirectory: dir)
+    #expect(Self.maxDifference(try continued.frame(10), reference[10]) == 0)
+    #expect(Self.maxDifference(try continued.frame(11), reference[11]) == 0)
+    #expect(continued.decoderRuns == 1 && continued.framesDecoded == 12)
+    #expect(Self.maxDifference(try continued.frame(3), reference[3]) == 0)
+    #expect(continued.decoderRuns == 2 && continued.framesDecoded == 16)
+  }
+
   /// A 48×32 video at resolution 24: frame 1 is the decoded frame resize-cropped to 24×24
   /// (the rule the content fixture checks against PyTorch);
   /// with `blend: ft` frame k (k ≥ 1) is (1 − k/3)·input_k + (k/3)·frame k−1 (the warp is the

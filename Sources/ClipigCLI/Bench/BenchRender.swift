@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIP
+import Formats
 import Foundation
 import Parametrizations
 import PipelineKit
@@ -7,6 +8,9 @@ import Runner
 
 /// `clipig bench render EXPERIMENT.yaml --epochs N`: seconds per epoch and the share spent
 /// outside CLIP's forward and backward passes (transforms, losses, optimizer, bookkeeping).
+/// An experiment with an `animation:` section is rendered whole into a temporary folder
+/// instead: the share of its wall time outside the training epochs (warps, frame files,
+/// checkpoints, trainers, WebP and MP4).
 struct BenchRender: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "render",
@@ -14,7 +18,9 @@ struct BenchRender: ParsableCommand {
     discussion: """
       Without --model the experiment runs on ViT-B/32's shapes with generated weights (the time \
       does not depend on their values, and nothing is downloaded); --model loads a model as \
-      render does.
+      render does. An experiment with an animation: section renders all its frames (into a \
+      temporary folder, removed after) and reports the time outside training; --epochs and \
+      --from do not apply to it.
       """)
 
   @Argument(help: "YAML experiment files, merged in order.")
@@ -41,6 +47,10 @@ struct BenchRender: ParsableCommand {
       } else {
         // Timing does not depend on the weights' values: ViT-B/32 with generated weights.
         featureModel = CLIPFeatureModel(model: .deterministic(.vitB32), tokenizer: try .bundled())
+      }
+      if experiment.animation != nil {
+        try Self.animation(plan: plan, model: featureModel)
+        return
       }
       let trainer = try Trainer(plan: plan, model: featureModel)
       let first = min(max(0, from), experiment.epochs - 1)
@@ -72,5 +82,40 @@ struct BenchRender: ParsableCommand {
             format: "%.4f s/epoch (%.2f %%)", parametrization / Double(max(1, epochs)),
             100 * parametrization / max(total, 1e-12)))
     }
+  }
+
+  /// Renders the animation of `plan` with `model` into a temporary folder and prints where its
+  /// wall time went.
+  static func animation(plan: RunPlan, model: any FeatureModel) throws {
+    guard let animation = plan.experiment.animation else { return }
+    print("threads: \(BLAS.threadCount) (OpenBLAS), \(ProcessorCount.active) cores")
+    print(BenchCLIP.kernelsLine(environment: ProcessInfo.processInfo.environment))
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("clipig-bench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let input = try AnimationRender.prepare(plan)
+    let output = try AnimationOutput.claim(directory + "/bench.mp4")
+    let timing = AnimationTiming()
+    let started = Date()
+    _ = try AnimationRender.run(
+      plan: plan, output: output, resume: nil, input: input, model: model, verbosity: 0,
+      interrupt: InterruptFlag(), timing: timing, log: { _ in })
+    let wall = Date().timeIntervalSince(started)
+    let e = plan.experiment
+    let (_, h, w) = try ImageFile.read(path: output.frame(animation.frames - 1)).chw
+    print(
+      String(
+        format: "animation: %ld frames of %ld×%ld, %ld epochs first, %ld per later frame: %.2f s",
+        animation.frames, w, h, e.epochs - e.startEpoch, animation.epochs, wall))
+    func share(_ seconds: Double) -> String {
+      String(format: "%.3f s (%.2f %%)", seconds, 100 * seconds / max(wall, 1e-12))
+    }
+    print("training epochs \(share(timing.training))")
+    print("outside training \(share(wall - timing.training))")
+    print("  frame starts (read, warp, input frame) \(share(timing.start))")
+    print("  trainers (parameters, target features) \(share(timing.setup))")
+    print("  frame PNGs, checkpoints \(share(timing.frames))")
+    print("  WebP, MP4, sidecar \(share(timing.finish))")
   }
 }
