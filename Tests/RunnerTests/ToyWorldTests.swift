@@ -50,7 +50,7 @@ struct ToyWorldTests {
   ).path
 
   /// The experiment: a render at the models' input size with random scale, shift and noise
-  /// (the settings that scored best of four tried with the CLI, /tmp measurements in the report).
+  /// (the best of four settings tried with the CLI; docs/toy-world.md).
   static func experiment(_ prompt: String, parametrization: String) -> String {
     let (section, learnrate, postproc) =
       parametrization == "fft"
