@@ -15,7 +15,7 @@ import Testing
 /// through the trainer — and judges the images with toy CLIP B, which was not in the loss:
 ///
 /// - R-precision: the share of images whose own prompt is B's top-1 among the dozen;
-/// - colour: the mean colour of the image's border (where the background shows) must be
+/// - colour (fft renders): the mean colour of the image's border (where the background shows) must be
 ///   nearest, among the world's six colours, to the background the prompt names, and the
 ///   pixels far from that background must on average be nearest to the shape's colour.
 ///
