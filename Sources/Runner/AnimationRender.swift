@@ -189,13 +189,15 @@ public enum AnimationRender {
     return now.timeIntervalSince(clock)
   }
 
-  /// The start of frame `k`: frame k − 1 as saved, warped by frame k's warp values.
+  /// The start of frame `k`: frame k − 1 as saved, warped by frame k's warp values (reading
+  /// across the edges with `tiling: true`, whatever `edge` says, as `pad` does).
   static func warpedFrame(
     _ k: Int, animation: Animation, plan: RunPlan, output: AnimationOutput
   ) throws -> Tensor {
     let previous = try ImageFile.read(path: output.frame(k - 1))
     let values = try animation.warpValues(frame: k, streams: plan.streams)
-    return warp(previous, values, edge: animation.warp.edge, color: animation.warp.color)
+    let edge = plan.experiment.tiling ? .wrap : animation.warp.edge
+    return warp(previous, values, edge: edge, color: animation.warp.color)
   }
 
   /// The start of frame `k` of an animation with an input video: input frame `input` resized
