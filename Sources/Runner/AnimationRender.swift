@@ -59,8 +59,9 @@ public enum AnimationRender {
     }
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
-    let model = try ModelLoader.load(
-      experiment.model, quiet: verbose == 0, precision: experiment.precision)
+    let models = try experiment.loadModels { name, precision in
+      try ModelLoader.load(name, quiet: verbose == 0, precision: precision)
+    }
     let output: AnimationOutput
     var startFrame = 0
     if let resume {
@@ -103,7 +104,7 @@ public enum AnimationRender {
         framePlan.experiment, baseDirectory: plan.baseDirectory, frame: frameInput,
         loaded: references)
       let trainer = try Trainer(
-        plan: framePlan, model: model, initialImage: start, references: references)
+        plan: framePlan, models: models, initialImage: start, references: references)
       var first = framePlan.experiment.startEpoch
       if let resume, k == startFrame, resume.checkpoint.nextEpoch > first {
         try trainer.restore(resume.checkpoint, path: output.checkpoint)

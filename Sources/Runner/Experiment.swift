@@ -23,8 +23,10 @@ public struct Experiment: Sendable {
   public var resolution: [Param<Int>]
   /// Filter used when the pixel tensor is resized.
   public var interpolation: Interpolation
-  /// CLIP model name or path.
+  /// CLIP model name or path (the first of `models`).
   public var model: String
+  /// The CLIP models judging the image (`models:`; without it the one `model`), never empty.
+  public var models: [ModelEntry] = []
   /// Accepted for compatibility; clipig runs on the CPU.
   public var device: String
   /// The precision of CLIP's matrix products (`precision:`; fp32 unless set).
@@ -105,6 +107,8 @@ public struct Experiment: Sendable {
     public var constraints: [ConstraintEntry]
     /// Where in the image this target may change pixels (`mask`, `mask_invert`); nil: everywhere.
     public var mask: Mask?
+    /// The models judging this target (`model`), as indices into `Experiment.models`.
+    public var models: [Int] = [0]
     /// What the configuration of this target does that is accepted but probably unintended.
     public var warnings: [String]
     /// Where it was written.

@@ -211,7 +211,7 @@ public enum Batch {
     models: ModelPool, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void,
     quietSessions: Bool
   ) {
-    var loaded: [String: (model: any FeatureModel, rater: Rater)] = [:]
+    var loaded: [String: any FeatureModel] = [:]
     while !interrupt.isSet, let k = state.next() {
       let plan = plans[k]
       let name = plan.item.name
@@ -230,20 +230,16 @@ public enum Batch {
           state.skip()
           continue
         }
-        let e = plan.run.experiment
-        let modelKey = ModelPool.key(e.model, e.precision)
-        if loaded[modelKey] == nil {
-          let m = try models.instance(e.model, precision: e.precision)
-          loaded[modelKey] = (m, Rater(model: m))
-        }
-        guard let (model, rater) = loaded[modelKey] else { continue }
+        let runModels = try models.instances(of: plan.run.experiment, reusing: &loaded)
+        // The manifest's similarity is the first model's rating.
+        let rater = Rater(model: runModels[0])
         let job = RenderJob(
           plan: plan.run, imagePath: image, partialPath: dir + "/.clipig/partial/" + name + ".png",
           verbosity: quietSessions ? 0 : options.verbosity, replacesExisting: false)
         if !quietSessions && options.verbosity >= 1 {
           log("[\(k + 1)/\(plans.count)] \(name)\n")
         }
-        let result = try job.run(model: model, interrupt: interrupt, log: log)
+        let result = try job.run(models: runModels, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
         let references = try RatingReferences(
           experiment: plan.run.experiment, rater: rater, baseDirectory: plan.run.baseDirectory)
