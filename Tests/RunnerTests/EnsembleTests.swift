@@ -2,9 +2,10 @@ import Formats
 import Foundation
 import PipelineKit
 import PipelineKitTesting
-import Runner
 import TestSupport
 import Testing
+
+@testable import Runner
 
 /// `models:` — several CLIP models judging one image: a generated ViT (32 px) and a generated
 /// ResNet (96 px), each seeing its views at its own input size.
@@ -90,12 +91,12 @@ struct EnsembleTests {
   /// the two-model run names each model's similarity.
   @Test func renderWithWeightZeroWritesTheFirstModelsImage() throws {
     let dir = try TestFiles.temporaryDirectory("ensemble-render")
-    try TestFiles.write(Self.yaml(models: Self.pair("1", "0")), to: dir + "/both.yaml")
-    try TestFiles.write(Self.yaml(models: "", single: Self.vit), to: dir + "/alone.yaml")
+    try TestFiles.write(Self.yaml(models: Self.pair("1", "0")), to: dir + "/in-both.yaml")
+    try TestFiles.write(Self.yaml(models: "", single: Self.vit), to: dir + "/in-alone.yaml")
     var lines: [String] = []
     for name in ["both", "alone"] {
       var options = RenderOptions()
-      options.configFiles = [dir + "/\(name).yaml"]
+      options.configFiles = [dir + "/in-\(name).yaml"]
       options.output = dir + "/\(name).png"
       options.seed = 8
       options.verbosity = 0
@@ -116,9 +117,9 @@ struct EnsembleTests {
   @Test func theSidecarShowsEachModelsSimilarity() throws {
     let dir = try TestFiles.temporaryDirectory("ensemble-sidecar")
     let yaml = Self.yaml(models: Self.pair("1", "0.5", views: "0.5"), secondTarget: Self.resnet)
-    try TestFiles.write(yaml, to: dir + "/e.yaml")
+    try TestFiles.write(yaml, to: dir + "/in.yaml")
     var options = RenderOptions()
-    options.configFiles = [dir + "/e.yaml"]
+    options.configFiles = [dir + "/in.yaml"]
     options.output = dir + "/e.png"
     options.seed = 8
     options.overrides.epochs = 2
@@ -171,7 +172,10 @@ struct EnsembleTests {
     var expectedLoss = 0.0
     var expectedGradient = [Double](repeating: 0, count: x.count)
     for m in 0..<2 {
-      let alone = try Trainer(experiment: e.only(model: m), models: [models[m]], seed: 5)
+      // The model alone, at weight 1 (`only` keeps the model's weight).
+      var single = e.only(model: m)
+      single.models[0].weight = Param(1)
+      let alone = try Trainer(experiment: single, models: [models[m]], seed: 5)
       try alone.step(epoch: 0)
       #expect(alone.pixels.scalars != x.scalars || m == 0)
       let (v, p) = try alone.lossFunction(epoch: epoch)(x)
@@ -209,7 +213,7 @@ struct EnsembleTests {
     let views = try trainer.views(atEpoch: 0)
     #expect(views.batches.map { $0.images.shape } == [[6, 3, 32, 32], [2, 3, 96, 96]])
     #expect(views.batches[1].origins == [.init(target: 0, index: 0), .init(target: 0, index: 1)])
-    // The same chain output, resized: the ViT's first view is the ResNet's at 32 px.
+    // A share of 4 views: at least one, rounded.
     let ratio = [0.1, 0.25, 0.5, 0.75, 1].map { share in
       Experiment.ModelEntry(
         name: "m", weight: Param(1), views: share, location: .synthetic("t")
@@ -288,7 +292,11 @@ struct EnsembleTests {
     let dir = try TestFiles.temporaryDirectory("ensemble-cli")
     let yaml = Self.yaml(models: Self.pair("1", "1"), secondTarget: "tiny-hf")
     try TestFiles.write(yaml, to: dir + "/e.yaml")
-    let line = try #require(yaml.split(separator: "\n").firstIndex { $0.contains("tiny-hf") }) + 1
+    let line =
+      try #require(
+        yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+          $0.contains("model: tiny-hf")
+        }) + 1
     let r = try ClipigExecutable.run(["render", dir + "/e.yaml", "-o", dir + "/"], in: nil)
     #expect(r.status != 0)
     #expect(

@@ -134,7 +134,8 @@ struct RecordedSchemaTests {
       _ = try Experiment(try YAML.parse("\(key.name): ~\n", file: "k.yaml"))
       #expect(RunKeys[key.name]?.name == key.name)
     }
-    for key in RunKeys.all where key.name.count > 4 {
+    // (A typo that is itself a key, `model` of `models`, is not one.)
+    for key in RunKeys.all where key.name.count > 4 && RunKeys[String(key.name.dropLast())] == nil {
       let typo = String(key.name.dropLast())
       do {
         _ = try Experiment(try YAML.parse("\(typo): 1\n", file: "k.yaml"))
