@@ -77,24 +77,27 @@ struct PreviewCommand: ParsableCommand {
       }
       print(
         "seed \(plan.seed)\(plan.seedWasDrawn ? " (drawn; --seed \(plan.seed) repeats it)" : "")")
-      let clip = try ModelLoader.load(experiment.model)
+      let clips = try experiment.loadModels { name, precision in
+        try ModelLoader.load(name, precision: precision)
+      }
       let sheet: Preview.Sheet
       if train {
-        let trainer = try Trainer(plan: plan, model: clip)
+        let trainer = try Trainer(plan: plan, models: clips)
         var silent = SilentObserver()
         try RunLoop(trainer: trainer, endEpoch: e).run(&silent)
         sheet = try Preview.sheet(of: trainer, epoch: e)
       } else {
         let start = try image.map { try ImageInput.load($0, key: "--image") }
         sheet = try Preview.sheet(
-          experiment, epoch: e, image: start, seed: plan.seed, imageSize: clip.imageSize,
-          baseDirectory: plan.baseDirectory)
+          experiment, epoch: e, image: start, seed: plan.seed, imageSize: clips[0].imageSize,
+          imageSizes: clips.map(\.imageSize), baseDirectory: plan.baseDirectory)
       }
       if sheet.views.isEmpty { print("no target is active at epoch \(e + 1)") }
       for view in sheet.views {
         // A free name (never over an existing file): name.png, name-1.png, …
         let name = try OutputNaming.claim(
-          "\(output)/\(view.targetName)-\(view.target)-view\(view.index).png", sidecar: false)
+          "\(output)/\(view.targetName)-\(view.target)-view\(view.index)"
+            + (view.model > 0 ? "-model\(view.model + 1)" : "") + ".png", sidecar: false)
         try ImageFile.write(view.image, to: name)
         print("\(name)  \(view.image.chw.w)x\(view.image.chw.h)")
       }

@@ -50,8 +50,9 @@ public enum AnimationRender {
     let experiment = plan.experiment
     let verbose = options.verbosity ?? min(experiment.verbose, 1)
     if verbose >= 1 { for warning in experiment.warnings { log("warning: \(warning)\n") } }
-    let model = try ModelLoader.load(
-      experiment.model, quiet: verbose == 0, precision: experiment.precision)
+    let models = try experiment.loadModels { name, precision in
+      try ModelLoader.load(name, quiet: verbose == 0, precision: precision)
+    }
     let output: AnimationOutput
     if let resume {
       output = AnimationOutput(video: resume.imagePath)
@@ -61,7 +62,7 @@ public enum AnimationRender {
     }
     defer { output.releaseIfEmpty() }
     return try run(
-      plan: plan, output: output, resume: resume?.checkpoint, input: input, model: model,
+      plan: plan, output: output, resume: resume?.checkpoint, input: input, models: models,
       verbosity: verbose, interrupt: interrupt, log: log)
   }
 
@@ -96,7 +97,7 @@ public enum AnimationRender {
   /// time went.
   public static func run(
     plan: RunPlan, output: AnimationOutput, resume: Checkpoint?, input: VideoInput?,
-    model: any FeatureModel, verbosity verbose: Int, interrupt: InterruptFlag,
+    models: [any FeatureModel], verbosity verbose: Int, interrupt: InterruptFlag,
     timing: AnimationTiming? = nil, log: @escaping @Sendable (String) -> Void
   ) throws -> RenderOutcome {
     guard let animation = plan.experiment.animation else {
@@ -141,7 +142,7 @@ public enum AnimationRender {
         loaded: references)
       timing?.start += lap(&clock)
       let trainer = try Trainer(
-        plan: framePlan, model: model, initialImage: start, references: references)
+        plan: framePlan, models: models, initialImage: start, references: references)
       var first = framePlan.experiment.startEpoch
       if let resume, k == startFrame, resume.nextEpoch > first {
         try trainer.restore(resume, path: output.checkpoint)

@@ -68,11 +68,12 @@ public enum CLIRunner {
             + "(name the output .jpg or .webp to use it)\n")
       }
     }
-    if verbose >= 2 { log("loading CLIP \(experiment.model)\n") }
-    let model = try ModelLoader.load(
-      experiment.model, quiet: verbose == 0, precision: experiment.precision)
+    let models = try experiment.loadModels { name, precision in
+      if verbose >= 2 { log("loading CLIP \(name)\n") }
+      return try ModelLoader.load(name, quiet: verbose == 0, precision: precision)
+    }
     if verbose >= 2 { log("initializing pixels (seed \(plan.seed))\n") }
-    let trainer = try Trainer(plan: plan, model: model)
+    let trainer = try Trainer(plan: plan, models: models)
     let path: String
     if let resume {
       let checkpointPath = Checkpoint.path(forImage: resume.imagePath)

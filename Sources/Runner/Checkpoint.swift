@@ -206,7 +206,7 @@ public struct Checkpoint: Sendable, Equatable {
       experiment, streams: RandomStreams(seed: seed))
     let values = 2 * 3 * largest.width * largest.height
     let features = experiment.targets.reduce(0) { $0 + $1.features.count }
-    return (1 << 20) + values * 4 * 4 + features * 8 + 32
+    return (1 << 20) + values * 4 * 4 + features * experiment.models.count * 8 + 32
   }
 
   /// Reads the checkpoint at `path`, a regular file of at most `maxBytes` (see `sizeLimit`);

@@ -26,8 +26,10 @@ public struct Experiment: Sendable {
   /// `tiling: true`: the image is a torus (every stage's `StageContext.tiling`, the resolution
   /// change and the initial noise wrap around), so the output tiles without a seam.
   public var tiling = false
-  /// CLIP model name or path.
+  /// CLIP model name or path (the first of `models`).
   public var model: String
+  /// The CLIP models judging the image (`models:`; without it the one `model`), never empty.
+  public var models: [ModelEntry] = []
   /// Accepted for compatibility; clipig runs on the CPU.
   public var device: String
   /// The precision of CLIP's matrix products (`precision:`; fp32 unless set).
@@ -108,6 +110,8 @@ public struct Experiment: Sendable {
     public var constraints: [ConstraintEntry]
     /// Where in the image this target may change pixels (`mask`, `mask_invert`); nil: everywhere.
     public var mask: Mask?
+    /// The models judging this target (`model`), as indices into `Experiment.models`.
+    public var models: [Int] = [0]
     /// What the configuration of this target does that is accepted but probably unintended.
     public var warnings: [String]
     /// Where it was written.

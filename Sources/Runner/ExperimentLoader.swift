@@ -63,6 +63,10 @@ extension Experiment {
     interpolation = try r.choice(RunKeys.interpolation, Interpolation.self)
     tiling = try r.scalar(RunKeys.tiling, Bool.self).constantValue!
     model = try r.scalar(RunKeys.model, String.self).constantValue!
+    models = try Self.models(
+      try r.section(RunKeys.models), single: model,
+      at: root["model"]?.location ?? root.location)
+    model = models[0].name
     device = try r.scalar(RunKeys.device, String.self).constantValue!
     precision = try r.choice(RunKeys.precision, CLIPPrecision.self)
     learnrate = try r.scalar(RunKeys.learnrate, Double.self)
@@ -97,7 +101,7 @@ extension Experiment {
       for (i, element) in elements.enumerated() {
         if let t = try Self.target(
           element, path: "targets[\(i)]", transforms: transforms, constraints: constraints,
-          random: random, video: initialization.video != nil, recording: &r)
+          random: random, video: initialization.video != nil, models: models, recording: &r)
         {
           targets.append(t)
         }
@@ -245,7 +249,8 @@ extension Experiment {
   /// `video`: the experiment has an input video (`content` may then omit its image).
   static func target(
     _ node: ConfigNode, path: String, transforms: StageRegistry, constraints: StageRegistry,
-    random: SeededRandom, video: Bool = false, recording parent: inout ParameterReader
+    random: SeededRandom, video: Bool = false, models: [ModelEntry] = [],
+    recording parent: inout ParameterReader
   ) throws(ConfigError) -> Target? {
     guard node.entries != nil else {
       throw ConfigError(
@@ -305,7 +310,10 @@ extension Experiment {
     let maskInvert = try r.scalar(
       "mask_invert", Bool.self, default: false, doc: "true uses 1 − mask"
     ).constantValue!
+    let modelNode = try r.section("model", doc: "the models of 'models:' judging this target")
     try r.finish()
+    let judges =
+      models.isEmpty ? [0] : try Self.targetModels(modelNode, path: path + ".model", models: models)
     parent.record(contentsOf: r.expressions)
     guard active else { return nil }
     let mask = try maskText.flatMap { (p) throws(ConfigError) -> Mask? in
@@ -317,7 +325,7 @@ extension Experiment {
     return Target(
       name: name, window: window, weight: weight, batchSize: batchSize, select: select,
       fairScaling: featureScale == .fair, features: features, transforms: chain,
-      constraints: constraintEntries, mask: mask, warnings: warnings,
+      constraints: constraintEntries, mask: mask, models: judges, warnings: warnings,
       location: node.location)
   }
 

@@ -18,6 +18,8 @@ public enum Preview {
     public var index: Int
     /// CLIP's input `[3, S, S]`.
     public var image: Tensor
+    /// Which model of `models:` sees it at this size (0 with one model).
+    public var model = 0
   }
 
   /// A masked target's mask at the epoch: which target, the plane `[1, H, W]` at the image's
@@ -48,10 +50,11 @@ public enum Preview {
 
   /// The views (and masks) at `epoch` of a run with `seed`, sampled from `image` (else the
   /// experiment's initial pixels) after the epoch's resize and post-processing, at CLIP's input
-  /// side `imageSize`.
+  /// side `imageSize` — or, given the input sides of every model of `models:` (`imageSizes`),
+  /// each model's views at its side.
   public static func sheet(
     _ experiment: Experiment, epoch: Int, image: Tensor? = nil, seed: UInt64, imageSize: Int,
-    baseDirectory: String = "."
+    imageSizes: [Int]? = nil, baseDirectory: String = "."
   ) throws -> Sheet {
     let streams = RandomStreams(seed: seed)
     let pixels =
@@ -65,9 +68,11 @@ public enum Preview {
       experiment, epoch: epoch, parametrization: &parametrization, parameters: &parameters,
       streams: streams, random: &random
     ).variables
-    let sampler = ViewSampler(
-      experiment: experiment, imageSize: imageSize, streams: streams,
-      masks: try TargetMask.loadAll(experiment, baseDirectory: baseDirectory))
+    let masks = try TargetMask.loadAll(experiment, baseDirectory: baseDirectory)
+    let sampler =
+      imageSizes.map {
+        ViewSampler(experiment: experiment, imageSizes: $0, streams: streams, masks: masks)
+      } ?? ViewSampler(experiment: experiment, imageSize: imageSize, streams: streams, masks: masks)
     return sheet(
       try sampler.sample(
         parametrization.image(parameters).value, epoch: epoch, variables: variables),
@@ -98,10 +103,12 @@ public enum Preview {
 
   static func sheet(_ sampled: ViewSampler.Views, _ experiment: Experiment) -> Sheet {
     Sheet(
-      views: sampled.origins.enumerated().map { i, origin in
-        View(
-          target: origin.target, targetName: experiment.targets[origin.target].name,
-          index: origin.index, image: sampled.images.view(i))
+      views: sampled.batches.enumerated().flatMap { m, batch in
+        batch.origins.enumerated().map { i, origin in
+          View(
+            target: origin.target, targetName: experiment.targets[origin.target].name,
+            index: origin.index, image: batch.images.view(i), model: m)
+        }
       },
       masks: sampled.masks.sorted { $0.key < $1.key }.map { ti, plane in
         Mask(target: ti, targetName: experiment.targets[ti].name, plane: plane)

@@ -126,12 +126,19 @@ public struct RenderRecorder: RunObserver {
     let rate = Double(done) / max(elapsed, 1e-9)
     let eta = Double(total - done) / max(rate, 1e-9)
     var sims: [String] = []
+    let several = r.modelSimilarities.count > 1
     for (ti, target) in e.targets.enumerated() {
-      let values = r.similarities[ti].compactMap { $0 }
-      if !values.isEmpty {
-        sims.append(
-          "\(target.name) " + values.map { String(format: "%.2f", $0) }.joined(separator: "/"))
+      // With several models, each model's similarities after its name.
+      let rows = several ? r.modelSimilarities.map { $0[ti] } : [r.similarities[ti]]
+      var parts: [String] = []
+      for (m, row) in rows.enumerated() {
+        let values = row.compactMap { $0 }
+        guard !values.isEmpty else { continue }
+        parts.append(
+          (several ? e.models[m].label + " " : "")
+            + values.map { String(format: "%.2f", $0) }.joined(separator: "/"))
       }
+      if !parts.isEmpty { sims.append("\(target.name) " + parts.joined(separator: " ")) }
     }
     return "epoch \(r.epoch + 1)/\(e.epochs)  " + String(format: "%.2f it/s", rate)
       + "  ETA \(Self.duration(eta))  \(r.resolution.width)x\(r.resolution.height)  "
@@ -175,6 +182,7 @@ public struct RenderRecorder: RunObserver {
     if let note { header.notes.append(note) }
     header.precision = trainer.model.precision
     header.similarities = last?.similarities ?? []
+    header.modelSimilarities = last?.modelSimilarities ?? []
     try Sidecar.write(for: plan, imagePath: imagePath, output: outputName, header: header)
   }
 }

@@ -103,35 +103,58 @@ public enum MemoryBudget {
   }
 
   /// The estimated peak bytes of a run: the pixels and the optimizer's state at the largest
-  /// resolution, and every view of one epoch at CLIP's input size through the image tower.
+  /// resolution, and every view of one epoch at each model's input size through its image
+  /// tower (`models` in `models:` order; each sees its share of the views of its targets).
   public static func estimate(
-    _ e: Experiment, model: any FeatureModel, resolution: (width: Int, height: Int)
-  ) -> (total: Double, views: Int, viewBytes: Double, pixelBytes: Double) {
-    let views = e.targets.reduce(0.0) { $0 + Double($1.viewsPerEpoch) }
-    let side = Double(model.imageSize)
+    _ e: Experiment, models: [any FeatureModel], resolution: (width: Int, height: Int)
+  ) -> (
+    total: Double, views: Int, viewBytes: Double, pixelBytes: Double,
+    perModel: [(views: Int, bytes: Double)]
+  ) {
     // The pixels, their clamp, gradient, the optimizer's moments, an update and resize copy.
     let pixelBytes = Double(resolution.width) * Double(resolution.height) * 3 * 4 * 8
-    // Views, their gradient and one transform intermediate, plus the activation arena.
-    let perView = side * side * 3 * 4 * 3 + model.activationBytesPerImage
-    let viewBytes = views * perView
-    let count = views < Double(Int.max) ? Int(views) : Int.max
-    return (pixelBytes + viewBytes, count, viewBytes, pixelBytes)
+    var perModel: [(views: Int, bytes: Double)] = []
+    for (m, model) in models.enumerated() {
+      let entry = m < e.models.count ? e.models[m] : nil
+      let views = e.targets.reduce(0.0) { sum, target in
+        guard let entry else { return sum + Double(target.viewsPerEpoch) }
+        return target.models.contains(m)
+          ? sum + Double(entry.viewCount(of: target.viewsPerEpoch)) : sum
+      }
+      let side = Double(model.imageSize)
+      // Views, their gradient and one transform intermediate, plus the activation arena.
+      let perView = side * side * 3 * 4 * 3 + model.activationBytesPerImage
+      perModel.append((views < Double(Int.max) ? Int(views) : Int.max, views * perView))
+    }
+    let viewBytes = perModel.reduce(0) { $0 + $1.bytes }
+    let views = perModel.reduce(0) { $0.addingReportingOverflow($1.views).partialValue }
+    return (pixelBytes + viewBytes, views, viewBytes, pixelBytes, perModel)
   }
 
-  /// Refuses a run whose estimated memory exceeds what is available, naming the sizes to lower.
-  public static func check(_ e: Experiment, model: any FeatureModel, streams: RandomStreams)
+  /// Refuses a run whose estimated memory exceeds what is available, naming the sizes to lower
+  /// (with several models, each model's share).
+  public static func check(_ e: Experiment, models: [any FeatureModel], streams: RandomStreams)
     throws
   {
     let resolution = try largestResolution(e, streams: streams)
-    let need = estimate(e, model: model, resolution: resolution)
+    let need = estimate(e, models: models, resolution: resolution)
     let have = available
     guard need.total > have else { return }
     func gb(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
+    let shares =
+      models.count < 2
+      ? ""
+      : " ("
+        + need.perModel.enumerated().map { m, part in
+          "\(e.models[m].name): \(part.views) views, \(gb(part.bytes))"
+        }.joined(separator: "; ") + ")"
     throw ResourceError(
       description:
         "this run needs about \(gb(need.total)) of memory, more than the \(gb(have)) available: "
-        + "\(need.views) views per epoch (the sum of the targets' batch_size) take "
-        + "\(gb(need.viewBytes)), a \(resolution.width)×\(resolution.height) image takes "
-        + "\(gb(need.pixelBytes)); lower batch_size or resolution")
+        + "\(need.views) views per epoch (the sum of the targets' batch_size"
+        + (models.count < 2 ? "" : " over the models") + ") take "
+        + "\(gb(need.viewBytes))\(shares), a \(resolution.width)×\(resolution.height) image takes "
+        + "\(gb(need.pixelBytes)); lower batch_size or resolution"
+        + (models.count < 2 ? "" : ", or a model's views"))
   }
 }

@@ -134,6 +134,13 @@ public enum RunKeys {
   public static let model = RunKey(
     "model", default: .string("ViT-B/32"), sidecar: .filledIn { node(.string($0.model)) },
     doc: "CLIP model name or path")
+  /// `models`: several CLIP models judging the image, each with a weight and a share of the
+  /// views (see docs/composition.md); without it, the one `model`.
+  public static let models = RunKey(
+    "models", isSection: true,
+    doc: "several CLIP models: a list of `{model, weight, views}` (weight an expression of "
+      + "time, views the share of each target's views in (0, 1]); targets pick with `model:`; "
+      + "`--model` replaces the list")
   /// `device`: accepted and ignored, for CLIPig files.
   public static let device = RunKey(
     "device", default: .string("auto"), doc: "accepted for compatibility; clipig runs on the CPU")
@@ -214,7 +221,7 @@ public enum RunKeys {
   /// Every top-level key; the sidecar adds the defaults it fills in in this order.
   public static let all: [RunKey] = [
     plugins, verbose, output, outputQuality, seed, epochs, startEpoch, resolution, interpolation,
-    tiling, model,
+    tiling, model, models,
     device, precision, optimizer, learnrate, learnrateScale, snapshotInterval, initialization,
     parametrization, targets, postproc, animation,
   ]

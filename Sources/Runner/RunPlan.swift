@@ -40,7 +40,8 @@ public struct RunOverrides: Sendable, Equatable {
   public var optimizer: OptimizerKind?
   /// `snapshot_interval` in seconds (0 disables snapshots).
   public var snapshotSeconds: Double?
-  /// `model`: a CLIP model name or path.
+  /// `model`: a CLIP model name or path; it replaces a `models:` list (one model judges
+  /// every target: the list and the targets' `model` keys are removed).
   public var model: String?
   /// `output_quality` of JPEG and WebP outputs.
   public var quality: Int?
@@ -70,10 +71,28 @@ public struct RunOverrides: Sendable, Equatable {
     if let learnrate { set("learnrate", .float(learnrate)) }
     if let optimizer { set("optimizer", .string(optimizer.configName)) }
     if let snapshotSeconds { set("snapshot_interval", .float(snapshotSeconds)) }
-    if let model { set("model", .string(model)) }
+    if let model {
+      set("model", .string(model))
+      entries.removeAll { $0.key == "models" }
+      if let i = entries.firstIndex(where: { $0.key == "targets" }) {
+        entries[i].node = Self.withoutTargetModels(entries[i].node)
+      }
+    }
     if let quality { set("output_quality", .int(quality)) }
     if let precision { set("precision", .string(precision.rawValue)) }
     return ConfigNode(.mapping(entries), at: root.location)
+  }
+
+  /// `targets` with each target's `model` key removed (`--model` makes one model judge all).
+  static func withoutTargetModels(_ targets: ConfigNode) -> ConfigNode {
+    guard let elements = targets.elements else { return targets }
+    return ConfigNode(
+      .sequence(
+        elements.map { target in
+          guard let entries = target.entries else { return target }
+          return ConfigNode(
+            .mapping(entries.filter { $0.key != "model" }), at: target.location)
+        }), at: targets.location)
   }
 }
 

@@ -19,6 +19,9 @@ public enum Sidecar {
     public var notes: [String] = []
     /// The last similarity of each active feature: `[target][feature]`.
     public var similarities: [[Double?]] = []
+    /// With several models, each model's: `[model][target][feature]` (then written per model
+    /// instead of `similarities`).
+    public var modelSimilarities: [[[Double?]]] = []
     /// The precision CLIP ran in (a line `precision: bf16`, with what was requested when that
     /// differs); nil writes no line.
     public var precision: PrecisionChoice?
@@ -37,12 +40,18 @@ public enum Sidecar {
       ]
       if let precision { lines.append(Self.line(precision)) }
       lines += notes
+      let several = modelSimilarities.count > 1 && modelSimilarities.count == e.models.count
       for (ti, target) in e.targets.enumerated() where ti < similarities.count {
         for (fi, feature) in target.features.enumerated() where fi < similarities[ti].count {
-          if let s = similarities[ti][fi] {
-            lines.append(
-              "\(target.name): \(feature.text ?? feature.image ?? "") similarity "
-                + String(format: "%.2f", s))
+          let name = "\(target.name): \(feature.text ?? feature.image ?? "") similarity "
+          if several {
+            // One value per model that judged it: `30.12 (ViT-B/32), 25.40 (RN50)`.
+            let values = modelSimilarities.enumerated().compactMap { m, sims in
+              sims[ti][fi].map { String(format: "%.2f", $0) + " (\(e.models[m].label))" }
+            }
+            if !values.isEmpty { lines.append(name + values.joined(separator: ", ")) }
+          } else if let s = similarities[ti][fi] {
+            lines.append(name + String(format: "%.2f", s))
           }
         }
       }

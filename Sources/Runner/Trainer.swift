@@ -12,18 +12,23 @@ public struct EpochReport: Sendable {
   public var t: Double
   /// Total loss of the epoch (sum over targets and views).
   public var loss: Double
-  /// Mean similarity (×100) per target and feature: `[target][feature]`, nil where inactive.
+  /// Mean similarity (×100) per target and feature: `[target][feature]`, nil where inactive
+  /// (with several models, the mean over the models that judged it).
   public var similarities: [[Double?]]
+  /// Each model's mean similarity: `[model][target][feature]` (one element with one model).
+  public var modelSimilarities: [[[Double?]]] = []
   /// Resolution of the pixels (width, height).
   public var resolution: (width: Int, height: Int)
   /// The learning rate used.
   public var learningRate: Double
-  /// Number of CLIP views this epoch.
+  /// Number of CLIP views this epoch (over all models).
   public var views: Int
   /// Wall-clock seconds of the whole epoch.
   public var seconds: Double = 0
   /// Of which inside CLIP's image forward and backward passes.
   public var clipSeconds: Double = 0
+  /// Of which in each model's passes, in `models:` order.
+  public var modelClipSeconds: [Double] = []
   /// Of which in the parametrization: resize, encode, image and its pullback.
   public var parametrizationSeconds: Double = 0
 }
@@ -36,7 +41,10 @@ public final class Trainer {
   public let experiment: Experiment
   /// Every random stream of the run, from its one seed.
   public let streams: RandomStreams
-  let model: any FeatureModel
+  /// The models judging the image, in `models:` order.
+  let models: [any FeatureModel]
+  /// The first model.
+  var model: any FeatureModel { models[0] }
   /// How the parameters make the image (`parametrization:`; CLIPig's raw pixels by default).
   public private(set) var parametrization: any ImageParametrization
   /// The trained parameters (for `pixels` the raw RGB planes `[3, H, W]`, flattened).
@@ -45,12 +53,16 @@ public final class Trainer {
   /// CLIPig's raw pixel parameter (not clamped).
   public var pixels: Tensor { parametrization.editableImage(parameters) }
   var optimizer: Optimizer
-  /// The targets' encoded features.
-  public let features: TargetFeatures
-  /// Samples each epoch's views.
+  /// The targets' features as each model encodes them, in `models:` order.
+  public let modelFeatures: [TargetFeatures]
+  /// The targets' encoded features (the first model's).
+  public var features: TargetFeatures { modelFeatures[0] }
+  /// Samples each epoch's views (a batch per model).
   public let sampler: ViewSampler
-  /// The loss of the views.
-  public let objective: Objective
+  /// The loss of each model's views, in `models:` order.
+  public let objectives: [Objective]
+  /// The loss of the views (the first model's).
+  public var objective: Objective { objectives[0] }
   /// Images loaded for features and init, resolved relative to this directory.
   let baseDirectory: String
 
@@ -66,42 +78,85 @@ public final class Trainer {
     plan: RunPlan, model: any FeatureModel, startEpoch: Int? = nil, initialImage: Tensor? = nil,
     references: ReferenceImages? = nil
   ) throws {
+    try self.init(
+      plan: plan, models: [model], startEpoch: startEpoch, initialImage: initialImage,
+      references: references)
+  }
+
+  /// Prepares the run `plan` with its `models` (one per entry of `models:`, in order; see
+  /// `Experiment.loadModels`); the other arguments as `init(plan:model:…)`.
+  public convenience init(
+    plan: RunPlan, models: [any FeatureModel], startEpoch: Int? = nil,
+    initialImage: Tensor? = nil, references: ReferenceImages? = nil
+  ) throws {
     var experiment = plan.experiment
     if let startEpoch { experiment.startEpoch = startEpoch }
     try self.init(
-      experiment: experiment, model: model, seed: plan.seed, baseDirectory: plan.baseDirectory,
+      experiment: experiment, models: models, seed: plan.seed, baseDirectory: plan.baseDirectory,
       initialImage: initialImage, references: references)
   }
 
-  /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature once.
-  /// A `recorder` notes every random stream the run asks for (see `RandomStreams`).
-  public init(
+  /// Prepares a run of `experiment` with one model judging every target (whatever its
+  /// `models:` says); the other arguments as `init(experiment:models:…)`.
+  public convenience init(
     experiment: Experiment, model: any FeatureModel, seed: UInt64, baseDirectory: String = ".",
     recorder: StreamRecorder? = nil, initialImage: Tensor? = nil,
     references: ReferenceImages? = nil
   ) throws {
+    var single = experiment
+    if single.models.count != 1 {
+      single.models = [single.models[0]]
+      for i in single.targets.indices { single.targets[i].models = [0] }
+    }
+    try self.init(
+      experiment: single, models: [model], seed: seed, baseDirectory: baseDirectory,
+      recorder: recorder, initialImage: initialImage, references: references)
+  }
+
+  /// Prepares a run: initialises the pixels (CLIPig's initialisation) and encodes every feature
+  /// once with each of `models` (one per entry of `experiment.models`, in order). A `recorder`
+  /// notes every random stream the run asks for (see `RandomStreams`).
+  public init(
+    experiment: Experiment, models: [any FeatureModel], seed: UInt64, baseDirectory: String = ".",
+    recorder: StreamRecorder? = nil, initialImage: Tensor? = nil,
+    references: ReferenceImages? = nil
+  ) throws {
+    guard models.count == experiment.models.count else {
+      throw ModelLoader.LoadError(
+        description: "the experiment has \(experiment.models.count) models, "
+          + "\(models.count) were loaded")
+    }
     self.experiment = experiment
-    self.model = model
+    self.models = models
     self.streams = RandomStreams(seed: seed, frame: experiment.frameIndex, recorder: recorder)
     self.optimizer = Optimizer(kind: experiment.optimizer)
     self.baseDirectory = baseDirectory
-    try MemoryBudget.check(experiment, model: model, streams: streams)
+    try MemoryBudget.check(experiment, models: models, streams: streams)
     let initial =
       try initialImage
       ?? Self.initialPixels(experiment, streams: streams, baseDirectory: baseDirectory)
     parametrization = experiment.parametrization.make(
       width: initial.chw.w, height: initial.chw.h, wrap: experiment.tiling)
     parameters = parametrization.encode(initial)
-    features = try TargetFeatures(
-      experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
+    modelFeatures = try models.map { model in
+      try TargetFeatures(
+        experiment: experiment, model: model, initialImage: initial, baseDirectory: baseDirectory)
+    }
     sampler = ViewSampler(
-      experiment: experiment, imageSize: model.imageSize, streams: streams,
+      experiment: experiment, imageSizes: models.map(\.imageSize), streams: streams,
       masks: try TargetMask.loadAll(experiment, baseDirectory: baseDirectory))
-    objective = Objective(
-      experiment: experiment, features: features, streams: streams,
-      references: try references
-        ?? ReferenceImages.load(experiment, baseDirectory: baseDirectory))
+    let references =
+      try references ?? ReferenceImages.load(experiment, baseDirectory: baseDirectory)
+    let streams = streams
+    objectives = modelFeatures.map { features in
+      Objective(
+        experiment: experiment, features: features, streams: streams, references: references)
+    }
   }
+
+  /// The fair-scaling factors of every model, the first model's rows first (what a checkpoint
+  /// records: with one model, its `[target][feature]` rows).
+  var scales: [[Double]] { modelFeatures.flatMap(\.scales) }
 
   // MARK: - Checkpoints
 
@@ -111,7 +166,7 @@ public final class Trainer {
       seed: seed, frame: experiment.animation == nil ? nil : experiment.frameIndex,
       nextEpoch: nextEpoch, configDigest: configDigest,
       pixels: Tensor(shape: [1, 1, parameters.count], scalars: parameters),
-      optimizer: optimizer.state, scales: features.scales, width: parametrization.width,
+      optimizer: optimizer.state, scales: scales, width: parametrization.width,
       height: parametrization.height)
   }
 
@@ -123,7 +178,7 @@ public final class Trainer {
       throw CheckpointError(
         path: path, "the checkpoint has seed \(checkpoint.seed), this run \(seed)")
     }
-    guard checkpoint.scales == features.scales else {
+    guard checkpoint.scales == scales else {
       throw CheckpointError(
         path: path,
         "the fair-scaling factors differ from this run's (was an image of the experiment "
@@ -266,19 +321,50 @@ public final class Trainer {
   struct EpochTiming {
     var clip = Duration.zero
     var parametrization = Duration.zero
+    /// CLIP's share per model (grown as models are timed).
+    var modelClip: [Duration] = []
+
+    /// Adds `d` to CLIP's time and to model `m`'s.
+    mutating func addCLIP(_ d: Duration, model m: Int) {
+      clip += d
+      while modelClip.count <= m { modelClip.append(.zero) }
+      modelClip[m] += d
+    }
+  }
+
+  /// What one epoch's loss found: the total, the similarities (with several models, per
+  /// target and feature the mean over the models that judged it) and each model's.
+  struct LossValue {
+    /// Σ over models of weight × the model's loss.
+    var loss: Double
+    /// `[target][feature]`.
+    var similarities: [[Double?]]
+    /// `[model][target][feature]`.
+    var modelSimilarities: [[[Double?]]]
+  }
+
+  /// One model's part of an epoch's loss: its weight this epoch, its objective's value and
+  /// the pullbacks through its objective and its image encoder.
+  private struct ModelTerm {
+    var weight: Double
+    var value: Objective.Value
+    var objectivePullback: (Double) -> Objective.Cotangents
+    var encoderPullback: Pullback
   }
 
   /// The loss of one epoch as a function of the parameters (after post-processing): the
-  /// parametrization (for pixels the clamp), the view sampler, CLIP's image encoder and the
-  /// objective composed, with the pullback from the loss to the parameters. The pullback is
-  /// pure: it takes the timing to add to as an argument. Nil when no target is active.
-  /// `anchor` is the image masked targets' gates hold (see `TargetMask`; nil: the current).
+  /// parametrization (for pixels the clamp), the view sampler, each model's CLIP image encoder
+  /// and objective composed — the loss is Σ over models of weight × that model's loss — with
+  /// the pullback from the loss to the parameters. A model whose weight is 0 this epoch is
+  /// evaluated (its similarity is reported) but gets no backward pass. The pullback is pure: it
+  /// takes the timing to add to as an argument. Nil when no target is active. `anchor` is the
+  /// image masked targets' gates hold (see `TargetMask`; nil: the current).
   func loss(
     of parameters: [Float], in parametrization: any ImageParametrization, epoch: Int,
     variables: ExprContext, random: inout SeededRandom, timing: inout EpochTiming,
     anchor: Tensor? = nil, observe: ((ViewSampler.Views) -> Void)? = nil
   ) throws -> (
-    value: Objective.Value, views: Int, pullback: (Double, inout EpochTiming) -> [Float]
+    value: LossValue, views: Int, pullback: (Double, inout EpochTiming) -> [Float]
   )? {
     let clock = ContinuousClock()
     let imageStart = clock.now
@@ -286,29 +372,72 @@ public final class Trainer {
     timing.parametrization += clock.now - imageStart
     let views = try sampler.sample(current, epoch: epoch, variables: variables, anchor: anchor)
     observe?(views)
-    guard views.count > 0 else { return nil }
-    let forwardStart = clock.now
-    let (raw, encoderPullback) = try model.encodeImages(views.images)  // (N, D)
-    timing.clip += clock.now - forwardStart
-    let (value, objectivePullback) = try objective.evaluate(
-      rawFeatures: raw, views: views.images, origins: views.origins, image: current,
-      epoch: epoch, variables: variables, random: &random)
+    guard views.total > 0 else { return nil }
+    var terms: [ModelTerm?] = []
+    var total = 0.0
+    for (m, batch) in views.batches.enumerated() {
+      guard batch.count > 0 else {
+        terms.append(nil)
+        continue
+      }
+      let weight = try experiment.models[m].weight.value(in: variables, random: &random)
+      let forwardStart = clock.now
+      let (raw, encoderPullback) = try models[m].encodeImages(batch.images)  // (N, D)
+      timing.addCLIP(clock.now - forwardStart, model: m)
+      let (value, objectivePullback) = try objectives[m].evaluate(
+        rawFeatures: raw, views: batch.images, origins: batch.origins, image: current,
+        epoch: epoch, variables: variables, random: &random)
+      total += weight * value.loss
+      terms.append(
+        ModelTerm(
+          weight: weight, value: value, objectivePullback: objectivePullback,
+          encoderPullback: encoderPullback))
+    }
+    let perModel = terms.map { term in
+      term?.value.similarities
+        ?? experiment.targets.map { [Double?](repeating: nil, count: $0.features.count) }
+    }
+    let value = LossValue(
+      loss: total, similarities: Self.meanSimilarities(perModel), modelSimilarities: perModel)
     return (
-      value, views.count,
+      value, views.total,
       { seed, timing in
-        let cotangents = objectivePullback(seed)
-        let backwardStart = clock.now
-        var dImages = encoderPullback(cotangents.features)  // (N, 3, S, S)
-        timing.clip += clock.now - backwardStart
-        dImages.add(cotangents.views)
+        var dBatches: [Tensor?] = []
+        var dContent: Tensor?
+        for (m, term) in terms.enumerated() {
+          guard let term, term.weight != 0 else {
+            dBatches.append(nil)
+            continue
+          }
+          let cotangents = term.objectivePullback(seed * term.weight)
+          let backwardStart = clock.now
+          var dImages = term.encoderPullback(cotangents.features)  // (N, 3, S, S)
+          timing.addCLIP(clock.now - backwardStart, model: m)
+          dImages.add(cotangents.views)
+          dBatches.append(dImages)
+          if let part = cotangents.image {
+            if dContent == nil { dContent = part } else { dContent?.add(part) }
+          }
+        }
         // The parametrization before the transforms (pixels: the clamp's mask).
-        var dImage = views.pullback(dImages)
-        if let dContent = cotangents.image { dImage.add(dContent) }
+        var dImage = views.jointPullback(dBatches)
+        if let dContent { dImage.add(dContent) }
         let pullbackStart = clock.now
         defer { timing.parametrization += clock.now - pullbackStart }
         return imagePullback(dImage)
       }
     )
+  }
+
+  /// Per target and feature, the mean of the models' similarities that are not nil.
+  static func meanSimilarities(_ perModel: [[[Double?]]]) -> [[Double?]] {
+    guard perModel.count > 1 else { return perModel.first ?? [] }
+    return perModel[0].indices.map { ti in
+      perModel[0][ti].indices.map { fi in
+        let values = perModel.compactMap { $0[ti][fi] }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+      }
+    }
   }
 
   /// The loss of epoch `epoch` at parameters `x` (after the epoch's post-processing; any shape
@@ -384,6 +513,7 @@ public final class Trainer {
       }
       report.loss = value.loss
       report.similarities = value.similarities
+      report.modelSimilarities = value.modelSimilarities
       report.views = views
       if value.loss != 0 {
         let dParameters = pullback(1, &timing)
@@ -398,6 +528,7 @@ public final class Trainer {
     }
     report.seconds = Self.seconds(clock.now - started)
     report.clipSeconds = Self.seconds(timing.clip)
+    report.modelClipSeconds = timing.modelClip.map(Self.seconds)
     report.parametrizationSeconds = Self.seconds(timing.parametrization)
     return report
   }

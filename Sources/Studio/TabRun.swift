@@ -26,9 +26,11 @@ struct TabRun: RunObserver {
 
   /// A trainer of `plan` starting at `startEpoch`, with the model loaded once per thread.
   mutating func trainer(_ plan: RunPlan, startEpoch: Int) throws -> Trainer {
-    let model = try worker.model(
-      plan.experiment.model, precision: plan.experiment.precision, tab: tab)
-    let trainer = try Trainer(plan: plan, model: model, startEpoch: startEpoch)
+    let models = try plan.experiment.loadModels { name, precision in
+      try worker.model(name, precision: precision, tab: tab)
+    }
+    let model = models[0]
+    let trainer = try Trainer(plan: plan, models: models, startEpoch: startEpoch)
     session.state.withLock { s in
       if let i = s.tabs.firstIndex(where: { $0.id == tab }) {
         s.tabs[i].imageSize = model.imageSize

@@ -23,7 +23,8 @@ struct AnimationJob {
   /// Renders (or continues) the animation and, when finished, publishes it; the result's
   /// image is the last frame as saved.
   func run(
-    model: any FeatureModel, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void
+    models: [any FeatureModel], interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void
   ) throws -> RenderJob.Result {
     let input = try AnimationRender.prepare(plan)
     let resume = try Checkpoint.load(
@@ -44,7 +45,7 @@ struct AnimationJob {
       log(closing ? text.replacingOccurrences(of: partialStem, with: finalStem) : text)
     }
     let outcome = try AnimationRender.run(
-      plan: plan, output: partial, resume: resume, input: input, model: model,
+      plan: plan, output: partial, resume: resume, input: input, models: models,
       verbosity: verbosity, interrupt: interrupt, log: shown)
     let seconds = Date().timeIntervalSince(start)
     guard outcome == .finished, let frames = plan.experiment.animation?.frames else {

@@ -222,7 +222,7 @@ public enum Batch {
     models: ModelPool, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void,
     quietSessions: Bool
   ) {
-    var loaded: [String: (model: any FeatureModel, rater: Rater)] = [:]
+    var loaded: [String: any FeatureModel] = [:]
     while !interrupt.isSet, let k = state.next() {
       let plan = plans[k]
       let name = plan.item.name
@@ -240,31 +240,26 @@ public enum Batch {
           state.skip()
           continue
         }
-        let e = plan.run.experiment
-        let modelKey = ModelPool.key(e.model, e.precision)
-        if loaded[modelKey] == nil {
-          let m = try models.instance(e.model, precision: e.precision)
-          loaded[modelKey] = (m, Rater(model: m))
-        }
-        guard let (model, rater) = loaded[modelKey] else { continue }
+        let runModels = try models.instances(of: plan.run.experiment, reusing: &loaded)
+        // The manifest's similarity is the first model's rating.
+        let rater = Rater(model: runModels[0])
         let verbosity = quietSessions ? 0 : options.verbosity
         if !quietSessions && options.verbosity >= 1 {
           log("[\(k + 1)/\(plans.count)] \(name)\n")
         }
-        let animation = plan.run.experiment.animation
         let result: RenderJob.Result
-        if animation != nil {
+        if plan.run.experiment.animation != nil {
           result = try AnimationJob(
             plan: plan.run, final: AnimationOutput(video: dir + "/" + name + ".mp4"),
             partial: AnimationOutput(video: dir + "/.clipig/partial/" + name + ".mp4"),
             verbosity: verbosity
-          ).run(model: model, interrupt: interrupt, log: log)
+          ).run(models: runModels, interrupt: interrupt, log: log)
         } else {
           result = try RenderJob(
             plan: plan.run, imagePath: dir + "/" + name + ".png",
             partialPath: dir + "/.clipig/partial/" + name + ".png", verbosity: verbosity,
             replacesExisting: false
-          ).run(model: model, interrupt: interrupt, log: log)
+          ).run(models: runModels, interrupt: interrupt, log: log)
         }
         guard let saved = result.image else { break }
         let references = try RatingReferences(

@@ -201,11 +201,12 @@ public enum Eval {
     return grid
   }
 
-  /// The model of the loss of each planned render (the first item's; every item shares the
-  /// template).
+  /// The models of the loss (`models:`, else the one `model`) of the planned renders (the
+  /// first item's; every item shares the template).
   static func lossModelNames(_ grid: Grid, options: BatchOptions) throws -> [String] {
     let plan = try Batch.plan(grid, item: grid.items[0], options: options)
-    return [plan.experiment.model]
+    let names = plan.experiment.models.map(\.name)
+    return names.isEmpty ? [plan.experiment.model] : names
   }
 
   /// Records the prompt set in a new directory; refuses a directory made for another set.

@@ -43,6 +43,20 @@ public final class ModelPool: Sendable {
     return try make()
   }
 
+  /// Instances of every model of `experiment` (in `models:` order), taken from `loaded` (one
+  /// worker's instances, by `key`) or made and added there.
+  public func instances(
+    of experiment: Experiment, reusing loaded: inout [String: any FeatureModel]
+  ) throws -> [any FeatureModel] {
+    try experiment.loadModels { name, precision in
+      let key = Self.key(name, precision)
+      if let model = loaded[key] { return model }
+      let model = try instance(name, precision: precision)
+      loaded[key] = model
+      return model
+    }
+  }
+
   /// The name under which a model in a precision is kept (by the pool and its users).
   public static func key(_ name: String, _ precision: CLIPPrecision) -> String {
     "\(precision.rawValue) \(name)"
@@ -95,9 +109,10 @@ struct RenderJob {
   /// Trains in `RunLoop` (continuing the checkpoint an interrupted run of this job left beside
   /// its partial image) and, when finished, publishes image and sidecar.
   func run(
-    model: any FeatureModel, interrupt: InterruptFlag, log: @escaping @Sendable (String) -> Void
+    models: [any FeatureModel], interrupt: InterruptFlag,
+    log: @escaping @Sendable (String) -> Void
   ) throws -> Result {
-    let trainer = try Trainer(plan: plan, model: model)
+    let trainer = try Trainer(plan: plan, models: models)
     let checkpointPath = Checkpoint.path(forImage: partialPath)
     let resume = try Checkpoint.load(
       path: checkpointPath, expecting: plan.checkpointDigest,

@@ -189,9 +189,10 @@ public enum Ranking {
     let shortTree: ConfigNode
     let base: String
     let fingerprint: String
-    /// The short runs' model (and its pool key: name and precision).
-    let model: any FeatureModel
-    let modelKey: String
+    /// The short runs' models (in `models:` order; the first rates the images) and the
+    /// instances by pool key (name and precision), which continuations reuse.
+    let runModels: [any FeatureModel]
+    let loaded: [String: any FeatureModel]
     let rater: Rater
     let references: RatingReferences
     /// The held-out judge's rater and references (its own encoding of the same features).
@@ -226,9 +227,10 @@ public enum Ranking {
       let first = try RunPlan(
         tree: shortTree, baseDirectory: base, sourceName: options.configFiles.last,
         seed: state.seed &+ 1, registries: options.registries)
-      modelKey = ModelPool.key(first.experiment.model, first.experiment.precision)
-      model = try models.instance(first.experiment.model, precision: first.experiment.precision)
-      rater = Rater(model: model)
+      var loaded: [String: any FeatureModel] = [:]
+      runModels = try models.instances(of: first.experiment, reusing: &loaded)
+      self.loaded = loaded
+      rater = Rater(model: runModels[0])
       references = try RatingReferences(
         experiment: first.experiment, rater: rater, baseDirectory: base)
       if let judgeModel {
@@ -353,7 +355,7 @@ public enum Ranking {
           plan: try plan(id: id, seed: seed), imagePath: path + "/" + image,
           partialPath: path + "/.clipig/partial/short-\(runName(id)).png",
           verbosity: options.verbosity >= 2 ? 1 : 0, replacesExisting: true)
-        let result = try job.run(model: model, interrupt: interrupt, log: log)
+        let result = try job.run(models: runModels, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
         let run = RankState.Run(
@@ -419,15 +421,13 @@ public enum Ranking {
           tree: withInitImage(detailTree, path: absoluteShort), baseDirectory: detailBase,
           sourceName: detailFiles.last, overrides: detailOverrides, seed: row.seed,
           registries: options.registries)
-        let continuationModel =
-          ModelPool.key(plan.experiment.model, plan.experiment.precision) == modelKey
-          ? model
-          : try models.instance(plan.experiment.model, precision: plan.experiment.precision)
+        var cache = loaded
+        let continuationModels = try models.instances(of: plan.experiment, reusing: &cache)
         let job = RenderJob(
           plan: plan, imagePath: path + "/" + image,
           partialPath: path + "/.clipig/partial/continued-\(runName(row.id)).png",
           verbosity: options.verbosity, replacesExisting: true)
-        let result = try job.run(model: continuationModel, interrupt: interrupt, log: log)
+        let result = try job.run(models: continuationModels, interrupt: interrupt, log: log)
         guard let saved = result.image else { break }
         let similarity = references.score(try rater.imageFeatures(saved))
         let continuation = RankState.Continuation(

@@ -49,6 +49,34 @@ struct ExamplesTests {
   }
 }
 
+/// `Examples/ensemble.yaml` with its two models (ViT-B/32, RN50) replaced by the generated ViT
+/// (32 px) and ResNet (96 px): both models train and both similarities reach the sidecar.
+@Test func ensembleExampleRendersWithTwoTinyModels() throws {
+  let dir = try TestFiles.temporaryDirectory("ensemble-example")
+  let resnet = TestFiles.repository
+    .appendingPathComponent("Tests/CLIPTests/Fixtures/resnet-small.safetensors").path
+  let yaml = try TestFiles.read(TestFiles.examples + "/ensemble.yaml")
+    .replacingOccurrences(of: "model: ViT-B/32", with: "model: " + TestFiles.tinyModel)
+    .replacingOccurrences(of: "model: RN50", with: "model: " + resnet)
+  #expect(yaml.contains(resnet) && yaml.contains(TestFiles.tinyModel))
+  try TestFiles.write(yaml, to: dir + "/ensemble.yaml")
+  var options = RenderOptions()
+  options.configFiles = [dir + "/ensemble.yaml"]
+  options.output = dir + "/out.png"
+  options.overrides.epochs = 2
+  options.seed = 7
+  options.verbosity = 0
+  #expect(
+    try CLIRunner.render(options: options, interrupt: InterruptFlag(), log: { _ in }) == .finished)
+  let sidecar = try TestFiles.read(dir + "/out.yaml")
+  let lines = sidecar.split(separator: "\n")
+  let both = #/^# scene: .* similarity -?\d+\.\d\d \(tiny-hf\), -?\d+\.\d\d \(resnet-small\)$/#
+  let resnetOnly = #/^# style: .* similarity -?\d+\.\d\d \(resnet-small\)$/#
+  #expect(lines.contains { $0.contains(both) }, "\(sidecar)")
+  #expect(lines.contains { $0.contains(resnetOnly) }, "\(sidecar)")
+  #expect(try PNG.read(path: dir + "/out.png").shape == [3, 224, 224])
+}
+
 @Suite("Training with the tiny test CLIP")
 struct TinyCLIPTrainingTests {
   static let config = """

@@ -138,7 +138,8 @@ struct RecordedSchemaTests {
       let typo = String(key.name.dropLast())
       do {
         _ = try Experiment(try YAML.parse("\(typo): 1\n", file: "k.yaml"))
-        Issue.record("\(typo) was accepted")
+        // A typo that is itself a key (`model` of `models`) is not one.
+        if RunKeys[typo] == nil { Issue.record("\(typo) was accepted") }
       } catch let error as ConfigError {
         #expect(
           error.message.contains("did you mean") && error.message.contains("'\(key.name)'"),
