@@ -124,6 +124,8 @@ struct BenchRender: ParsableCommand {
     print("  trainers (parameters, target features) \(share(timing.setup))")
     print("  frame PNGs, checkpoints \(share(timing.frames))")
     print("  WebP, MP4, sidecar \(share(timing.finish))")
+  }
+
   /// The CPU's model name and core count, as the operating system reports them.
   static var machine: String {
     let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
