@@ -10,12 +10,14 @@ the background ("a circle on a blue background"). Training is CLIP's contrastive
 true caption in the batch counted as a positive (a batch often holds several pictures a caption
 describes).
 
-Two models, different seeds and widths, both open_clip ViTs (patch 8, so 4 × 4 patches, exact
+Three models, different seeds and widths, all open_clip ViTs (patch 8, so 4 × 4 patches, exact
 GELU, OpenAI's normalisation) with CLIP's BPE tokenizer, its full vocabulary (49408) and a
 context of 16 tokens:
 
     toy-clip-a: image width 64, 3 layers; text width 32, 2 layers; embedding 32; seed 1
     toy-clip-b: image width 48, 2 layers; text width 24, 2 layers; embedding 24; seed 2
+    toy-clip-c: image width 56, 2 layers; text width 28, 2 layers; embedding 28; seed 3
+                (a third judge for ensembles of A and B; not used by the CI tests)
 
 Training (1200 steps of 96 pictures, AdamW, one thread) runs on a compact vocabulary — the
 token ids that occur in the world's captions — written back into CLIP's full 49408-row table for
@@ -81,6 +83,15 @@ MODELS = {
             embed_dim=24,
             vision_cfg=dict(image_size=SIZE, layers=2, width=48, head_width=24, patch_size=8),
             text_cfg=dict(context_length=CONTEXT, vocab_size=49408, width=24, heads=2, layers=2),
+        )),
+    # A third judge, so that an ensemble of A and B can be judged by a model in neither
+    # (docs/eval.md, "Findings").
+    "c": dict(
+        name="toy-clip-c", seed=3, steps=1200, batch=96,
+        cfg=dict(
+            embed_dim=28,
+            vision_cfg=dict(image_size=SIZE, layers=2, width=56, head_width=28, patch_size=8),
+            text_cfg=dict(context_length=CONTEXT, vocab_size=49408, width=28, heads=2, layers=2),
         )),
 }
 

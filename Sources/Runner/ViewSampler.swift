@@ -106,6 +106,7 @@ public struct ViewSampler: Sendable {
     }
     self.streams = streams
     self.masks = masks
+    tiling = experiment.tiling
   }
 
   /// Where a chain view went: model `model`'s batch at `position`, resized by `resize` from
