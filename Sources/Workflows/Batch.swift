@@ -247,8 +247,10 @@ public enum Batch {
         if !quietSessions && options.verbosity >= 1 {
           log("[\(k + 1)/\(plans.count)] \(name)\n")
         }
+        let e = plan.run.experiment
+        let animation = e.animation
         let result: RenderJob.Result
-        if plan.run.experiment.animation != nil {
+        if animation != nil {
           result = try AnimationJob(
             plan: plan.run, final: AnimationOutput(video: dir + "/" + name + ".mp4"),
             partial: AnimationOutput(video: dir + "/.clipig/partial/" + name + ".mp4"),
