@@ -102,12 +102,19 @@ struct CheckpointTests {
 
   /// Render 9 epochs straight; render again interrupted before epoch k, write the checkpoint
   /// and continue it in a fresh trainer: the raw pixels are bit-identical.
-  @Test(arguments: [1, 3, 4, 6, 8])
-  func interruptedAndResumedRunEqualsStraightRun(k: Int) throws {
+  /// Interrupted after epoch k (the resolution changes at epoch 4), for pixels at every k and
+  /// for the fft and stack parametrizations before and after the change.
+  @Test(
+    arguments: zip(
+      [1, 3, 4, 6, 8, 2, 6, 2, 6],
+      ["pixels", "pixels", "pixels", "pixels", "pixels", "fft", "fft", "stack", "stack"]))
+  func interruptedAndResumedRunEqualsStraightRun(k: Int, parametrization: String) throws {
     let dir = try TestFiles.temporaryDirectory()
     let model = try ModelLoader.load(TestFiles.tinyModel, quiet: true)
     let plan = try RunPlan(
-      tree: try YAML.parse(resumeYAML, file: "resume.yaml"), baseDirectory: ".",
+      tree: try YAML.parse(
+        resumeYAML + "\nparametrization: \(parametrization)\n", file: "resume.yaml"),
+      baseDirectory: ".",
       sourceName: "resume.yaml", seed: 77)
     let digest = plan.checkpointDigest
 
