@@ -275,6 +275,9 @@ public enum Eval {
       }
       if !todo.isEmpty {
         let rater = Rater(model: try Ranking.judgeModel(judge, models: models))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let prompts = try set.entries.map { try rater.textFeatures($0.prompt) }
         for chunk in stride(from: 0, to: todo.count, by: 10) {
           if interrupt.isSet { return nil }
@@ -283,9 +286,6 @@ public enum Eval {
           let features = try rater.imageFeatures(batch: images)
           for (k, entry) in part.enumerated() {
             let s = score(image: features[k], own: entry.own, prompts: prompts)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            try FileIO.createParentDirectory(of: folder + "/x")
             try FileIO.writeAtomically(
               Array(try encoder.encode(s)) + [10], to: folder + "/" + entry.name + ".json")
             byName[entry.name] = s
